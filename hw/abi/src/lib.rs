@@ -1,0 +1,66 @@
+//! `nic-abi`: the contract between the NIC and everything that talks to it.
+//!
+//! This crate is the *only* place where the register map, the descriptor and
+//! completion layouts and the offload flag values are written down. The RTL
+//! (`nic-hw`) takes its register offsets and field positions from here, the
+//! simulator takes its port semantics from here, the driver (`nic-host`)
+//! builds descriptors with these types, and `docs/ABI.md` is generated from
+//! the same constants. If a number appears twice in the project, one of the
+//! two places is a bug.
+//!
+//! Invariants:
+//! - every multi-byte field is little-endian on the bus (`zerocopy`'s `LE`
+//!   types make that explicit), and every record is a whole number of 64-bit
+//!   beats so the 64-bit datapath never straddles a field across beats in a
+//!   way this file does not state;
+//! - flag values follow FreeBSD (`sys/sys/mbuf.h`, `sys/net/if.h`) bit for bit,
+//!   so a FreeBSD engineer reads `csum_flags` and `if_capenable` as-is;
+//! - `no_std`, no allocation: the firmware links it too.
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod cksum;
+pub mod csum;
+pub mod desc;
+pub mod ifcap;
+pub mod regs;
+pub mod status;
+
+/// ABI major version: bumped on any incompatible change; the driver refuses other majors.
+pub const ABI_MAJOR: u16 = 1;
+/// ABI minor version: bumped on compatible additions.
+pub const ABI_MINOR: u16 = 0;
+/// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half.
+pub const ABI_VERSION: u32 = ((ABI_MAJOR as u32) << 16) | ABI_MINOR as u32;
+/// The value of [`regs::id::ID`]: "OFLD" in ASCII, so a hexdump of BAR0 says what it is.
+pub const NIC_ID: u32 = 0x4f46_4c44;
+
+/// Width of the DMA and MAC datapath, in bits (one beat).
+pub const DATAPATH_BITS: u32 = 64;
+/// Bytes per datapath beat.
+pub const BEAT_BYTES: usize = (DATAPATH_BITS / 8) as usize;
+/// The modelled core clock, in kHz: 156.25 MHz, the 10GBASE-R 64-bit rate.
+pub const CLOCK_KHZ: u32 = 156_250;
+/// Largest frame the NIC moves, in bytes, without FCS (jumbo 9000 MTU + Ethernet + 802.1Q, rounded up).
+pub const MAX_FRAME: u32 = 9216;
+/// Smallest frame the transmit path accepts (anything shorter is a descriptor error).
+pub const MIN_TX_FRAME: u32 = 14;
+/// log2 of the largest ring the hardware supports.
+pub const RING_MAX_LOG2: u32 = 12;
+/// log2 of the smallest ring the hardware supports.
+pub const RING_MIN_LOG2: u32 = 2;
+/// DMA buffers (TX data, RX data, rings) must start on this many bytes.
+pub const DMA_ALIGN: u64 = 8;
+/// Number of TX/RX queue pairs this build has.
+pub const NUM_QUEUES: u32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_is_ascii_ofld() {
+        assert_eq!(&NIC_ID.to_be_bytes(), b"OFLD");
+        assert_eq!(ABI_VERSION >> 16, ABI_MAJOR as u32);
+    }
+}

@@ -1,0 +1,156 @@
+//! The register map: byte offsets in BAR0 (AXI4-Lite, 32-bit registers).
+//!
+//! Layout, one 256-byte block each:
+//!
+//! ```text
+//! 0x000 ID      self-describing: what this NIC is and what it can do (read-only)
+//! 0x100 CTRL    enable, soft reset, offload enables, interrupts
+//! 0x200 TXQ0    transmit ring and its completion queue
+//! 0x300 RXQ0    receive (buffer) ring and its completion queue
+//! 0x400 STATS   free-running 32-bit counters (read-only, wrap)
+//! ```
+//!
+//! Ring protocol (both directions): the driver owns a ring of descriptors of
+//! `1 << SIZE_LOG2` entries and a completion queue of the same size. Indices
+//! are free-running 16-bit counters; the slot is `index & (size - 1)`.
+//! The driver writes its producer index to `TAIL` (the doorbell); the device
+//! reports its consumer index in `HEAD`, and writes one completion per
+//! descriptor, in order, into the completion queue with the phase bit of
+//! [`crate::desc::Completion`] set to [`crate::desc::phase_for`] of the
+//! completion's free-running index. The driver returns completion slots by
+//! writing its consumer index to `CQ_HEAD`; the device never overwrites an
+//! unreturned completion.
+
+/// The self-describing ID block at 0x000. Everything here is read-only.
+pub mod id {
+    /// Magic: [`crate::NIC_ID`] ("OFLD").
+    pub const ID: u32 = 0x000;
+    /// ABI version: [`crate::ABI_VERSION`].
+    pub const VERSION: u32 = 0x004;
+    /// Low 32 bits of the hash of the RTL source this bitstream/model was built from.
+    pub const BUILD_HASH: u32 = 0x008;
+    /// What the hardware can do, in `IFCAP_*` layout (FreeBSD's `if_capabilities`).
+    pub const CAPS: u32 = 0x00c;
+    /// Datapath width in bits ([`crate::DATAPATH_BITS`]).
+    pub const DATAPATH: u32 = 0x010;
+    /// Core clock in kHz ([`crate::CLOCK_KHZ`]).
+    pub const CLOCK_KHZ: u32 = 0x014;
+    /// Ring size limits: bits 7:0 max log2, bits 15:8 min log2.
+    pub const RING_LIMITS: u32 = 0x018;
+    /// Largest frame in bytes ([`crate::MAX_FRAME`]).
+    pub const MAX_FRAME: u32 = 0x01c;
+    /// TSO: largest burst in bytes (0: no TSO in this build).
+    pub const TSO_MAX: u32 = 0x020;
+    /// TSO: bits 15:0 max segment count, bits 31:16 max DMA segment size.
+    pub const TSO_SEGS: u32 = 0x024;
+    /// TOE connection contexts (0: no TOE in this build).
+    pub const TOE_CONTEXTS: u32 = 0x028;
+    /// Number of TX/RX queue pairs.
+    pub const NUM_QUEUES: u32 = 0x02c;
+    /// Offset of the next register block (0x100), so a driver can walk the map.
+    pub const NEXT: u32 = 0x030;
+}
+
+/// Control block at 0x100.
+pub mod ctrl {
+    /// Control: [`CTRL_ENABLE`], [`CTRL_RESET`].
+    pub const CTRL: u32 = 0x100;
+    /// Which offloads are on, `IFCAP_*` layout, masked by `CAPS` (FreeBSD's `if_capenable`).
+    pub const CAPENABLE: u32 = 0x104;
+    /// Interrupt causes, write 1 to clear: [`IRQ_TX`], [`IRQ_RX`].
+    pub const IRQ_STATUS: u32 = 0x108;
+    /// Interrupt enables, same bits as `IRQ_STATUS`.
+    pub const IRQ_MASK: u32 = 0x10c;
+    /// Status: [`STATUS_IDLE`].
+    pub const STATUS: u32 = 0x110;
+
+    /// CTRL bit: the datapaths run (rings are fetched, frames received).
+    pub const CTRL_ENABLE: u32 = 1 << 0;
+    /// CTRL bit: return every state machine to idle and clear the rings' indices; self-clearing.
+    pub const CTRL_RESET: u32 = 1 << 1;
+    /// IRQ bit: a TX completion was written.
+    pub const IRQ_TX: u32 = 1 << 0;
+    /// IRQ bit: an RX completion was written.
+    pub const IRQ_RX: u32 = 1 << 1;
+    /// STATUS bit: no frame or DMA in flight.
+    pub const STATUS_IDLE: u32 = 1 << 0;
+}
+
+/// Per-queue registers, relative to a queue block ([`TXQ0`], [`RXQ0`]).
+pub mod queue {
+    /// Descriptor ring base IOVA, low 32 bits (must be [`crate::DMA_ALIGN`]-aligned).
+    pub const BASE_LO: u32 = 0x00;
+    /// Descriptor ring base IOVA, high 32 bits.
+    pub const BASE_HI: u32 = 0x04;
+    /// log2 of the ring size (also the completion queue's), within `RING_LIMITS`.
+    pub const SIZE_LOG2: u32 = 0x08;
+    /// Producer index, written by the driver (doorbell). Free-running, 16 bits.
+    pub const TAIL: u32 = 0x0c;
+    /// Consumer index, written by the device (read-only).
+    pub const HEAD: u32 = 0x10;
+    /// Completion queue base IOVA, low 32 bits.
+    pub const CQ_BASE_LO: u32 = 0x14;
+    /// Completion queue base IOVA, high 32 bits.
+    pub const CQ_BASE_HI: u32 = 0x18;
+    /// Completion consumer index, written by the driver when it has read completions.
+    pub const CQ_HEAD: u32 = 0x1c;
+    /// Completion producer index, written by the device (read-only).
+    pub const CQ_TAIL: u32 = 0x20;
+}
+
+/// Transmit queue 0 block.
+pub const TXQ0: u32 = 0x200;
+/// Receive queue 0 block.
+pub const RXQ0: u32 = 0x300;
+
+/// Free-running 32-bit counters at 0x400 (read-only, wrap around).
+pub mod stats {
+    /// Frames put on the wire.
+    pub const TX_FRAMES: u32 = 0x400;
+    /// Bytes put on the wire (frame bytes, no FCS).
+    pub const TX_BYTES: u32 = 0x404;
+    /// IPv4 header checksums inserted.
+    pub const TX_CSUM_IP: u32 = 0x408;
+    /// TCP/UDP checksums inserted (v4 and v6).
+    pub const TX_CSUM_L4: u32 = 0x40c;
+    /// Descriptors completed with an error status (nothing sent).
+    pub const TX_DESC_ERR: u32 = 0x410;
+    /// Frames delivered to the host.
+    pub const RX_FRAMES: u32 = 0x414;
+    /// Bytes delivered to the host.
+    pub const RX_BYTES: u32 = 0x418;
+    /// Frames dropped because no receive buffer was posted.
+    pub const RX_DROP_NOBUF: u32 = 0x41c;
+    /// Frames dropped for MAC error (tuser), over-length, buffer too small or FIFO overrun.
+    pub const RX_DROP_ERR: u32 = 0x420;
+    /// IPv4 headers whose checksum was wrong (reported, not dropped).
+    pub const RX_L3_BAD: u32 = 0x424;
+    /// L4 checksums that were wrong (reported, not dropped).
+    pub const RX_L4_BAD: u32 = 0x428;
+    /// L4 checksums verified (good or bad).
+    pub const RX_L4_CALC: u32 = 0x42c;
+    /// AXI error responses seen on DMA.
+    pub const DMA_ERR: u32 = 0x430;
+
+    /// All counters with their names, in register order.
+    pub const ALL: &[(u32, &str)] = &[
+        (TX_FRAMES, "tx_frames"),
+        (TX_BYTES, "tx_bytes"),
+        (TX_CSUM_IP, "tx_csum_ip"),
+        (TX_CSUM_L4, "tx_csum_l4"),
+        (TX_DESC_ERR, "tx_desc_err"),
+        (RX_FRAMES, "rx_frames"),
+        (RX_BYTES, "rx_bytes"),
+        (RX_DROP_NOBUF, "rx_drop_nobuf"),
+        (RX_DROP_ERR, "rx_drop_err"),
+        (RX_L3_BAD, "rx_l3_bad"),
+        (RX_L4_BAD, "rx_l4_bad"),
+        (RX_L4_CALC, "rx_l4_calc"),
+        (DMA_ERR, "dma_err"),
+    ];
+}
+
+/// Size of BAR0 in bytes; the AXI4-Lite address is this many bytes wide.
+pub const BAR0_SIZE: u32 = 0x1000;
+/// Width of the AXI4-Lite address bus.
+pub const AXIL_ADDR_BITS: u32 = 12;

@@ -1,0 +1,30 @@
+//! `nic-hw`: the NIC described in rust-hdl, one hardware block per file.
+//!
+//! Contract: every block keeps one 64-bit beat per cycle on its datapath,
+//! every state machine can return to idle (a synchronous `reset` input, driven
+//! by the core's reset and by the soft reset in the register file), and every
+//! number it uses (register offsets, descriptor field positions, flag values)
+//! comes from `nic-abi`. [`emit`] turns the top ([`nic::NicCore`]) into
+//! Verilog for Verilator and synthesis.
+//!
+//! Data flow:
+//! ```text
+//! TX: tx_engine (desc fetch, validate) -> dma_rd -> tx_csum (sums) -> fifo -> tx_out (patch) -> MAC
+//! RX: MAC -> rx_parse (headers) -> rx_csum (verdict) -> fifo -> rx_engine -> dma_wr (data, completion)
+//! ```
+#![allow(clippy::needless_range_loop)]
+
+pub mod emit;
+pub mod csr;
+pub mod dma_rd;
+pub mod dma_wr;
+pub mod fifo;
+pub mod nic;
+pub mod rx_csum;
+pub mod rx_engine;
+pub mod rx_parse;
+pub mod tx_csum;
+pub mod tx_engine;
+pub mod tx_out;
+#[cfg(test)]
+pub(crate) mod testing;

@@ -1,0 +1,486 @@
+//! Receive checksum verification: the verdict FreeBSD's stack reads from
+//! `csum_flags` (`CSUM_L3_CALC/VALID`, `CSUM_L4_CALC/VALID`, `csum_data`).
+//!
+//! Pipeline, one beat per cycle, never stalling the MAC:
+//! ```text
+//! stage 0  RxParse sees beat k            (registers what beats 0..=k say)
+//! stage 1  this block sums beat k         (masks from the parser's registers)
+//!          and pushes it into the RX FIFO
+//! stage 2  after the last beat: verdict -> RxMeta into the meta FIFO
+//! ```
+//! Three sums per frame: the IPv4 header (must fold to 0xffff), the L4
+//! segment up to the IP datagram's end (Ethernet padding excluded), and the
+//! pseudo-header addresses; protocol and L4 length are added at the verdict.
+//! A bad checksum is reported, not dropped: the stack decides. A frame is
+//! dropped (counted) only when the FIFO cannot take a maximum frame at its
+//! start, the MAC marked it bad (`tuser`), or it exceeds `MAX_FRAME`.
+//! UDP over IPv4 with a zero checksum field ("no checksum") gets no L4
+//! verdict; over IPv6 a zero field is checked like any other and fails.
+
+use crate::rx_parse::RxParse;
+use nic_abi::{csum, ifcap};
+use rust_hdl::prelude::*;
+
+/// Per-frame record from this block to the RX engine.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RxMeta {
+    /// Frame length in bytes.
+    pub len: Bits<16>,
+    /// Beats of this frame in the data FIFO.
+    pub nbeats: Bits<16>,
+    /// Discard the frame (MAC error or over-length).
+    pub drop: Bit,
+    /// `CSUM_L3_*` / `CSUM_L4_*` result bits.
+    pub flags: Bits<32>,
+    /// Folded L4 sum including the pseudo-header (0xffff when valid).
+    pub cdata: Bits<16>,
+}
+
+/// The receive checksum verifier (with its parser).
+#[derive(LogicBlock)]
+pub struct RxCsum {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset.
+    pub reset: Signal<In, Bit>,
+    /// CAPENABLE: RXCSUM gates IPv4 verdicts, RXCSUM_IPV6 IPv6 ones.
+    pub capenable: Signal<In, Bits<32>>,
+    /// MAC beat data.
+    pub tdata: Signal<In, Bits<64>>,
+    /// MAC byte enables.
+    pub tkeep: Signal<In, Bits<8>>,
+    /// MAC last beat.
+    pub tlast: Signal<In, Bit>,
+    /// MAC error (on the last beat).
+    pub tuser: Signal<In, Bit>,
+    /// MAC beat valid.
+    pub tvalid: Signal<In, Bit>,
+    /// Data FIFO push.
+    pub fifo_push: Signal<Out, Bit>,
+    /// Data FIFO word.
+    pub fifo_din: Signal<Out, Bits<64>>,
+    /// Data FIFO free words.
+    pub fifo_free: Signal<In, Bits<13>>,
+    /// Meta FIFO push.
+    pub meta_push: Signal<Out, Bit>,
+    /// Meta FIFO record.
+    pub meta_din: Signal<Out, RxMeta>,
+    /// Meta FIFO full.
+    pub meta_full: Signal<In, Bit>,
+    /// Counter pulse: IPv4 header checksum wrong.
+    pub inc_l3_bad: Signal<Out, Bit>,
+    /// Counter pulse: L4 checksum wrong.
+    pub inc_l4_bad: Signal<Out, Bit>,
+    /// Counter pulse: L4 checksum verified.
+    pub inc_l4_calc: Signal<Out, Bit>,
+    /// Counter pulse: frame dropped (overrun, MAC error, over-length).
+    pub inc_drop_err: Signal<Out, Bit>,
+    /// A frame is in the pipeline.
+    pub busy: Signal<Out, Bit>,
+    p: RxParse,
+    s1_data: DFF<Bits<64>>,
+    s1_keep: DFF<Bits<8>>,
+    s1_valid: DFF<Bit>,
+    s1_last: DFF<Bit>,
+    s1_user: DFF<Bit>,
+    s1_b: DFF<Bits<16>>,
+    acc3: DFF<Bits<32>>,
+    acc4: DFF<Bits<32>>,
+    acca: DFF<Bits<32>>,
+    accept_q: DFF<Bit>,
+    pushed: DFF<Bits<16>>,
+    ufield: DFF<Bits<16>>,
+    fin: DFF<Bit>,
+    f3: DFF<Bits<32>>,
+    f4: DFF<Bits<32>>,
+    fa: DFF<Bits<32>>,
+    f_v4: DFF<Bit>,
+    f_v6: DFF<Bit>,
+    f_ihl: DFF<Bits<4>>,
+    f_l3start: DFF<Bits<16>>,
+    f_l3end: DFF<Bits<16>>,
+    f_l4start: DFF<Bits<16>>,
+    f_l4_known: DFF<Bit>,
+    f_proto: DFF<Bits<8>>,
+    f_len: DFF<Bits<16>>,
+    f_user: DFF<Bit>,
+    f_accept: DFF<Bit>,
+    f_nbeats: DFF<Bits<16>>,
+    f_ufield: DFF<Bits<16>>,
+    pp: [Signal<Local, Bits<16>>; 4],
+    hi: [Signal<Local, Bits<32>>; 4],
+    lo: [Signal<Local, Bits<32>>; 4],
+    whi: [Signal<Local, Bits<32>>; 4],
+    wlo: [Signal<Local, Bits<32>>; 4],
+    w3: [Signal<Local, Bits<32>>; 4],
+    w4: [Signal<Local, Bits<32>>; 4],
+    wa: [Signal<Local, Bits<32>>; 4],
+    l3hend: Signal<Local, Bits<16>>,
+    a_lo: Signal<Local, Bits<16>>,
+    a_hi: Signal<Local, Bits<16>>,
+    uoff: Signal<Local, Bits<16>>,
+    ush: Signal<Local, Bits<16>>,
+    acc_now: Signal<Local, Bit>,
+    push_now: Signal<Local, Bit>,
+    nbytes: Signal<Local, Bits<16>>,
+    n3: Signal<Local, Bits<32>>,
+    n4: Signal<Local, Bits<32>>,
+    na: Signal<Local, Bits<32>>,
+    l3ok: Signal<Local, Bit>,
+    l3calc: Signal<Local, Bit>,
+    l3valid: Signal<Local, Bit>,
+    s3: Signal<Local, Bits<32>>,
+    t3: Signal<Local, Bits<32>>,
+    hdrmin: Signal<Local, Bits<16>>,
+    l4ok: Signal<Local, Bit>,
+    cap4: Signal<Local, Bit>,
+    l4calc: Signal<Local, Bit>,
+    l4valid: Signal<Local, Bit>,
+    tot: Signal<Local, Bits<32>>,
+    s4: Signal<Local, Bits<32>>,
+    t4: Signal<Local, Bits<32>>,
+    drop: Signal<Local, Bit>,
+    k_l3c: Constant<Bits<32>>,
+    k_l3v: Constant<Bits<32>>,
+    k_l4c: Constant<Bits<32>>,
+    k_l4v: Constant<Bits<32>>,
+    k_rx4: Constant<Bits<32>>,
+    k_rx6: Constant<Bits<32>>,
+    k_max: Constant<Bits<16>>,
+    k_maxbeats: Constant<Bits<16>>,
+}
+
+impl Default for RxCsum {
+    fn default() -> Self {
+        let k32 = |v: u32| Constant::new((v as u64).to_bits());
+        let max_beats = (nic_abi::MAX_FRAME as u64).div_ceil(8);
+        Self {
+            clock: Default::default(), reset: Default::default(), capenable: Default::default(),
+            tdata: Default::default(), tkeep: Default::default(), tlast: Default::default(),
+            tuser: Default::default(), tvalid: Default::default(), fifo_push: Default::default(),
+            fifo_din: Default::default(), fifo_free: Default::default(), meta_push: Default::default(),
+            meta_din: Default::default(), meta_full: Default::default(), inc_l3_bad: Default::default(),
+            inc_l4_bad: Default::default(), inc_l4_calc: Default::default(), inc_drop_err: Default::default(),
+            busy: Default::default(), p: Default::default(), s1_data: Default::default(),
+            s1_keep: Default::default(), s1_valid: Default::default(), s1_last: Default::default(),
+            s1_user: Default::default(), s1_b: Default::default(), acc3: Default::default(),
+            acc4: Default::default(), acca: Default::default(), accept_q: Default::default(),
+            pushed: Default::default(), ufield: Default::default(), fin: Default::default(),
+            f3: Default::default(), f4: Default::default(), fa: Default::default(), f_v4: Default::default(),
+            f_v6: Default::default(), f_ihl: Default::default(), f_l3start: Default::default(),
+            f_l3end: Default::default(), f_l4start: Default::default(), f_l4_known: Default::default(),
+            f_proto: Default::default(), f_len: Default::default(), f_user: Default::default(),
+            f_accept: Default::default(), f_nbeats: Default::default(), f_ufield: Default::default(),
+            pp: Default::default(), hi: Default::default(), lo: Default::default(), whi: Default::default(),
+            wlo: Default::default(), w3: Default::default(), w4: Default::default(), wa: Default::default(),
+            l3hend: Default::default(), a_lo: Default::default(), a_hi: Default::default(),
+            uoff: Default::default(), ush: Default::default(), acc_now: Default::default(),
+            push_now: Default::default(), nbytes: Default::default(), n3: Default::default(),
+            n4: Default::default(), na: Default::default(), l3ok: Default::default(), l3calc: Default::default(),
+            l3valid: Default::default(), s3: Default::default(), t3: Default::default(),
+            hdrmin: Default::default(), l4ok: Default::default(), cap4: Default::default(),
+            l4calc: Default::default(), l4valid: Default::default(), tot: Default::default(),
+            s4: Default::default(), t4: Default::default(), drop: Default::default(),
+            k_l3c: k32(csum::CSUM_L3_CALC),
+            k_l3v: k32(csum::CSUM_L3_VALID),
+            k_l4c: k32(csum::CSUM_L4_CALC),
+            k_l4v: k32(csum::CSUM_L4_VALID),
+            k_rx4: k32(ifcap::IFCAP_RXCSUM),
+            k_rx6: k32(ifcap::IFCAP_RXCSUM_IPV6),
+            k_max: Constant::new((nic_abi::MAX_FRAME as u64).to_bits()),
+            k_maxbeats: Constant::new(max_beats.to_bits()),
+        }
+    }
+}
+
+impl Logic for RxCsum {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
+            ufield, fin, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_proto, f_len,
+            f_user, f_accept, f_nbeats, f_ufield
+        );
+        // Stage 0: the parser sees the live beat.
+        self.p.clock.next = self.clock.val();
+        self.p.reset.next = self.reset.val();
+        self.p.data.next = self.tdata.val();
+        self.p.valid.next = self.tvalid.val();
+        self.p.last.next = self.tlast.val();
+        self.s1_data.d.next = self.tdata.val();
+        self.s1_keep.d.next = self.tkeep.val();
+        self.s1_valid.d.next = self.tvalid.val();
+        self.s1_last.d.next = self.tlast.val();
+        self.s1_user.d.next = self.tuser.val();
+        if self.s1_valid.q.val() {
+            self.s1_b.d.next = self.s1_b.q.val() + 1;
+            if self.s1_last.q.val() {
+                self.s1_b.d.next = 0.into();
+            }
+        }
+
+        // Stage 1: masked sums of beat s1_b.
+        self.pp[0].next = self.s1_b.q.val() << 3;
+        self.pp[1].next = (self.s1_b.q.val() << 3) + 2;
+        self.pp[2].next = (self.s1_b.q.val() << 3) + 4;
+        self.pp[3].next = (self.s1_b.q.val() << 3) + 6;
+        self.l3hend.next = self.p.l3start.val() + (bit_cast::<16, 4>(self.p.ihl.val()) << 2);
+        self.a_lo.next = 0.into();
+        self.a_hi.next = 0.into();
+        if self.p.v4.val() {
+            self.a_lo.next = self.p.l3start.val() + 12;
+            self.a_hi.next = self.p.l3start.val() + 20;
+        }
+        if self.p.v6.val() {
+            self.a_lo.next = self.p.l3start.val() + 8;
+            self.a_hi.next = self.p.l3start.val() + 40;
+        }
+        self.hi[0].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(0)) << 8;
+        self.lo[0].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(8));
+        self.whi[0].next = self.hi[0].val();
+        self.wlo[0].next = self.lo[0].val();
+        if !self.s1_keep.q.val().get_bit(0) {
+            self.whi[0].next = 0.into();
+        }
+        if !self.s1_keep.q.val().get_bit(1) {
+            self.wlo[0].next = 0.into();
+        }
+        self.w3[0].next = 0.into();
+        if self.p.v4.val() & (self.pp[0].val() >= self.p.l3start.val()) & (self.pp[0].val() < self.l3hend.val()) {
+            self.w3[0].next = self.whi[0].val() | self.wlo[0].val();
+        }
+        self.wa[0].next = 0.into();
+        if (self.pp[0].val() >= self.a_lo.val()) & (self.pp[0].val() < self.a_hi.val()) {
+            self.wa[0].next = self.whi[0].val() | self.wlo[0].val();
+        }
+        self.w4[0].next = 0.into();
+        if self.p.l4_known.val() & (self.pp[0].val() >= self.p.l4start.val()) & (self.pp[0].val() < self.p.l3end.val()) {
+            self.w4[0].next = self.whi[0].val();
+            if self.pp[0].val() + 1 < self.p.l3end.val() {
+                self.w4[0].next = self.whi[0].val() | self.wlo[0].val();
+            }
+        }
+        self.hi[1].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(16)) << 8;
+        self.lo[1].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(24));
+        self.whi[1].next = self.hi[1].val();
+        self.wlo[1].next = self.lo[1].val();
+        if !self.s1_keep.q.val().get_bit(2) {
+            self.whi[1].next = 0.into();
+        }
+        if !self.s1_keep.q.val().get_bit(3) {
+            self.wlo[1].next = 0.into();
+        }
+        self.w3[1].next = 0.into();
+        if self.p.v4.val() & (self.pp[1].val() >= self.p.l3start.val()) & (self.pp[1].val() < self.l3hend.val()) {
+            self.w3[1].next = self.whi[1].val() | self.wlo[1].val();
+        }
+        self.wa[1].next = 0.into();
+        if (self.pp[1].val() >= self.a_lo.val()) & (self.pp[1].val() < self.a_hi.val()) {
+            self.wa[1].next = self.whi[1].val() | self.wlo[1].val();
+        }
+        self.w4[1].next = 0.into();
+        if self.p.l4_known.val() & (self.pp[1].val() >= self.p.l4start.val()) & (self.pp[1].val() < self.p.l3end.val()) {
+            self.w4[1].next = self.whi[1].val();
+            if self.pp[1].val() + 1 < self.p.l3end.val() {
+                self.w4[1].next = self.whi[1].val() | self.wlo[1].val();
+            }
+        }
+        self.hi[2].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(32)) << 8;
+        self.lo[2].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(40));
+        self.whi[2].next = self.hi[2].val();
+        self.wlo[2].next = self.lo[2].val();
+        if !self.s1_keep.q.val().get_bit(4) {
+            self.whi[2].next = 0.into();
+        }
+        if !self.s1_keep.q.val().get_bit(5) {
+            self.wlo[2].next = 0.into();
+        }
+        self.w3[2].next = 0.into();
+        if self.p.v4.val() & (self.pp[2].val() >= self.p.l3start.val()) & (self.pp[2].val() < self.l3hend.val()) {
+            self.w3[2].next = self.whi[2].val() | self.wlo[2].val();
+        }
+        self.wa[2].next = 0.into();
+        if (self.pp[2].val() >= self.a_lo.val()) & (self.pp[2].val() < self.a_hi.val()) {
+            self.wa[2].next = self.whi[2].val() | self.wlo[2].val();
+        }
+        self.w4[2].next = 0.into();
+        if self.p.l4_known.val() & (self.pp[2].val() >= self.p.l4start.val()) & (self.pp[2].val() < self.p.l3end.val()) {
+            self.w4[2].next = self.whi[2].val();
+            if self.pp[2].val() + 1 < self.p.l3end.val() {
+                self.w4[2].next = self.whi[2].val() | self.wlo[2].val();
+            }
+        }
+        self.hi[3].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(48)) << 8;
+        self.lo[3].next = bit_cast::<32, 8>(self.s1_data.q.val().get_bits::<8>(56));
+        self.whi[3].next = self.hi[3].val();
+        self.wlo[3].next = self.lo[3].val();
+        if !self.s1_keep.q.val().get_bit(6) {
+            self.whi[3].next = 0.into();
+        }
+        if !self.s1_keep.q.val().get_bit(7) {
+            self.wlo[3].next = 0.into();
+        }
+        self.w3[3].next = 0.into();
+        if self.p.v4.val() & (self.pp[3].val() >= self.p.l3start.val()) & (self.pp[3].val() < self.l3hend.val()) {
+            self.w3[3].next = self.whi[3].val() | self.wlo[3].val();
+        }
+        self.wa[3].next = 0.into();
+        if (self.pp[3].val() >= self.a_lo.val()) & (self.pp[3].val() < self.a_hi.val()) {
+            self.wa[3].next = self.whi[3].val() | self.wlo[3].val();
+        }
+        self.w4[3].next = 0.into();
+        if self.p.l4_known.val() & (self.pp[3].val() >= self.p.l4start.val()) & (self.pp[3].val() < self.p.l3end.val()) {
+            self.w4[3].next = self.whi[3].val();
+            if self.pp[3].val() + 1 < self.p.l3end.val() {
+                self.w4[3].next = self.whi[3].val() | self.wlo[3].val();
+            }
+        }
+        self.n3.next = self.w3[0].val() + self.w3[1].val() + self.w3[2].val() + self.w3[3].val();
+        self.n4.next = self.w4[0].val() + self.w4[1].val() + self.w4[2].val() + self.w4[3].val();
+        self.na.next = self.wa[0].val() + self.wa[1].val() + self.wa[2].val() + self.wa[3].val();
+        // The UDP checksum field (L4 + 6), to tell IPv4's "no checksum" apart.
+        self.uoff.next = self.p.l4start.val() + 6;
+        self.ush.next = (self.uoff.val() & 6) << 3;
+        if self.s1_valid.q.val() & self.p.l4_known.val() & (self.s1_b.q.val() == (self.uoff.val() >> 3)) {
+            self.ufield.d.next = self.s1_data.q.val().get_bits::<16>(self.ush.val().index());
+        }
+        // FIFO admission is decided once per frame, at its first beat.
+        self.acc_now.next = self.accept_q.q.val();
+        if self.s1_b.q.val() == 0 {
+            self.acc_now.next = (bit_cast::<16, 13>(self.fifo_free.val()) > self.k_maxbeats.val()) & !self.meta_full.val();
+        }
+        self.push_now.next = self.s1_valid.q.val() & self.acc_now.val() & (self.pushed.q.val() < self.k_maxbeats.val());
+        self.fifo_push.next = self.push_now.val();
+        self.fifo_din.next = self.s1_data.q.val();
+        self.nbytes.next = bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(0))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(1))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(2))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(3))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(4))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(5))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(6))
+            + bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(7));
+        self.fin.d.next = false;
+        if self.s1_valid.q.val() {
+            self.acc3.d.next = self.acc3.q.val() + self.n3.val();
+            self.acc4.d.next = self.acc4.q.val() + self.n4.val();
+            self.acca.d.next = self.acca.q.val() + self.na.val();
+            self.accept_q.d.next = self.acc_now.val();
+            self.pushed.d.next = self.pushed.q.val() + bit_cast::<16, 1>(self.push_now.val().into());
+            if self.s1_b.q.val() == 0 {
+                self.acc3.d.next = self.n3.val();
+                self.acc4.d.next = self.n4.val();
+                self.acca.d.next = self.na.val();
+                self.pushed.d.next = bit_cast::<16, 1>(self.push_now.val().into());
+                self.ufield.d.next = 0.into();
+            }
+            if self.s1_last.q.val() {
+                self.fin.d.next = true;
+                self.f3.d.next = self.acc3.q.val() + self.n3.val();
+                self.f4.d.next = self.acc4.q.val() + self.n4.val();
+                self.fa.d.next = self.acca.q.val() + self.na.val();
+                if self.s1_b.q.val() == 0 {
+                    self.f3.d.next = self.n3.val();
+                    self.f4.d.next = self.n4.val();
+                    self.fa.d.next = self.na.val();
+                }
+                self.f_v4.d.next = self.p.v4.val();
+                self.f_v6.d.next = self.p.v6.val();
+                self.f_ihl.d.next = self.p.ihl.val();
+                self.f_l3start.d.next = self.p.l3start.val();
+                self.f_l3end.d.next = self.p.l3end.val();
+                self.f_l4start.d.next = self.p.l4start.val();
+                self.f_l4_known.d.next = self.p.l4_known.val();
+                self.f_proto.d.next = self.p.proto.val();
+                self.f_len.d.next = (self.s1_b.q.val() << 3) + self.nbytes.val();
+                self.f_user.d.next = self.s1_user.q.val();
+                self.f_accept.d.next = self.acc_now.val();
+                self.f_nbeats.d.next = self.pushed.q.val() + bit_cast::<16, 1>(self.push_now.val().into());
+                if self.s1_b.q.val() == 0 {
+                    self.f_nbeats.d.next = bit_cast::<16, 1>(self.push_now.val().into());
+                }
+                self.f_ufield.d.next = self.ufield.q.val();
+                if self.p.l4_known.val() & (self.s1_b.q.val() == (self.uoff.val() >> 3)) {
+                    self.f_ufield.d.next = self.s1_data.q.val().get_bits::<16>(self.ush.val().index());
+                }
+            }
+        }
+
+        // Stage 2: the verdict.
+        self.l3ok.next = self.f_v4.q.val()
+            & (self.f_ihl.q.val() >= 5)
+            & ((self.f_l3start.q.val() + (bit_cast::<16, 4>(self.f_ihl.q.val()) << 2)) <= self.f_len.q.val());
+        self.l3calc.next = self.l3ok.val() & ((self.capenable.val() & self.k_rx4.val()) != 0);
+        self.s3.next = (self.f3.q.val() & 0xffff) + (self.f3.q.val() >> 16);
+        self.t3.next = (self.s3.val() & 0xffff) + (self.s3.val() >> 16);
+        self.l3valid.next = self.l3calc.val() & (self.t3.val() == 0xffff);
+        self.hdrmin.next = 8.into();
+        if self.f_proto.q.val() == 6 {
+            self.hdrmin.next = 20.into();
+        }
+        self.l4ok.next = self.f_l4_known.q.val()
+            & (self.f_l3end.q.val() <= self.f_len.q.val())
+            & ((self.f_l4start.q.val() + self.hdrmin.val()) <= self.f_l3end.q.val())
+            & ((self.f_v4.q.val() & self.l3ok.val()) | self.f_v6.q.val());
+        self.cap4.next = (self.capenable.val() & self.k_rx6.val()) != 0;
+        if self.f_v4.q.val() {
+            self.cap4.next = (self.capenable.val() & self.k_rx4.val()) != 0;
+        }
+        self.l4calc.next = self.l4ok.val()
+            & self.cap4.val()
+            & !(self.f_v4.q.val() & (self.f_proto.q.val() == 17) & (self.f_ufield.q.val() == 0));
+        self.tot.next = self.f4.q.val()
+            + self.fa.q.val()
+            + bit_cast::<32, 8>(self.f_proto.q.val())
+            + bit_cast::<32, 16>(self.f_l3end.q.val() - self.f_l4start.q.val());
+        self.s4.next = (self.tot.val() & 0xffff) + (self.tot.val() >> 16);
+        self.t4.next = (self.s4.val() & 0xffff) + (self.s4.val() >> 16);
+        self.l4valid.next = self.l4calc.val() & (self.t4.val() == 0xffff);
+        self.drop.next = self.f_user.q.val() | (self.f_len.q.val() > self.k_max.val());
+
+        self.meta_din.next.len = self.f_len.q.val();
+        self.meta_din.next.nbeats = self.f_nbeats.q.val();
+        self.meta_din.next.drop = self.drop.val();
+        self.meta_din.next.flags = 0.into();
+        if self.l3calc.val() {
+            self.meta_din.next.flags = self.k_l3c.val();
+            if self.l3valid.val() {
+                self.meta_din.next.flags = self.k_l3c.val() | self.k_l3v.val();
+            }
+        }
+        if self.l4calc.val() {
+            self.meta_din.next.flags = self.meta_din.val().flags | self.k_l4c.val();
+            if self.l4valid.val() {
+                self.meta_din.next.flags = self.meta_din.val().flags | self.k_l4c.val() | self.k_l4v.val();
+            }
+        }
+        self.meta_din.next.cdata = 0.into();
+        if self.l4calc.val() {
+            self.meta_din.next.cdata = bit_cast::<16, 32>(self.t4.val());
+        }
+        self.meta_push.next = self.fin.q.val() & self.f_accept.q.val();
+        self.inc_drop_err.next = self.fin.q.val() & (!self.f_accept.q.val() | self.drop.val());
+        self.inc_l3_bad.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l3calc.val() & !self.l3valid.val();
+        self.inc_l4_bad.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val() & !self.l4valid.val();
+        self.inc_l4_calc.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val();
+        self.busy.next = self.s1_valid.q.val() | self.fin.q.val() | (self.s1_b.q.val() != 0);
+        if self.reset.val() {
+            self.s1_valid.d.next = false;
+            self.s1_b.d.next = 0.into();
+            self.fin.d.next = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::lint;
+
+    #[test]
+    fn rx_csum_lints_in_verilator() {
+        let mut b = RxCsum::default();
+        b.connect_all();
+        lint("rx_csum", &generate_verilog(&b));
+    }
+}

@@ -1,0 +1,515 @@
+//! Transmit queue engine: fetches descriptors, refuses malformed ones,
+//! fetches frame data into the TX FIFO through the checksum accumulators,
+//! and writes one completion per descriptor.
+//!
+//! ```text
+//! Idle -> DescReq -> Desc (4 beats) -> Check --ok--> DataReq -> Data -> Meta -> CplReq -> Cpl -> Idle
+//!                                        \--error-----------------------------> CplReq
+//! ```
+//! Every state leaves on its own (the DMA engines always finish a command,
+//! error responses included) or on reset, so the engine always returns to
+//! Idle. A refused descriptor puts nothing in the FIFO; a data fetch that got
+//! an error response is marked `drop` so the output stage discards it.
+//! Field positions inside the descriptor beats are those of `nic_abi::desc`
+//! (a test below holds them equal).
+
+use crate::tx_out::TxMeta;
+use nic_abi::{csum, ifcap, status};
+use rust_hdl::prelude::*;
+
+/// States of the transmit engine.
+#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
+pub enum TxState {
+    /// Waiting for a doorbell.
+    Idle,
+    /// Asking the read DMA for the descriptor.
+    DescReq,
+    /// Receiving the descriptor's beats.
+    Desc,
+    /// Validating the descriptor.
+    Check,
+    /// Asking the read DMA for the frame.
+    DataReq,
+    /// Streaming the frame into the FIFO.
+    Data,
+    /// Handing the per-frame record to the output stage.
+    Meta,
+    /// Asking the write DMA for the completion.
+    CplReq,
+    /// Writing the completion's beats.
+    Cpl,
+}
+
+/// The transmit engine.
+#[derive(LogicBlock)]
+pub struct TxEngine {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Synchronous reset (hardware or soft).
+    pub reset: Signal<In, Bit>,
+    /// CTRL_ENABLE.
+    pub enable: Signal<In, Bit>,
+    /// CAPENABLE.
+    pub capenable: Signal<In, Bits<32>>,
+    /// Ring base IOVA.
+    pub base: Signal<In, Bits<64>>,
+    /// Ring log2 size.
+    pub size_log2: Signal<In, Bits<4>>,
+    /// Producer index (doorbell).
+    pub tail: Signal<In, Bits<16>>,
+    /// Completion queue base IOVA.
+    pub cq_base: Signal<In, Bits<64>>,
+    /// Completion consumer index.
+    pub cq_head: Signal<In, Bits<16>>,
+    /// Consumer index.
+    pub head: Signal<Out, Bits<16>>,
+    /// Completion producer index.
+    pub cq_tail: Signal<Out, Bits<16>>,
+    /// Read DMA command valid.
+    pub rd_cmd_valid: Signal<Out, Bit>,
+    /// Read DMA command address.
+    pub rd_cmd_addr: Signal<Out, Bits<64>>,
+    /// Read DMA command beats.
+    pub rd_cmd_beats: Signal<Out, Bits<16>>,
+    /// Read DMA took the command.
+    pub rd_cmd_ready: Signal<In, Bit>,
+    /// Read data.
+    pub rd_data: Signal<In, Bits<64>>,
+    /// Read data valid.
+    pub rd_valid: Signal<In, Bit>,
+    /// Read data taken.
+    pub rd_ready: Signal<Out, Bit>,
+    /// Last beat of the command.
+    pub rd_last: Signal<In, Bit>,
+    /// Command had an error response (with the last beat).
+    pub rd_err: Signal<In, Bit>,
+    /// Write DMA command valid.
+    pub wr_cmd_valid: Signal<Out, Bit>,
+    /// Write DMA command address.
+    pub wr_cmd_addr: Signal<Out, Bits<64>>,
+    /// Write DMA command beats.
+    pub wr_cmd_beats: Signal<Out, Bits<16>>,
+    /// Write DMA last-beat strobe.
+    pub wr_cmd_strb: Signal<Out, Bits<8>>,
+    /// Write DMA took the command.
+    pub wr_cmd_ready: Signal<In, Bit>,
+    /// Write data.
+    pub wr_data: Signal<Out, Bits<64>>,
+    /// Write data valid.
+    pub wr_data_valid: Signal<Out, Bit>,
+    /// Write data taken.
+    pub wr_data_ready: Signal<In, Bit>,
+    /// Write command finished.
+    pub wr_done: Signal<In, Bit>,
+    /// Data FIFO push.
+    pub fifo_push: Signal<Out, Bit>,
+    /// Data FIFO word.
+    pub fifo_din: Signal<Out, Bits<64>>,
+    /// Data FIFO full.
+    pub fifo_full: Signal<In, Bit>,
+    /// Meta FIFO push.
+    pub meta_push: Signal<Out, Bit>,
+    /// Meta FIFO record.
+    pub meta_din: Signal<Out, TxMeta>,
+    /// Meta FIFO has no room for another frame.
+    pub meta_full: Signal<In, Bit>,
+    /// Pulses when a completion is written.
+    pub ev_cpl: Signal<Out, Bit>,
+    /// Pulses when a descriptor completes with an error status.
+    pub inc_desc_err: Signal<Out, Bit>,
+    /// Not in Idle, or about to leave it (work posted).
+    pub busy: Signal<Out, Bit>,
+    state: DFF<TxState>,
+    head_q: DFF<Bits<16>>,
+    cq_tail_q: DFF<Bits<16>>,
+    cnt: DFF<Bits<16>>,
+    d_addr: DFF<Bits<64>>,
+    d_len: DFF<Bits<32>>,
+    d_flags: DFF<Bits<32>>,
+    d_l2: DFF<Bits<8>>,
+    d_l3: DFF<Bits<8>>,
+    d_rsvd0: DFF<Bits<8>>,
+    d_cdata: DFF<Bits<16>>,
+    d_tso: DFF<Bits<16>>,
+    d_rsvd1: DFF<Bits<64>>,
+    st: DFF<Bits<7>>,
+    drop: DFF<Bit>,
+    csum: crate::tx_csum::TxCsum,
+    mask: Signal<Local, Bits<16>>,
+    l4s: Signal<Local, Bits<16>>,
+    chk: Signal<Local, Bits<7>>,
+    v4req: Signal<Local, Bit>,
+    v6req: Signal<Local, Bit>,
+    l4req: Signal<Local, Bit>,
+    ipreq: Signal<Local, Bit>,
+    udp: Signal<Local, Bit>,
+    f_ip: Signal<Local, Bits<16>>,
+    f_l4: Signal<Local, Bits<16>>,
+    ck_l4: Signal<Local, Bits<16>>,
+    phase: Signal<Local, Bit>,
+    lap: Signal<Local, Bits<16>>,
+    k_ip: Constant<Bits<32>>,
+    k_ip_udp: Constant<Bits<32>>,
+    k_ip_tcp: Constant<Bits<32>>,
+    k_ip6_udp: Constant<Bits<32>>,
+    k_ip6_tcp: Constant<Bits<32>>,
+    k_supported: Constant<Bits<32>>,
+    k_cap_tx4: Constant<Bits<32>>,
+    k_cap_tx6: Constant<Bits<32>>,
+    k_min: Constant<Bits<32>>,
+    k_max: Constant<Bits<32>>,
+    k_ok: Constant<Bits<7>>,
+    k_bad_len: Constant<Bits<7>>,
+    k_bad_align: Constant<Bits<7>>,
+    k_bad_offsets: Constant<Bits<7>>,
+    k_bad_flags: Constant<Bits<7>>,
+    k_bad_rsvd: Constant<Bits<7>>,
+    k_dma_error: Constant<Bits<7>>,
+}
+
+fn k<const N: usize>(v: u64) -> Constant<Bits<N>> {
+    Constant::new(v.to_bits())
+}
+
+impl Default for TxEngine {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            enable: Default::default(),
+            capenable: Default::default(),
+            base: Default::default(),
+            size_log2: Default::default(),
+            tail: Default::default(),
+            cq_base: Default::default(),
+            cq_head: Default::default(),
+            head: Default::default(),
+            cq_tail: Default::default(),
+            rd_cmd_valid: Default::default(),
+            rd_cmd_addr: Default::default(),
+            rd_cmd_beats: Default::default(),
+            rd_cmd_ready: Default::default(),
+            rd_data: Default::default(),
+            rd_valid: Default::default(),
+            rd_ready: Default::default(),
+            rd_last: Default::default(),
+            rd_err: Default::default(),
+            wr_cmd_valid: Default::default(),
+            wr_cmd_addr: Default::default(),
+            wr_cmd_beats: Default::default(),
+            wr_cmd_strb: Default::default(),
+            wr_cmd_ready: Default::default(),
+            wr_data: Default::default(),
+            wr_data_valid: Default::default(),
+            wr_data_ready: Default::default(),
+            wr_done: Default::default(),
+            fifo_push: Default::default(),
+            fifo_din: Default::default(),
+            fifo_full: Default::default(),
+            meta_push: Default::default(),
+            meta_din: Default::default(),
+            meta_full: Default::default(),
+            ev_cpl: Default::default(),
+            inc_desc_err: Default::default(),
+            busy: Default::default(),
+            state: Default::default(),
+            head_q: Default::default(),
+            cq_tail_q: Default::default(),
+            cnt: Default::default(),
+            d_addr: Default::default(),
+            d_len: Default::default(),
+            d_flags: Default::default(),
+            d_l2: Default::default(),
+            d_l3: Default::default(),
+            d_rsvd0: Default::default(),
+            d_cdata: Default::default(),
+            d_tso: Default::default(),
+            d_rsvd1: Default::default(),
+            st: Default::default(),
+            drop: Default::default(),
+            csum: Default::default(),
+            mask: Default::default(),
+            l4s: Default::default(),
+            chk: Default::default(),
+            v4req: Default::default(),
+            v6req: Default::default(),
+            l4req: Default::default(),
+            ipreq: Default::default(),
+            udp: Default::default(),
+            f_ip: Default::default(),
+            f_l4: Default::default(),
+            ck_l4: Default::default(),
+            phase: Default::default(),
+            lap: Default::default(),
+            k_ip: k(csum::CSUM_IP as u64),
+            k_ip_udp: k(csum::CSUM_IP_UDP as u64),
+            k_ip_tcp: k(csum::CSUM_IP_TCP as u64),
+            k_ip6_udp: k(csum::CSUM_IP6_UDP as u64),
+            k_ip6_tcp: k(csum::CSUM_IP6_TCP as u64),
+            k_supported: k(csum::TX_SUPPORTED as u64),
+            k_cap_tx4: k(ifcap::IFCAP_TXCSUM as u64),
+            k_cap_tx6: k(ifcap::IFCAP_TXCSUM_IPV6 as u64),
+            k_min: k(nic_abi::MIN_TX_FRAME as u64),
+            k_max: k(nic_abi::MAX_FRAME as u64),
+            k_ok: k(status::OK as u64),
+            k_bad_len: k(status::BAD_LEN as u64),
+            k_bad_align: k(status::BAD_ALIGN as u64),
+            k_bad_offsets: k(status::BAD_OFFSETS as u64),
+            k_bad_flags: k(status::BAD_FLAGS as u64),
+            k_bad_rsvd: k(status::BAD_RSVD as u64),
+            k_dma_error: k(status::DMA_ERROR as u64),
+        }
+    }
+}
+
+impl Logic for TxEngine {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, state, head_q, cq_tail_q, cnt, d_addr, d_len, d_flags, d_l2, d_l3, d_rsvd0, d_cdata,
+            d_tso, d_rsvd1, st, drop
+        );
+        self.csum.clock.next = self.clock.val();
+        self.head.next = self.head_q.q.val();
+        self.cq_tail.next = self.cq_tail_q.q.val();
+        self.busy.next = (self.state.q.val() != TxState::Idle) | (self.enable.val() & (self.head_q.q.val() != self.tail.val()));
+        self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
+        self.l4s.next = bit_cast::<16, 8>(self.d_l2.q.val()) + bit_cast::<16, 8>(self.d_l3.q.val());
+
+        // Descriptor checks (ABI: nic_abi::status), first failing rule wins.
+        self.ipreq.next = (self.d_flags.q.val() & self.k_ip.val()) != 0;
+        self.v4req.next = (self.d_flags.q.val() & (self.k_ip.val() | self.k_ip_udp.val() | self.k_ip_tcp.val())) != 0;
+        self.v6req.next = (self.d_flags.q.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
+        self.l4req.next = (self.d_flags.q.val()
+            & (self.k_ip_udp.val() | self.k_ip_tcp.val() | self.k_ip6_udp.val() | self.k_ip6_tcp.val()))
+            != 0;
+        self.udp.next = (self.d_flags.q.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
+        self.chk.next = self.k_ok.val();
+        if (self.d_rsvd0.q.val() != 0) | (self.d_rsvd1.q.val() != 0) | (self.d_tso.q.val() != 0) {
+            self.chk.next = self.k_bad_rsvd.val();
+        } else if (self.d_len.q.val() < self.k_min.val()) | (self.d_len.q.val() > self.k_max.val()) {
+            self.chk.next = self.k_bad_len.val();
+        } else if (self.d_addr.q.val() & 7_u64) != 0 {
+            self.chk.next = self.k_bad_align.val();
+        } else if ((self.d_flags.q.val() & !self.k_supported.val()) != 0)
+            | (self.v4req.val() & self.v6req.val())
+            | (((self.d_flags.q.val() & self.k_ip_udp.val()) != 0) & ((self.d_flags.q.val() & self.k_ip_tcp.val()) != 0))
+            | (((self.d_flags.q.val() & self.k_ip6_udp.val()) != 0) & ((self.d_flags.q.val() & self.k_ip6_tcp.val()) != 0))
+            | (self.v4req.val() & ((self.capenable.val() & self.k_cap_tx4.val()) == 0))
+            | (self.v6req.val() & ((self.capenable.val() & self.k_cap_tx6.val()) == 0))
+        {
+            self.chk.next = self.k_bad_flags.val();
+        } else if self.ipreq.val()
+            & ((self.d_l3.q.val() < 20) | self.d_l2.q.val().get_bit(0) | (bit_cast::<32, 16>(self.l4s.val()) > self.d_len.q.val()))
+        {
+            self.chk.next = self.k_bad_offsets.val();
+        } else if self.l4req.val()
+            & (self.l4s.val().get_bit(0)
+                | self.d_cdata.q.val().get_bit(0)
+                | (bit_cast::<32, 16>(self.l4s.val() + self.d_cdata.q.val() + 2) > self.d_len.q.val()))
+        {
+            self.chk.next = self.k_bad_offsets.val();
+        }
+
+        // Checksum accumulators see every data beat.
+        self.csum.start.next = self.state.q.val() == TxState::DataReq;
+        self.csum.beat.next = self.rd_data.val();
+        self.csum.valid.next = (self.state.q.val() == TxState::Data) & self.rd_valid.val() & !self.fifo_full.val();
+        self.csum.off.next = self.cnt.q.val() << 3;
+        self.csum.ip_lo.next = bit_cast::<16, 8>(self.d_l2.q.val());
+        self.csum.ip_hi.next = self.l4s.val();
+        self.csum.ip_ck.next = bit_cast::<16, 8>(self.d_l2.q.val()) + 10;
+        self.csum.l4_lo.next = self.l4s.val();
+        self.csum.l4_hi.next = bit_cast::<16, 32>(self.d_len.q.val());
+        // Final values: fold twice, complement; UDP sends a zero result as 0xffff.
+        self.f_ip.next = bit_cast::<16, 32>(self.csum.ip_sum.val()) + bit_cast::<16, 32>(self.csum.ip_sum.val() >> 16);
+        if self.f_ip.val() < bit_cast::<16, 32>(self.csum.ip_sum.val()) {
+            self.f_ip.next = self.f_ip.val() + 1;
+        }
+        self.f_l4.next = bit_cast::<16, 32>(self.csum.l4_sum.val()) + bit_cast::<16, 32>(self.csum.l4_sum.val() >> 16);
+        if self.f_l4.val() < bit_cast::<16, 32>(self.csum.l4_sum.val()) {
+            self.f_l4.next = self.f_l4.val() + 1;
+        }
+        self.ck_l4.next = !self.f_l4.val();
+        if self.udp.val() & (self.ck_l4.val() == 0) {
+            self.ck_l4.next = 0xffff_u64.into();
+        }
+
+        // Defaults.
+        self.rd_cmd_valid.next = false;
+        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.head_q.q.val() & self.mask.val()) << 5);
+        self.rd_cmd_beats.next = 4.into();
+        self.rd_ready.next = false;
+        self.wr_cmd_valid.next = false;
+        self.wr_cmd_addr.next = self.cq_base.val() + (bit_cast::<64, 16>(self.cq_tail_q.q.val() & self.mask.val()) << 4);
+        self.wr_cmd_beats.next = 2.into();
+        self.wr_cmd_strb.next = 0xff_u64.into();
+        self.lap.next = self.cq_tail_q.q.val() >> self.size_log2.val();
+        self.phase.next = !self.lap.val().get_bit(0);
+        // Completion beat 0: len[15:0] index[31:16] csum_flags[63:32] (zero on TX); beat 1: status|phase at [63:56].
+        self.wr_data.next = bit_cast::<64, 16>(bit_cast::<16, 32>(self.d_len.q.val())) | (bit_cast::<64, 16>(self.head_q.q.val()) << 16);
+        if self.cnt.q.val() == 1 {
+            self.wr_data.next = (bit_cast::<64, 7>(self.st.q.val()) | (bit_cast::<64, 1>(self.phase.val().into()) << 7)) << 56;
+        }
+        self.wr_data_valid.next = self.state.q.val() == TxState::Cpl;
+        self.fifo_push.next = false;
+        self.fifo_din.next = self.rd_data.val();
+        self.meta_push.next = false;
+        self.meta_din.next.len = bit_cast::<16, 32>(self.d_len.q.val());
+        self.meta_din.next.drop = self.drop.q.val();
+        self.meta_din.next.ip_en = self.ipreq.val();
+        self.meta_din.next.ip_off = bit_cast::<16, 8>(self.d_l2.q.val()) + 10;
+        self.meta_din.next.ip_ck = !self.f_ip.val();
+        self.meta_din.next.l4_en = self.l4req.val();
+        self.meta_din.next.l4_off = self.l4s.val() + self.d_cdata.q.val();
+        self.meta_din.next.l4_ck = self.ck_l4.val();
+        self.ev_cpl.next = false;
+        self.inc_desc_err.next = false;
+
+        match self.state.q.val() {
+            TxState::Idle => {
+                if self.enable.val()
+                    & (self.head_q.q.val() != self.tail.val())
+                    & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val())
+                    & !self.meta_full.val()
+                {
+                    self.state.d.next = TxState::DescReq;
+                }
+            }
+            TxState::DescReq => {
+                self.rd_cmd_valid.next = true;
+                if self.rd_cmd_ready.val() {
+                    self.cnt.d.next = 0.into();
+                    self.state.d.next = TxState::Desc;
+                }
+            }
+            TxState::Desc => {
+                self.rd_ready.next = true;
+                if self.rd_valid.val() {
+                    self.cnt.d.next = self.cnt.q.val() + 1;
+                    if self.cnt.q.val() == 0 {
+                        self.d_addr.d.next = self.rd_data.val();
+                    }
+                    if self.cnt.q.val() == 1 {
+                        self.d_len.d.next = self.rd_data.val().get_bits::<32>(0);
+                        self.d_flags.d.next = self.rd_data.val().get_bits::<32>(32);
+                    }
+                    if self.cnt.q.val() == 2 {
+                        self.d_l2.d.next = self.rd_data.val().get_bits::<8>(0);
+                        self.d_l3.d.next = self.rd_data.val().get_bits::<8>(8);
+                        self.d_rsvd0.d.next = self.rd_data.val().get_bits::<8>(24);
+                        self.d_cdata.d.next = self.rd_data.val().get_bits::<16>(32);
+                        self.d_tso.d.next = self.rd_data.val().get_bits::<16>(48);
+                    }
+                    if self.cnt.q.val() == 3 {
+                        self.d_rsvd1.d.next = self.rd_data.val();
+                    }
+                    if self.rd_last.val() {
+                        self.state.d.next = TxState::Check;
+                        if self.rd_err.val() {
+                            self.st.d.next = self.k_dma_error.val();
+                            self.d_len.d.next = 0.into();
+                            self.state.d.next = TxState::CplReq;
+                        }
+                    }
+                }
+            }
+            TxState::Check => {
+                self.st.d.next = self.chk.val();
+                self.drop.d.next = false;
+                if self.chk.val() == self.k_ok.val() {
+                    self.state.d.next = TxState::DataReq;
+                } else {
+                    self.state.d.next = TxState::CplReq;
+                }
+            }
+            TxState::DataReq => {
+                self.rd_cmd_valid.next = true;
+                self.rd_cmd_addr.next = self.d_addr.q.val();
+                self.rd_cmd_beats.next = bit_cast::<16, 32>((self.d_len.q.val() + 7) >> 3);
+                if self.rd_cmd_ready.val() {
+                    self.cnt.d.next = 0.into();
+                    self.state.d.next = TxState::Data;
+                }
+            }
+            TxState::Data => {
+                self.rd_ready.next = !self.fifo_full.val();
+                if self.rd_valid.val() & !self.fifo_full.val() {
+                    self.fifo_push.next = true;
+                    self.cnt.d.next = self.cnt.q.val() + 1;
+                    if self.rd_last.val() {
+                        self.state.d.next = TxState::Meta;
+                        if self.rd_err.val() {
+                            self.drop.d.next = true;
+                            self.st.d.next = self.k_dma_error.val();
+                        }
+                    }
+                }
+            }
+            TxState::Meta => {
+                self.meta_push.next = true;
+                self.state.d.next = TxState::CplReq;
+            }
+            TxState::CplReq => {
+                self.wr_cmd_valid.next = true;
+                if self.wr_cmd_ready.val() {
+                    self.cnt.d.next = 0.into();
+                    self.state.d.next = TxState::Cpl;
+                }
+            }
+            TxState::Cpl => {
+                if self.wr_data_ready.val() {
+                    self.cnt.d.next = self.cnt.q.val() + 1;
+                }
+                if self.wr_done.val() {
+                    self.head_q.d.next = self.head_q.q.val() + 1;
+                    self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
+                    self.ev_cpl.next = true;
+                    self.inc_desc_err.next = self.st.q.val() != self.k_ok.val();
+                    self.state.d.next = TxState::Idle;
+                }
+            }
+        }
+        if self.reset.val() {
+            self.state.d.next = TxState::Idle;
+            self.head_q.d.next = 0.into();
+            self.cq_tail_q.d.next = 0.into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::lint;
+    use nic_abi::desc::{beat, lsb, tx};
+
+    #[test]
+    fn tx_engine_lints_in_verilator() {
+        let mut b = TxEngine::default();
+        b.connect_all();
+        lint("tx_engine", &generate_verilog(&b));
+    }
+
+    /// The beat/bit positions hard-coded in `update()` are the ABI's.
+    #[test]
+    fn descriptor_field_positions_come_from_the_abi() {
+        assert_eq!((beat(tx::ADDR), lsb(tx::ADDR)), (0, 0));
+        assert_eq!((beat(tx::LEN), lsb(tx::LEN)), (1, 0));
+        assert_eq!((beat(tx::CSUM_FLAGS), lsb(tx::CSUM_FLAGS)), (1, 32));
+        assert_eq!((beat(tx::L2HLEN), lsb(tx::L2HLEN)), (2, 0));
+        assert_eq!((beat(tx::L3HLEN), lsb(tx::L3HLEN)), (2, 8));
+        assert_eq!((beat(tx::RSVD0), lsb(tx::RSVD0)), (2, 24));
+        assert_eq!((beat(tx::CSUM_DATA), lsb(tx::CSUM_DATA)), (2, 32));
+        assert_eq!((beat(tx::TSO_SEGSZ), lsb(tx::TSO_SEGSZ)), (2, 48));
+        assert_eq!((beat(tx::RSVD1), lsb(tx::RSVD1)), (3, 0));
+        assert_eq!(tx::BEATS, 4);
+        use nic_abi::desc::cpl;
+        assert_eq!((beat(cpl::LEN), lsb(cpl::LEN)), (0, 0));
+        assert_eq!((beat(cpl::INDEX), lsb(cpl::INDEX)), (0, 16));
+        assert_eq!((beat(cpl::CSUM_FLAGS), lsb(cpl::CSUM_FLAGS)), (0, 32));
+        assert_eq!((beat(cpl::FLOWID), lsb(cpl::FLOWID)), (1, 0));
+        assert_eq!((beat(cpl::CSUM_DATA), lsb(cpl::CSUM_DATA)), (1, 32));
+        assert_eq!((beat(cpl::STATUS), lsb(cpl::STATUS)), (1, 56));
+    }
+}
