@@ -10,6 +10,16 @@ pub struct Model {
     pub verilog: String,
 }
 
+/// Verilator warnings the project waives, each for a reason rooted in how rust-hdl emits Verilog.
+pub const LINT_WAIVERS: &[(&str, &str)] = &[
+    ("WIDTH", "rust-hdl emits 64-bit literals and width-changing casts as plain assignments"),
+    ("UNUSEDSIGNAL", "rust-hdl declares every struct field; packed records are read in parts"),
+    ("UNUSEDPARAM", "rust-hdl emits every Constant field as a localparam, used or not"),
+    ("DECLFILENAME", "all modules of a design are emitted into one file"),
+    ("UNOPTFLAT", "rust-hdl emits one always block per module, so Verilator sees a block's outputs as depending on all its inputs (no real loop: rust-hdl's own simulator settles)"),
+    ("CASEINCOMPLETE", "rust-hdl emits matches over enums without a default arm"),
+];
+
 /// Hash of the RTL and ABI sources this crate was built from (the ID block's BUILD_HASH).
 pub fn build_hash() -> u32 {
     env!("NIC_BUILD_HASH").parse().unwrap_or(0)

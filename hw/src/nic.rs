@@ -104,6 +104,7 @@ pub struct NicCore {
     rd_tx: DFF<Bit>,
     wr_tx: DFF<Bit>,
     quiet_q: DFF<Bit>,
+    reset_req: DFF<Bit>,
     rst: Signal<Local, Bit>,
     pick_rd_tx: Signal<Local, Bit>,
     pick_wr_tx: Signal<Local, Bit>,
@@ -113,9 +114,20 @@ pub struct NicCore {
 impl Logic for NicCore {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, rd_tx, wr_tx, quiet_q);
+        dff_setup!(self, clock, rd_tx, wr_tx, quiet_q, reset_req);
         clock!(self, clock, csr, rd, wr, tx, txf, txm, txo, rxc, rxf, rxm, rx);
-        self.rst.next = self.reset.val() | self.csr.soft_reset.val();
+        // Soft reset is graceful: no new DMA command is granted and no new frame starts toward the
+        // MAC; the DMA commands in flight finish (an AXI burst cannot be abandoned: the memory would
+        // still answer it) and so does the frame on the MAC port (a MAC cannot take half a frame);
+        // then every block resets.
+        if self.csr.soft_reset.val() {
+            self.reset_req.d.next = true;
+        }
+        self.rst.next = self.reset.val()
+            | (self.reset_req.q.val() & !self.rd.busy.val() & !self.wr.busy.val() & !self.txo.busy.val());
+        if self.rst.val() {
+            self.reset_req.d.next = false;
+        }
         self.csr.reset.next = self.reset.val();
         self.rd.reset.next = self.rst.val();
         self.wr.reset.next = self.rst.val();
@@ -191,16 +203,16 @@ impl Logic for NicCore {
 
         // Read DMA: round-robin between the TX and RX engines, one command at a time.
         self.pick_rd_tx.next = self.tx.rd_cmd_valid.val() & (!self.rx.rd_cmd_valid.val() | !self.rd_tx.q.val());
-        self.rd.cmd_valid.next = self.tx.rd_cmd_valid.val() | self.rx.rd_cmd_valid.val();
+        self.rd.cmd_valid.next = (self.tx.rd_cmd_valid.val() | self.rx.rd_cmd_valid.val()) & !self.reset_req.q.val();
         self.rd.cmd_addr.next = self.rx.rd_cmd_addr.val();
         self.rd.cmd_beats.next = self.rx.rd_cmd_beats.val();
         if self.pick_rd_tx.val() {
             self.rd.cmd_addr.next = self.tx.rd_cmd_addr.val();
             self.rd.cmd_beats.next = self.tx.rd_cmd_beats.val();
         }
-        self.tx.rd_cmd_ready.next = self.rd.cmd_ready.val() & self.pick_rd_tx.val();
-        self.rx.rd_cmd_ready.next = self.rd.cmd_ready.val() & !self.pick_rd_tx.val();
-        if self.rd.cmd_ready.val() & (self.tx.rd_cmd_valid.val() | self.rx.rd_cmd_valid.val()) {
+        self.tx.rd_cmd_ready.next = self.rd.cmd_ready.val() & self.pick_rd_tx.val() & !self.reset_req.q.val();
+        self.rx.rd_cmd_ready.next = self.rd.cmd_ready.val() & !self.pick_rd_tx.val() & !self.reset_req.q.val();
+        if self.rd.cmd_ready.val() & self.rd.cmd_valid.val() {
             self.rd_tx.d.next = self.pick_rd_tx.val();
         }
         self.tx.rd_data.next = self.rd.dout.val();
@@ -228,7 +240,7 @@ impl Logic for NicCore {
 
         // Write DMA: round-robin between TX completions and RX data/completions.
         self.pick_wr_tx.next = self.tx.wr_cmd_valid.val() & (!self.rx.wr_cmd_valid.val() | !self.wr_tx.q.val());
-        self.wr.cmd_valid.next = self.tx.wr_cmd_valid.val() | self.rx.wr_cmd_valid.val();
+        self.wr.cmd_valid.next = (self.tx.wr_cmd_valid.val() | self.rx.wr_cmd_valid.val()) & !self.reset_req.q.val();
         self.wr.cmd_addr.next = self.rx.wr_cmd_addr.val();
         self.wr.cmd_beats.next = self.rx.wr_cmd_beats.val();
         self.wr.cmd_strb.next = self.rx.wr_cmd_strb.val();
@@ -237,9 +249,9 @@ impl Logic for NicCore {
             self.wr.cmd_beats.next = self.tx.wr_cmd_beats.val();
             self.wr.cmd_strb.next = self.tx.wr_cmd_strb.val();
         }
-        self.tx.wr_cmd_ready.next = self.wr.cmd_ready.val() & self.pick_wr_tx.val();
-        self.rx.wr_cmd_ready.next = self.wr.cmd_ready.val() & !self.pick_wr_tx.val();
-        if self.wr.cmd_ready.val() & (self.tx.wr_cmd_valid.val() | self.rx.wr_cmd_valid.val()) {
+        self.tx.wr_cmd_ready.next = self.wr.cmd_ready.val() & self.pick_wr_tx.val() & !self.reset_req.q.val();
+        self.rx.wr_cmd_ready.next = self.wr.cmd_ready.val() & !self.pick_wr_tx.val() & !self.reset_req.q.val();
+        if self.wr.cmd_ready.val() & self.wr.cmd_valid.val() {
             self.wr_tx.d.next = self.pick_wr_tx.val();
         }
         self.wr.din.next = self.rx.wr_data.val();
@@ -278,7 +290,7 @@ impl Logic for NicCore {
         self.txo.fifo_empty.next = self.txf.empty.val();
         self.txf.pop.next = self.txo.fifo_pop.val();
         self.txo.meta_dout.next = self.txm.dout.val();
-        self.txo.meta_empty.next = self.txm.empty.val();
+        self.txo.meta_empty.next = self.txm.empty.val() | self.reset_req.q.val();
         self.txm.pop.next = self.txo.meta_pop.val();
         self.m_axis_tx_tdata.next = self.txo.tdata.val();
         self.m_axis_tx_tkeep.next = self.txo.tkeep.val();
@@ -318,7 +330,8 @@ impl Logic for NicCore {
             & self.txm.empty.val()
             & self.rxf.empty.val()
             & self.rxm.empty.val()
-            & !self.s_axis_rx_tvalid.val();
+            & !self.s_axis_rx_tvalid.val()
+            & !self.reset_req.q.val();
         self.quiet_q.d.next = self.quiet.val();
         self.idle.next = self.quiet.val() & self.quiet_q.q.val();
         self.csr.idle_in.next = self.quiet.val();
@@ -401,6 +414,7 @@ impl NicCore {
             rd_tx: Default::default(),
             wr_tx: Default::default(),
             quiet_q: Default::default(),
+            reset_req: Default::default(),
             rst: Default::default(),
             pick_rd_tx: Default::default(),
             pick_wr_tx: Default::default(),

@@ -16,6 +16,8 @@
 //! start, the MAC marked it bad (`tuser`), or it exceeds `MAX_FRAME`.
 //! UDP over IPv4 with a zero checksum field ("no checksum") gets no L4
 //! verdict; over IPv6 a zero field is checked like any other and fails.
+//! An IPv6 routing header with Segments Left > 0 gets no L4 verdict: the
+//! pseudo-header would need the final destination, which is not in the header.
 
 use crate::rx_parse::RxParse;
 use nic_abi::{csum, ifcap};
@@ -78,6 +80,9 @@ pub struct RxCsum {
     /// A frame is in the pipeline.
     pub busy: Signal<Out, Bit>,
     p: RxParse,
+    mid: DFF<Bit>,
+    skip: DFF<Bit>,
+    v_in: Signal<Local, Bit>,
     s1_data: DFF<Bits<64>>,
     s1_keep: DFF<Bits<8>>,
     s1_valid: DFF<Bit>,
@@ -101,6 +106,7 @@ pub struct RxCsum {
     f_l3end: DFF<Bits<16>>,
     f_l4start: DFF<Bits<16>>,
     f_l4_known: DFF<Bit>,
+    f_route: DFF<Bit>,
     f_proto: DFF<Bits<8>>,
     f_len: DFF<Bits<16>>,
     f_user: DFF<Bit>,
@@ -161,14 +167,14 @@ impl Default for RxCsum {
             fifo_din: Default::default(), fifo_free: Default::default(), meta_push: Default::default(),
             meta_din: Default::default(), meta_full: Default::default(), inc_l3_bad: Default::default(),
             inc_l4_bad: Default::default(), inc_l4_calc: Default::default(), inc_drop_err: Default::default(),
-            busy: Default::default(), p: Default::default(), s1_data: Default::default(),
+            busy: Default::default(), p: Default::default(), mid: Default::default(), skip: Default::default(), v_in: Default::default(), s1_data: Default::default(),
             s1_keep: Default::default(), s1_valid: Default::default(), s1_last: Default::default(),
             s1_user: Default::default(), s1_b: Default::default(), acc3: Default::default(),
             acc4: Default::default(), acca: Default::default(), accept_q: Default::default(),
             pushed: Default::default(), ufield: Default::default(), fin: Default::default(),
             f3: Default::default(), f4: Default::default(), fa: Default::default(), f_v4: Default::default(),
             f_v6: Default::default(), f_ihl: Default::default(), f_l3start: Default::default(),
-            f_l3end: Default::default(), f_l4start: Default::default(), f_l4_known: Default::default(),
+            f_l3end: Default::default(), f_l4start: Default::default(), f_l4_known: Default::default(), f_route: Default::default(),
             f_proto: Default::default(), f_len: Default::default(), f_user: Default::default(),
             f_accept: Default::default(), f_nbeats: Default::default(), f_ufield: Default::default(),
             pp: Default::default(), hi: Default::default(), lo: Default::default(), whi: Default::default(),
@@ -197,19 +203,27 @@ impl Logic for RxCsum {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
-            ufield, fin, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_proto, f_len,
+            self, clock, mid, skip, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
+            ufield, fin, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_route, f_proto, f_len,
             f_user, f_accept, f_nbeats, f_ufield
         );
+        // A reset in the middle of a frame skips the rest of that frame (it is not a frame start).
+        if self.tvalid.val() {
+            self.mid.d.next = !self.tlast.val();
+        }
+        self.v_in.next = self.tvalid.val() & !self.skip.q.val();
+        if self.skip.q.val() & self.tvalid.val() & self.tlast.val() {
+            self.skip.d.next = false;
+        }
         // Stage 0: the parser sees the live beat.
         self.p.clock.next = self.clock.val();
         self.p.reset.next = self.reset.val();
         self.p.data.next = self.tdata.val();
-        self.p.valid.next = self.tvalid.val();
+        self.p.valid.next = self.v_in.val();
         self.p.last.next = self.tlast.val();
         self.s1_data.d.next = self.tdata.val();
         self.s1_keep.d.next = self.tkeep.val();
-        self.s1_valid.d.next = self.tvalid.val();
+        self.s1_valid.d.next = self.v_in.val();
         self.s1_last.d.next = self.tlast.val();
         self.s1_user.d.next = self.tuser.val();
         if self.s1_valid.q.val() {
@@ -391,6 +405,7 @@ impl Logic for RxCsum {
                 self.f_l3end.d.next = self.p.l3end.val();
                 self.f_l4start.d.next = self.p.l4start.val();
                 self.f_l4_known.d.next = self.p.l4_known.val();
+                self.f_route.d.next = self.p.route_pending.val();
                 self.f_proto.d.next = self.p.proto.val();
                 self.f_len.d.next = (self.s1_b.q.val() << 3) + self.nbytes.val();
                 self.f_user.d.next = self.s1_user.q.val();
@@ -419,6 +434,7 @@ impl Logic for RxCsum {
             self.hdrmin.next = 20.into();
         }
         self.l4ok.next = self.f_l4_known.q.val()
+            & !self.f_route.q.val()
             & (self.f_l3end.q.val() <= self.f_len.q.val())
             & ((self.f_l4start.q.val() + self.hdrmin.val()) <= self.f_l3end.q.val())
             & ((self.f_v4.q.val() & self.l3ok.val()) | self.f_v6.q.val());
@@ -465,6 +481,8 @@ impl Logic for RxCsum {
         self.inc_l4_calc.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val();
         self.busy.next = self.s1_valid.q.val() | self.fin.q.val() | (self.s1_b.q.val() != 0);
         if self.reset.val() {
+            self.skip.d.next = (self.mid.q.val() & !(self.tvalid.val() & self.tlast.val()))
+                | (!self.mid.q.val() & self.tvalid.val() & !self.tlast.val());
             self.s1_valid.d.next = false;
             self.s1_b.d.next = 0.into();
             self.fin.d.next = false;

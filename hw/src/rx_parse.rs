@@ -52,6 +52,9 @@ pub struct RxParse {
     pub l4start: Signal<Out, Bits<16>>,
     /// A TCP or UDP header was located and the datagram is not a fragment.
     pub l4_known: Signal<Out, Bit>,
+    /// An IPv6 routing header with Segments Left > 0: the pseudo-header's destination is not the
+    /// header's, so no L4 verdict may be given (RFC 8200 §8.1).
+    pub route_pending: Signal<Out, Bit>,
     b: DFF<Bits<16>>,
     vlan_q: DFF<Bit>,
     v4_q: DFF<Bit>,
@@ -66,6 +69,12 @@ pub struct RxParse {
     walking: DFF<Bit>,
     hdr_off: DFF<Bits<16>>,
     nh: DFF<Bits<8>>,
+    rt_chk: DFF<Bit>,
+    rt_off: DFF<Bits<16>>,
+    rt_nz: DFF<Bit>,
+    rsh: Signal<Local, Bits<16>>,
+    rt3: Signal<Local, Bits<16>>,
+    rsh3: Signal<Local, Bits<16>>,
     by: [Signal<Local, Bits<8>>; 8],
     et: Signal<Local, Bits<16>>,
     et2: Signal<Local, Bits<16>>,
@@ -85,8 +94,9 @@ impl Logic for RxParse {
     fn update(&mut self) {
         dff_setup!(
             self, clock, b, vlan_q, v4_q, v6_q, l3start_q, ihl_q, l3end_q, frag_q, proto_q, l4start_q, l4_known_q,
-            walking, hdr_off, nh
+            walking, hdr_off, nh, rt_chk, rt_off, rt_nz
         );
+        self.route_pending.next = self.rt_nz.q.val();
         self.vlan.next = self.vlan_q.q.val();
         self.v4.next = self.v4_q.q.val();
         self.v6.next = self.v6_q.q.val();
@@ -118,6 +128,8 @@ impl Logic for RxParse {
         self.sh1.next = self.sh0.val() + 8;
         self.nxt.next = self.data.val().get_bits::<8>(self.sh0.val().index());
         self.xlen.next = self.data.val().get_bits::<8>(self.sh1.val().index());
+        self.rt3.next = self.hdr_off.q.val() + 3;
+        self.rsh3.next = (self.rt3.val() & 7) << 3;
         self.new_off.next = self.hdr_off.q.val() + ((bit_cast::<16, 8>(self.xlen.val()) + 1) << 3);
 
         if self.valid.val() {
@@ -137,6 +149,8 @@ impl Logic for RxParse {
                 self.l4start_q.d.next = 0.into();
                 self.l4_known_q.d.next = false;
                 self.walking.d.next = false;
+                self.rt_chk.d.next = false;
+                self.rt_nz.d.next = false;
             }
             if self.b.q.val() == 1 {
                 if self.et.val() == 0x8100 {
@@ -216,6 +230,17 @@ impl Logic for RxParse {
                     self.frag_q.d.next = true;
                     self.walking.d.next = false;
                 } else {
+                    if self.nh.q.val() == 43 {
+                        // Segments Left is 3 bytes into the routing header: this beat or the next.
+                        if (self.rt3.val() >> 3) == self.b.q.val() {
+                            if self.data.val().get_bits::<8>(self.rsh3.val().index()) != 0 {
+                                self.rt_nz.d.next = true;
+                            }
+                        } else {
+                            self.rt_chk.d.next = true;
+                            self.rt_off.d.next = self.rt3.val();
+                        }
+                    }
                     self.hdr_off.d.next = self.new_off.val();
                     self.nh.d.next = self.nxt.val();
                     if (self.nxt.val() == 6) | (self.nxt.val() == 17) {
@@ -227,6 +252,13 @@ impl Logic for RxParse {
                         self.walking.d.next = false;
                     }
                 }
+            }
+        }
+        self.rsh.next = (self.rt_off.q.val() & 7) << 3;
+        if self.valid.val() & self.rt_chk.q.val() & (self.b.q.val() == (self.rt_off.q.val() >> 3)) {
+            self.rt_chk.d.next = false;
+            if self.data.val().get_bits::<8>(self.rsh.val().index()) != 0 {
+                self.rt_nz.d.next = true;
             }
         }
         if self.reset.val() {

@@ -4,16 +4,6 @@
 
 use rust_hdl::prelude::*;
 
-/// Verilator warnings the project waives, each for a reason rooted in how rust-hdl emits Verilog.
-pub const LINT_WAIVERS: &[(&str, &str)] = &[
-    ("WIDTH", "rust-hdl emits 64-bit literals and width-changing casts as plain assignments"),
-    ("UNUSEDSIGNAL", "rust-hdl declares every struct field; packed records are read in parts"),
-    ("UNUSEDPARAM", "rust-hdl emits every Constant field as a localparam, used or not"),
-    ("DECLFILENAME", "all modules of a design are emitted into one file"),
-    ("UNOPTFLAT", "rust-hdl emits one always block per module, so Verilator sees a block's outputs as depending on all its inputs (no real loop: rust-hdl's own simulator settles)"),
-    ("CASEINCOMPLETE", "rust-hdl emits matches over enums without a default arm"),
-];
-
 /// Runs one clock cycle: settle with the clock low, call `check` (inputs applied, before the edge),
 /// then raise the clock and settle (the edge).
 pub fn clock_cycle<B: Block, F: FnMut(&mut B)>(uut: &mut B, set_clock: fn(&mut B, bool), mut check: F) {
@@ -33,7 +23,7 @@ pub fn lint(name: &str, verilog: &str) {
     std::fs::write(&path, verilog).unwrap();
     let mut cmd = std::process::Command::new("verilator");
     cmd.arg("--lint-only").arg("-Wall").arg("--top-module").arg("top");
-    for (w, _) in LINT_WAIVERS {
+    for (w, _) in crate::emit::LINT_WAIVERS {
         cmd.arg(format!("-Wno-{w}"));
     }
     cmd.arg(&path);

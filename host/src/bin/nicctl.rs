@@ -1,0 +1,202 @@
+//! `nicctl`: the toolkit's command line.
+//!
+//! - `nicctl demo`: the co-simulated NIC with every offload on, a traffic mix
+//!   through two NICs on a cable, a summary, a pcap and a short VCD window;
+//! - `nicctl replay`: a pcap through the NIC as the stack would send it;
+//! - `nicctl verilog`: the RTL as Verilog for other tools.
+
+use clap::{Parser, Subcommand};
+use nic_host::replay::{self, ReplayConfig, ReplayReport};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "nicctl", version, about = "FPGA offload NIC co-design toolkit")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the co-simulated NIC (Verilator model, two NICs on a cable) with all offloads on and print a summary.
+    Demo {
+        /// Frames in the traffic mix.
+        #[arg(long, default_value_t = 2000)]
+        frames: usize,
+        /// Where to write the wire capture.
+        #[arg(long, default_value = "out/demo.pcap")]
+        pcap: PathBuf,
+        /// Where to write the waveform window.
+        #[arg(long, default_value = "out/demo.vcd")]
+        vcd: PathBuf,
+        /// First cycle of the waveform window.
+        #[arg(long, default_value_t = 2000)]
+        vcd_start: u64,
+        /// Cycles in the waveform window.
+        #[arg(long, default_value_t = 3000)]
+        vcd_cycles: u64,
+        /// Seed of the traffic mix.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Send every frame of a pcap through the simulated NIC (loopback) and report what came back.
+    Replay {
+        /// Input capture (Ethernet).
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// Capture of what appeared on the wire.
+        #[arg(long = "out")]
+        output: PathBuf,
+        /// One JSON object per received frame.
+        #[arg(long)]
+        rx_report: PathBuf,
+        /// Comma-separated ifconfig words to enable (default: every offload the NIC has).
+        #[arg(long)]
+        offload: Option<String>,
+        /// Send the bytes untouched, with no offload request.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Write the NIC core's Verilog (top module `top`).
+    Verilog {
+        /// Output directory.
+        #[arg(long = "out")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Demo { frames, pcap, vcd, vcd_start, vcd_cycles, seed } => {
+            demo(frames, pcap, vcd, vcd_start, vcd_cycles, seed)
+        }
+        Cmd::Replay { input, output, rx_report, offload, raw } => cmd_replay(input, output, rx_report, offload, raw),
+        Cmd::Verilog { out } => verilog(out),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nicctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Res = Result<(), Box<dyn std::error::Error>>;
+
+fn verilog(out: PathBuf) -> Res {
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let path = out.join("nic_core.v");
+    std::fs::write(&path, nic_sim::NIC_VERILOG).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("wrote {} (top module `top`; lint with: verilator --lint-only -Wall {} {})", path.display(), nic_sim::LINT_WAIVER_FLAGS, path.display());
+    Ok(())
+}
+
+fn read_pcap(path: &PathBuf) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut r = pcap_file::pcap::PcapReader::new(f).map_err(|e| format!("{} is not a pcap file: {e}", path.display()))?;
+    if r.header().datalink != pcap_file::DataLink::ETHERNET {
+        return Err(format!("{}: link type {:?}, only Ethernet captures can be replayed", path.display(), r.header().datalink).into());
+    }
+    let mut frames = vec![];
+    while let Some(p) = r.next_packet() {
+        let p = p.map_err(|e| format!("{}: {e}", path.display()))?;
+        frames.push(p.data.into_owned());
+    }
+    Ok(frames)
+}
+
+fn cmd_replay(input: PathBuf, output: PathBuf, rx_report: PathBuf, offload: Option<String>, raw: bool) -> Res {
+    let frames = read_pcap(&input)?;
+    let cfg = ReplayConfig {
+        offload: offload.map(|s| s.split(',').map(|w| w.trim().to_string()).collect()),
+        raw,
+        wire_pcap: Some(output.clone()),
+        ..Default::default()
+    };
+    let rep = replay::replay(&frames, &cfg)?;
+    for (i, why) in &rep.not_offloaded {
+        eprintln!("frame {}: sent without offload: {why}", i + 1);
+    }
+    for (i, why) in &rep.refused {
+        eprintln!("frame {}: not sent: {why}", i + 1);
+    }
+    let mut text = String::new();
+    for r in &rep.rx {
+        text.push_str(&replay::rx_json(r));
+        text.push('\n');
+    }
+    std::fs::write(&rx_report, text).map_err(|e| format!("cannot write {}: {e}", rx_report.display()))?;
+    println!(
+        "replayed {} frames: {} on the wire ({}), {} received ({}); {} cycles ({:.1} us simulated) in {:.2} s",
+        frames.len(),
+        rep.sim.wire.frames,
+        output.display(),
+        rep.rx.len(),
+        rx_report.display(),
+        rep.sim.cycles,
+        rep.sim.sim_ns as f64 / 1000.0,
+        rep.wall.as_secs_f64()
+    );
+    if rep.rx.len() != rep.sent - rep.tx_status.iter().filter(|(c, _)| *c != 0).map(|(_, n)| *n as usize).sum::<usize>() {
+        return Err("some frames sent did not come back: see the NIC counters (nicctl demo prints them)".into());
+    }
+    Ok(())
+}
+
+fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: u64, seed: u64) -> Res {
+    for p in [&pcap, &vcd] {
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+        }
+    }
+    let mix = nic_host::traffic::mix(frames, seed);
+    println!("nicctl demo: {} frames (UDP/TCP over IPv4/IPv6, VLAN, IPv4 options, IPv6 extension headers, 60..9018 bytes)", mix.len());
+    println!("  nic0 --cable--> nic1, Verilator model of the RTL, every offload on");
+    let cfg = ReplayConfig {
+        cable: true,
+        wire_pcap: Some(pcap.clone()),
+        vcd: Some(nic_sim::VcdWindow { path: vcd.clone(), start_cycle: vcd_start, end_cycle: vcd_start + vcd_cycles, nic: 0 }),
+        ..Default::default()
+    };
+    let rep = replay::replay(&mix, &cfg)?;
+    print_summary(&rep);
+    println!("  wrote {} and {} (cycles {}..{})", pcap.display(), vcd.display(), vcd_start, vcd_start + vcd_cycles);
+    let lost = rep.sent as i64 - rep.rx.len() as i64;
+    if lost != 0 {
+        return Err(format!("{lost} frames sent but not received").into());
+    }
+    Ok(())
+}
+
+fn print_summary(rep: &ReplayReport) {
+    let bytes: usize = rep.rx.iter().map(|r| r.len).sum();
+    println!("  frames: {} sent, {} received, {} bytes", rep.sent, rep.rx.len(), bytes);
+    println!("  offload requests (TX):");
+    for (n, c) in &rep.requested {
+        println!("    {n:<14} {c}");
+    }
+    let mut verdicts = std::collections::BTreeMap::<String, usize>::new();
+    for r in &rep.rx {
+        let v: Vec<&str> = nic_abi::csum::names(r.csum_flags).collect();
+        *verdicts.entry(if v.is_empty() { "(none)".into() } else { v.join("|") }).or_default() += 1;
+    }
+    println!("  RX verdicts:");
+    for (v, c) in &verdicts {
+        println!("    {v:<56} {c}");
+    }
+    for (i, s) in rep.hw_stats.iter().enumerate() {
+        let line: Vec<String> = s.iter().filter(|(_, v)| *v != 0).map(|(n, v)| format!("{n}={v}")).collect();
+        println!("  nic{i} counters: {}", line.join(" "));
+    }
+    let s = &rep.sim;
+    println!(
+        "  simulated: {} cycles = {:.1} us at 156.25 MHz; wall {:.2} s; simulator {:.2} M cycles/s",
+        s.cycles,
+        s.sim_ns as f64 / 1000.0,
+        rep.wall.as_secs_f64(),
+        s.cycles as f64 / rep.wall.as_secs_f64().max(1e-9) / 1e6
+    );
+}

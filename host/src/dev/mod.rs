@@ -1,0 +1,174 @@
+//! The device: the one trait every backend implements, and its register vocabulary.
+//!
+//! A backend (the Verilator model, VFIO on a real or emulated PCIe device, or a
+//! wrapper that injects faults or captures pcap) provides 32-bit register
+//! access to BAR0, the DMA memory the device can reach, and an interrupt wait.
+//! The driver is written once over this trait (ixy's `IxyDevice`, smoltcp's
+//! `phy::Device`), so what passes on the model passes on the board.
+
+mod dma;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use dma::{DmaBuf, DmaRegion, DMA_BUF_ALIGN};
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a device backend can do; the driver needs nothing else.
+///
+/// Register offsets are byte offsets in BAR0 from [`nic_abi::regs`]. All
+/// methods take `&self` because a device is shared between the driver and
+/// whoever watches it (stats readers, a control socket); backends serialise
+/// bus access internally.
+pub trait Device: Send + Sync {
+    /// A one-line human description ("verilator model, 156.25 MHz", "vfio 0000:01:00.0"),
+    /// so every error and log line can say which device it is about.
+    fn describe(&self) -> String;
+    /// Reads a 32-bit register; an error means the bus transaction itself failed.
+    fn read32(&self, off: u32) -> Result<u32, DevError>;
+    /// Writes a 32-bit register; an error means the bus transaction itself failed.
+    fn write32(&self, off: u32, val: u32) -> Result<(), DevError>;
+    /// The DMA memory this device reaches, so the driver allocates rings and buffers where the device can see them.
+    fn dma(&self) -> &Arc<DmaRegion>;
+    /// Blocks until an interrupt arrives (`Ok(true)`) or `timeout` passes (`Ok(false)`).
+    ///
+    /// A backend without interrupts returns [`DevError::NoInterrupts`]; the
+    /// driver then falls back to polling.
+    fn wait_irq(&self, timeout: Duration) -> Result<bool, DevError>;
+}
+
+/// Why a device operation failed; each variant says what to look at next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevError {
+    /// A wait for register bits expired; the register's last value says what state the device was stuck in.
+    Timeout {
+        /// Register offset in BAR0.
+        off: u32,
+        /// The bits waited on.
+        mask: u32,
+        /// Whether the bits were awaited set (`true`) or clear (`false`).
+        set: bool,
+        /// The register's value when the wait gave up.
+        last: u32,
+        /// How long the wait lasted.
+        waited: Duration,
+    },
+    /// A register access failed on the bus (AXI SLVERR/DECERR, a VFIO region error, a dead model).
+    Bus {
+        /// Register offset in BAR0.
+        off: u32,
+        /// What the backend reported.
+        detail: String,
+    },
+    /// The DMA region has no free block that large; free buffers or create a larger region.
+    DmaExhausted {
+        /// Bytes requested (before alignment).
+        requested: usize,
+        /// The largest free block at the time.
+        largest_free: usize,
+    },
+    /// A DMA region could not be created (mmap failed, bad size or IOVA base).
+    DmaSetup(String),
+    /// An access outside a DMA buffer or region: a driver bug, reported instead of corrupting memory.
+    DmaRange {
+        /// Offset or IOVA of the access.
+        at: u64,
+        /// Length of the access.
+        len: usize,
+        /// Size of the buffer or region.
+        size: usize,
+    },
+    /// The backend has no interrupt line; poll instead.
+    NoInterrupts,
+    /// The device is gone (surprise removal, model exited); detach and stop using it.
+    Gone(String),
+}
+
+impl fmt::Display for DevError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DevError::Timeout { off, mask, set, last, waited } => write!(
+                f,
+                "register 0x{off:03x}: waited {waited:?} for mask 0x{mask:08x} to {}, last value 0x{last:08x}; \
+                 check the device's clock and reset",
+                if *set { "set" } else { "clear" }
+            ),
+            DevError::Bus { off, detail } => {
+                write!(f, "bus error at register 0x{off:03x}: {detail}; check the register map version")
+            }
+            DevError::DmaExhausted { requested, largest_free } => write!(
+                f,
+                "DMA region exhausted: {requested} bytes requested, largest free block {largest_free}; \
+                 use smaller rings or a larger region"
+            ),
+            DevError::DmaSetup(s) => write!(f, "cannot set up DMA memory: {s}"),
+            DevError::DmaRange { at, len, size } => {
+                write!(f, "DMA access of {len} bytes at 0x{at:x} outside a region of {size} bytes (driver bug)")
+            }
+            DevError::NoInterrupts => write!(f, "device has no interrupts; use polling"),
+            DevError::Gone(s) => write!(f, "device gone: {s}; detach it"),
+        }
+    }
+}
+
+impl std::error::Error for DevError {}
+
+/// The ixy register vocabulary, for every [`Device`] (including `dyn Device`).
+///
+/// Every wait has a timeout and reports register, mask and value when it
+/// expires, so a hung init sequence says where it hung.
+pub trait DeviceExt: Device {
+    /// Read-modify-write: sets `mask` in the register at `off`.
+    fn set_bits(&self, off: u32, mask: u32) -> Result<(), DevError> {
+        let v = self.read32(off)?;
+        self.write32(off, v | mask)
+    }
+
+    /// Read-modify-write: clears `mask` in the register at `off`.
+    fn clear_bits(&self, off: u32, mask: u32) -> Result<(), DevError> {
+        let v = self.read32(off)?;
+        self.write32(off, v & !mask)
+    }
+
+    /// Waits until all bits of `mask` are set at `off`; returns the register value.
+    fn wait_set(&self, off: u32, mask: u32, timeout: Duration) -> Result<u32, DevError> {
+        wait_bits(self, off, mask, true, timeout)
+    }
+
+    /// Waits until all bits of `mask` are clear at `off`; returns the register value.
+    fn wait_clear(&self, off: u32, mask: u32, timeout: Duration) -> Result<u32, DevError> {
+        wait_bits(self, off, mask, false, timeout)
+    }
+}
+
+impl<T: Device + ?Sized> DeviceExt for T {}
+
+fn wait_bits<D: Device + ?Sized>(
+    dev: &D,
+    off: u32,
+    mask: u32,
+    set: bool,
+    timeout: Duration,
+) -> Result<u32, DevError> {
+    let start = Instant::now();
+    // Short sleeps first (a model answers within microseconds), then back off so
+    // a long wait does not spin a core the other tests need.
+    let mut pause = Duration::from_micros(10);
+    loop {
+        let v = dev.read32(off)?;
+        let done = if set { v & mask == mask } else { v & mask == 0 };
+        if done {
+            return Ok(v);
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            let e = DevError::Timeout { off, mask, set, last: v, waited };
+            log::warn!("{}: {e}", dev.describe());
+            return Err(e);
+        }
+        std::thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
+}

@@ -1,0 +1,50 @@
+//! `nic-host`: everything on the host side of the NIC.
+//!
+//! Layers, bottom up (the folders show them):
+//!
+//! ```text
+//! dev/      Device trait (register I/O, DMA memory, interrupts) and DmaRegion.
+//!           Backends (Verilator model, VFIO) implement the trait; the driver
+//!           never knows which one it runs on.
+//! driver/   attach, rings, doorbells, completions: Mbuf <-> descriptors.
+//! mbuf.rs   packets with a FreeBSD packet header (offload state travels here).
+//! ifnet.rs  interface capabilities, if_hwassist, the ifconfig rules.
+//! net/      ether, ipv4, ipv6, udp, tcp: output with delayed checksums, input
+//!           that trusts or verifies what the NIC reported.
+//! offload.rs  re-seeding raw frames for offload (pcap replay) and the
+//!           software result a NIC must reproduce byte for byte.
+//! replay.rs frames through the co-simulated NIC (nicctl replay/demo, tests).
+//! traffic.rs traffic mixes with every header variant, for demo and tests.
+//! ```
+//!
+//! Contract and invariants:
+//! - every number of the NIC's ABI (registers, descriptor layouts, CSUM_*,
+//!   IFCAP_*, status codes, checksum arithmetic) comes from `nic-abi`; this
+//!   crate never writes one down again;
+//! - nothing a device or a peer writes can make this crate panic: completions
+//!   are validated field by field before use, packets are bounds-checked
+//!   before any field is read, and a rejected record is counted and reported
+//!   with an error that names what was wrong;
+//! - memory the device writes is never viewed through a Rust reference: it is
+//!   copied out through raw pointers with atomic accesses and fences
+//!   ([`dev::DmaRegion`]);
+//! - the bytes that reach the wire are the same whether a checksum is
+//!   offloaded or computed in software (the "delayed" checksum path), which
+//!   is what lets tests compare the hardware against the software.
+
+#![warn(missing_docs)]
+
+pub mod dev;
+pub mod driver;
+pub mod ifnet;
+pub mod mbuf;
+pub mod net;
+pub mod offload;
+#[cfg(feature = "sim")]
+pub mod replay;
+pub mod traffic;
+
+pub use dev::{DevError, Device, DmaBuf, DmaRegion};
+pub use driver::{Driver, DriverConfig};
+pub use ifnet::Ifnet;
+pub use mbuf::{IfRef, Mbuf, PktHdr};

@@ -1,0 +1,142 @@
+//! TCP segments: the header-building tail of `tcp_output` and the checksum
+//! and header checks of `tcp_input`. Connection state (and TSO sizing, which
+//! needs TSO in the ABI first) lives above this file.
+
+use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, TCP_CSUM_OFFSET};
+use smoltcp::wire::{IpProtocol, TcpPacket, TcpSeqNumber};
+
+use super::ether::LinkOut;
+use super::ipv4::sockaddrs;
+use super::udp::{request_l4_cksum, IpOut};
+use super::{ip6_output, ip_output, l4_cksum_ok, DropReason, Input, NetStats, OutputError, ParseError, TcpSegment, L3};
+use crate::ifnet::Ifnet;
+use crate::mbuf::Mbuf;
+
+/// TCP header length without options.
+pub const TCP_HDR_LEN: usize = 20;
+/// Longest TCP header (data offset 15).
+pub const TCP_MAX_HDR_LEN: usize = 60;
+/// `TH_FIN`.
+pub const TH_FIN: u8 = 0x01;
+/// `TH_SYN`.
+pub const TH_SYN: u8 = 0x02;
+/// `TH_RST`.
+pub const TH_RST: u8 = 0x04;
+/// `TH_PUSH`.
+pub const TH_PUSH: u8 = 0x08;
+/// `TH_ACK`.
+pub const TH_ACK: u8 = 0x10;
+/// `TH_URG`.
+pub const TH_URG: u8 = 0x20;
+/// `TH_ECE`.
+pub const TH_ECE: u8 = 0x40;
+/// `TH_CWR`.
+pub const TH_CWR: u8 = 0x80;
+
+/// The header fields of one segment, as `tcp_output` decided them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpOut {
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// `TH_*` flags.
+    pub flags: u8,
+    /// Window (already scaled down).
+    pub win: u16,
+    /// Urgent pointer.
+    pub urp: u16,
+    /// Options, encoded and padded to a multiple of 4 bytes (at most 40).
+    pub options: Vec<u8>,
+}
+
+/// Builds one TCP segment around `payload`, requests its checksum and passes it to `ip_output` / `ip6_output`.
+pub fn tcp_output_segment(
+    ifp: &Ifnet,
+    mut payload: Mbuf,
+    ip: &IpOut,
+    seg: &TcpOut,
+    link: &LinkOut,
+    stats: &mut NetStats,
+) -> Result<Mbuf, OutputError> {
+    let optlen = seg.options.len();
+    if optlen % 4 != 0 || optlen > TCP_MAX_HDR_LEN - TCP_HDR_LEN {
+        return Err(OutputError::BadOptions("TCP options must be a multiple of 4 bytes, at most 40"));
+    }
+    let hlen = TCP_HDR_LEN + optlen;
+    let tlen = hlen + payload.len();
+    if tlen > u16::MAX as usize {
+        return Err(OutputError::TooLong(tlen));
+    }
+    let l3 = ip.l3()?;
+    {
+        let h = payload.prepend(hlen);
+        let mut t = TcpPacket::new_unchecked(&mut h[..]);
+        t.set_src_port(seg.sport);
+        t.set_dst_port(seg.dport);
+        t.set_seq_number(TcpSeqNumber(seg.seq as i32));
+        t.set_ack_number(TcpSeqNumber(seg.ack as i32));
+        t.set_header_len(hlen as u8);
+        t.clear_flags();
+        t.set_fin(seg.flags & TH_FIN != 0);
+        t.set_syn(seg.flags & TH_SYN != 0);
+        t.set_rst(seg.flags & TH_RST != 0);
+        t.set_psh(seg.flags & TH_PUSH != 0);
+        t.set_ack(seg.flags & TH_ACK != 0);
+        t.set_urg(seg.flags & TH_URG != 0);
+        t.set_ece(seg.flags & TH_ECE != 0);
+        t.set_cwr(seg.flags & TH_CWR != 0);
+        t.set_window_len(seg.win);
+        t.set_urgent_at(seg.urp);
+        h[TCP_HDR_LEN..hlen].copy_from_slice(&seg.options);
+    }
+    payload.pkthdr.l4hlen = hlen as u8;
+    let seed = l3.pseudo(u8::from(IpProtocol::Tcp), tlen as u32);
+    let flag = if l3.is_v6() { CSUM_IP6_TCP } else { CSUM_IP_TCP };
+    request_l4_cksum(&mut payload, TCP_CSUM_OFFSET as usize, seed, flag, TCP_CSUM_OFFSET);
+    stats.tcp.tcps_sndtotal += 1;
+    match ip {
+        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
+        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
+    }
+}
+
+/// `tcp_input` up to the connection lookup: header length, data offset and
+/// checksum (trusted from the NIC per its flags, else verified in software).
+pub fn tcp_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> Input {
+    const L: &str = "tcp";
+    let st = &mut stats.tcp;
+    st.tcps_rcvtotal += 1;
+    let tlen = m.len();
+    if tlen < TCP_HDR_LEN {
+        st.tcps_rcvshort += 1;
+        return Input::Dropped(DropReason::Parse(ParseError::Truncated { layer: L, need: TCP_HDR_LEN, have: tlen }));
+    }
+    let pseudo = l3.pseudo(u8::from(IpProtocol::Tcp), tlen as u32);
+    if !l4_cksum_ok(&m, m.data(), pseudo, true, &mut stats.csum) {
+        stats.tcp.tcps_rcvbadsum += 1;
+        return Input::Dropped(DropReason::TcpBadSum);
+    }
+    let t = TcpPacket::new_unchecked(m.data());
+    let off = t.header_len() as usize;
+    if off < TCP_HDR_LEN || off > tlen {
+        stats.tcp.tcps_rcvbadoff += 1;
+        return Input::Dropped(DropReason::Parse(ParseError::Malformed {
+            layer: L,
+            why: "data offset below 20 or past the segment",
+        }));
+    }
+    let (sport, dport) = (t.src_port(), t.dst_port());
+    let seq = t.seq_number().0 as u32;
+    let ack = t.ack_number().0 as u32;
+    let win = t.window_len();
+    let flags = m.data()[13];
+    let options = m.data()[TCP_HDR_LEN..off].to_vec();
+    m.adj_front(off);
+    let (src, dst) = sockaddrs(l3, sport, dport);
+    Input::Tcp(TcpSegment { src, dst, seq, ack, flags, win, options, m })
+}

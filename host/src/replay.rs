@@ -1,0 +1,266 @@
+//! Frames through the co-simulated NIC the way the stack sends them: the
+//! engine behind `nicctl replay` and `nicctl demo`, and the end-to-end tests.
+//!
+//! Each frame is re-seeded for offload ([`crate::offload::prepare_tx`]) with
+//! the interface's `if_hwassist`, sent through the driver, the RTL's transmit
+//! path, a wire (loopback, or a cable to a second NIC), the receive path and
+//! back up through the driver. What crossed the wire is in the wire pcap;
+//! what came back up, with the NIC's checksum verdicts, is in [`RxRecord`]s.
+
+use crate::dev::sim::SimDevice;
+use crate::driver::{Driver, DriverConfig, TxReject};
+use crate::mbuf::Mbuf;
+use crate::offload;
+use nic_sim::{Cable, Loopback, PcapTap, Sim, SimConfig, SimStats, VcdWindow, Wire};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to run a replay.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayConfig {
+    /// ifconfig words to enable (everything else off); `None`: every offload the NIC has.
+    pub offload: Option<Vec<String>>,
+    /// Send the bytes untouched, with no offload request.
+    pub raw: bool,
+    /// Write every wire frame here.
+    pub wire_pcap: Option<PathBuf>,
+    /// Capture a waveform window.
+    pub vcd: Option<VcdWindow>,
+    /// Two NICs on a cable (nic0 sends, nic1 receives) instead of one in loopback.
+    pub cable: bool,
+    /// Give up waiting for frames after this much wall time without progress.
+    pub timeout: Option<Duration>,
+}
+
+/// One frame received back from the NIC.
+#[derive(Clone, Debug)]
+pub struct RxRecord {
+    /// 1-based number of the frame on the wire (the frame number of the wire pcap).
+    pub frame: usize,
+    /// Received length.
+    pub len: usize,
+    /// The NIC's verdict bits (`CSUM_L3_*`, `CSUM_L4_*`).
+    pub csum_flags: u32,
+    /// The NIC's folded L4 sum (0xffff when valid).
+    pub csum_data: u32,
+    /// The received bytes.
+    pub data: Vec<u8>,
+}
+
+/// What a replay did.
+#[derive(Debug)]
+pub struct ReplayReport {
+    /// Frames handed to the driver.
+    pub sent: usize,
+    /// Frames sent without offload, with the reason (input index, reason).
+    pub not_offloaded: Vec<(usize, String)>,
+    /// Frames the driver refused before the NIC saw them (input index, reason).
+    pub refused: Vec<(usize, String)>,
+    /// Frames that came back up, in wire order.
+    pub rx: Vec<RxRecord>,
+    /// Offload requests sent, by FreeBSD flag name.
+    pub requested: Vec<(&'static str, usize)>,
+    /// The NIC's own counters (sending NIC, then receiving NIC on a cable).
+    pub hw_stats: Vec<Vec<(&'static str, u32)>>,
+    /// Simulator statistics.
+    pub sim: SimStats,
+    /// Driver TX completions per status code.
+    pub tx_status: Vec<(u8, u64)>,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+}
+
+/// Why a replay could not run.
+#[derive(Debug)]
+pub enum ReplayError {
+    /// The simulator failed to start or died.
+    Sim(nic_sim::SimError),
+    /// Attaching the driver or running it failed.
+    Driver(String),
+    /// `--offload` named a word ifconfig does not know, or the NIC refused it.
+    Offload(String),
+}
+
+impl std::fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplayError::Sim(e) => write!(f, "simulator: {e}"),
+            ReplayError::Driver(e) => write!(f, "driver: {e}"),
+            ReplayError::Offload(e) => write!(f, "--offload: {e} (words: rxcsum txcsum rxcsum6 txcsum6)"),
+        }
+    }
+}
+
+impl std::error::Error for ReplayError {}
+
+impl From<nic_sim::SimError> for ReplayError {
+    fn from(e: nic_sim::SimError) -> Self {
+        ReplayError::Sim(e)
+    }
+}
+
+fn drv_err(e: impl std::fmt::Display) -> ReplayError {
+    ReplayError::Driver(e.to_string())
+}
+
+/// Every capability word `--offload` may name that concerns this NIC's checksums.
+const WORDS: &[&str] = &["rxcsum", "txcsum", "rxcsum6", "txcsum6"];
+
+/// Applies `--offload`: everything off, then the listed words on.
+fn apply_offload(d: &mut Driver, words: &Option<Vec<String>>) -> Result<(), ReplayError> {
+    let Some(list) = words else { return Ok(()) };
+    let off: Vec<String> = WORDS.iter().map(|w| format!("-{w}")).collect();
+    let off: Vec<&str> = off.iter().map(|s| s.as_str()).collect();
+    d.ifconfig(&off).map_err(|e| ReplayError::Offload(e.to_string()))?;
+    for w in list {
+        let w = w.trim();
+        if w.is_empty() {
+            continue;
+        }
+        if crate::ifnet::ifcap_word(w).is_none() {
+            return Err(ReplayError::Offload(format!("unknown word `{w}`")));
+        }
+        d.ifconfig(&[w]).map_err(|e| ReplayError::Offload(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Sends `frames` through the co-simulated NIC and collects what comes back.
+pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, ReplayError> {
+    let t0 = Instant::now();
+    let inner: Box<dyn Wire> = if cfg.cable { Box::new(Cable::new()) } else { Box::new(Loopback::new()) };
+    let mut sc = match &cfg.wire_pcap {
+        Some(p) => SimConfig::new(PcapTap::create(p, inner)?),
+        None => SimConfig::new(inner),
+    };
+    sc.vcd = cfg.vcd.clone();
+    let sim = Sim::start(sc)?;
+    let mk = |i: usize| -> Result<Driver, ReplayError> {
+        let dev = SimDevice::new(sim.nic(i), 8 << 20).map_err(drv_err)?;
+        let dc = DriverConfig { if_name: format!("nic{i}"), if_index: i as u16 + 1, ..Default::default() };
+        Driver::attach_with(Arc::new(dev), dc).map_err(drv_err)
+    };
+    let mut tx_drv = mk(0)?;
+    apply_offload(&mut tx_drv, &cfg.offload)?;
+    let mut rx_drv_owned = if cfg.cable {
+        let mut d = mk(1)?;
+        apply_offload(&mut d, &cfg.offload)?;
+        Some(d)
+    } else {
+        None
+    };
+
+    let hwassist = tx_drv.ifnet().if_hwassist;
+    let capenable = tx_drv.ifnet().if_capenable;
+    let mut report = ReplayReport {
+        sent: 0,
+        not_offloaded: vec![],
+        refused: vec![],
+        rx: vec![],
+        requested: vec![],
+        hw_stats: vec![],
+        sim: SimStats::default(),
+        tx_status: vec![],
+        wall: Duration::ZERO,
+    };
+    let mut requested = std::collections::BTreeMap::<&'static str, usize>::new();
+    let mut q: VecDeque<Mbuf> = VecDeque::new();
+    for (i, f) in frames.iter().enumerate() {
+        let m = if cfg.raw {
+            Mbuf::from_frame(f)
+        } else {
+            match offload::prepare_tx(f, hwassist, capenable) {
+                Ok(m) => m,
+                Err(why) => {
+                    report.not_offloaded.push((i, why.to_string()));
+                    Mbuf::from_frame(f)
+                }
+            }
+        };
+        for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
+            *requested.entry(n).or_default() += 1;
+        }
+        q.push_back(m);
+    }
+    report.requested = requested.into_iter().collect();
+
+    let timeout = cfg.timeout.unwrap_or(Duration::from_secs(60));
+    let mut out = Vec::new();
+    let mut index = 0usize;
+    let mut last_progress = Instant::now();
+    let mut expected_rx: Option<usize> = None;
+    loop {
+        // Transmit as much as the ring takes.
+        while let Some(m) = q.pop_front() {
+            match tx_drv.tx(m) {
+                Ok(()) => {
+                    report.sent += 1;
+                    index += 1;
+                }
+                Err(e) if e.reason == TxReject::RingFull => {
+                    q.push_front(e.mbuf);
+                    break;
+                }
+                Err(e) => {
+                    report.refused.push((index, e.reason.to_string()));
+                    index += 1;
+                }
+            }
+        }
+        tx_drv.tx_flush().map_err(drv_err)?;
+        let mut progressed = tx_drv.tx_reclaim().map_err(drv_err)? > 0;
+        let rx_drv = rx_drv_owned.as_mut().unwrap_or(&mut tx_drv);
+        if rx_drv.rx_burst(&mut out, 64).map_err(drv_err)? > 0 {
+            progressed = true;
+        }
+        for m in out.drain(..) {
+            report.rx.push(RxRecord {
+                frame: report.rx.len() + 1,
+                len: m.len(),
+                csum_flags: m.pkthdr.csum_flags,
+                csum_data: m.pkthdr.csum_data,
+                data: m.into_vec(),
+            });
+        }
+        if q.is_empty() && tx_drv.tx_in_flight() == 0 && expected_rx.is_none() {
+            // Everything was consumed by the NIC: frames that completed OK should arrive.
+            expected_rx = Some(tx_drv.counters().tx_packets as usize);
+        }
+        if let Some(n) = expected_rx {
+            if report.rx.len() >= n {
+                break;
+            }
+        }
+        if progressed {
+            last_progress = Instant::now();
+        } else {
+            if last_progress.elapsed() > timeout {
+                break;
+            }
+            let rx_drv = rx_drv_owned.as_mut().unwrap_or(&mut tx_drv);
+            let _ = rx_drv.wait(Duration::from_millis(5));
+        }
+    }
+    report.tx_status = tx_drv.counters().tx_status.iter().map(|(k, v)| (*k, *v)).collect();
+    report.hw_stats.push(tx_drv.hw_stats().map_err(drv_err)?);
+    if let Some(d) = &rx_drv_owned {
+        report.hw_stats.push(d.hw_stats().map_err(drv_err)?);
+    }
+    report.sim = sim.stats()?;
+    report.wall = t0.elapsed();
+    Ok(report)
+}
+
+/// The RX report line for one frame, as `nicctl replay --rx-report` writes it.
+pub fn rx_json(r: &RxRecord) -> String {
+    let names: Vec<String> = nic_abi::csum::names(r.csum_flags).map(|n| format!("\"{n}\"")).collect();
+    format!(
+        "{{\"frame\": {}, \"len\": {}, \"csum_flags\": [{}], \"csum_data\": {}}}",
+        r.frame,
+        r.len,
+        names.join(", "),
+        r.csum_data
+    )
+}

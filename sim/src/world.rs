@@ -1,0 +1,864 @@
+//! The co-simulation world: one clock thread owns every NIC model and every
+//! bus, DMA, MAC and wire model; callers talk to it through [`SimNic`]
+//! handles.
+//!
+//! Per cycle, for each NIC: the models drive its inputs, the model is
+//! evaluated with the clock low, its outputs are sampled (these are what the
+//! rising edge sees, so handshakes are computed from them and from what we
+//! drove), the clock rises and is evaluated, and the models update. Frames
+//! completed on TX go through the wire after every NIC stepped.
+//!
+//! When every NIC reports `idle`, no register access is queued or running,
+//! DMA is quiet, no frame is on a wire and nobody asked for cycles to pass,
+//! for `idle_grace_cycles` in a row, the clock thread sleeps on a condvar
+//! instead of spinning; any request wakes it. Simulated time does not pass
+//! while it sleeps.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::axil::{AxilCounters, AxilMaster, RegOp};
+use crate::bind;
+use crate::dma::{AxiDmaSlave, DmaConfig, DmaCounters, DmaMemory};
+use crate::mac::{FramePool, MacConfig, MacCounters, RxSource, TxSink};
+use crate::model::{NicIn, NicModel, NicOut};
+use crate::time::{self, CYCLE_PS};
+use crate::wire::{Cable, Endpoint, External, Loopback, Wire, WireCounters};
+use crate::{Frame, SimError};
+
+/// Capture a VCD waveform of one NIC for cycles `start_cycle..end_cycle` only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VcdWindow {
+    /// The VCD file (created when the simulation starts, filled in the window).
+    pub path: PathBuf,
+    /// First cycle traced.
+    pub start_cycle: u64,
+    /// First cycle no longer traced (the file is closed then).
+    pub end_cycle: u64,
+    /// Which NIC's model to trace.
+    pub nic: usize,
+}
+
+/// How to build a simulation.
+pub struct SimConfig {
+    /// The wire; it also says how many NICs there are.
+    pub wire: Box<dyn Wire>,
+    /// DMA model behaviour (same for every NIC).
+    pub dma: DmaConfig,
+    /// MAC model behaviour (same for every NIC).
+    pub mac: MacConfig,
+    /// Cycles `reset` is held high at start.
+    pub reset_cycles: u32,
+    /// A register access not answered in this many cycles fails with [`SimError::RegTimeout`].
+    pub reg_timeout_cycles: u64,
+    /// Quiet cycles in a row before the clock thread sleeps (lets the RTL's
+    /// `idle` settle after the last handshake).
+    pub idle_grace_cycles: u32,
+    /// Sleep when quiet (turn off only to measure raw speed).
+    pub sleep_when_idle: bool,
+    /// Optional waveform window.
+    pub vcd: Option<VcdWindow>,
+}
+
+impl SimConfig {
+    /// Defaults around `wire`.
+    pub fn new(wire: impl Wire + 'static) -> Self {
+        Self {
+            wire: Box::new(wire),
+            dma: DmaConfig::default(),
+            mac: MacConfig::default(),
+            reset_cycles: 8,
+            reg_timeout_cycles: 10_000,
+            idle_grace_cycles: 16,
+            sleep_when_idle: true,
+            vcd: None,
+        }
+    }
+    /// One NIC whose TX is looped into its RX.
+    pub fn loopback() -> Self {
+        Self::new(Loopback::new())
+    }
+    /// Two NICs joined by a cable.
+    pub fn cable() -> Self {
+        Self::new(Cable::new())
+    }
+    /// `nics` NICs whose wires end at the caller.
+    pub fn external(nics: usize) -> Self {
+        Self::new(External::new(nics))
+    }
+    /// With a VCD window.
+    pub fn with_vcd(mut self, w: VcdWindow) -> Self {
+        self.vcd = Some(w);
+        self
+    }
+}
+
+/// Counters of one NIC's surroundings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NicStats {
+    /// Register accesses.
+    pub regs: AxilCounters,
+    /// DMA traffic.
+    pub dma: DmaCounters,
+    /// MAC traffic.
+    pub mac: MacCounters,
+    /// The `irq` line now.
+    pub irq: bool,
+    /// The `idle` line now.
+    pub idle: bool,
+}
+
+/// Where the simulation stands.
+#[derive(Clone, Debug, Default)]
+pub struct SimStats {
+    /// Cycles simulated.
+    pub cycles: u64,
+    /// Simulated nanoseconds (cycles × 6.4).
+    pub sim_ns: u64,
+    /// Wall time since start.
+    pub wall: Duration,
+    /// Wall time the clock thread was running (not asleep).
+    pub awake: Duration,
+    /// Cycles per second of awake wall time.
+    pub cycles_per_sec: f64,
+    /// Times the clock thread went to sleep.
+    pub sleeps: u64,
+    /// Per NIC.
+    pub nics: Vec<NicStats>,
+    /// The wire (and its wrappers).
+    pub wire: WireCounters,
+}
+
+impl std::fmt::Display for SimStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} cycles ({:.3} ms simulated) in {:.3} s wall ({:.3} s awake, {} sleeps): {:.2} Mcycles/s",
+            self.cycles,
+            self.sim_ns as f64 / 1e6,
+            self.wall.as_secs_f64(),
+            self.awake.as_secs_f64(),
+            self.sleeps,
+            self.cycles_per_sec / 1e6
+        )?;
+        for (i, n) in self.nics.iter().enumerate() {
+            write!(
+                f,
+                "\n  nic{i}: regs r{}/w{} ({} timeouts); dma rd {} bursts/{} beats, wr {} bursts/{} B, {} faults, {} violations; \
+                 tx {} frames/{} B, rx {} frames/{} B ({} stall cycles)",
+                n.regs.reads,
+                n.regs.writes,
+                n.regs.timeouts,
+                n.dma.read_bursts,
+                n.dma.read_beats,
+                n.dma.write_bursts,
+                n.dma.write_bytes,
+                n.dma.faults,
+                n.dma.protocol_violations,
+                n.mac.tx_frames,
+                n.mac.tx_bytes,
+                n.mac.rx_frames,
+                n.mac.rx_bytes,
+                n.mac.rx_stall_cycles
+            )?;
+        }
+        let w = &self.wire;
+        write!(
+            f,
+            "\n  wire: {} frames/{} B, {} dropped, {} corrupted, {} truncated, {} in pcap",
+            w.frames, w.bytes, w.dropped, w.corrupted, w.truncated, w.pcap_frames
+        )
+    }
+}
+
+type Reply<T> = mpsc::Sender<Result<T, SimError>>;
+
+enum Request {
+    Reg {
+        nic: usize,
+        op: RegOp,
+        reply: Reply<u32>,
+    },
+    Attach {
+        nic: usize,
+        mem: Arc<dyn DmaMemory>,
+    },
+    Inject {
+        nic: usize,
+        frame: Frame,
+    },
+    Run {
+        cycles: u64,
+        reply: mpsc::Sender<u64>,
+    },
+    Stats {
+        reply: mpsc::Sender<SimStats>,
+    },
+}
+
+struct Inbox {
+    reqs: Vec<Request>,
+    shutdown: bool,
+}
+
+struct NicShared {
+    irq: AtomicBool,
+    tx: Mutex<Vec<Frame>>,
+}
+
+/// What callers and the clock thread share.
+struct Shared {
+    inbox: Mutex<Inbox>,
+    wake: Condvar,
+    /// Set (under the inbox lock) when the inbox has something; the clock
+    /// thread checks it every cycle without locking.
+    pending: AtomicBool,
+    cycles: AtomicU64,
+    /// irq edges and TX frames for the caller.
+    events: Mutex<()>,
+    event_cv: Condvar,
+    nics: Vec<NicShared>,
+    external: bool,
+    stopped: AtomicBool,
+    stop_reason: Mutex<String>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere leaves the data consistent for our uses (queues, unit).
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn submit(&self, r: Request) -> Result<(), SimError> {
+        let mut ib = lock(&self.inbox);
+        if ib.shutdown || self.stopped.load(Ordering::Acquire) {
+            return Err(self.stopped_error());
+        }
+        ib.reqs.push(r);
+        self.pending.store(true, Ordering::Release);
+        drop(ib);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    fn stopped_error(&self) -> SimError {
+        let why = lock(&self.stop_reason).clone();
+        SimError::Stopped(if why.is_empty() {
+            "the Sim was dropped".into()
+        } else {
+            why
+        })
+    }
+
+    fn notify_events(&self) {
+        let _g = lock(&self.events);
+        self.event_cv.notify_all();
+    }
+
+    /// Waits until `ready()` or `timeout`; `Ok(false)` on timeout.
+    fn wait_event(&self, timeout: Duration, ready: impl Fn() -> bool) -> Result<bool, SimError> {
+        let deadline = Instant::now() + timeout;
+        let mut g = lock(&self.events);
+        loop {
+            if ready() {
+                return Ok(true);
+            }
+            if self.stopped.load(Ordering::Acquire) {
+                return Err(self.stopped_error());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(false);
+            }
+            g = self
+                .event_cv
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// A running co-simulation. Dropping it stops the clock thread.
+pub struct Sim {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A handle on one simulated NIC: registers, DMA memory, interrupts, and
+/// (on an `External` wire) frames. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct SimNic {
+    shared: Arc<Shared>,
+    index: usize,
+}
+
+impl Sim {
+    /// Builds the models in a new clock thread and starts clocking them.
+    pub fn start(cfg: SimConfig) -> Result<Sim, SimError> {
+        let n = cfg.wire.nics();
+        if n == 0 {
+            return Err(SimError::Config("the wire connects no NIC".into()));
+        }
+        if let Some(w) = &cfg.vcd {
+            if w.nic >= n {
+                return Err(SimError::Config(format!(
+                    "VCD window on NIC {} but the wire has {n}",
+                    w.nic
+                )));
+            }
+            if w.end_cycle <= w.start_cycle {
+                return Err(SimError::Config("VCD window ends before it starts".into()));
+            }
+            // Fail now, not in the window, if the file cannot be written.
+            std::fs::File::create(&w.path).map_err(|source| SimError::Io {
+                what: "VCD window",
+                source,
+            })?;
+        }
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox {
+                reqs: Vec::with_capacity(64),
+                shutdown: false,
+            }),
+            wake: Condvar::new(),
+            pending: AtomicBool::new(false),
+            cycles: AtomicU64::new(0),
+            events: Mutex::new(()),
+            event_cv: Condvar::new(),
+            nics: (0..n)
+                .map(|_| NicShared {
+                    irq: AtomicBool::new(false),
+                    tx: Mutex::new(Vec::new()),
+                })
+                .collect(),
+            external: cfg.wire.is_external(),
+            stopped: AtomicBool::new(false),
+            stop_reason: Mutex::new(String::new()),
+        });
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("nic-sim-clock".into())
+            .spawn(move || {
+                let _guard = StopGuard(sh.clone());
+                let mut world = World::new(cfg, sh);
+                let _ = ready_tx.send(());
+                world.run();
+            })
+            .map_err(|e| SimError::Stopped(format!("cannot spawn the clock thread: {e}")))?;
+        if ready_rx.recv().is_err() {
+            let _ = thread.join();
+            return Err(shared.stopped_error());
+        }
+        Ok(Sim {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Number of NICs.
+    pub fn nics(&self) -> usize {
+        self.shared.nics.len()
+    }
+
+    /// Handle on NIC `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.nics()` (a programming error: the wire fixes the count).
+    pub fn nic(&self, i: usize) -> SimNic {
+        assert!(
+            i < self.nics(),
+            "NIC {i} does not exist: this simulation has {}",
+            self.nics()
+        );
+        SimNic {
+            shared: self.shared.clone(),
+            index: i,
+        }
+    }
+
+    /// Cycles simulated so far.
+    pub fn cycles(&self) -> u64 {
+        self.shared.cycles.load(Ordering::Relaxed)
+    }
+
+    /// Lets at least `n` more cycles pass even if everything is idle; returns the cycle count then.
+    pub fn run_cycles(&self, n: u64) -> Result<u64, SimError> {
+        run_cycles(&self.shared, n)
+    }
+
+    /// Counters and speed.
+    pub fn stats(&self) -> Result<SimStats, SimError> {
+        let (tx, rx) = mpsc::channel();
+        self.shared.submit(Request::Stats { reply: tx })?;
+        rx.recv().map_err(|_| self.shared.stopped_error())
+    }
+}
+
+fn run_cycles(shared: &Shared, n: u64) -> Result<u64, SimError> {
+    let (tx, rx) = mpsc::channel();
+    shared.submit(Request::Run {
+        cycles: n,
+        reply: tx,
+    })?;
+    rx.recv().map_err(|_| shared.stopped_error())
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        {
+            let mut ib = lock(&self.shared.inbox);
+            ib.shutdown = true;
+            self.shared.pending.store(true, Ordering::Release);
+        }
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl SimNic {
+    /// Which NIC this is.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    fn reg(&self, op: RegOp, off: u32) -> Result<u32, SimError> {
+        if off & 3 != 0 || off >= 0x1000 {
+            return Err(SimError::BadOffset(off));
+        }
+        let (tx, rx) = mpsc::channel();
+        self.shared.submit(Request::Reg {
+            nic: self.index,
+            op,
+            reply: tx,
+        })?;
+        rx.recv().map_err(|_| self.shared.stopped_error())?
+    }
+
+    /// Reads the 32-bit register at byte offset `off` (an AXI4-Lite read on the model).
+    pub fn read32(&self, off: u32) -> Result<u32, SimError> {
+        self.reg(RegOp::Read { off }, off)
+    }
+
+    /// Writes the 32-bit register at byte offset `off`; returns after the B response.
+    pub fn write32(&self, off: u32, val: u32) -> Result<(), SimError> {
+        self.reg(RegOp::Write { off, val }, off).map(|_| ())
+    }
+
+    /// Serves this NIC's DMA from `mem` (ordered with register accesses
+    /// submitted after it).
+    pub fn attach_memory(&self, mem: Arc<dyn DmaMemory>) -> Result<(), SimError> {
+        self.shared.submit(Request::Attach {
+            nic: self.index,
+            mem,
+        })
+    }
+
+    /// The `irq` line now.
+    pub fn irq(&self) -> bool {
+        self.shared.nics[self.index].irq.load(Ordering::Acquire)
+    }
+
+    /// Waits (wall time) until the `irq` line is high: `Ok(true)`, or `Ok(false)` on timeout.
+    pub fn wait_irq(&self, timeout: Duration) -> Result<bool, SimError> {
+        let irq = &self.shared.nics[self.index].irq;
+        self.shared
+            .wait_event(timeout, || irq.load(Ordering::Acquire))
+    }
+
+    /// Sends `frame` into this NIC's MAC receive port (External wire only);
+    /// `errored` marks it bad (`tuser` on its last beat).
+    pub fn inject(&self, frame: &[u8], errored: bool) -> Result<(), SimError> {
+        if !self.shared.external {
+            return Err(SimError::NotExternal);
+        }
+        let frame = Frame {
+            data: frame.to_vec(),
+            errored,
+            cycle: 0,
+        };
+        self.shared.submit(Request::Inject {
+            nic: self.index,
+            frame,
+        })
+    }
+
+    /// Frames this NIC transmitted since the last call (External wire only; empty otherwise).
+    pub fn take_tx(&self) -> Vec<Frame> {
+        std::mem::take(&mut *lock(&self.shared.nics[self.index].tx))
+    }
+
+    /// Waits (wall time) until this NIC transmitted a frame, then takes them all
+    /// (empty on timeout).
+    pub fn wait_tx(&self, timeout: Duration) -> Result<Vec<Frame>, SimError> {
+        let q = &self.shared.nics[self.index].tx;
+        self.shared.wait_event(timeout, || !lock(q).is_empty())?;
+        Ok(self.take_tx())
+    }
+
+    /// Cycles simulated so far.
+    pub fn cycles(&self) -> u64 {
+        self.shared.cycles.load(Ordering::Relaxed)
+    }
+
+    /// Lets at least `n` more cycles pass; returns the cycle count then.
+    pub fn run_cycles(&self, n: u64) -> Result<u64, SimError> {
+        run_cycles(&self.shared, n)
+    }
+}
+
+/// Marks the simulation stopped when the clock thread ends, however it ends.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            *lock(&self.0.stop_reason) =
+                "the clock thread panicked; its message is on stderr".into();
+        }
+        {
+            let mut ib = lock(&self.0.inbox);
+            self.0.stopped.store(true, Ordering::Release);
+            ib.shutdown = true;
+            // Dropping queued requests drops their reply senders: waiters see Stopped.
+            ib.reqs.clear();
+        }
+        self.0.notify_events();
+    }
+}
+
+struct NicSlot {
+    model: NicModel,
+    inp: NicIn,
+    out: NicOut,
+    axil: AxilMaster<Reply<u32>>,
+    dma: AxiDmaSlave,
+    tx: TxSink,
+    rx: RxSource,
+    irq: bool,
+    idle: bool,
+}
+
+/// Everything the clock thread owns.
+struct World {
+    shared: Arc<Shared>,
+    nics: Vec<NicSlot>,
+    wire: Box<dyn Wire>,
+    pool: FramePool,
+    tx_done: Vec<(usize, Frame)>,
+    local: Vec<Request>,
+    cycle: u64,
+    reset_cycles: u64,
+    grace: u32,
+    sleep_when_idle: bool,
+    quiet_streak: u32,
+    run_until: u64,
+    waiters: Vec<(u64, mpsc::Sender<u64>)>,
+    next_waiter: u64,
+    vcd: Option<VcdWindow>,
+    vcd_open: bool,
+    started: Instant,
+    awake: Duration,
+    awake_since: Instant,
+    sleeps: u64,
+}
+
+impl World {
+    fn new(cfg: SimConfig, shared: Arc<Shared>) -> Self {
+        let n = cfg.wire.nics();
+        let nics = (0..n)
+            .map(|_| NicSlot {
+                model: NicModel::new(),
+                inp: NicIn::default(),
+                out: NicOut::default(),
+                axil: AxilMaster::new(cfg.reg_timeout_cycles),
+                dma: AxiDmaSlave::new(cfg.dma),
+                tx: TxSink::new(&cfg.mac),
+                rx: RxSource::new(&cfg.mac),
+                irq: false,
+                idle: false,
+            })
+            .collect();
+        let now = Instant::now();
+        Self {
+            shared,
+            nics,
+            wire: cfg.wire,
+            pool: FramePool::default(),
+            tx_done: Vec::with_capacity(n),
+            local: Vec::with_capacity(64),
+            cycle: 0,
+            reset_cycles: cfg.reset_cycles as u64,
+            grace: cfg.idle_grace_cycles,
+            sleep_when_idle: cfg.sleep_when_idle,
+            quiet_streak: 0,
+            run_until: 0,
+            waiters: Vec::new(),
+            next_waiter: u64::MAX,
+            vcd: cfg.vcd,
+            vcd_open: false,
+            started: now,
+            awake: Duration::ZERO,
+            awake_since: now,
+            sleeps: 0,
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            if self.shared.pending.load(Ordering::Acquire) && self.drain() {
+                break;
+            }
+            if self.sleep_when_idle
+                && self.quiet_streak >= self.grace
+                && self.cycle >= self.run_until
+            {
+                self.sleep();
+                continue;
+            }
+            self.step();
+        }
+        self.wire.flush();
+        self.close_vcd();
+    }
+
+    /// Handles queued requests; `true` on shutdown.
+    fn drain(&mut self) -> bool {
+        let shutdown = {
+            let mut ib = lock(&self.shared.inbox);
+            std::mem::swap(&mut ib.reqs, &mut self.local);
+            self.shared.pending.store(false, Ordering::Release);
+            ib.shutdown
+        };
+        let mut local = std::mem::take(&mut self.local);
+        for r in local.drain(..) {
+            match r {
+                Request::Reg { nic, op, reply } => {
+                    self.nics[nic].axil.submit(op, reply);
+                    self.quiet_streak = 0;
+                }
+                Request::Attach { nic, mem } => self.nics[nic].dma.attach(mem),
+                Request::Inject { nic, mut frame } => {
+                    frame.cycle = self.cycle;
+                    route(
+                        &mut *self.wire,
+                        Endpoint::Host(nic),
+                        frame,
+                        &mut self.nics,
+                        &mut self.pool,
+                        &self.shared,
+                    );
+                    self.quiet_streak = 0;
+                }
+                Request::Run { cycles, reply } => {
+                    let target = self.cycle + cycles;
+                    if cycles == 0 {
+                        let _ = reply.send(self.cycle);
+                    } else {
+                        self.run_until = self.run_until.max(target);
+                        self.next_waiter = self.next_waiter.min(target);
+                        self.waiters.push((target, reply));
+                    }
+                }
+                Request::Stats { reply } => {
+                    let _ = reply.send(self.stats());
+                }
+            }
+        }
+        self.local = local;
+        shutdown
+    }
+
+    fn sleep(&mut self) {
+        self.wire.flush();
+        if self.vcd_open {
+            if let Some(w) = &self.vcd {
+                self.nics[w.nic].model.trace_flush();
+            }
+        }
+        self.awake += self.awake_since.elapsed();
+        self.sleeps += 1;
+        let mut ib = lock(&self.shared.inbox);
+        while !self.shared.pending.load(Ordering::Acquire) && !ib.shutdown {
+            ib = self.shared.wake.wait(ib).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(ib);
+        self.awake_since = Instant::now();
+    }
+
+    fn open_vcd(&mut self) {
+        if let Some(w) = &self.vcd {
+            let m = &mut self.nics[w.nic].model;
+            if let Err(e) = m.trace_open(&w.path, 99) {
+                eprintln!("nic-sim: VCD window {}: {e}", w.path.display());
+                self.vcd = None;
+                return;
+            }
+            self.vcd_open = true;
+        }
+    }
+
+    fn close_vcd(&mut self) {
+        if self.vcd_open {
+            if let Some(w) = &self.vcd {
+                self.nics[w.nic].model.trace_close();
+            }
+            self.vcd_open = false;
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.cycle;
+        if let Some(w) = &self.vcd {
+            if now == w.start_cycle && !self.vcd_open {
+                self.open_vcd();
+            }
+        }
+        let in_reset = now < self.reset_cycles;
+        let (t_low, t_high) = (now * CYCLE_PS, now * CYCLE_PS + CYCLE_PS / 2);
+        let mut quiet = !in_reset;
+        for (i, n) in self.nics.iter_mut().enumerate() {
+            let drive = bind::Drive {
+                reset: in_reset,
+                axil: n.axil.drive(now, !in_reset),
+                dma: n.dma.drive(now),
+                tx_tready: n.tx.drive(),
+                rx: n.rx.drive(),
+            };
+            bind::inputs(&mut n.inp, &drive);
+            n.model.cycle(&n.inp, &mut n.out, t_low, t_high);
+            let o = &n.out;
+            if let Some((reply, result)) = n.axil.update(now, &bind::axil(o)) {
+                let _ = reply.send(result);
+            }
+            n.dma.update(now, &bind::dma(o));
+            if let Some(f) = n.tx.update(now, &bind::tx(o), &mut self.pool) {
+                self.tx_done.push((i, f));
+            }
+            n.rx.update(bind::rx_tready(o), &mut self.pool);
+            let irq = bind::irq(o);
+            if irq != n.irq {
+                n.irq = irq;
+                self.shared.nics[i].irq.store(irq, Ordering::Release);
+                if irq {
+                    self.shared.notify_events();
+                }
+            }
+            n.idle = bind::idle(o);
+            quiet &= n.idle
+                && !n.axil.busy()
+                && n.dma.is_quiet()
+                && !n.tx.mid_frame()
+                && n.rx.pending() == 0;
+        }
+        for (i, f) in self.tx_done.drain(..) {
+            route(
+                &mut *self.wire,
+                Endpoint::Nic(i),
+                f,
+                &mut self.nics,
+                &mut self.pool,
+                &self.shared,
+            );
+        }
+        // A frame handed to a NIC's RX source this cycle keeps the world awake.
+        if quiet && self.nics.iter().any(|n| n.rx.pending() > 0) {
+            quiet = false;
+        }
+        self.quiet_streak = if quiet {
+            self.quiet_streak.saturating_add(1)
+        } else {
+            0
+        };
+        self.cycle += 1;
+        self.shared.cycles.store(self.cycle, Ordering::Relaxed);
+        if self.vcd_open && self.vcd.as_ref().is_some_and(|w| self.cycle >= w.end_cycle) {
+            self.close_vcd();
+        }
+        if self.cycle >= self.next_waiter {
+            self.wake_waiters();
+        }
+    }
+
+    fn wake_waiters(&mut self) {
+        let now = self.cycle;
+        self.waiters.retain(|(t, reply)| {
+            if *t <= now {
+                let _ = reply.send(now);
+                false
+            } else {
+                true
+            }
+        });
+        self.next_waiter = self.waiters.iter().map(|w| w.0).min().unwrap_or(u64::MAX);
+    }
+
+    fn stats(&self) -> SimStats {
+        let wall = self.started.elapsed();
+        let awake = self.awake + self.awake_since.elapsed();
+        let mut wire = WireCounters::default();
+        self.wire.counters(&mut wire);
+        SimStats {
+            cycles: self.cycle,
+            sim_ns: time::cycles_to_ns(self.cycle),
+            wall,
+            awake,
+            cycles_per_sec: if awake.as_secs_f64() > 0.0 {
+                self.cycle as f64 / awake.as_secs_f64()
+            } else {
+                0.0
+            },
+            sleeps: self.sleeps,
+            nics: self
+                .nics
+                .iter()
+                .map(|n| {
+                    let (tx, rx) = (n.tx.counters(), n.rx.counters());
+                    NicStats {
+                        regs: n.axil.counters(),
+                        dma: n.dma.counters(),
+                        mac: MacCounters {
+                            rx_frames: rx.rx_frames,
+                            rx_bytes: rx.rx_bytes,
+                            rx_errored: rx.rx_errored,
+                            rx_stall_cycles: rx.rx_stall_cycles,
+                            ..tx
+                        },
+                        irq: n.irq,
+                        idle: n.idle,
+                    }
+                })
+                .collect(),
+            wire,
+        }
+    }
+}
+
+/// Hands `frame` from `from` to the wire and delivers what comes out.
+fn route(
+    wire: &mut dyn Wire,
+    from: Endpoint,
+    frame: Frame,
+    nics: &mut [NicSlot],
+    pool: &mut FramePool,
+    shared: &Shared,
+) {
+    wire.carry(from, frame, &mut |to, f| match to {
+        Endpoint::Nic(j) => match nics.get_mut(j) {
+            Some(n) => n.rx.push(f, pool),
+            None => pool.put(f.data),
+        },
+        Endpoint::Host(j) => {
+            if let Some(n) = shared.nics.get(j) {
+                lock(&n.tx).push(f);
+                shared.notify_events();
+            }
+        }
+    });
+}

@@ -1,0 +1,307 @@
+//! Shared harness of the cross-crate tests.
+//!
+//! [`RawNic`] drives the Verilated NIC core through its rings directly, with
+//! descriptors the test writes byte for byte (the driver would refuse the
+//! malformed ones these tests need), DMA memory the test owns, and an
+//! external wire the test injects into and reads from. [`seed`] prepares a
+//! correct frame for checksum offload the way the FreeBSD stack does, using
+//! `etherparse` (not our parser) to find the headers.
+
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use nic_abi::desc::{phase_for, Completion, RxDesc, TxDesc};
+use nic_abi::regs::{ctrl, id, queue, RXQ0, TXQ0};
+use nic_abi::{cksum, csum, ifcap};
+use nic_sim::{DmaMemory, Frame, Sim, SimConfig, SimNic, VecMemory};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// IOVA where the test's DMA memory starts.
+pub const BASE: u64 = 0x8000_0000;
+const RING_LOG2: u32 = 6;
+const RING: u64 = 1 << RING_LOG2;
+const TX_RING: u64 = BASE;
+const TX_CQ: u64 = BASE + 0x1000;
+const RX_RING: u64 = BASE + 0x2000;
+const RX_CQ: u64 = BASE + 0x3000;
+const TX_BUFS: u64 = BASE + 0x10000;
+const RX_BUFS: u64 = BASE + 0x10000 + RING * 0x2400;
+/// Bytes per buffer: a maximum frame, 8-aligned.
+pub const BUF: u64 = 0x2400;
+const MEM: usize = (0x10000 + 2 * RING * 0x2400) as usize;
+
+/// The NIC core in Verilator with rings the test manages.
+pub struct RawNic {
+    /// Keeps the clock thread alive.
+    pub sim: Sim,
+    /// The NIC.
+    pub nic: SimNic,
+    /// DMA memory.
+    pub mem: Arc<VecMemory>,
+    tx_tail: u16,
+    tx_cq_head: u16,
+    rx_tail: u16,
+    rx_cq_head: u16,
+}
+
+impl RawNic {
+    /// A NIC on an external wire with default models.
+    pub fn new() -> Self {
+        Self::with_config(SimConfig::external(1))
+    }
+
+    /// A NIC with the given simulator configuration (one NIC, external wire).
+    pub fn with_config(cfg: SimConfig) -> Self {
+        let sim = Sim::start(cfg).expect("simulator starts");
+        let nic = sim.nic(0);
+        let mem = Arc::new(VecMemory::new(BASE, MEM));
+        nic.attach_memory(mem.clone()).unwrap();
+        assert_eq!(nic.read32(id::ID).unwrap(), nic_abi::NIC_ID);
+        let mut n = RawNic { sim, nic, mem, tx_tail: 0, tx_cq_head: 0, rx_tail: 0, rx_cq_head: 0 };
+        n.program();
+        n
+    }
+
+    fn program(&mut self) {
+        let w = |off, v| self.nic.write32(off, v).unwrap();
+        for (q, ring, cq) in [(TXQ0, TX_RING, TX_CQ), (RXQ0, RX_RING, RX_CQ)] {
+            w(q + queue::BASE_LO, ring as u32);
+            w(q + queue::BASE_HI, (ring >> 32) as u32);
+            w(q + queue::CQ_BASE_LO, cq as u32);
+            w(q + queue::CQ_BASE_HI, (cq >> 32) as u32);
+            w(q + queue::SIZE_LOG2, RING_LOG2);
+        }
+        w(ctrl::CAPENABLE, 0xffff_ffff);
+        w(ctrl::IRQ_MASK, ctrl::IRQ_TX | ctrl::IRQ_RX);
+        w(ctrl::CTRL, ctrl::CTRL_ENABLE);
+    }
+
+    /// Sets CAPENABLE (masked by the NIC to what it has).
+    pub fn set_capenable(&self, v: u32) {
+        self.nic.write32(ctrl::CAPENABLE, v).unwrap();
+    }
+
+    /// Soft reset, then the rings programmed again from index 0 (zeroing the completion queues).
+    pub fn soft_reset(&mut self) {
+        self.nic.write32(ctrl::CTRL, ctrl::CTRL_RESET).unwrap();
+        self.mem.write(TX_CQ, &[0u8; (RING * 16) as usize]);
+        self.mem.write(RX_CQ, &[0u8; (RING * 16) as usize]);
+        self.tx_tail = 0;
+        self.tx_cq_head = 0;
+        self.rx_tail = 0;
+        self.rx_cq_head = 0;
+        self.program();
+    }
+
+    /// Posts `frame` with descriptor `d` (its `addr` and `len` are filled in unless `keep_addr_len`).
+    pub fn post_tx(&mut self, frame: &[u8], mut d: TxDesc, keep_addr_len: bool) {
+        let slot = self.tx_tail as u64 % RING;
+        let buf = TX_BUFS + slot * BUF;
+        assert!(self.mem.write(buf, frame));
+        if !keep_addr_len {
+            d.addr = buf.into();
+            d.len = (frame.len() as u32).into();
+        }
+        assert!(self.mem.write(TX_RING + slot * 32, d.as_bytes()));
+        self.tx_tail = self.tx_tail.wrapping_add(1);
+        self.nic.write32(TXQ0 + queue::TAIL, self.tx_tail as u32).unwrap();
+    }
+
+    /// The IOVA of the next TX slot's buffer (for descriptors built by hand).
+    pub fn next_tx_buf(&self) -> u64 {
+        TX_BUFS + (self.tx_tail as u64 % RING) * BUF
+    }
+
+    fn wait_cpl(&mut self, cq: u64, head: u16, what: &str) -> Completion {
+        let t0 = Instant::now();
+        loop {
+            let slot = head as u64 % RING;
+            let raw = self.mem.get(cq + slot * 16, 16).unwrap();
+            let c = Completion::read_from_bytes(&raw).unwrap();
+            if (c.status & 0x80 != 0) == phase_for(head, RING_LOG2) {
+                return c;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no {what} completion (index {head}) after 60 s");
+            let _ = self.nic.wait_irq(Duration::from_millis(2));
+            self.nic.write32(ctrl::IRQ_STATUS, ctrl::IRQ_TX | ctrl::IRQ_RX).unwrap();
+        }
+    }
+
+    /// Waits for the next TX completion and returns it.
+    pub fn tx_cpl(&mut self) -> Completion {
+        let c = self.wait_cpl(TX_CQ, self.tx_cq_head, "TX");
+        assert_eq!(c.index.get(), self.tx_cq_head, "TX completions in order");
+        self.tx_cq_head = self.tx_cq_head.wrapping_add(1);
+        self.nic.write32(TXQ0 + queue::CQ_HEAD, self.tx_cq_head as u32).unwrap();
+        c
+    }
+
+    /// Posts `n` receive buffers of `len` bytes.
+    pub fn post_rx(&mut self, n: usize, len: u32) {
+        for _ in 0..n {
+            let slot = self.rx_tail as u64 % RING;
+            let d = RxDesc { addr: (RX_BUFS + slot * BUF).into(), len: len.into(), rsvd: 0.into() };
+            assert!(self.mem.write(RX_RING + slot * 16, d.as_bytes()));
+            self.rx_tail = self.rx_tail.wrapping_add(1);
+        }
+        self.nic.write32(RXQ0 + queue::TAIL, self.rx_tail as u32).unwrap();
+    }
+
+    /// Posts one hand-made receive descriptor.
+    pub fn post_rx_desc(&mut self, d: RxDesc) {
+        let slot = self.rx_tail as u64 % RING;
+        assert!(self.mem.write(RX_RING + slot * 16, d.as_bytes()));
+        self.rx_tail = self.rx_tail.wrapping_add(1);
+        self.nic.write32(RXQ0 + queue::TAIL, self.rx_tail as u32).unwrap();
+    }
+
+    /// Waits for the next RX completion; returns it with the buffer's bytes.
+    pub fn rx_cpl(&mut self) -> (Completion, Vec<u8>) {
+        let head = self.rx_cq_head;
+        let c = self.wait_cpl(RX_CQ, head, "RX");
+        assert_eq!(c.index.get(), head, "RX completions in order");
+        let slot = head as u64 % RING;
+        let data = self.mem.get(RX_BUFS + slot * BUF, c.len.get() as usize).unwrap();
+        self.rx_cq_head = head.wrapping_add(1);
+        self.nic.write32(RXQ0 + queue::CQ_HEAD, self.rx_cq_head as u32).unwrap();
+        (c, data)
+    }
+
+    /// Frames the NIC put on the wire, waiting up to `timeout` for at least `n`.
+    pub fn wire(&self, n: usize, timeout: Duration) -> Vec<Frame> {
+        let mut v = self.nic.take_tx();
+        let t0 = Instant::now();
+        while v.len() < n && t0.elapsed() < timeout {
+            v.extend(self.nic.wait_tx(Duration::from_millis(20)).unwrap());
+        }
+        v
+    }
+
+    /// Reads a counter (`regs::stats`).
+    pub fn stat(&self, off: u32) -> u32 {
+        self.nic.read32(off).unwrap()
+    }
+}
+
+impl Default for RawNic {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What [`seed`] found in a frame, by `etherparse`.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// Ethernet header length.
+    pub l2: usize,
+    /// IP header length (with IPv6 extension headers).
+    pub l3: usize,
+    /// IPv6.
+    pub v6: bool,
+    /// TCP (else UDP).
+    pub tcp: bool,
+}
+
+/// Finds the headers of a TCP/UDP frame with `etherparse`; `None` for anything else (fragments included).
+pub fn layout(frame: &[u8]) -> Option<Layout> {
+    let p = SlicedPacket::from_ethernet(frame).ok()?;
+    let l2 = if p.vlan.is_some() { 18 } else { 14 };
+    let (l3, v6) = match &p.net {
+        Some(NetSlice::Ipv4(v4)) => {
+            if v4.is_payload_fragmented() {
+                return None;
+            }
+            (v4.header().slice().len(), false)
+        }
+        Some(NetSlice::Ipv6(v6)) => {
+            if v6.is_payload_fragmented() {
+                return None;
+            }
+            (v6.header().slice().len() + v6.extensions().slice().len(), true)
+        }
+        _ => return None,
+    };
+    let tcp = match &p.transport {
+        Some(TransportSlice::Tcp(_)) => true,
+        Some(TransportSlice::Udp(_)) => false,
+        _ => return None,
+    };
+    Some(Layout { l2, l3, v6, tcp })
+}
+
+/// Prepares a correct frame for offload as FreeBSD's stack does: IPv4 header checksum zeroed
+/// (`CSUM_IP`), the L4 checksum field seeded with the pseudo-header sum, and the descriptor to match.
+pub fn seed(frame: &[u8]) -> Option<(Vec<u8>, TxDesc)> {
+    let lo = layout(frame)?;
+    let mut f = frame.to_vec();
+    let l4 = lo.l2 + lo.l3;
+    let l4len = (f.len() - l4) as u32;
+    let off = if lo.tcp { csum::TCP_CSUM_OFFSET } else { csum::UDP_CSUM_OFFSET } as usize;
+    let (flags, pseudo) = if lo.v6 {
+        let ip = &f[lo.l2..];
+        let nh = if lo.tcp { 6 } else { 17 };
+        let p = cksum::pseudo_v6(ip[8..24].try_into().unwrap(), ip[24..40].try_into().unwrap(), nh, l4len);
+        (if lo.tcp { csum::CSUM_IP6_TCP } else { csum::CSUM_IP6_UDP }, p)
+    } else {
+        f[lo.l2 + 10] = 0;
+        f[lo.l2 + 11] = 0;
+        let ip = &f[lo.l2..];
+        let p = cksum::pseudo_v4(ip[12..16].try_into().unwrap(), ip[16..20].try_into().unwrap(), ip[9], l4len);
+        (csum::CSUM_IP | if lo.tcp { csum::CSUM_IP_TCP } else { csum::CSUM_IP_UDP }, p)
+    };
+    f[l4 + off..l4 + off + 2].copy_from_slice(&pseudo.to_be_bytes());
+    let d = TxDesc {
+        csum_flags: flags.into(),
+        l2hlen: lo.l2 as u8,
+        l3hlen: lo.l3 as u8,
+        l4hlen: if lo.tcp { 20 } else { 8 },
+        csum_data: (off as u16).into(),
+        ..Default::default()
+    };
+    Some((f, d))
+}
+
+/// Checks every checksum of `frame` with `etherparse`'s own arithmetic; `Err` names the bad one.
+pub fn verify(frame: &[u8]) -> Result<(), String> {
+    let p = SlicedPacket::from_ethernet(frame).map_err(|e| format!("etherparse cannot parse: {e}"))?;
+    let (src4, dst4, src6, dst6) = match &p.net {
+        Some(NetSlice::Ipv4(v4)) => {
+            let h = v4.header().to_header();
+            if h.calc_header_checksum() != h.header_checksum {
+                return Err(format!("IPv4 header checksum {:#06x}, want {:#06x}", h.header_checksum, h.calc_header_checksum()));
+            }
+            (Some(h.source), Some(h.destination), None, None)
+        }
+        Some(NetSlice::Ipv6(v6)) => (None, None, Some(v6.header().source()), Some(v6.header().destination())),
+        _ => return Ok(()),
+    };
+    match &p.transport {
+        Some(TransportSlice::Udp(u)) => {
+            let h = u.to_header();
+            let want = if let (Some(s), Some(d)) = (src4, dst4) {
+                h.calc_checksum_ipv4_raw(s, d, u.payload()).map_err(|e| e.to_string())?
+            } else {
+                h.calc_checksum_ipv6_raw(src6.unwrap(), dst6.unwrap(), u.payload()).map_err(|e| e.to_string())?
+            };
+            if h.checksum != want {
+                return Err(format!("UDP checksum {:#06x}, want {want:#06x}", h.checksum));
+            }
+        }
+        Some(TransportSlice::Tcp(t)) => {
+            let h = t.to_header();
+            let want = if let (Some(s), Some(d)) = (src4, dst4) {
+                h.calc_checksum_ipv4_raw(s, d, t.payload()).map_err(|e| e.to_string())?
+            } else {
+                h.calc_checksum_ipv6_raw(src6.unwrap(), dst6.unwrap(), t.payload()).map_err(|e| e.to_string())?
+            };
+            if h.checksum != want {
+                return Err(format!("TCP checksum {:#06x}, want {want:#06x}", h.checksum));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Every checksum capability the NIC has.
+pub const ALL_CSUM: u32 = ifcap::IFCAP_HWCSUM | ifcap::IFCAP_HWCSUM_IPV6;
