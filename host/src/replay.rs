@@ -11,7 +11,8 @@ use crate::dev::sim::SimDevice;
 use crate::driver::{Driver, DriverConfig, TxReject};
 use crate::mbuf::Mbuf;
 use crate::offload;
-use nic_sim::{Cable, Loopback, PcapTap, Sim, SimConfig, SimStats, VcdWindow, Wire};
+use nic_abi::regs::stats;
+use nic_sim::{Cable, FaultConfig, Faults, Loopback, PcapTap, Sim, SimConfig, SimStats, VcdWindow, Wire};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct ReplayConfig {
     pub cable: bool,
     /// Give up waiting for frames after this much wall time without progress.
     pub timeout: Option<Duration>,
+    /// Damage frames on the wire (after the pcap tap records them as sent).
+    pub faults: Option<FaultConfig>,
 }
 
 /// One frame received back from the NIC.
@@ -60,6 +63,10 @@ pub struct ReplayReport {
     pub refused: Vec<(usize, String)>,
     /// Frames that came back up, in wire order.
     pub rx: Vec<RxRecord>,
+    /// The receiving interface as it was at the end (for feeding received frames to the stack).
+    pub rx_ifnet: crate::ifnet::Ifnet,
+    /// Frames the receiving NIC dropped (no buffer, FIFO overrun, MAC error), by its counters.
+    pub dropped: usize,
     /// Offload requests sent, by FreeBSD flag name.
     pub requested: Vec<(&'static str, usize)>,
     /// The NIC's own counters (sending NIC, then receiving NIC on a cable).
@@ -130,7 +137,10 @@ fn apply_offload(d: &mut Driver, words: &Option<Vec<String>>) -> Result<(), Repl
 /// Sends `frames` through the co-simulated NIC and collects what comes back.
 pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, ReplayError> {
     let t0 = Instant::now();
-    let inner: Box<dyn Wire> = if cfg.cable { Box::new(Cable::new()) } else { Box::new(Loopback::new()) };
+    let mut inner: Box<dyn Wire> = if cfg.cable { Box::new(Cable::new()) } else { Box::new(Loopback::new()) };
+    if let Some(f) = &cfg.faults {
+        inner = Box::new(Faults::new(*f, inner));
+    }
     let mut sc = match &cfg.wire_pcap {
         Some(p) => SimConfig::new(PcapTap::create(p, inner)?),
         None => SimConfig::new(inner),
@@ -159,6 +169,8 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         not_offloaded: vec![],
         refused: vec![],
         rx: vec![],
+        dropped: 0,
+        rx_ifnet: tx_drv.ifnet().clone(),
         requested: vec![],
         hw_stats: vec![],
         sim: SimStats::default(),
@@ -190,7 +202,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let mut out = Vec::new();
     let mut index = 0usize;
     let mut last_progress = Instant::now();
-    let mut expected_rx: Option<usize> = None;
+    let rx_nic = if cfg.cable { sim.nic(1) } else { sim.nic(0) };
     loop {
         // Transmit as much as the ring takes.
         while let Some(m) = q.pop_front() {
@@ -224,12 +236,15 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
                 data: m.into_vec(),
             });
         }
-        if q.is_empty() && tx_drv.tx_in_flight() == 0 && expected_rx.is_none() {
-            // Everything was consumed by the NIC: frames that completed OK should arrive.
-            expected_rx = Some(tx_drv.counters().tx_packets as usize);
-        }
-        if let Some(n) = expected_rx {
-            if report.rx.len() >= n {
+        if q.is_empty() && tx_drv.tx_in_flight() == 0 {
+            // Every frame the wire carried is either delivered or counted as dropped by the
+            // receiving NIC: stop when the books balance and the driver has taken every delivery.
+            let carried = sim.stats()?.wire.frames;
+            let r = |off| rx_nic.read32(off).map(u64::from);
+            let (got, nobuf, err) =
+                (r(stats::RX_FRAMES)?, r(stats::RX_DROP_NOBUF)?, r(stats::RX_DROP_ERR)?);
+            if got + nobuf + err >= carried && report.rx.len() as u64 >= got {
+                report.dropped = (nobuf + err) as usize;
                 break;
             }
         }
@@ -247,6 +262,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     report.hw_stats.push(tx_drv.hw_stats().map_err(drv_err)?);
     if let Some(d) = &rx_drv_owned {
         report.hw_stats.push(d.hw_stats().map_err(drv_err)?);
+        report.rx_ifnet = d.ifnet().clone();
     }
     report.sim = sim.stats()?;
     report.wall = t0.elapsed();

@@ -140,8 +140,8 @@ fn cmd_replay(input: PathBuf, output: PathBuf, rx_report: PathBuf, offload: Opti
         rep.sim.sim_ns as f64 / 1000.0,
         rep.wall.as_secs_f64()
     );
-    if rep.rx.len() != rep.sent - rep.tx_status.iter().filter(|(c, _)| *c != 0).map(|(_, n)| *n as usize).sum::<usize>() {
-        return Err("some frames sent did not come back: see the NIC counters (nicctl demo prints them)".into());
+    if rep.dropped > 0 {
+        eprintln!("{} frames dropped by the receiving NIC (no buffer or FIFO overrun); see its counters", rep.dropped);
     }
     Ok(())
 }
@@ -164,16 +164,23 @@ fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: 
     let rep = replay::replay(&mix, &cfg)?;
     print_summary(&rep);
     println!("  wrote {} and {} (cycles {}..{})", pcap.display(), vcd.display(), vcd_start, vcd_start + vcd_cycles);
-    let lost = rep.sent as i64 - rep.rx.len() as i64;
+    let errors: u64 = rep.tx_status.iter().filter(|(c, _)| *c != 0).map(|(_, n)| *n).sum();
+    let lost = rep.sent as i64 - errors as i64 - rep.rx.len() as i64 - rep.dropped as i64;
     if lost != 0 {
-        return Err(format!("{lost} frames sent but not received").into());
+        return Err(format!("{lost} frames neither received nor counted as dropped: a bug, please report it").into());
     }
     Ok(())
 }
 
 fn print_summary(rep: &ReplayReport) {
     let bytes: usize = rep.rx.iter().map(|r| r.len).sum();
-    println!("  frames: {} sent, {} received, {} bytes", rep.sent, rep.rx.len(), bytes);
+    println!(
+        "  frames: {} sent, {} received ({} bytes), {} dropped by the receiver (counted below)",
+        rep.sent,
+        rep.rx.len(),
+        bytes,
+        rep.dropped
+    );
     println!("  offload requests (TX):");
     for (n, c) in &rep.requested {
         println!("    {n:<14} {c}");
@@ -193,10 +200,11 @@ fn print_summary(rep: &ReplayReport) {
     }
     let s = &rep.sim;
     println!(
-        "  simulated: {} cycles = {:.1} us at 156.25 MHz; wall {:.2} s; simulator {:.2} M cycles/s",
+        "  simulated: {} cycles = {:.1} us at 156.25 MHz; wall {:.2} s ({:.2} s clocking); simulator {:.2} M cycles/s",
         s.cycles,
         s.sim_ns as f64 / 1000.0,
         rep.wall.as_secs_f64(),
-        s.cycles as f64 / rep.wall.as_secs_f64().max(1e-9) / 1e6
+        s.awake.as_secs_f64(),
+        s.cycles_per_sec / 1e6
     );
 }

@@ -1,0 +1,98 @@
+//! docs/ABI.md is generated from `nic-abi`; this test fails when the two differ.
+//! Regenerate with `UPDATE_DOCS=1 cargo test -p nic-tests --test abi_doc`.
+
+use nic_abi::desc::{beat, cpl, lsb, rx, tx};
+use nic_abi::regs::{ctrl, id, queue, stats, RXQ0, TXQ0};
+use nic_abi::{csum, ifcap, status};
+use std::fmt::Write;
+
+fn render() -> String {
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(w, "# NIC ABI {}.{}\n", nic_abi::ABI_MAJOR, nic_abi::ABI_MINOR);
+    let _ = writeln!(w, "Generated from `hw/abi` (`nic-abi`) by `tests/tests/abi_doc.rs`; do not edit by hand.\n");
+    let _ = writeln!(w, "BAR0 is {} bytes of 32-bit registers behind AXI4-Lite. ID `{:#010x}` (\"OFLD\"), datapath {} bits, clock {} kHz, largest frame {} bytes, rings 2^{}..2^{} entries, buffers {}-byte aligned.\n",
+        nic_abi::regs::BAR0_SIZE, nic_abi::NIC_ID, nic_abi::DATAPATH_BITS, nic_abi::CLOCK_KHZ, nic_abi::MAX_FRAME,
+        nic_abi::RING_MIN_LOG2, nic_abi::RING_MAX_LOG2, nic_abi::DMA_ALIGN);
+    let _ = writeln!(w, "## Registers\n\n| offset | name | access |\n|---|---|---|");
+    let regs: &[(u32, &str, &str)] = &[
+        (id::ID, "ID", "RO"), (id::VERSION, "VERSION (major in bits 31:16, minor in 15:0)", "RO"), (id::BUILD_HASH, "BUILD_HASH", "RO"),
+        (id::CAPS, "CAPS (IFCAP_*)", "RO"), (id::DATAPATH, "DATAPATH bits", "RO"), (id::CLOCK_KHZ, "CLOCK_KHZ", "RO"),
+        (id::RING_LIMITS, "RING_LIMITS (max log2 [7:0], min log2 [15:8])", "RO"), (id::MAX_FRAME, "MAX_FRAME", "RO"),
+        (id::TSO_MAX, "TSO_MAX (0: no TSO)", "RO"), (id::TSO_SEGS, "TSO_SEGS", "RO"), (id::TOE_CONTEXTS, "TOE_CONTEXTS (0: no TOE)", "RO"),
+        (id::NUM_QUEUES, "NUM_QUEUES", "RO"), (id::NEXT, "NEXT (next block)", "RO"),
+        (ctrl::CTRL, "CTRL (bit 0 ENABLE, bit 1 RESET, self-clearing)", "RW"), (ctrl::CAPENABLE, "CAPENABLE (IFCAP_*, masked by CAPS)", "RW"),
+        (ctrl::IRQ_STATUS, "IRQ_STATUS (bit 0 TX, bit 1 RX; write 1 to clear)", "RW1C"), (ctrl::IRQ_MASK, "IRQ_MASK", "RW"),
+        (ctrl::STATUS, "STATUS (bit 0 IDLE)", "RO"),
+    ];
+    for (off, name, acc) in regs {
+        let _ = writeln!(w, "| `{off:#05x}` | {name} | {acc} |");
+    }
+    for (base, q) in [(TXQ0, "TXQ0"), (RXQ0, "RXQ0")] {
+        for (off, name, acc) in [
+            (queue::BASE_LO, "BASE_LO", "RW"), (queue::BASE_HI, "BASE_HI", "RW"), (queue::SIZE_LOG2, "SIZE_LOG2", "RW"),
+            (queue::TAIL, "TAIL (doorbell)", "RW"), (queue::HEAD, "HEAD", "RO"), (queue::CQ_BASE_LO, "CQ_BASE_LO", "RW"),
+            (queue::CQ_BASE_HI, "CQ_BASE_HI", "RW"), (queue::CQ_HEAD, "CQ_HEAD", "RW"), (queue::CQ_TAIL, "CQ_TAIL", "RO"),
+        ] {
+            let _ = writeln!(w, "| `{:#05x}` | {q}.{name} | {acc} |", base + off);
+        }
+    }
+    for (off, name) in stats::ALL {
+        let _ = writeln!(w, "| `{off:#05x}` | STATS.{name} | RO |");
+    }
+    let _ = writeln!(w, "\n## Records (little-endian; beat = 64 bits)\n");
+    let _ = writeln!(w, "| record | field | byte offset | beat | bit |\n|---|---|---|---|---|");
+    let fields: &[(&str, &str, usize)] = &[
+        ("TxDesc", "addr", tx::ADDR), ("TxDesc", "len", tx::LEN), ("TxDesc", "csum_flags", tx::CSUM_FLAGS),
+        ("TxDesc", "l2hlen", tx::L2HLEN), ("TxDesc", "l3hlen", tx::L3HLEN), ("TxDesc", "l4hlen", tx::L4HLEN),
+        ("TxDesc", "rsvd0", tx::RSVD0), ("TxDesc", "csum_data", tx::CSUM_DATA), ("TxDesc", "tso_segsz", tx::TSO_SEGSZ),
+        ("TxDesc", "rsvd1", tx::RSVD1), ("RxDesc", "addr", rx::ADDR), ("RxDesc", "len", rx::LEN), ("RxDesc", "rsvd", rx::RSVD),
+        ("Completion", "len", cpl::LEN), ("Completion", "index", cpl::INDEX), ("Completion", "csum_flags", cpl::CSUM_FLAGS),
+        ("Completion", "flowid", cpl::FLOWID), ("Completion", "csum_data", cpl::CSUM_DATA), ("Completion", "rsstype", cpl::RSSTYPE),
+        ("Completion", "status (bit 7: phase)", cpl::STATUS),
+    ];
+    for (r, f, off) in fields {
+        let _ = writeln!(w, "| {r} | {f} | {off} | {} | {} |", beat(*off), lsb(*off));
+    }
+    let _ = writeln!(w, "\n## Completion status codes\n\n| code | meaning |\n|---|---|");
+    for c in 0u8..=6 {
+        let _ = writeln!(w, "| {c} | {} |", status::Status::from(c).describe());
+    }
+    let _ = writeln!(w, "\n## csum_flags (FreeBSD `mbuf.h`)\n\n| flag | value | transmit: accepted by the NIC |\n|---|---|---|");
+    for (v, n) in csum::NAMES {
+        let tx = if v & csum::TX_SUPPORTED != 0 { "yes" } else if *v < 0x0100_0000 { "no (BAD_FLAGS)" } else { "receive result" };
+        let _ = writeln!(w, "| {n} | `{v:#010x}` | {tx} |");
+    }
+    let _ = writeln!(w, "\n## Capabilities (FreeBSD `if.h`)\n\n| bit | name | this NIC |\n|---|---|---|");
+    let caps = nic_hw_caps();
+    for (v, n) in ifcap::NAMES {
+        let _ = writeln!(w, "| {} | {n} | {} |", v.trailing_zeros(), if caps & v != 0 { "yes" } else { "" });
+    }
+    let _ = writeln!(w, "\n## Conventions\n");
+    let _ = writeln!(w, "- Transmit L4 checksum: the stack writes the pseudo-header sum (folded, not complemented, with the L4 length) into the checksum field; the NIC sums from `l2hlen + l3hlen` to the end of the frame and stores the complement at `l2hlen + l3hlen + csum_data`. UDP: a result of 0 is sent as 0xffff.");
+    let _ = writeln!(w, "- Transmit `CSUM_IP`: the NIC computes the IPv4 header checksum over `l2hlen .. l2hlen + l3hlen`, treating the checksum field as zero.");
+    let _ = writeln!(w, "- Receive: `CSUM_L3_CALC` for IPv4 (with `CSUM_L3_VALID` when right); `CSUM_L4_CALC` for TCP/UDP the NIC could check (with `CSUM_L4_VALID` and `csum_data` = 0xffff when right). No L4 verdict for fragments, UDP over IPv4 with a zero checksum field, IPv6 routing headers with Segments Left > 0, or datagrams longer than the frame. Bad checksums are reported, not dropped.");
+    let _ = writeln!(w, "- Rings: free-running 16-bit indices; the device writes completions in order with the phase bit `1` on the first lap, `0` on the second, and so on; the driver zeroes completion queues before use.");
+    s
+}
+
+fn nic_hw_caps() -> u32 {
+    use ifcap::*;
+    // The capability register of the built model, read from the simulator, is the authority.
+    let sim = nic_sim::Sim::start(nic_sim::SimConfig::loopback()).unwrap();
+    let caps = sim.nic(0).read32(id::CAPS).unwrap();
+    assert_eq!(caps & IFCAP_TOE, 0);
+    caps
+}
+
+#[test]
+fn docs_abi_md_is_generated_from_nic_abi() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/ABI.md");
+    let want = render();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+        return;
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(have == want, "docs/ABI.md is out of date: run UPDATE_DOCS=1 cargo test -p nic-tests --test abi_doc");
+}
