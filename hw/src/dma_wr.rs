@@ -2,7 +2,8 @@
 //! beat stream from the client become AXI4 INCR write bursts.
 //!
 //! Bursts are at most [`crate::dma_rd::MAX_BURST`] beats and never cross a
-//! 4 KiB boundary. `done` pulses only after every write response has come
+//! 4 KiB boundary; addresses go out up to four bursts ahead of their data,
+//! so a long write streams one beat per cycle. `done` pulses only after every write response has come
 //! back, so a client that writes data and then a completion record knows the
 //! data is in memory before the completion is (the ordering the driver
 //! relies on). `err` reports any error response with `done`.
@@ -70,57 +71,87 @@ pub struct DmaWrite {
     /// AXI4 response ready.
     pub bready: Signal<Out, Bit>,
     active: DFF<Bit>,
-    in_w: DFF<Bit>,
     aw_addr: DFF<Bits<64>>,
-    left: DFF<Bits<16>>,
+    aw_left: DFF<Bits<16>>,
+    aw_ahead: DFF<Bits<4>>,
+    w_addr: DFF<Bits<64>>,
+    w_left: DFF<Bits<16>>,
     wcnt: DFF<Bits<16>>,
     outstanding: DFF<Bits<8>>,
     strb: DFF<Bits<8>>,
     errq: DFF<Bit>,
     to4k: Signal<Local, Bits<16>>,
     blen: Signal<Local, Bits<16>>,
+    wto4k: Signal<Local, Bits<16>>,
+    wblen: Signal<Local, Bits<16>>,
+    wlen_now: Signal<Local, Bits<16>>,
     aw_fire: Signal<Local, Bit>,
+    w_fire: Signal<Local, Bit>,
+    wburst_done: Signal<Local, Bit>,
     b_fire: Signal<Local, Bit>,
 }
+
+/// Address bursts issued ahead of their data, at most.
+const AW_AHEAD: u64 = 4;
 
 impl Logic for DmaWrite {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, active, in_w, aw_addr, left, wcnt, outstanding, strb, errq);
+        dff_setup!(self, clock, active, aw_addr, aw_left, aw_ahead, w_addr, w_left, wcnt, outstanding, strb, errq);
         self.cmd_ready.next = !self.active.q.val();
         self.busy.next = self.active.q.val();
+        // Address side: bursts of at most MAX_BURST beats that do not cross 4 KiB, issued up to
+        // AW_AHEAD ahead of their data so the data never waits for an address handshake.
         self.to4k.next = (bit_cast::<16, 64>(0x1000_u64.to_bits::<64>() - (self.aw_addr.q.val() & 0xfff_u64))) >> 3;
-        self.blen.next = self.left.q.val();
+        self.blen.next = self.aw_left.q.val();
         if self.blen.val() > 32_u64 {
             self.blen.next = 32_u64.into();
         }
         if self.to4k.val() < self.blen.val() {
             self.blen.next = self.to4k.val();
         }
-        // Address phase, then that burst's data, then the next address.
         self.awaddr.next = self.aw_addr.q.val();
         self.awlen.next = bit_cast::<8, 16>(self.blen.val() - 1);
-        self.awvalid.next = self.active.q.val() & !self.in_w.q.val() & (self.left.q.val() != 0);
-        self.aw_fire.next = self.active.q.val() & !self.in_w.q.val() & (self.left.q.val() != 0) & self.awready.val();
+        self.awvalid.next = self.active.q.val() & (self.aw_left.q.val() != 0) & (self.aw_ahead.q.val() < 4_u64);
+        self.aw_fire.next = self.awvalid.val() & self.awready.val();
         if self.aw_fire.val() {
-            self.in_w.d.next = true;
-            self.wcnt.d.next = self.blen.val();
             self.aw_addr.d.next = self.aw_addr.q.val() + (bit_cast::<64, 16>(self.blen.val()) << 3);
-            self.left.d.next = self.left.q.val() - self.blen.val();
+            self.aw_left.d.next = self.aw_left.q.val() - self.blen.val();
+        }
+        // Data side: the same burst boundaries, computed from its own address; data flows once
+        // its burst's address has been issued.
+        self.wto4k.next = (bit_cast::<16, 64>(0x1000_u64.to_bits::<64>() - (self.w_addr.q.val() & 0xfff_u64))) >> 3;
+        self.wblen.next = self.w_left.q.val();
+        if self.wblen.val() > 32_u64 {
+            self.wblen.next = 32_u64.into();
+        }
+        if self.wto4k.val() < self.wblen.val() {
+            self.wblen.next = self.wto4k.val();
+        }
+        self.wlen_now.next = self.wcnt.q.val();
+        if self.wcnt.q.val() == 0 {
+            self.wlen_now.next = self.wblen.val();
         }
         self.wdata.next = self.din.val();
-        self.wvalid.next = self.active.q.val() & self.in_w.q.val() & self.din_valid.val();
-        self.din_ready.next = self.active.q.val() & self.in_w.q.val() & self.wready.val();
-        self.wlast.next = self.wcnt.q.val() == 1;
+        self.wvalid.next = self.active.q.val() & (self.aw_ahead.q.val() != 0) & (self.w_left.q.val() != 0) & self.din_valid.val();
+        self.din_ready.next = self.active.q.val() & (self.aw_ahead.q.val() != 0) & (self.w_left.q.val() != 0) & self.wready.val();
+        self.w_fire.next = self.wvalid.val() & self.wready.val();
+        self.wlast.next = self.wlen_now.val() == 1;
         self.wstrb.next = 0xff_u64.into();
-        if (self.wcnt.q.val() == 1) & (self.left.q.val() == 0) {
+        if self.w_left.q.val() == 1 {
             self.wstrb.next = self.strb.q.val();
         }
-        if self.active.q.val() & self.in_w.q.val() & self.din_valid.val() & self.wready.val() {
-            self.wcnt.d.next = self.wcnt.q.val() - 1;
-            if self.wcnt.q.val() == 1 {
-                self.in_w.d.next = false;
-            }
+        self.wburst_done.next = self.w_fire.val() & (self.wlen_now.val() == 1);
+        if self.w_fire.val() {
+            self.wcnt.d.next = self.wlen_now.val() - 1;
+            self.w_left.d.next = self.w_left.q.val() - 1;
+            self.w_addr.d.next = self.w_addr.q.val() + 8;
+        }
+        if self.aw_fire.val() & !self.wburst_done.val() {
+            self.aw_ahead.d.next = self.aw_ahead.q.val() + 1;
+        }
+        if !self.aw_fire.val() & self.wburst_done.val() {
+            self.aw_ahead.d.next = self.aw_ahead.q.val() - 1;
         }
         // Responses: count them back; done when nothing is left to send or hear.
         self.bready.next = true;
@@ -136,8 +167,8 @@ impl Logic for DmaWrite {
             self.outstanding.d.next = self.outstanding.q.val() - 1;
         }
         self.done.next = self.active.q.val()
-            & (self.left.q.val() == 0)
-            & !self.in_w.q.val()
+            & (self.aw_left.q.val() == 0)
+            & (self.w_left.q.val() == 0)
             & (self.outstanding.q.val() == 0);
         self.err.next = self.errq.q.val();
         if self.done.val() {
@@ -145,17 +176,21 @@ impl Logic for DmaWrite {
         }
         if self.cmd_valid.val() & !self.active.q.val() {
             self.active.d.next = true;
-            self.in_w.d.next = false;
             self.aw_addr.d.next = self.cmd_addr.val();
-            self.left.d.next = self.cmd_beats.val();
+            self.aw_left.d.next = self.cmd_beats.val();
+            self.aw_ahead.d.next = 0.into();
+            self.w_addr.d.next = self.cmd_addr.val();
+            self.w_left.d.next = self.cmd_beats.val();
+            self.wcnt.d.next = 0.into();
             self.strb.d.next = self.cmd_strb.val();
             self.outstanding.d.next = 0.into();
             self.errq.d.next = false;
         }
         if self.reset.val() {
             self.active.d.next = false;
-            self.in_w.d.next = false;
-            self.left.d.next = 0.into();
+            self.aw_left.d.next = 0.into();
+            self.w_left.d.next = 0.into();
+            self.aw_ahead.d.next = 0.into();
             self.outstanding.d.next = 0.into();
         }
     }
@@ -181,7 +216,8 @@ mod tests {
         d.connect_all();
         for (addr, beats, strb) in [(0x0ff0u64, 5u64, 0x0fu64), (0x2000, 70, 0xff), (0x18, 1, 0x01)] {
             let mut mem = std::collections::BTreeMap::<u64, (u64, u64)>::new();
-            let mut cur: Option<(u64, u64)> = None; // (addr, beats left in burst)
+            let mut bursts: std::collections::VecDeque<(u64, u64)> = Default::default(); // (addr, beats left)
+            let mut max_ahead = 0;
             let mut bq: Vec<u32> = vec![]; // cycles until each response
             let mut sent = 0u64;
             let mut issued = false;
@@ -211,23 +247,23 @@ mod tests {
                         assert_eq!(sent, beats);
                         done = true;
                     }
-                    if d.awvalid.val() && d.awready.val() {
-                        assert!(cur.is_none());
-                        let a = d.awaddr.val().to_u64();
-                        let n = d.awlen.val().index() as u64 + 1;
-                        assert_eq!(a / 4096, (a + n * 8 - 1) / 4096, "burst crosses 4 KiB");
-                        cur = Some((a, n));
-                    }
                     if d.wvalid.val() && d.wready.val() {
-                        let (a, n) = cur.take().expect("data before address");
+                        let (a, n) = bursts.pop_front().expect("data before its address");
                         assert_eq!(d.wlast.val(), n == 1);
                         mem.insert(a, (d.wdata.val().to_u64(), d.wstrb.val().index() as u64));
                         sent += 1;
                         if n > 1 {
-                            cur = Some((a + 8, n - 1));
+                            bursts.push_front((a + 8, n - 1));
                         } else {
                             bq.push(rng.gen_range(0..5));
                         }
+                    }
+                    if d.awvalid.val() && d.awready.val() {
+                        let a = d.awaddr.val().to_u64();
+                        let n = d.awlen.val().index() as u64 + 1;
+                        assert_eq!(a / 4096, (a + n * 8 - 1) / 4096, "burst crosses 4 KiB");
+                        bursts.push_back((a, n));
+                        max_ahead = max_ahead.max(bursts.len());
                     }
                     if bv {
                         bq.remove(0);
@@ -238,6 +274,7 @@ mod tests {
                 }
             }
             assert_eq!(mem.len() as u64, beats);
+            assert!(max_ahead <= AW_AHEAD as usize, "at most {AW_AHEAD} bursts ahead");
             for i in 0..beats {
                 let (v, s) = mem[&(addr + i * 8)];
                 assert_eq!(v, 0x1000_0000 + i);
