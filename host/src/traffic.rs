@@ -6,7 +6,7 @@
 
 use etherparse::{
     IpHeaders, IpNumber, Ipv4Header, Ipv4Options, Ipv6Extensions, Ipv6FragmentHeader, Ipv6Header, Ipv6RawExtHeader,
-    Ipv6RoutingExtensions, PacketBuilder, TcpHeader, UdpHeader,
+    Ipv6RoutingExtensions, PacketBuilder, TcpHeader,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -78,28 +78,15 @@ pub fn frame(k: Kind, payload: &[u8], seq: u32) -> Vec<u8> {
         IpHeaders::Ipv4(h, Default::default())
     };
     let mut out = Vec::with_capacity(header_len(k) + payload.len());
-    if k.vlan {
-        let b = eth.single_vlan(100.try_into().unwrap()).ip(ip);
-        if k.tcp {
-            let mut t = TcpHeader::new(40000, 5001, seq, 65535);
-            t.ack = true;
-            t.acknowledgment_number = 1;
-            b.tcp_header(t).write(&mut out, payload).unwrap();
-        } else {
-            b.udp(40000, 5001).write(&mut out, payload).unwrap();
-        }
+    let b = if k.vlan { eth.single_vlan(100.try_into().unwrap()).ip(ip) } else { eth.ip(ip) };
+    if k.tcp {
+        let mut t = TcpHeader::new(40000, 5001, seq, 65535);
+        t.ack = true;
+        t.acknowledgment_number = 1;
+        b.tcp_header(t).write(&mut out, payload).unwrap();
     } else {
-        let b = eth.ip(ip);
-        if k.tcp {
-            let mut t = TcpHeader::new(40000, 5001, seq, 65535);
-            t.ack = true;
-            t.acknowledgment_number = 1;
-            b.tcp_header(t).write(&mut out, payload).unwrap();
-        } else {
-            b.udp(40000, 5001).write(&mut out, payload).unwrap();
-        }
+        b.udp(40000, 5001).write(&mut out, payload).unwrap();
     }
-    let _ = UdpHeader::LEN;
     out
 }
 

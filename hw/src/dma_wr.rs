@@ -91,8 +91,9 @@ pub struct DmaWrite {
     b_fire: Signal<Local, Bit>,
 }
 
-/// Address bursts issued ahead of their data, at most.
-const AW_AHEAD: u64 = 4;
+/// Address bursts issued ahead of their data, at most (the literal 4 in `update()`: rust-hdl
+/// cannot read a Rust constant there; the test below holds them equal).
+pub const AW_AHEAD: u64 = 4;
 
 impl Logic for DmaWrite {
     #[hdl_gen]

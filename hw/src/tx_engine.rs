@@ -299,15 +299,15 @@ impl Logic for TxEngine {
             | (self.v6req.val() & ((self.capenable.val() & self.k_cap_tx6.val()) == 0))
         {
             self.chk.next = self.k_bad_flags.val();
-        } else if self.ipreq.val()
-            & ((self.d_l3.q.val() < 20) | self.d_l2.q.val().get_bit(0) | (bit_cast::<32, 16>(self.l4s.val()) > self.d_len.q.val()))
+        } else if (self.ipreq.val()
+            & ((self.d_l3.q.val() < 20) | self.d_l2.q.val().get_bit(0) | (bit_cast::<32, 16>(self.l4s.val()) > self.d_len.q.val())))
+            | (self.l4req.val()
+                & (self.l4s.val().get_bit(0)
+                    | self.d_cdata.q.val().get_bit(0)
+                    | (bit_cast::<32, 16>(self.l4s.val() + self.d_cdata.q.val() + 2) > self.d_len.q.val())))
         {
-            self.chk.next = self.k_bad_offsets.val();
-        } else if self.l4req.val()
-            & (self.l4s.val().get_bit(0)
-                | self.d_cdata.q.val().get_bit(0)
-                | (bit_cast::<32, 16>(self.l4s.val() + self.d_cdata.q.val() + 2) > self.d_len.q.val()))
-        {
+            // IPv4 header: at least 20 bytes, even start, inside the frame; L4: even start,
+            // even checksum offset, the checksum field inside the frame.
             self.chk.next = self.k_bad_offsets.val();
         }
 

@@ -120,7 +120,7 @@ fn expected_verdict(frame: &[u8], capen: u32) -> u32 {
     if !on {
         return 0;
     }
-    let mut frag = false;
+    let frag;
     let mut routed = false;
     match &p.net {
         Some(NetSlice::Ipv4(h)) => {
@@ -319,7 +319,7 @@ fn offloads_switched_off_in_capenable_are_refused() {
     let (s4, d4) = seed(&f4).unwrap();
     nic.post_tx(&s4, d4, false);
     assert_eq!(nic.tx_cpl().status & 0x7f, status::BAD_FLAGS, "v4 request with txcsum off");
-    tx_roundtrip(&mut nic, &[f6.clone()]);
+    tx_roundtrip(&mut nic, std::slice::from_ref(&f6));
     nic.set_capenable(ifcap::IFCAP_TXCSUM);
     let (s6, d6) = seed(&f6).unwrap();
     nic.post_tx(&s6, d6, false);
