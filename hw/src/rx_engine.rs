@@ -1,29 +1,60 @@
 //! Receive queue engine: takes verified frames from the RX FIFO, places each
 //! in the next posted buffer by DMA, then writes its completion.
 //!
+//! Two state machines. The prefetcher keeps a queue of up to [`DESC_QUEUE`]
+//! buffer descriptors, fetching up to [`DESC_BATCH`] per read while frames
+//! stream, so no frame waits for a descriptor round trip:
+//! ```text
+//! PIdle --posted buffers, room--> PReq -> PRecv (2 beats per descriptor) -> PIdle
+//! ```
+//! The frame machine pairs each verified frame with the queue's head:
 //! ```text
 //! Idle --frame, buffer ok--> DataReq -> Data -> CplReq -> Cpl -> Idle
-//!  |  \--no buffer / too big / drop--> Discard -> Idle       (counted)
-//!  \--no buffer held--> DescReq -> Desc --bad desc--> CplReq (error status, no frame)
+//!  |  \--no buffer posted / too big / drop--> Discard -> Idle   (counted)
+//!  \--head descriptor bad--> CplReq (error status, no frame)
 //! ```
 //! The data write finishes (all write responses in) before the completion
 //! is written, so a completion the driver sees always describes bytes that
 //! are already in its buffer. With no buffer posted the frame is dropped
 //! rather than blocking the wire. Every state leaves on its own or on reset.
 
+use crate::fifo::Fifo;
 use crate::rx_csum::RxMeta;
 use nic_abi::status;
 use rust_hdl::prelude::*;
 
-/// States of the receive engine.
+/// Receive buffer descriptors the prefetcher holds, at most.
+pub const DESC_QUEUE: u64 = 8;
+/// Descriptors fetched by one read, at most.
+pub const DESC_BATCH: u64 = 4;
+
+/// A prefetched receive buffer.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RxBuf {
+    /// Buffer IOVA.
+    pub addr: Bits<64>,
+    /// Buffer length.
+    pub len: Bits<32>,
+    /// 0, or the status the descriptor completes with unused (BAD_ALIGN, BAD_RSVD, DMA_ERROR).
+    pub code: Bits<7>,
+}
+
+/// States of the descriptor prefetcher.
+#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
+pub enum PfState {
+    /// Waiting for posted buffers and queue room.
+    PIdle,
+    /// Asking the read DMA for a batch.
+    PReq,
+    /// Receiving the batch.
+    PRecv,
+}
+
+/// States of the frame machine.
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum RxState {
-    /// Waiting for a frame or for a buffer to prefetch.
+    /// Waiting for a frame (or a bad descriptor to complete).
     Idle,
-    /// Asking the read DMA for a buffer descriptor.
-    DescReq,
-    /// Receiving its two beats.
-    Desc,
     /// Asking the write DMA to place the frame.
     DataReq,
     /// Streaming the frame from the FIFO.
@@ -117,15 +148,26 @@ pub struct RxEngine {
     pub inc_drop_nobuf: Signal<Out, Bit>,
     /// Counter pulse: dropped because the buffer is too small.
     pub inc_drop_err: Signal<Out, Bit>,
-    /// Not in Idle, or about to leave it (a frame or a buffer to fetch).
+    /// Not in Idle, or about to leave it (a frame, a descriptor batch to fetch, a bad descriptor).
     pub busy: Signal<Out, Bit>,
     state: DFF<RxState>,
     head_q: DFF<Bits<16>>,
     cq_tail_q: DFF<Bits<16>>,
     cnt: DFF<Bits<16>>,
-    have: DFF<Bit>,
     b_addr: DFF<Bits<64>>,
-    b_len: DFF<Bits<32>>,
+    dq: Fifo<RxBuf, 3, 4>,
+    pf: DFF<PfState>,
+    pf_head: DFF<Bits<16>>,
+    pf_k: DFF<Bits<16>>,
+    pf_cnt: DFF<Bits<16>>,
+    pf_addr: DFF<Bits<64>>,
+    pf_err: DFF<Bit>,
+    posted: Signal<Local, Bits<16>>,
+    to_end: Signal<Local, Bits<16>>,
+    k: Signal<Local, Bits<16>>,
+    room: Signal<Local, Bits<16>>,
+    cq_room: Signal<Local, Bit>,
+    none_posted: Signal<Local, Bit>,
     m: DFF<RxMeta>,
     st: DFF<Bits<7>>,
     with_frame: DFF<Bit>,
@@ -157,8 +199,11 @@ impl Default for RxEngine {
             meta_pop: Default::default(), ev_cpl: Default::default(), delivered: Default::default(),
             delivered_len: Default::default(), inc_drop_nobuf: Default::default(), inc_drop_err: Default::default(),
             busy: Default::default(), state: Default::default(), head_q: Default::default(),
-            cq_tail_q: Default::default(), cnt: Default::default(), have: Default::default(),
-            b_addr: Default::default(), b_len: Default::default(), m: Default::default(), st: Default::default(),
+            cq_tail_q: Default::default(), cnt: Default::default(), b_addr: Default::default(),
+            dq: Default::default(), pf: Default::default(), pf_head: Default::default(), pf_k: Default::default(),
+            pf_cnt: Default::default(), pf_addr: Default::default(), pf_err: Default::default(),
+            posted: Default::default(), to_end: Default::default(), k: Default::default(), room: Default::default(),
+            cq_room: Default::default(), none_posted: Default::default(), m: Default::default(), st: Default::default(),
             with_frame: Default::default(), mask: Default::default(), lap: Default::default(),
             phase: Default::default(), rem: Default::default(),
             k_ok: k7(status::OK),
@@ -172,21 +217,93 @@ impl Default for RxEngine {
 impl Logic for RxEngine {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, head_q, cq_tail_q, cnt, have, b_addr, b_len, m, st, with_frame);
+        dff_setup!(self, clock, state, head_q, cq_tail_q, cnt, b_addr, m, st, with_frame, pf, pf_head, pf_k, pf_cnt, pf_addr, pf_err);
+        self.dq.clock.next = self.clock.val();
+        self.dq.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
-        self.busy.next = (self.state.q.val() != RxState::Idle)
-            | !self.meta_empty.val()
-            | (!self.have.q.val() & self.enable.val() & (self.head_q.q.val() != self.tail.val()));
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
         self.lap.next = self.cq_tail_q.q.val() >> self.size_log2.val();
         self.phase.next = !self.lap.val().get_bit(0);
         self.rem.next = bit_cast::<8, 16>(self.m.q.val().len & 7);
+        self.cq_room.next = (self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val();
 
+        // Prefetcher: batches of up to DESC_BATCH, never past the ring's end, never more than the queue holds.
+        self.posted.next = self.tail.val() - self.pf_head.q.val();
+        self.to_end.next = (self.mask.val() + 1) - (self.pf_head.q.val() & self.mask.val());
+        self.room.next = bit_cast::<16, 4>(self.dq.free.val());
+        self.k.next = self.posted.val();
+        if self.k.val() > 4_u64 {
+            self.k.next = 4_u64.into();
+        }
+        if self.k.val() > self.to_end.val() {
+            self.k.next = self.to_end.val();
+        }
+        if self.k.val() > self.room.val() {
+            self.k.next = self.room.val();
+        }
+        // No buffer anywhere: none posted, none being fetched, none queued. The queue's free count
+        // is immediate; its `empty` flag lags a push by two cycles and would drop a frame whose
+        // buffer just arrived.
+        self.none_posted.next =
+            (self.pf.q.val() == PfState::PIdle) & (self.posted.val() == 0) & (self.room.val() == 8_u64);
         self.rd_cmd_valid.next = false;
-        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.head_q.q.val() & self.mask.val()) << 4);
-        self.rd_cmd_beats.next = 2.into();
+        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.pf_head.q.val() & self.mask.val()) << 4);
+        self.rd_cmd_beats.next = self.pf_k.q.val() << 1;
         self.rd_ready.next = false;
+        self.dq.push.next = false;
+        self.dq.din.next.addr = self.pf_addr.q.val();
+        self.dq.din.next.len = self.rd_data.val().get_bits::<32>(0);
+        self.dq.din.next.code = self.k_ok.val();
+        match self.pf.q.val() {
+            PfState::PIdle => {
+                if self.enable.val() & (self.k.val() != 0) {
+                    self.pf_k.d.next = self.k.val();
+                    self.pf.d.next = PfState::PReq;
+                }
+            }
+            PfState::PReq => {
+                self.rd_cmd_valid.next = true;
+                if self.rd_cmd_ready.val() {
+                    self.pf_cnt.d.next = 0.into();
+                    self.pf_err.d.next = false;
+                    self.pf.d.next = PfState::PRecv;
+                }
+            }
+            PfState::PRecv => {
+                self.rd_ready.next = true;
+                if self.rd_valid.val() {
+                    self.pf_cnt.d.next = self.pf_cnt.q.val() + 1;
+                    if !self.pf_cnt.q.val().get_bit(0) {
+                        self.pf_addr.d.next = self.rd_data.val();
+                        self.pf_err.d.next = self.rd_err.val();
+                    } else {
+                        // Second beat: length and reserved word; the descriptor is complete.
+                        self.dq.push.next = true;
+                        if (self.pf_addr.q.val() & 7_u64) != 0 {
+                            self.dq.din.next.code = self.k_bad_align.val();
+                        }
+                        if self.rd_data.val().get_bits::<32>(32) != 0 {
+                            self.dq.din.next.code = self.k_bad_rsvd.val();
+                        }
+                        if self.pf_err.q.val() | self.rd_err.val() {
+                            self.dq.din.next.code = self.k_dma_error.val();
+                        }
+                    }
+                    if self.rd_last.val() {
+                        self.pf_head.d.next = self.pf_head.q.val() + self.pf_k.q.val();
+                        self.pf.d.next = PfState::PIdle;
+                    }
+                }
+            }
+        }
+
+        self.busy.next = (self.state.q.val() != RxState::Idle)
+            | !self.meta_empty.val()
+            | (self.pf.q.val() != PfState::PIdle)
+            | (self.enable.val() & (self.k.val() != 0))
+            | (!self.dq.empty.val() & (self.dq.dout.val().code != 0));
+
         self.wr_cmd_valid.next = false;
         self.wr_cmd_addr.next = self.b_addr.q.val();
         self.wr_cmd_beats.next = self.m.q.val().nbeats;
@@ -198,6 +315,7 @@ impl Logic for RxEngine {
         self.wr_data_valid.next = false;
         self.fifo_pop.next = false;
         self.meta_pop.next = false;
+        self.dq.pop.next = false;
         self.ev_cpl.next = false;
         self.delivered.next = false;
         self.delivered_len.next = self.m.q.val().len;
@@ -206,81 +324,44 @@ impl Logic for RxEngine {
 
         match self.state.q.val() {
             RxState::Idle => {
-                if !self.meta_empty.val() {
+                if !self.dq.empty.val() & (self.dq.dout.val().code != 0) {
+                    // A buffer the NIC cannot use completes at once with its error and no frame.
+                    if self.cq_room.val() {
+                        self.dq.pop.next = true;
+                        self.st.d.next = self.dq.dout.val().code;
+                        self.with_frame.d.next = false;
+                        self.m.d.next.len = 0.into();
+                        self.m.d.next.flags = 0.into();
+                        self.m.d.next.cdata = 0.into();
+                        self.state.d.next = RxState::CplReq;
+                    }
+                } else if !self.meta_empty.val() {
                     if self.meta_dout.val().drop {
                         self.meta_pop.next = true;
                         self.m.d.next = self.meta_dout.val();
                         self.cnt.d.next = 0.into();
                         self.state.d.next = RxState::Discard;
-                    } else if self.have.q.val() {
-                        if bit_cast::<32, 16>(self.meta_dout.val().len) > self.b_len.q.val() {
+                    } else if !self.dq.empty.val() {
+                        if bit_cast::<32, 16>(self.meta_dout.val().len) > self.dq.dout.val().len {
                             self.meta_pop.next = true;
                             self.m.d.next = self.meta_dout.val();
                             self.cnt.d.next = 0.into();
                             self.inc_drop_err.next = true;
                             self.state.d.next = RxState::Discard;
-                        } else if (self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val() {
+                        } else if self.cq_room.val() {
                             self.meta_pop.next = true;
                             self.m.d.next = self.meta_dout.val();
+                            self.dq.pop.next = true;
+                            self.b_addr.d.next = self.dq.dout.val().addr;
                             self.state.d.next = RxState::DataReq;
                         }
-                    } else if self.enable.val() & (self.head_q.q.val() != self.tail.val()) {
-                        self.state.d.next = RxState::DescReq;
-                    } else {
+                    } else if !self.enable.val() | self.none_posted.val() {
+                        // No buffer posted and none on its way: drop rather than stall the wire.
                         self.meta_pop.next = true;
                         self.m.d.next = self.meta_dout.val();
                         self.cnt.d.next = 0.into();
                         self.inc_drop_nobuf.next = true;
                         self.state.d.next = RxState::Discard;
-                    }
-                } else if !self.have.q.val()
-                    & self.enable.val()
-                    & (self.head_q.q.val() != self.tail.val())
-                    & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val())
-                {
-                    self.state.d.next = RxState::DescReq;
-                }
-            }
-            RxState::DescReq => {
-                self.rd_cmd_valid.next = true;
-                if self.rd_cmd_ready.val() {
-                    self.cnt.d.next = 0.into();
-                    self.state.d.next = RxState::Desc;
-                }
-            }
-            RxState::Desc => {
-                self.rd_ready.next = true;
-                if self.rd_valid.val() {
-                    self.cnt.d.next = self.cnt.q.val() + 1;
-                    if self.cnt.q.val() == 0 {
-                        self.b_addr.d.next = self.rd_data.val();
-                    }
-                    if self.cnt.q.val() == 1 {
-                        self.b_len.d.next = self.rd_data.val().get_bits::<32>(0);
-                    }
-                    if self.rd_last.val() {
-                        self.have.d.next = true;
-                        self.state.d.next = RxState::Idle;
-                        // A buffer the NIC cannot use completes at once with an error and no frame.
-                        self.with_frame.d.next = false;
-                        self.m.d.next.len = 0.into();
-                        self.m.d.next.flags = 0.into();
-                        self.m.d.next.cdata = 0.into();
-                        if (self.b_addr.q.val() & 7_u64) != 0 {
-                            self.st.d.next = self.k_bad_align.val();
-                            self.have.d.next = false;
-                            self.state.d.next = RxState::CplReq;
-                        }
-                        if self.rd_data.val().get_bits::<32>(32) != 0 {
-                            self.st.d.next = self.k_bad_rsvd.val();
-                            self.have.d.next = false;
-                            self.state.d.next = RxState::CplReq;
-                        }
-                        if self.rd_err.val() {
-                            self.st.d.next = self.k_dma_error.val();
-                            self.have.d.next = false;
-                            self.state.d.next = RxState::CplReq;
-                        }
                     }
                 }
             }
@@ -327,7 +408,6 @@ impl Logic for RxEngine {
                     self.head_q.d.next = self.head_q.q.val() + 1;
                     self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
                     self.ev_cpl.next = true;
-                    self.have.d.next = false;
                     self.delivered.next = self.with_frame.q.val();
                     self.state.d.next = RxState::Idle;
                 }
@@ -345,7 +425,8 @@ impl Logic for RxEngine {
             self.state.d.next = RxState::Idle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
-            self.have.d.next = false;
+            self.pf.d.next = PfState::PIdle;
+            self.pf_head.d.next = 0.into();
         }
     }
 }
@@ -354,6 +435,13 @@ impl Logic for RxEngine {
 mod tests {
     use super::*;
     use crate::testing::lint;
+
+    #[test]
+    fn queue_constants_match_the_rtl() {
+        // update() writes these as literals (rust-hdl cannot read a Rust constant there).
+        assert_eq!(DESC_BATCH, 4);
+        assert_eq!(DESC_QUEUE, 1 << 3, "the descriptor FIFO is Fifo<RxBuf, 3, 4>");
+    }
 
     #[test]
     fn rx_engine_lints_in_verilator() {

@@ -418,3 +418,20 @@ fn runts_junk_and_truncated_datagrams_of_every_length_are_delivered_with_the_rig
     }
     rx_check(&mut nic, &frames, ALL_CSUM);
 }
+
+#[test]
+fn a_frame_arriving_right_after_its_only_buffer_is_posted_is_delivered_not_dropped() {
+    // Regression: the prefetcher had queued the buffer, but the queue still looked empty for two
+    // cycles and the frame was dropped as "no buffer".
+    let mut rng = SmallRng::seed_from_u64(81);
+    let mut nic = RawNic::new();
+    let k = Kind { v6: false, tcp: false, vlan: false, ext: false, frag: false };
+    for i in 0..100 {
+        let f = traffic::frame_of_len(k, rng.gen_range(60..200), i, &mut rng);
+        nic.post_rx(1, BUF as u32);
+        nic.nic.inject(&f, false).unwrap();
+        let (c, data) = nic.rx_cpl();
+        assert_eq!((c.status & 0x7f, data), (status::OK, f), "frame {i}");
+    }
+    assert_eq!(nic.stat(stats::RX_DROP_NOBUF), 0);
+}
