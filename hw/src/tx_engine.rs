@@ -1,10 +1,21 @@
-//! Transmit queue engine: fetches descriptors, refuses malformed ones,
+//! Transmit queue engine: prefetches descriptors, refuses malformed ones,
 //! fetches frame data into the TX FIFO through the checksum accumulators,
 //! and writes one completion per descriptor.
 //!
+//! Two state machines share the engine's read port, never at the same time.
+//! The prefetcher keeps up to [`DESC_QUEUE`] descriptors queued, fetching up
+//! to [`DESC_BATCH`] per read between data fetches, so a frame does not wait
+//! for its own descriptor's round trip:
 //! ```text
-//! Idle -> DescReq -> Desc (4 beats) -> Check --ok--> DataReq -> Data -> Meta -> CplReq -> Cpl -> Idle
-//!                                        \--error-----------------------------> CplReq
+//! PIdle --posted, room, data port free--> PReq -> PRecv (4 beats per descriptor) -> PIdle
+//! ```
+//! The frame machine takes the queue's head and hands its completion to a
+//! third machine, which writes completions in order while the next frame's
+//! data is fetched:
+//! ```text
+//! Idle -> Check --ok--> DataReq -> Data -> Meta (frame record, completion record) -> Idle
+//!           \--refused: completion record--> Idle
+//! CIdle --record queued, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
 //! ```
 //! Every state leaves on its own (the DMA engines always finish a command,
 //! error responses included) or on reset, so the engine always returns to
@@ -13,31 +24,77 @@
 //! Field positions inside the descriptor beats are those of `nic_abi::desc`
 //! (a test below holds them equal).
 
+use crate::fifo::Fifo;
+use crate::rx_engine::PfState;
 use crate::tx_out::TxMeta;
 use nic_abi::{csum, ifcap, status};
 use rust_hdl::prelude::*;
 
-/// States of the transmit engine.
+/// Transmit descriptors the prefetcher holds, at most.
+pub const DESC_QUEUE: u64 = 8;
+/// Descriptors fetched by one read, at most.
+pub const DESC_BATCH: u64 = 4;
+
+/// A prefetched transmit descriptor, as read (checked when the frame machine takes it).
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxD {
+    /// `addr`.
+    pub addr: Bits<64>,
+    /// `len`.
+    pub len: Bits<32>,
+    /// `csum_flags`.
+    pub flags: Bits<32>,
+    /// `l2hlen`.
+    pub l2: Bits<8>,
+    /// `l3hlen`.
+    pub l3: Bits<8>,
+    /// `rsvd0`.
+    pub rsvd0: Bits<8>,
+    /// `csum_data`.
+    pub cdata: Bits<16>,
+    /// `tso_segsz`.
+    pub tso: Bits<16>,
+    /// `rsvd1` is not zero.
+    pub rsvd1_nz: Bit,
+    /// The read of this descriptor got an error response.
+    pub err: Bit,
+}
+
+/// A completion waiting to be written.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxCpl {
+    /// Free-running index of the descriptor.
+    pub index: Bits<16>,
+    /// Its length (0 when the descriptor itself could not be read).
+    pub len: Bits<16>,
+    /// Status code.
+    pub status: Bits<7>,
+}
+
+/// States of the completion writer.
+#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
+pub enum CplState {
+    /// Waiting for a queued completion and room in the completion queue.
+    CIdle,
+    /// Asking the write DMA.
+    CReq,
+    /// Writing the two beats and waiting for the write response.
+    CData,
+}
+
+/// States of the transmit frame machine.
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum TxState {
-    /// Waiting for a doorbell.
+    /// Waiting for a queued descriptor.
     Idle,
-    /// Asking the read DMA for the descriptor.
-    DescReq,
-    /// Receiving the descriptor's beats.
-    Desc,
     /// Validating the descriptor.
     Check,
     /// Asking the read DMA for the frame.
     DataReq,
     /// Streaming the frame into the FIFO.
     Data,
-    /// Handing the per-frame record to the output stage.
+    /// Handing the per-frame record to the output stage and the completion to its writer.
     Meta,
-    /// Asking the write DMA for the completion.
-    CplReq,
-    /// Writing the completion's beats.
-    Cpl,
 }
 
 /// The transmit engine.
@@ -134,6 +191,23 @@ pub struct TxEngine {
     d_rsvd1: DFF<Bits<64>>,
     st: DFF<Bits<7>>,
     drop: DFF<Bit>,
+    dq: Fifo<TxD, 3, 4>,
+    cq: Fifo<TxCpl, 3, 4>,
+    cst: DFF<CplState>,
+    ccnt: DFF<Bits<2>>,
+    pf: DFF<PfState>,
+    pf_head: DFF<Bits<16>>,
+    pf_k: DFF<Bits<16>>,
+    pf_cnt: DFF<Bits<16>>,
+    pf_addr: DFF<Bits<64>>,
+    pf_w1: DFF<Bits<64>>,
+    pf_w2: DFF<Bits<64>>,
+    pf_err: DFF<Bit>,
+    posted: Signal<Local, Bits<16>>,
+    to_end: Signal<Local, Bits<16>>,
+    k: Signal<Local, Bits<16>>,
+    room: Signal<Local, Bits<16>>,
+    data_port: Signal<Local, Bit>,
     csum: crate::tx_csum::TxCsum,
     mask: Signal<Local, Bits<16>>,
     l4s: Signal<Local, Bits<16>>,
@@ -227,6 +301,23 @@ impl Default for TxEngine {
             d_rsvd1: Default::default(),
             st: Default::default(),
             drop: Default::default(),
+            dq: Default::default(),
+            cq: Default::default(),
+            cst: Default::default(),
+            ccnt: Default::default(),
+            pf: Default::default(),
+            pf_head: Default::default(),
+            pf_k: Default::default(),
+            pf_cnt: Default::default(),
+            pf_addr: Default::default(),
+            pf_w1: Default::default(),
+            pf_w2: Default::default(),
+            pf_err: Default::default(),
+            posted: Default::default(),
+            to_end: Default::default(),
+            k: Default::default(),
+            room: Default::default(),
+            data_port: Default::default(),
             csum: Default::default(),
             mask: Default::default(),
             l4s: Default::default(),
@@ -267,13 +358,41 @@ impl Logic for TxEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, head_q, cq_tail_q, cnt, d_addr, d_len, d_flags, d_l2, d_l3, d_rsvd0, d_cdata,
-            d_tso, d_rsvd1, st, drop
+            d_tso, d_rsvd1, st, drop, pf, pf_head, pf_k, pf_cnt, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
         );
         self.csum.clock.next = self.clock.val();
+        self.dq.clock.next = self.clock.val();
+        self.dq.reset.next = self.reset.val();
+        self.cq.clock.next = self.clock.val();
+        self.cq.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
-        self.busy.next = (self.state.q.val() != TxState::Idle) | (self.enable.val() & (self.head_q.q.val() != self.tail.val()));
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
+        // Prefetcher: batches of up to DESC_BATCH, never past the ring's end or the queue's room.
+        self.posted.next = self.tail.val() - self.pf_head.q.val();
+        self.to_end.next = (self.mask.val() + 1) - (self.pf_head.q.val() & self.mask.val());
+        self.room.next = bit_cast::<16, 4>(self.dq.free.val());
+        self.k.next = self.posted.val();
+        if self.k.val() > 4_u64 {
+            self.k.next = 4_u64.into();
+        }
+        if self.k.val() > self.to_end.val() {
+            self.k.next = self.to_end.val();
+        }
+        if self.k.val() > self.room.val() {
+            self.k.next = self.room.val();
+        }
+        // The frame machine owns the read port from Check to the end of Data; the prefetcher starts
+        // only outside that window, and DataReq waits for a prefetch already under way.
+        self.data_port.next = (self.state.q.val() == TxState::Check)
+            | (self.state.q.val() == TxState::DataReq)
+            | (self.state.q.val() == TxState::Data);
+        self.busy.next = (self.state.q.val() != TxState::Idle)
+            | (self.pf.q.val() != PfState::PIdle)
+            | (self.enable.val() & (self.k.val() != 0))
+            | !self.dq.empty.val()
+            | (self.cst.q.val() != CplState::CIdle)
+            | !self.cq.empty.val();
         self.l4s.next = bit_cast::<16, 8>(self.d_l2.q.val()) + bit_cast::<16, 8>(self.d_l3.q.val());
 
         // Descriptor checks (ABI: nic_abi::status), first failing rule wins.
@@ -337,9 +456,65 @@ impl Logic for TxEngine {
 
         // Defaults.
         self.rd_cmd_valid.next = false;
-        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.head_q.q.val() & self.mask.val()) << 5);
-        self.rd_cmd_beats.next = 4.into();
+        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.pf_head.q.val() & self.mask.val()) << 5);
+        self.rd_cmd_beats.next = self.pf_k.q.val() << 2;
         self.rd_ready.next = false;
+        self.dq.push.next = false;
+        self.dq.pop.next = false;
+        self.dq.din.next.addr = self.pf_addr.q.val();
+        self.dq.din.next.len = self.pf_w1.q.val().get_bits::<32>(0);
+        self.dq.din.next.flags = self.pf_w1.q.val().get_bits::<32>(32);
+        self.dq.din.next.l2 = self.pf_w2.q.val().get_bits::<8>(0);
+        self.dq.din.next.l3 = self.pf_w2.q.val().get_bits::<8>(8);
+        self.dq.din.next.rsvd0 = self.pf_w2.q.val().get_bits::<8>(24);
+        self.dq.din.next.cdata = self.pf_w2.q.val().get_bits::<16>(32);
+        self.dq.din.next.tso = self.pf_w2.q.val().get_bits::<16>(48);
+        self.dq.din.next.rsvd1_nz = self.rd_data.val() != 0;
+        self.dq.din.next.err = self.pf_err.q.val() | self.rd_err.val();
+        match self.pf.q.val() {
+            PfState::PIdle => {
+                if self.enable.val() & (self.k.val() != 0) & !self.data_port.val() {
+                    self.pf_k.d.next = self.k.val();
+                    self.pf.d.next = PfState::PReq;
+                }
+            }
+            PfState::PReq => {
+                self.rd_cmd_valid.next = true;
+                if self.rd_cmd_ready.val() {
+                    self.pf_cnt.d.next = 0.into();
+                    self.pf_err.d.next = false;
+                    self.pf.d.next = PfState::PRecv;
+                }
+            }
+            PfState::PRecv => {
+                // Beats: addr, len|csum_flags, l2hlen..tso_segsz, rsvd1 (nic_abi::desc::tx).
+                self.rd_ready.next = true;
+                if self.rd_valid.val() {
+                    self.pf_cnt.d.next = self.pf_cnt.q.val() + 1;
+                    if self.rd_err.val() {
+                        self.pf_err.d.next = true;
+                    }
+                    if self.pf_cnt.q.val().get_bits::<2>(0) == 0 {
+                        self.pf_addr.d.next = self.rd_data.val();
+                        self.pf_err.d.next = self.rd_err.val();
+                    }
+                    if self.pf_cnt.q.val().get_bits::<2>(0) == 1 {
+                        self.pf_w1.d.next = self.rd_data.val();
+                    }
+                    if self.pf_cnt.q.val().get_bits::<2>(0) == 2 {
+                        self.pf_w2.d.next = self.rd_data.val();
+                    }
+                    if self.pf_cnt.q.val().get_bits::<2>(0) == 3 {
+                        self.dq.push.next = true;
+                    }
+                    if self.rd_last.val() {
+                        self.pf_head.d.next = self.pf_head.q.val() + self.pf_k.q.val();
+                        self.pf.d.next = PfState::PIdle;
+                    }
+                }
+            }
+        }
+        // Completion writer: one record at a time from the queue, in order, never over an unreturned slot.
         self.wr_cmd_valid.next = false;
         self.wr_cmd_addr.next = self.cq_base.val() + (bit_cast::<64, 16>(self.cq_tail_q.q.val() & self.mask.val()) << 4);
         self.wr_cmd_beats.next = 2.into();
@@ -347,11 +522,45 @@ impl Logic for TxEngine {
         self.lap.next = self.cq_tail_q.q.val() >> self.size_log2.val();
         self.phase.next = !self.lap.val().get_bit(0);
         // Completion beat 0: len[15:0] index[31:16] csum_flags[63:32] (zero on TX); beat 1: status|phase at [63:56].
-        self.wr_data.next = bit_cast::<64, 16>(bit_cast::<16, 32>(self.d_len.q.val())) | (bit_cast::<64, 16>(self.head_q.q.val()) << 16);
-        if self.cnt.q.val() == 1 {
-            self.wr_data.next = (bit_cast::<64, 7>(self.st.q.val()) | (bit_cast::<64, 1>(self.phase.val().into()) << 7)) << 56;
+        self.wr_data.next = bit_cast::<64, 16>(self.cq.dout.val().len) | (bit_cast::<64, 16>(self.cq.dout.val().index) << 16);
+        if self.ccnt.q.val() == 1 {
+            self.wr_data.next =
+                (bit_cast::<64, 7>(self.cq.dout.val().status) | (bit_cast::<64, 1>(self.phase.val().into()) << 7)) << 56;
         }
-        self.wr_data_valid.next = self.state.q.val() == TxState::Cpl;
+        self.wr_data_valid.next = (self.cst.q.val() == CplState::CData) & (self.ccnt.q.val() < 2_u64);
+        self.cq.pop.next = false;
+        self.ev_cpl.next = false;
+        self.inc_desc_err.next = false;
+        match self.cst.q.val() {
+            CplState::CIdle => {
+                if !self.cq.empty.val() & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val()) {
+                    self.cst.d.next = CplState::CReq;
+                }
+            }
+            CplState::CReq => {
+                self.wr_cmd_valid.next = true;
+                if self.wr_cmd_ready.val() {
+                    self.ccnt.d.next = 0.into();
+                    self.cst.d.next = CplState::CData;
+                }
+            }
+            CplState::CData => {
+                if self.wr_data_ready.val() & (self.ccnt.q.val() < 2_u64) {
+                    self.ccnt.d.next = self.ccnt.q.val() + 1;
+                }
+                if self.wr_done.val() {
+                    self.cq.pop.next = true;
+                    self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
+                    self.ev_cpl.next = true;
+                    self.inc_desc_err.next = self.cq.dout.val().status != self.k_ok.val();
+                    self.cst.d.next = CplState::CIdle;
+                }
+            }
+        }
+        self.cq.push.next = false;
+        self.cq.din.next.index = self.head_q.q.val();
+        self.cq.din.next.len = bit_cast::<16, 32>(self.d_len.q.val());
+        self.cq.din.next.status = self.chk.val();
         self.fifo_push.next = false;
         self.fifo_din.next = self.rd_data.val();
         self.meta_push.next = false;
@@ -363,54 +572,28 @@ impl Logic for TxEngine {
         self.meta_din.next.l4_en = self.l4req.val();
         self.meta_din.next.l4_off = self.l4s.val() + self.d_cdata.q.val();
         self.meta_din.next.l4_ck = self.ck_l4.val();
-        self.ev_cpl.next = false;
-        self.inc_desc_err.next = false;
 
         match self.state.q.val() {
             TxState::Idle => {
-                if self.enable.val()
-                    & (self.head_q.q.val() != self.tail.val())
-                    & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val())
-                    & !self.meta_full.val()
-                {
-                    self.state.d.next = TxState::DescReq;
-                }
-            }
-            TxState::DescReq => {
-                self.rd_cmd_valid.next = true;
-                if self.rd_cmd_ready.val() {
-                    self.cnt.d.next = 0.into();
-                    self.state.d.next = TxState::Desc;
-                }
-            }
-            TxState::Desc => {
-                self.rd_ready.next = true;
-                if self.rd_valid.val() {
-                    self.cnt.d.next = self.cnt.q.val() + 1;
-                    if self.cnt.q.val() == 0 {
-                        self.d_addr.d.next = self.rd_data.val();
-                    }
-                    if self.cnt.q.val() == 1 {
-                        self.d_len.d.next = self.rd_data.val().get_bits::<32>(0);
-                        self.d_flags.d.next = self.rd_data.val().get_bits::<32>(32);
-                    }
-                    if self.cnt.q.val() == 2 {
-                        self.d_l2.d.next = self.rd_data.val().get_bits::<8>(0);
-                        self.d_l3.d.next = self.rd_data.val().get_bits::<8>(8);
-                        self.d_rsvd0.d.next = self.rd_data.val().get_bits::<8>(24);
-                        self.d_cdata.d.next = self.rd_data.val().get_bits::<16>(32);
-                        self.d_tso.d.next = self.rd_data.val().get_bits::<16>(48);
-                    }
-                    if self.cnt.q.val() == 3 {
-                        self.d_rsvd1.d.next = self.rd_data.val();
-                    }
-                    if self.rd_last.val() {
-                        self.state.d.next = TxState::Check;
-                        if self.rd_err.val() {
-                            self.st.d.next = self.k_dma_error.val();
-                            self.d_len.d.next = 0.into();
-                            self.state.d.next = TxState::CplReq;
-                        }
+                if !self.dq.empty.val() & !self.cq.full.val() & !self.meta_full.val() {
+                    self.dq.pop.next = true;
+                    self.d_addr.d.next = self.dq.dout.val().addr;
+                    self.d_len.d.next = self.dq.dout.val().len;
+                    self.d_flags.d.next = self.dq.dout.val().flags;
+                    self.d_l2.d.next = self.dq.dout.val().l2;
+                    self.d_l3.d.next = self.dq.dout.val().l3;
+                    self.d_rsvd0.d.next = self.dq.dout.val().rsvd0;
+                    self.d_cdata.d.next = self.dq.dout.val().cdata;
+                    self.d_tso.d.next = self.dq.dout.val().tso;
+                    self.d_rsvd1.d.next = bit_cast::<64, 1>(self.dq.dout.val().rsvd1_nz.into());
+                    self.state.d.next = TxState::Check;
+                    if self.dq.dout.val().err {
+                        // The descriptor itself could not be read: complete it, length 0.
+                        self.cq.push.next = true;
+                        self.cq.din.next.len = 0.into();
+                        self.cq.din.next.status = self.k_dma_error.val();
+                        self.head_q.d.next = self.head_q.q.val() + 1;
+                        self.state.d.next = TxState::Idle;
                     }
                 }
             }
@@ -420,14 +603,19 @@ impl Logic for TxEngine {
                 if self.chk.val() == self.k_ok.val() {
                     self.state.d.next = TxState::DataReq;
                 } else {
-                    self.state.d.next = TxState::CplReq;
+                    // Refused: nothing fetched, nothing sent; the completion says why.
+                    self.cq.push.next = true;
+                    self.head_q.d.next = self.head_q.q.val() + 1;
+                    self.state.d.next = TxState::Idle;
                 }
             }
             TxState::DataReq => {
-                self.rd_cmd_valid.next = true;
-                self.rd_cmd_addr.next = self.d_addr.q.val();
-                self.rd_cmd_beats.next = bit_cast::<16, 32>((self.d_len.q.val() + 7) >> 3);
-                if self.rd_cmd_ready.val() {
+                if self.pf.q.val() == PfState::PIdle {
+                    self.rd_cmd_valid.next = true;
+                    self.rd_cmd_addr.next = self.d_addr.q.val();
+                    self.rd_cmd_beats.next = bit_cast::<16, 32>((self.d_len.q.val() + 7) >> 3);
+                }
+                if (self.pf.q.val() == PfState::PIdle) & self.rd_cmd_ready.val() {
                     self.cnt.d.next = 0.into();
                     self.state.d.next = TxState::Data;
                 }
@@ -448,32 +636,19 @@ impl Logic for TxEngine {
             }
             TxState::Meta => {
                 self.meta_push.next = true;
-                self.state.d.next = TxState::CplReq;
-            }
-            TxState::CplReq => {
-                self.wr_cmd_valid.next = true;
-                if self.wr_cmd_ready.val() {
-                    self.cnt.d.next = 0.into();
-                    self.state.d.next = TxState::Cpl;
-                }
-            }
-            TxState::Cpl => {
-                if self.wr_data_ready.val() {
-                    self.cnt.d.next = self.cnt.q.val() + 1;
-                }
-                if self.wr_done.val() {
-                    self.head_q.d.next = self.head_q.q.val() + 1;
-                    self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
-                    self.ev_cpl.next = true;
-                    self.inc_desc_err.next = self.st.q.val() != self.k_ok.val();
-                    self.state.d.next = TxState::Idle;
-                }
+                self.cq.push.next = true;
+                self.cq.din.next.status = self.st.q.val();
+                self.head_q.d.next = self.head_q.q.val() + 1;
+                self.state.d.next = TxState::Idle;
             }
         }
         if self.reset.val() {
             self.state.d.next = TxState::Idle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
+            self.pf.d.next = PfState::PIdle;
+            self.pf_head.d.next = 0.into();
+            self.cst.d.next = CplState::CIdle;
         }
     }
 }
@@ -483,6 +658,13 @@ mod tests {
     use super::*;
     use crate::testing::lint;
     use nic_abi::desc::{beat, lsb, tx};
+
+    #[test]
+    fn queue_constants_match_the_rtl() {
+        // update() writes these as literals (rust-hdl cannot read a Rust constant there).
+        assert_eq!(DESC_BATCH, 4);
+        assert_eq!(DESC_QUEUE, 1 << 3, "the descriptor FIFO is Fifo<TxD, 3, 4>");
+    }
 
     #[test]
     fn tx_engine_lints_in_verilator() {

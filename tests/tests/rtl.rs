@@ -435,3 +435,26 @@ fn a_frame_arriving_right_after_its_only_buffer_is_posted_is_delivered_not_dropp
     }
     assert_eq!(nic.stat(stats::RX_DROP_NOBUF), 0);
 }
+
+#[test]
+fn dma_errors_on_data_or_descriptor_reads_complete_with_dma_error_and_send_nothing() {
+    use nic_abi::regs::{queue, TXQ0};
+    let mut rng = SmallRng::seed_from_u64(91);
+    let mut nic = RawNic::new();
+    let f = traffic::frame_of_len(Kind { v6: false, tcp: true, vlan: false, ext: false, frag: false }, 300, 1, &mut rng);
+    let (seeded, mut d) = seed(&f).unwrap();
+    // Data at an address the DMA model does not map (an IOMMU fault on a board).
+    d.addr = 0x10_0000.into();
+    d.len = (seeded.len() as u32).into();
+    nic.post_tx(&seeded, d, true);
+    assert_eq!(nic.tx_cpl().status & 0x7f, status::DMA_ERROR, "data read fault");
+    assert!(nic.wire(1, Duration::from_millis(50)).is_empty(), "the faulted frame is not sent");
+    // A good frame still goes through.
+    tx_roundtrip(&mut nic, std::slice::from_ref(&f));
+    // The descriptor ring itself unmapped: the descriptor completes with DMA_ERROR.
+    nic.nic.write32(TXQ0 + queue::BASE_LO, 0x20_0000).unwrap();
+    nic.nic.write32(TXQ0 + queue::TAIL, 3).unwrap();
+    assert_eq!(nic.tx_cpl().status & 0x7f, status::DMA_ERROR, "descriptor read fault");
+    assert!(nic.stat(stats::DMA_ERR) >= 2);
+    assert!(nic.wire(1, Duration::from_millis(50)).is_empty());
+}
