@@ -67,6 +67,8 @@ pub struct ReplayReport {
     pub rx_ifnet: crate::ifnet::Ifnet,
     /// Frames the receiving NIC dropped (no buffer, FIFO overrun, MAC error), by its counters.
     pub dropped: usize,
+    /// The run stopped because nothing moved for the configured time (some frames unaccounted).
+    pub timed_out: bool,
     /// Offload requests sent, by FreeBSD flag name.
     pub requested: Vec<(&'static str, usize)>,
     /// The NIC's own counters (sending NIC, then receiving NIC on a cable).
@@ -170,6 +172,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         refused: vec![],
         rx: vec![],
         dropped: 0,
+        timed_out: false,
         rx_ifnet: tx_drv.ifnet().clone(),
         requested: vec![],
         hw_stats: vec![],
@@ -203,6 +206,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let mut index = 0usize;
     let mut last_progress = Instant::now();
     let rx_nic = if cfg.cable { sim.nic(1) } else { sim.nic(0) };
+    let tx_nic = sim.nic(0);
     loop {
         // Transmit as much as the ring takes.
         while let Some(m) = q.pop_front() {
@@ -237,13 +241,19 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
             });
         }
         if q.is_empty() && tx_drv.tx_in_flight() == 0 {
-            // Every frame the wire carried is either delivered or counted as dropped by the
-            // receiving NIC: stop when the books balance and the driver has taken every delivery.
+            // A TX completion means "fetched", not "sent": wait until the sending NIC has put every
+            // completed frame on the wire. Then every frame the wire carried is either delivered
+            // or counted as dropped by the receiving NIC: stop when the books balance and the
+            // driver has taken every delivery.
+            let on_wire = u64::from(tx_nic.read32(stats::TX_FRAMES)?);
             let carried = sim.stats()?.wire.frames;
             let r = |off| rx_nic.read32(off).map(u64::from);
             let (got, nobuf, err) =
                 (r(stats::RX_FRAMES)?, r(stats::RX_DROP_NOBUF)?, r(stats::RX_DROP_ERR)?);
-            if got + nobuf + err >= carried && report.rx.len() as u64 >= got {
+            if on_wire >= tx_drv.counters().tx_packets
+                && got + nobuf + err >= carried
+                && report.rx.len() as u64 >= got
+            {
                 report.dropped = (nobuf + err) as usize;
                 break;
             }
@@ -252,6 +262,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
             last_progress = Instant::now();
         } else {
             if last_progress.elapsed() > timeout {
+                report.timed_out = true;
                 break;
             }
             let rx_drv = rx_drv_owned.as_mut().unwrap_or(&mut tx_drv);
@@ -267,6 +278,15 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     report.sim = sim.stats()?;
     report.wall = t0.elapsed();
     Ok(report)
+}
+
+impl ReplayReport {
+    /// Frames sent that were neither received nor counted as dropped nor refused with a
+    /// completion status: zero unless something is wrong.
+    pub fn unaccounted(&self) -> i64 {
+        let refused_by_nic: u64 = self.tx_status.iter().filter(|(c, _)| *c != 0).map(|(_, n)| *n).sum();
+        self.sent as i64 - refused_by_nic as i64 - self.rx.len() as i64 - self.dropped as i64
+    }
 }
 
 /// The RX report line for one frame, as `nicctl replay --rx-report` writes it.

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use etherparse::{PacketBuilder, TcpHeader};
-use nic_abi::cksum;
 use nic_abi::csum::*;
 use nic_abi::ifcap::*;
 use nic_host::ifnet::hwassist_for;
@@ -156,12 +155,25 @@ fn routing_header_seed_uses_the_final_destination() {
     let m = prepare_tx(&frame, assist(), ALL).unwrap();
     let f = 14 + 40 + 24 + 6;
     let seed = u16::from_be_bytes([m.data()[f], m.data()[f + 1]]);
-    assert_eq!(seed, cksum::pseudo_v6([0x20; 16], final_dst, 17, 10));
+    // Seeded with the routing header's final destination (RFC 8200 §8.1), by etherparse's arithmetic.
+    let pseudo = |dst: [u8; 16]| {
+        !etherparse::checksum::Sum16BitWords::new()
+            .add_slice(&[0x20; 16])
+            .add_slice(&dst)
+            .add_2bytes([0, 17])
+            .add_4bytes(10u32.to_be_bytes())
+            .ones_complement()
+            .to_be() // etherparse sums in native byte order and converts at the end
+    };
+    assert_eq!(seed, pseudo(final_dst));
+    assert_eq!(seed, 0xbcd7, "by hand: fold(8 x 0x2020 + 8 x 0x7777 + 17 + 10)");
     // Hand computation of the finished checksum over the final destination.
     let out = software_finish(&m).unwrap();
     let mut l4 = udp.to_vec();
     l4[6..8].copy_from_slice(&out[f..f + 2]);
-    assert_eq!(cksum::fold(cksum::sum(&l4, cksum::pseudo_v6([0x20; 16], final_dst, 17, 10) as u32)), 0xffff);
+    let mut total = etherparse::checksum::Sum16BitWords::new().add_slice(&l4);
+    total = total.add_2bytes(pseudo(final_dst).to_be_bytes());
+    assert_eq!(total.ones_complement(), 0, "the finished UDP checksum verifies over the final destination");
     // An unknown routing type with segments left cannot be seeded.
     let mut bad = frame.clone();
     bad[14 + 40 + 2] = 3;

@@ -154,6 +154,8 @@ csr_block! {
         rxcq_tail: Signal<In, Bits<16>>,
         /// No frame or DMA in flight.
         idle_in: Signal<In, Bit>,
+        /// A soft reset was requested and has not happened yet (reads back as CTRL bit 1).
+        reset_pending: Signal<In, Bit>,
         /// A TX completion was written.
         ev_tx: Signal<In, Bit>,
         /// An RX completion was written.
@@ -311,7 +313,7 @@ impl Logic for Csr {
             } else if self.awaddr.val() == self.a_irq_mask.val() {
                 self.irq_mask.d.next = bit_cast::<2, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_txb_lo.val() {
-                self.txb_lo.d.next = self.wdata.val();
+                self.txb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.awaddr.val() == self.a_txb_hi.val() {
                 self.txb_hi.d.next = self.wdata.val();
             } else if self.awaddr.val() == self.a_tx_log2.val() {
@@ -325,13 +327,13 @@ impl Logic for Csr {
             } else if self.awaddr.val() == self.a_tx_tail.val() {
                 self.txt.d.next = bit_cast::<16, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_txcb_lo.val() {
-                self.txcb_lo.d.next = self.wdata.val();
+                self.txcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.awaddr.val() == self.a_txcb_hi.val() {
                 self.txcb_hi.d.next = self.wdata.val();
             } else if self.awaddr.val() == self.a_txcq_head.val() {
                 self.txch.d.next = bit_cast::<16, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_rxb_lo.val() {
-                self.rxb_lo.d.next = self.wdata.val();
+                self.rxb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.awaddr.val() == self.a_rxb_hi.val() {
                 self.rxb_hi.d.next = self.wdata.val();
             } else if self.awaddr.val() == self.a_rx_log2.val() {
@@ -345,7 +347,7 @@ impl Logic for Csr {
             } else if self.awaddr.val() == self.a_rx_tail.val() {
                 self.rxt.d.next = bit_cast::<16, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_rxcb_lo.val() {
-                self.rxcb_lo.d.next = self.wdata.val();
+                self.rxcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.awaddr.val() == self.a_rxcb_hi.val() {
                 self.rxcb_hi.d.next = self.wdata.val();
             } else if self.awaddr.val() == self.a_rxcq_head.val() {
@@ -381,7 +383,8 @@ impl Logic for Csr {
         } else if self.araddr.val() == self.a_next.val() {
             self.rd.next = self.v_next.val();
         } else if self.araddr.val() == self.a_ctrl.val() {
-            self.rd.next = bit_cast::<32, 1>(self.en_q.q.val().into());
+            self.rd.next = bit_cast::<32, 1>(self.en_q.q.val().into())
+                | (bit_cast::<32, 1>((self.reset_pending.val() | self.soft_q.q.val()).into()) << 1);
         } else if self.araddr.val() == self.a_capen.val() {
             self.rd.next = self.capen.q.val();
         } else if self.araddr.val() == self.a_irq_status.val() {

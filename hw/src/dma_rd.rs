@@ -5,8 +5,8 @@
 //! (AXI4 rule). All bursts of a command are requested back to back without
 //! waiting for data, so the memory latency is paid once per command, not per
 //! burst. Responses arrive in order (one AXI ID). A beat answered with an
-//! error response still counts; `dout_err` reports it with the last beat so
-//! the client can complete its descriptor with an error.
+//! error response still counts; `dout_err` (cumulative) tells the client, which
+//! completes its descriptor with an error.
 //!
 //! ```text
 //! cmd_valid ‾\__        arvalid ‾‾\_/‾‾\__     rvalid  __/‾‾‾‾‾‾‾\__
@@ -41,7 +41,8 @@ pub struct DmaRead {
     pub dout_ready: Signal<In, Bit>,
     /// This is the command's last beat.
     pub dout_last: Signal<Out, Bit>,
-    /// With the last beat: some beat of this command had an error response.
+    /// Some beat of this command so far (this one included) had an error response; clients read it
+    /// with the last beat.
     pub dout_err: Signal<Out, Bit>,
     /// Pulses once per error response, for the DMA error counter.
     pub err_pulse: Signal<Out, Bit>,
@@ -188,6 +189,10 @@ mod tests {
                 });
             }
             let want: Vec<u64> = (0..beats).map(|i| addr + i * 8).collect();
+            if addr % 4096 == 0 || beats >= 100 {
+                // Away from a 4 KiB edge, bursts are exactly MAX_BURST (the literal in update()).
+                assert!(bursts.iter().any(|&(_, n)| n == MAX_BURST), "{bursts:?}");
+            }
             assert_eq!(got, want, "beats for command at {addr:#x}");
             assert!(!bursts.is_empty());
             // Let the engine go idle.

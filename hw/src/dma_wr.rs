@@ -210,6 +210,34 @@ mod tests {
         lint("dma_wr", &generate_verilog(&d));
     }
 
+    /// With the data side stalled, the address side runs exactly AW_AHEAD bursts ahead (the
+    /// literal in update() is this constant), and every burst but the last is MAX_BURST long.
+    #[test]
+    fn addresses_run_exactly_aw_ahead_bursts_ahead_of_stalled_data() {
+        let mut d = DmaWrite::default();
+        d.connect_all();
+        let mut aws = vec![];
+        for cycle in 0..200 {
+            d.reset.next = false;
+            d.cmd_valid.next = cycle == 0;
+            d.cmd_addr.next = 0x10000u64.to_bits();
+            d.cmd_beats.next = 400u64.to_bits();
+            d.cmd_strb.next = 0xffu64.to_bits();
+            d.din_valid.next = true;
+            d.din.next = 0u64.to_bits();
+            d.awready.next = true;
+            d.wready.next = false;
+            d.bvalid.next = false;
+            clock_cycle(&mut d, |d, c| d.clock.next = Clock { clk: c }, |d| {
+                if d.awvalid.val() && d.awready.val() {
+                    aws.push(d.awlen.val().index() as u64 + 1);
+                }
+            });
+        }
+        assert_eq!(aws.len() as u64, AW_AHEAD, "bursts issued while no data moved");
+        assert!(aws.iter().all(|&n| n == crate::dma_rd::MAX_BURST));
+    }
+
     #[test]
     fn writes_land_with_strobes_and_done_waits_for_responses() {
         let mut rng = rand::rngs::SmallRng::seed_from_u64(11);

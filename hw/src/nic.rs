@@ -28,63 +28,113 @@ pub struct NicCore {
     pub clock: Signal<In, Clock>,
     /// Synchronous reset, active high.
     pub reset: Signal<In, Bit>,
-    // AXI4-Lite slave (BAR0)
+    /// AXI4-Lite slave (BAR0 on a board): write address.
     pub s_axil_awaddr: Signal<In, Bits<12>>,
+    /// AXI4-Lite write address valid.
     pub s_axil_awvalid: Signal<In, Bit>,
+    /// AXI4-Lite write address ready.
     pub s_axil_awready: Signal<Out, Bit>,
+    /// AXI4-Lite write data.
     pub s_axil_wdata: Signal<In, Bits<32>>,
+    /// AXI4-Lite write strobes (all four required).
     pub s_axil_wstrb: Signal<In, Bits<4>>,
+    /// AXI4-Lite write data valid.
     pub s_axil_wvalid: Signal<In, Bit>,
+    /// AXI4-Lite write data ready.
     pub s_axil_wready: Signal<Out, Bit>,
+    /// AXI4-Lite write response.
     pub s_axil_bresp: Signal<Out, Bits<2>>,
+    /// AXI4-Lite write response valid.
     pub s_axil_bvalid: Signal<Out, Bit>,
+    /// AXI4-Lite write response ready.
     pub s_axil_bready: Signal<In, Bit>,
+    /// AXI4-Lite read address.
     pub s_axil_araddr: Signal<In, Bits<12>>,
+    /// AXI4-Lite read address valid.
     pub s_axil_arvalid: Signal<In, Bit>,
+    /// AXI4-Lite read address ready.
     pub s_axil_arready: Signal<Out, Bit>,
+    /// AXI4-Lite read data.
     pub s_axil_rdata: Signal<Out, Bits<32>>,
+    /// AXI4-Lite read response.
     pub s_axil_rresp: Signal<Out, Bits<2>>,
+    /// AXI4-Lite read valid.
     pub s_axil_rvalid: Signal<Out, Bit>,
+    /// AXI4-Lite read ready.
     pub s_axil_rready: Signal<In, Bit>,
-    // AXI4 master (DMA), 64-bit, INCR bursts
+    /// AXI4 master (DMA to host memory by IOVA): read address.
     pub m_axi_araddr: Signal<Out, Bits<64>>,
+    /// AXI4 read burst length minus one.
     pub m_axi_arlen: Signal<Out, Bits<8>>,
+    /// AXI4 read beat size (3: 8 bytes).
     pub m_axi_arsize: Signal<Out, Bits<3>>,
+    /// AXI4 read burst type (1: INCR).
     pub m_axi_arburst: Signal<Out, Bits<2>>,
+    /// AXI4 read address valid.
     pub m_axi_arvalid: Signal<Out, Bit>,
+    /// AXI4 read address ready.
     pub m_axi_arready: Signal<In, Bit>,
+    /// AXI4 read data.
     pub m_axi_rdata: Signal<In, Bits<64>>,
+    /// AXI4 read response.
     pub m_axi_rresp: Signal<In, Bits<2>>,
+    /// AXI4 last read beat of a burst.
     pub m_axi_rlast: Signal<In, Bit>,
+    /// AXI4 read valid.
     pub m_axi_rvalid: Signal<In, Bit>,
+    /// AXI4 read ready.
     pub m_axi_rready: Signal<Out, Bit>,
+    /// AXI4 write address.
     pub m_axi_awaddr: Signal<Out, Bits<64>>,
+    /// AXI4 write burst length minus one.
     pub m_axi_awlen: Signal<Out, Bits<8>>,
+    /// AXI4 write beat size (3: 8 bytes).
     pub m_axi_awsize: Signal<Out, Bits<3>>,
+    /// AXI4 write burst type (1: INCR).
     pub m_axi_awburst: Signal<Out, Bits<2>>,
+    /// AXI4 write address valid.
     pub m_axi_awvalid: Signal<Out, Bit>,
+    /// AXI4 write address ready.
     pub m_axi_awready: Signal<In, Bit>,
+    /// AXI4 write data.
     pub m_axi_wdata: Signal<Out, Bits<64>>,
+    /// AXI4 write strobes.
     pub m_axi_wstrb: Signal<Out, Bits<8>>,
+    /// AXI4 last write beat of a burst.
     pub m_axi_wlast: Signal<Out, Bit>,
+    /// AXI4 write valid.
     pub m_axi_wvalid: Signal<Out, Bit>,
+    /// AXI4 write ready.
     pub m_axi_wready: Signal<In, Bit>,
+    /// AXI4 write response.
     pub m_axi_bresp: Signal<In, Bits<2>>,
+    /// AXI4 write response valid.
     pub m_axi_bvalid: Signal<In, Bit>,
+    /// AXI4 write response ready.
     pub m_axi_bready: Signal<Out, Bit>,
-    // MAC transmit (AXI4-Stream master)
+    /// MAC transmit (AXI4-Stream master): data, byte 0 in bits 7:0.
     pub m_axis_tx_tdata: Signal<Out, Bits<64>>,
+    /// Transmit byte enables (partial only on the last beat).
     pub m_axis_tx_tkeep: Signal<Out, Bits<8>>,
+    /// Transmit last beat of a frame.
     pub m_axis_tx_tlast: Signal<Out, Bit>,
+    /// Transmit frame error marker (never set by this NIC).
     pub m_axis_tx_tuser: Signal<Out, Bit>,
+    /// Transmit beat valid.
     pub m_axis_tx_tvalid: Signal<Out, Bit>,
+    /// MAC ready to take a transmit beat.
     pub m_axis_tx_tready: Signal<In, Bit>,
-    // MAC receive (AXI4-Stream slave)
+    /// MAC receive (AXI4-Stream slave): data, byte 0 in bits 7:0.
     pub s_axis_rx_tdata: Signal<In, Bits<64>>,
+    /// Receive byte enables.
     pub s_axis_rx_tkeep: Signal<In, Bits<8>>,
+    /// Receive last beat of a frame.
     pub s_axis_rx_tlast: Signal<In, Bit>,
+    /// Receive frame error (bad FCS etc.), on the last beat: the frame is dropped and counted.
     pub s_axis_rx_tuser: Signal<In, Bit>,
+    /// Receive beat valid.
     pub s_axis_rx_tvalid: Signal<In, Bit>,
+    /// Always high: the receive path never stalls the MAC.
     pub s_axis_rx_tready: Signal<Out, Bit>,
     /// Interrupt (level): an unmasked cause in IRQ_STATUS.
     pub irq: Signal<Out, Bit>,
@@ -335,6 +385,7 @@ impl Logic for NicCore {
         self.quiet_q.d.next = self.quiet.val();
         self.idle.next = self.quiet.val() & self.quiet_q.q.val();
         self.csr.idle_in.next = self.quiet.val();
+        self.csr.reset_pending.next = self.reset_req.q.val();
     }
 }
 

@@ -81,6 +81,9 @@ pub struct RxCsum {
     pub busy: Signal<Out, Bit>,
     p: RxParse,
     mid: DFF<Bit>,
+    too_long: DFF<Bit>,
+    s1_first: DFF<Bit>,
+    f_long: DFF<Bit>,
     skip: DFF<Bit>,
     v_in: Signal<Local, Bit>,
     s1_data: DFF<Bits<64>>,
@@ -167,7 +170,7 @@ impl Default for RxCsum {
             fifo_din: Default::default(), fifo_free: Default::default(), meta_push: Default::default(),
             meta_din: Default::default(), meta_full: Default::default(), inc_l3_bad: Default::default(),
             inc_l4_bad: Default::default(), inc_l4_calc: Default::default(), inc_drop_err: Default::default(),
-            busy: Default::default(), p: Default::default(), mid: Default::default(), skip: Default::default(), v_in: Default::default(), s1_data: Default::default(),
+            busy: Default::default(), p: Default::default(), mid: Default::default(), too_long: Default::default(), s1_first: Default::default(), f_long: Default::default(), skip: Default::default(), v_in: Default::default(), s1_data: Default::default(),
             s1_keep: Default::default(), s1_valid: Default::default(), s1_last: Default::default(),
             s1_user: Default::default(), s1_b: Default::default(), acc3: Default::default(),
             acc4: Default::default(), acca: Default::default(), accept_q: Default::default(),
@@ -203,7 +206,7 @@ impl Logic for RxCsum {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, mid, skip, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
+            self, clock, mid, too_long, s1_first, f_long, skip, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
             ufield, fin, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_route, f_proto, f_len,
             f_user, f_accept, f_nbeats, f_ufield
         );
@@ -224,6 +227,7 @@ impl Logic for RxCsum {
         self.s1_data.d.next = self.tdata.val();
         self.s1_keep.d.next = self.tkeep.val();
         self.s1_valid.d.next = self.v_in.val();
+        self.s1_first.d.next = !self.mid.q.val();
         self.s1_last.d.next = self.tlast.val();
         self.s1_user.d.next = self.tuser.val();
         if self.s1_valid.q.val() {
@@ -363,7 +367,10 @@ impl Logic for RxCsum {
         if self.s1_b.q.val() == 0 {
             self.acc_now.next = (bit_cast::<16, 13>(self.fifo_free.val()) > self.k_maxbeats.val()) & !self.meta_full.val();
         }
-        self.push_now.next = self.s1_valid.q.val() & self.acc_now.val() & (self.pushed.q.val() < self.k_maxbeats.val());
+        // `pushed` still holds the previous frame's count at a first beat: do not let it decide.
+        self.push_now.next = self.s1_valid.q.val()
+            & self.acc_now.val()
+            & ((self.s1_b.q.val() == 0) | (self.pushed.q.val() < self.k_maxbeats.val()));
         self.fifo_push.next = self.push_now.val();
         self.fifo_din.next = self.s1_data.q.val();
         self.nbytes.next = bit_cast::<16, 1>(self.s1_keep.q.val().get_bits::<1>(0))
@@ -381,6 +388,10 @@ impl Logic for RxCsum {
             self.acca.d.next = self.acca.q.val() + self.na.val();
             self.accept_q.d.next = self.acc_now.val();
             self.pushed.d.next = self.pushed.q.val() + bit_cast::<16, 1>(self.push_now.val().into());
+            // Past MAX_FRAME: drop, whatever the 16-bit length wraps to (a peer controls it).
+            // (Cleared by the start-of-frame bit, not by beat 0: the beat index of a huge frame wraps.)
+            self.too_long.d.next = (self.too_long.q.val() & !self.s1_first.q.val())
+                | (self.s1_b.q.val() >= self.k_maxbeats.val());
             if self.s1_b.q.val() == 0 {
                 self.acc3.d.next = self.n3.val();
                 self.acc4.d.next = self.n4.val();
@@ -409,6 +420,8 @@ impl Logic for RxCsum {
                 self.f_proto.d.next = self.p.proto.val();
                 self.f_len.d.next = (self.s1_b.q.val() << 3) + self.nbytes.val();
                 self.f_user.d.next = self.s1_user.q.val();
+                self.f_long.d.next = (self.too_long.q.val() & !self.s1_first.q.val())
+                    | (self.s1_b.q.val() >= self.k_maxbeats.val());
                 self.f_accept.d.next = self.acc_now.val();
                 self.f_nbeats.d.next = self.pushed.q.val() + bit_cast::<16, 1>(self.push_now.val().into());
                 if self.s1_b.q.val() == 0 {
@@ -452,7 +465,7 @@ impl Logic for RxCsum {
         self.s4.next = (self.tot.val() & 0xffff) + (self.tot.val() >> 16);
         self.t4.next = (self.s4.val() & 0xffff) + (self.s4.val() >> 16);
         self.l4valid.next = self.l4calc.val() & (self.t4.val() == 0xffff);
-        self.drop.next = self.f_user.q.val() | (self.f_len.q.val() > self.k_max.val());
+        self.drop.next = self.f_user.q.val() | self.f_long.q.val() | (self.f_len.q.val() > self.k_max.val());
 
         self.meta_din.next.len = self.f_len.q.val();
         self.meta_din.next.nbeats = self.f_nbeats.q.val();
@@ -481,6 +494,7 @@ impl Logic for RxCsum {
         self.inc_l4_calc.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val();
         self.busy.next = self.s1_valid.q.val() | self.fin.q.val() | (self.s1_b.q.val() != 0);
         if self.reset.val() {
+            self.too_long.d.next = false;
             self.skip.d.next = (self.mid.q.val() & !(self.tvalid.val() & self.tlast.val()))
                 | (!self.mid.q.val() & self.tvalid.val() & !self.tlast.val());
             self.s1_valid.d.next = false;

@@ -423,7 +423,7 @@ impl Logic for TxEngine {
             | (self.l4req.val()
                 & (self.l4s.val().get_bit(0)
                     | self.d_cdata.q.val().get_bit(0)
-                    | (bit_cast::<32, 16>(self.l4s.val() + self.d_cdata.q.val() + 2) > self.d_len.q.val())))
+                    | ((bit_cast::<32, 16>(self.l4s.val()) + bit_cast::<32, 16>(self.d_cdata.q.val()) + 2) > self.d_len.q.val())))
         {
             // IPv4 header: at least 20 bytes, even start, inside the frame; L4: even start,
             // even checksum offset, the checksum field inside the frame.

@@ -86,6 +86,9 @@ pub struct AxilMaster<T> {
     sig: AxilMasterSignals,
     timeout: u64,
     counters: AxilCounters,
+    /// Set by the first timeout (write?, offset, cycles waited, start cycle): a late response could
+    /// otherwise be taken as the answer to the next access, so every later access fails with it.
+    dead: Option<(bool, u32, u64, u64)>,
 }
 
 impl<T> AxilMaster<T> {
@@ -97,6 +100,7 @@ impl<T> AxilMaster<T> {
             sig: AxilMasterSignals::default(),
             timeout: timeout_cycles.max(1),
             counters: AxilCounters::default(),
+            dead: None,
         }
     }
 
@@ -118,13 +122,15 @@ impl<T> AxilMaster<T> {
     /// The signals for this cycle; starts the next access if `may_start`
     /// (false while the NIC is held in reset).
     pub fn drive(&mut self, now: u64, may_start: bool) -> AxilMasterSignals {
-        if self.cur.is_none() && may_start {
+        if self.cur.is_none() && may_start && self.dead.is_none() {
             if let Some((op, tag)) = self.queue.pop_front() {
                 let s = &mut self.sig;
                 match op {
                     RegOp::Write { off, val } => {
+                        // bready rises only once both handshakes are done, so a response
+                        // the slave gives too early is never taken (it times out instead).
                         (s.awaddr, s.awvalid, s.wdata, s.wstrb, s.wvalid, s.bready) =
-                            (off, true, val, 0xf, true, true);
+                            (off, true, val, 0xf, true, false);
                     }
                     RegOp::Read { off } => {
                         (s.araddr, s.arvalid, s.rready) = (off, true, true);
@@ -142,6 +148,9 @@ impl<T> AxilMaster<T> {
 
     /// Completes this cycle's handshakes; returns a finished access.
     pub fn update(&mut self, now: u64, s: &AxilSlaveSignals) -> Option<(T, Result<u32, SimError>)> {
+        if let Some((write, off, cycles, at_cycle)) = self.dead {
+            return self.queue.pop_front().map(|(_, tag)| (tag, Err(SimError::RegTimeout { write, off, cycles, at_cycle })));
+        }
         let cur = self.cur.as_ref()?;
         let m = &mut self.sig;
         let result = match cur.op {
@@ -152,7 +161,11 @@ impl<T> AxilMaster<T> {
                 if m.wvalid && s.wready {
                     m.wvalid = false;
                 }
-                (m.bready && s.bvalid).then_some(match s.bresp {
+                let answered = m.bready && s.bvalid;
+                if !m.awvalid && !m.wvalid {
+                    m.bready = true;
+                }
+                answered.then_some(match s.bresp {
                     0 | 1 => Ok(0),
                     r => Err(SimError::RegResponse {
                         write: true,
@@ -184,6 +197,7 @@ impl<T> AxilMaster<T> {
                     RegOp::Write { off, .. } => (true, off),
                     RegOp::Read { off } => (false, off),
                 };
+                self.dead = Some((write, off, waited, cur.start));
                 Err(SimError::RegTimeout {
                     write,
                     off,
@@ -406,7 +420,9 @@ mod tests {
             done.extend(clock(&mut m, &mut s, &mut now));
             assert!(now < 10_000);
         }
-        assert_eq!(now, 1000);
+        // The second access fails at once with the first one's timeout: after a timeout a late
+        // response could be mistaken for its answer, so the master never starts another.
+        assert_eq!(now, 501);
         match &done[0].1 {
             Err(
                 e @ SimError::RegTimeout {
@@ -420,15 +436,16 @@ mod tests {
             }
             other => panic!("expected a timeout, got {other:?}"),
         }
+        assert_eq!(done[1].0, 2);
         assert!(matches!(
             done[1].1,
             Err(SimError::RegTimeout {
-                write: true,
-                off: 0x14,
+                write: false,
+                off: 0x10,
                 ..
             })
         ));
-        assert_eq!(m.counters().timeouts, 2);
+        assert_eq!(m.counters().timeouts, 1);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //!   bytes written per `wstrb`, one B response [`DmaConfig::write_latency`]
 //!   cycles after the last beat;
 //! - an address the memory does not map, or a burst that breaks the rules
-//!   above, is answered SLVERR (2) and counted; nothing is written for it;
+//!   above, is answered SLVERR (2) and counted; nothing is written for an unmapped
+//!   address (beats of a burst before a mid-burst rule break are already written);
 //! - a valid we raise stays up with stable data until its handshake
 //!   (back-pressure gaps are inserted only between beats).
 //!

@@ -84,6 +84,14 @@ impl RawNic {
     /// Soft reset, then the rings programmed again from index 0 (zeroing the completion queues).
     pub fn soft_reset(&mut self) {
         self.nic.write32(ctrl::CTRL, ctrl::CTRL_RESET).unwrap();
+        // The NIC finishes its DMA in flight first (completions included): wait for the reset to
+        // have happened before zeroing the queues, or a late completion could land after.
+        let t0 = Instant::now();
+        while self.nic.read32(ctrl::CTRL).unwrap() & ctrl::CTRL_RESET != 0
+            || self.nic.read32(ctrl::STATUS).unwrap() & ctrl::STATUS_IDLE == 0
+        {
+            assert!(t0.elapsed() < Duration::from_secs(30), "soft reset did not complete");
+        }
         self.mem.write(TX_CQ, &[0u8; (RING * 16) as usize]);
         self.mem.write(RX_CQ, &[0u8; (RING * 16) as usize]);
         self.tx_tail = 0;

@@ -21,7 +21,7 @@ fn render() -> String {
         (id::RING_LIMITS, "RING_LIMITS (max log2 [7:0], min log2 [15:8])", "RO"), (id::MAX_FRAME, "MAX_FRAME", "RO"),
         (id::TSO_MAX, "TSO_MAX (0: no TSO)", "RO"), (id::TSO_SEGS, "TSO_SEGS", "RO"), (id::TOE_CONTEXTS, "TOE_CONTEXTS (0: no TOE)", "RO"),
         (id::NUM_QUEUES, "NUM_QUEUES", "RO"), (id::NEXT, "NEXT (next block)", "RO"),
-        (ctrl::CTRL, "CTRL (bit 0 ENABLE, bit 1 RESET, self-clearing)", "RW"), (ctrl::CAPENABLE, "CAPENABLE (IFCAP_*, masked by CAPS)", "RW"),
+        (ctrl::CTRL, "CTRL (bit 0 ENABLE; bit 1 RESET, reads 1 until the reset has happened)", "RW"), (ctrl::CAPENABLE, "CAPENABLE (IFCAP_*, masked by CAPS)", "RW"),
         (ctrl::IRQ_STATUS, "IRQ_STATUS (bit 0 TX, bit 1 RX; write 1 to clear)", "RW1C"), (ctrl::IRQ_MASK, "IRQ_MASK", "RW"),
         (ctrl::STATUS, "STATUS (bit 0 IDLE)", "RO"),
     ];
@@ -30,8 +30,8 @@ fn render() -> String {
     }
     for (base, q) in [(TXQ0, "TXQ0"), (RXQ0, "RXQ0")] {
         for (off, name, acc) in [
-            (queue::BASE_LO, "BASE_LO", "RW"), (queue::BASE_HI, "BASE_HI", "RW"), (queue::SIZE_LOG2, "SIZE_LOG2", "RW"),
-            (queue::TAIL, "TAIL (doorbell)", "RW"), (queue::HEAD, "HEAD", "RO"), (queue::CQ_BASE_LO, "CQ_BASE_LO", "RW"),
+            (queue::BASE_LO, "BASE_LO (bits 2:0 read 0)", "RW"), (queue::BASE_HI, "BASE_HI", "RW"), (queue::SIZE_LOG2, "SIZE_LOG2", "RW"),
+            (queue::TAIL, "TAIL (doorbell)", "RW"), (queue::HEAD, "HEAD", "RO"), (queue::CQ_BASE_LO, "CQ_BASE_LO (bits 2:0 read 0)", "RW"),
             (queue::CQ_BASE_HI, "CQ_BASE_HI", "RW"), (queue::CQ_HEAD, "CQ_HEAD", "RW"), (queue::CQ_TAIL, "CQ_TAIL", "RO"),
         ] {
             let _ = writeln!(w, "| `{:#05x}` | {q}.{name} | {acc} |", base + off);

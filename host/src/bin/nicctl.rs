@@ -143,6 +143,7 @@ fn cmd_replay(input: PathBuf, output: PathBuf, rx_report: PathBuf, offload: Opti
     if rep.dropped > 0 {
         eprintln!("{} frames dropped by the receiving NIC (no buffer or FIFO overrun); see its counters", rep.dropped);
     }
+    check_accounting(&rep)?;
     Ok(())
 }
 
@@ -164,8 +165,15 @@ fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: 
     let rep = replay::replay(&mix, &cfg)?;
     print_summary(&rep);
     println!("  wrote {} and {} (cycles {}..{})", pcap.display(), vcd.display(), vcd_start, vcd_start + vcd_cycles);
-    let errors: u64 = rep.tx_status.iter().filter(|(c, _)| *c != 0).map(|(_, n)| *n).sum();
-    let lost = rep.sent as i64 - errors as i64 - rep.rx.len() as i64 - rep.dropped as i64;
+    check_accounting(&rep)
+}
+
+/// Every frame sent is received, counted as dropped by the NIC, or refused with a status; else say so.
+fn check_accounting(rep: &ReplayReport) -> Res {
+    let lost = rep.unaccounted();
+    if rep.timed_out {
+        return Err(format!("no progress for 60 s with {lost} frames unaccounted for: the simulated NIC stalled (run with a VCD window to see where)").into());
+    }
     if lost != 0 {
         return Err(format!("{lost} frames neither received nor counted as dropped: a bug, please report it").into());
     }

@@ -203,7 +203,8 @@ pub fn validate(c: &Completion, ex: &Expect) -> Result<Valid, CompletionError> {
     let flags = c.csum_flags.get();
     match *ex {
         Expect::Tx { desc_len, .. } => {
-            if len as u32 != desc_len {
+            // A descriptor the NIC could not read completes with DMA_ERROR and length 0 (ABI).
+            if len as u32 != desc_len && !(status == Status::DmaError && len == 0) {
                 return Err(CompletionError::Len { dir, index, len, limit: desc_len as usize });
             }
             if flags != 0 {
@@ -256,6 +257,17 @@ mod tests {
 
     fn rx(index: u16) -> Expect {
         Expect::Rx { index, size_log2: LOG2, buf_len: 2048 }
+    }
+
+    #[test]
+    fn a_descriptor_the_nic_could_not_read_completes_with_length_zero() {
+        use nic_abi::desc::STATUS_PHASE;
+        let c = Completion { len: 0.into(), index: 5.into(), status: nic_abi::status::DMA_ERROR | STATUS_PHASE, ..Default::default() };
+        let ex = Expect::Tx { index: 5, size_log2: 6, desc_len: 1500 };
+        assert_eq!(validate(&c, &ex).map(|v| v.status), Ok(Status::DmaError));
+        // Length 0 with any other status is still wrong.
+        let c = Completion { status: nic_abi::status::OK | STATUS_PHASE, ..c };
+        assert!(matches!(validate(&c, &ex), Err(CompletionError::Len { .. })));
     }
 
     #[test]

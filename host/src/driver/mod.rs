@@ -16,6 +16,7 @@ mod ring;
 
 pub use cpl::{validate, CompletionError, Dir, Expect, Valid};
 
+use std::mem::ManuallyDrop;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{fence, Ordering};
@@ -164,6 +165,9 @@ pub enum Error {
     BadCompletion(CompletionError),
     /// A transmit was refused (the mbuf is back at the front of the queue).
     TxRejected(TxReject),
+    /// The device completed out of order: its ring state is unknown, so no buffer it may still
+    /// own is reused. The queues are stopped; detach (or reset) and attach again.
+    Wedged(String),
 }
 
 impl fmt::Display for Error {
@@ -190,6 +194,7 @@ impl fmt::Display for Error {
             }
             Error::BadCompletion(e) => write!(f, "{e}"),
             Error::TxRejected(r) => write!(f, "transmit refused: {r}"),
+            Error::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
         }
     }
 }
@@ -232,6 +237,8 @@ pub enum TxReject {
     Offsets(&'static str),
     /// TSO requested: not in this ABI yet.
     Tso,
+    /// The queues are stopped after an out-of-order completion ([`Error::Wedged`]).
+    Wedged(String),
     /// Copying into DMA memory failed.
     Dma(DevError),
 }
@@ -252,6 +259,7 @@ impl fmt::Display for TxReject {
             }
             TxReject::Offsets(w) => write!(f, "offload offsets: {w}"),
             TxReject::Tso => write!(f, "TSO requested but this ABI has no TSO"),
+            TxReject::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
             TxReject::Dma(e) => write!(f, "{e}"),
         }
     }
@@ -366,10 +374,14 @@ pub struct Driver {
     dev: Arc<dyn Device>,
     info: DeviceInfo,
     ifnet: Ifnet,
-    tx: TxQueue,
-    rx: RxQueue,
+    /// The queues' DMA memory is freed only once the NIC is known to be quiet (see `Drop`).
+    tx: ManuallyDrop<TxQueue>,
+    /// As `tx`.
+    rx: ManuallyDrop<RxQueue>,
     counters: Counters,
     irq: bool,
+    /// Set when a completion's index says the device and the driver disagree on the ring.
+    wedged: Option<String>,
 }
 
 impl fmt::Debug for Driver {
@@ -457,7 +469,16 @@ impl Driver {
         dev.write32(ctrl::IRQ_STATUS, ctrl::IRQ_TX | ctrl::IRQ_RX)?;
         dev.write32(ctrl::IRQ_MASK, if irq { ctrl::IRQ_TX | ctrl::IRQ_RX } else { 0 })?;
 
-        let mut d = Driver { dev, info, ifnet, tx, rx, counters: Counters::default(), irq };
+        let mut d = Driver {
+            dev,
+            info,
+            ifnet,
+            tx: ManuallyDrop::new(tx),
+            rx: ManuallyDrop::new(rx),
+            counters: Counters::default(),
+            irq,
+            wedged: None,
+        };
         // Post every RX buffer, then run.
         for _ in 0..d.rx.ring.size() {
             d.post_rx()?;
@@ -612,6 +633,9 @@ impl Driver {
     /// belongs to the driver, so nothing is lost), counted, and returned as
     /// [`Error::BadCompletion`] after the completions before it were handled.
     pub fn tx_reclaim(&mut self) -> Result<usize, Error> {
+        if let Some(why) = &self.wedged {
+            return Err(Error::Wedged(why.clone()));
+        }
         let mut n = 0;
         let mut failed: Option<Error> = None;
         while self.tx.ring.outstanding() > 0 {
@@ -627,6 +651,13 @@ impl Driver {
             let ex = Expect::Tx { index: idx, size_log2: self.tx.ring.size_log2, desc_len: self.tx.lens[slot] };
             let res = validate(&c, &ex);
             if res == Err(CompletionError::NotReady) {
+                break;
+            }
+            if let Err(e @ CompletionError::Index { .. }) = &res {
+                // Which descriptor the device finished is unknown: consume nothing, reuse nothing.
+                self.counters.count_bad(e);
+                self.wedged = Some(e.to_string());
+                failed = Some(Error::Wedged(e.to_string()));
                 break;
             }
             *self.counters.tx_status.entry(c.status & STATUS_CODE).or_default() += 1;
@@ -684,6 +715,9 @@ impl Driver {
     /// its buffer reposted, counted, and returned as [`Error::BadCompletion`]
     /// after the frames before it were delivered into `out`.
     pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>, budget: usize) -> Result<usize, Error> {
+        if let Some(why) = &self.wedged {
+            return Err(Error::Wedged(why.clone()));
+        }
         let mut n = 0;
         let mut consumed = 0;
         let mut failed: Option<Error> = None;
@@ -703,6 +737,13 @@ impl Driver {
             let ex = Expect::Rx { index: idx, size_log2: self.rx.ring.size_log2, buf_len: self.rx.buf_len };
             match validate(&c, &ex) {
                 Err(CompletionError::NotReady) => break,
+                Err(e @ CompletionError::Index { .. }) => {
+                    // Which buffer the device filled is unknown: consume nothing, repost nothing.
+                    self.counters.count_bad(&e);
+                    self.wedged = Some(e.to_string());
+                    failed = Some(Error::Wedged(e.to_string()));
+                    break;
+                }
                 Ok(v) if v.status == Status::Ok => {
                     let mut data = vec![0u8; v.len as usize];
                     if let Err(e) = self.rx.bufs[slot].read_at(0, &mut data) {
@@ -830,7 +871,9 @@ impl Driver {
         self.dev.write32(ctrl::IRQ_MASK, 0)?;
         self.dev.write32(ctrl::CTRL, 0)?;
         self.dev.write32(ctrl::CTRL, ctrl::CTRL_RESET)?;
+        // CTRL_RESET reads 1 until the NIC has let its DMA in flight finish and reset; then idle.
         self.dev.wait_clear(ctrl::CTRL, ctrl::CTRL_RESET, Duration::from_millis(500))?;
+        self.dev.wait_set(ctrl::STATUS, ctrl::STATUS_IDLE, Duration::from_millis(500))?;
         Ok(())
     }
 }
@@ -838,8 +881,20 @@ impl Driver {
 impl Drop for Driver {
     fn drop(&mut self) {
         // The device must stop DMA before the buffers go back to the region.
-        if let Err(e) = self.quiesce() {
-            log::warn!("{}: could not quiesce the NIC on detach: {e}", self.ifnet.if_xname);
+        match self.quiesce() {
+            Ok(()) => {
+                // SAFETY: `tx` and `rx` are dropped exactly once, here, and never used again
+                // (this is the driver's destructor).
+                unsafe {
+                    ManuallyDrop::drop(&mut self.tx);
+                    ManuallyDrop::drop(&mut self.rx);
+                }
+            }
+            Err(e) => log::warn!(
+                "{}: could not quiesce the NIC on detach ({e}); its rings and buffers stay allocated \
+                 so a late DMA cannot land in reused memory",
+                self.ifnet.if_xname
+            ),
         }
     }
 }

@@ -68,7 +68,8 @@ pub struct RxDesc {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct Completion {
-    /// TX: the descriptor's length; RX: the frame length written into the buffer.
+    /// TX: the descriptor's length (0 when the descriptor itself could not be read: `DMA_ERROR`);
+    /// RX: the frame length written into the buffer.
     pub len: U16,
     /// Free-running index of the descriptor this completes.
     pub index: U16,

@@ -66,7 +66,9 @@ pub mod ctrl {
 
     /// CTRL bit: the datapaths run (rings are fetched, frames received).
     pub const CTRL_ENABLE: u32 = 1 << 0;
-    /// CTRL bit: return every state machine to idle and clear the rings' indices; self-clearing.
+    /// CTRL bit: return every state machine to idle and clear the rings' indices. The NIC first lets
+    /// its DMA in flight and the frame on the MAC port finish; the bit reads 1 until the reset has
+    /// happened, then 0 (wait for that before freeing DMA memory).
     pub const CTRL_RESET: u32 = 1 << 1;
     /// IRQ bit: a TX completion was written.
     pub const IRQ_TX: u32 = 1 << 0;
@@ -78,7 +80,7 @@ pub mod ctrl {
 
 /// Per-queue registers, relative to a queue block ([`TXQ0`], [`RXQ0`]).
 pub mod queue {
-    /// Descriptor ring base IOVA, low 32 bits (must be [`crate::DMA_ALIGN`]-aligned).
+    /// Descriptor ring base IOVA, low 32 bits; bits 2:0 read as zero ([`crate::DMA_ALIGN`]).
     pub const BASE_LO: u32 = 0x00;
     /// Descriptor ring base IOVA, high 32 bits.
     pub const BASE_HI: u32 = 0x04;
@@ -88,7 +90,7 @@ pub mod queue {
     pub const TAIL: u32 = 0x0c;
     /// Consumer index, written by the device (read-only).
     pub const HEAD: u32 = 0x10;
-    /// Completion queue base IOVA, low 32 bits.
+    /// Completion queue base IOVA, low 32 bits; bits 2:0 read as zero.
     pub const CQ_BASE_LO: u32 = 0x14;
     /// Completion queue base IOVA, high 32 bits.
     pub const CQ_BASE_HI: u32 = 0x18;
