@@ -13,6 +13,7 @@
 //! RX: MAC -> rx_parse (headers) -> rx_csum (verdict) -> fifo -> rx_engine -> dma_wr (data, completion)
 //! ```
 #![allow(clippy::needless_range_loop)]
+#![warn(missing_docs)]
 
 pub mod emit;
 pub mod csr;
@@ -20,6 +21,7 @@ pub mod dma_rd;
 pub mod dma_wr;
 pub mod fifo;
 pub mod nic;
+pub mod records;
 pub mod rx_csum;
 pub mod rx_engine;
 pub mod rx_parse;

@@ -21,22 +21,9 @@
 
 use crate::rx_parse::RxParse;
 use nic_abi::{csum, ifcap};
+pub use crate::records::{RxMeta};
 use rust_hdl::prelude::*;
 
-/// Per-frame record from this block to the RX engine.
-#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
-pub struct RxMeta {
-    /// Frame length in bytes.
-    pub len: Bits<16>,
-    /// Beats of this frame in the data FIFO.
-    pub nbeats: Bits<16>,
-    /// Discard the frame (MAC error or over-length).
-    pub drop: Bit,
-    /// `CSUM_L3_*` / `CSUM_L4_*` result bits.
-    pub flags: Bits<32>,
-    /// Folded L4 sum including the pseudo-header (0xffff when valid).
-    pub cdata: Bits<16>,
-}
 
 /// The receive checksum verifier (with its parser).
 #[derive(LogicBlock)]

@@ -21,6 +21,7 @@
 use crate::fifo::Fifo;
 use crate::rx_csum::RxMeta;
 use nic_abi::status;
+pub use crate::records::{RxBuf};
 use rust_hdl::prelude::*;
 
 /// Receive buffer descriptors the prefetcher holds, at most.
@@ -28,18 +29,9 @@ pub const DESC_QUEUE: u64 = 8;
 /// Descriptors fetched by one read, at most.
 pub const DESC_BATCH: u64 = 4;
 
-/// A prefetched receive buffer.
-#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
-pub struct RxBuf {
-    /// Buffer IOVA.
-    pub addr: Bits<64>,
-    /// Buffer length.
-    pub len: Bits<32>,
-    /// 0, or the status the descriptor completes with unused (BAD_ALIGN, BAD_RSVD, DMA_ERROR).
-    pub code: Bits<7>,
-}
 
 /// States of the descriptor prefetcher.
+#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum PfState {
     /// Waiting for posted buffers and queue room.
@@ -51,6 +43,7 @@ pub enum PfState {
 }
 
 /// States of the frame machine.
+#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum RxState {
     /// Waiting for a frame (or a bad descriptor to complete).

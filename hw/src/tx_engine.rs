@@ -28,6 +28,7 @@ use crate::fifo::Fifo;
 use crate::rx_engine::PfState;
 use crate::tx_out::TxMeta;
 use nic_abi::{csum, ifcap, status};
+pub use crate::records::{TxD, TxCpl};
 use rust_hdl::prelude::*;
 
 /// Transmit descriptors the prefetcher holds, at most.
@@ -35,43 +36,10 @@ pub const DESC_QUEUE: u64 = 8;
 /// Descriptors fetched by one read, at most.
 pub const DESC_BATCH: u64 = 4;
 
-/// A prefetched transmit descriptor, as read (checked when the frame machine takes it).
-#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
-pub struct TxD {
-    /// `addr`.
-    pub addr: Bits<64>,
-    /// `len`.
-    pub len: Bits<32>,
-    /// `csum_flags`.
-    pub flags: Bits<32>,
-    /// `l2hlen`.
-    pub l2: Bits<8>,
-    /// `l3hlen`.
-    pub l3: Bits<8>,
-    /// `rsvd0`.
-    pub rsvd0: Bits<8>,
-    /// `csum_data`.
-    pub cdata: Bits<16>,
-    /// `tso_segsz`.
-    pub tso: Bits<16>,
-    /// `rsvd1` is not zero.
-    pub rsvd1_nz: Bit,
-    /// The read of this descriptor got an error response.
-    pub err: Bit,
-}
 
-/// A completion waiting to be written.
-#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
-pub struct TxCpl {
-    /// Free-running index of the descriptor.
-    pub index: Bits<16>,
-    /// Its length (0 when the descriptor itself could not be read).
-    pub len: Bits<16>,
-    /// Status code.
-    pub status: Bits<7>,
-}
 
 /// States of the completion writer.
+#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum CplState {
     /// Waiting for a queued completion and room in the completion queue.
@@ -83,6 +51,7 @@ pub enum CplState {
 }
 
 /// States of the transmit frame machine.
+#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum TxState {
     /// Waiting for a queued descriptor.

@@ -12,28 +12,9 @@
 //! tlast      ___________/‾\__      (one idle cycle between frames, inside the MAC's gap)
 //! ```
 
+pub use crate::records::{TxMeta};
 use rust_hdl::prelude::*;
 
-/// Per-frame record from the TX engine to this stage.
-#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
-pub struct TxMeta {
-    /// Frame length in bytes.
-    pub len: Bits<16>,
-    /// Discard the frame's beats instead of sending them.
-    pub drop: Bit,
-    /// Write `ip_ck` at byte `ip_off`.
-    pub ip_en: Bit,
-    /// Offset of the IPv4 header checksum (even).
-    pub ip_off: Bits<16>,
-    /// The IPv4 header checksum.
-    pub ip_ck: Bits<16>,
-    /// Write `l4_ck` at byte `l4_off`.
-    pub l4_en: Bit,
-    /// Offset of the TCP/UDP checksum (even).
-    pub l4_off: Bits<16>,
-    /// The TCP/UDP checksum (UDP zero already mapped to 0xffff).
-    pub l4_ck: Bits<16>,
-}
 
 /// The transmit output stage.
 #[derive(LogicBlock, Default)]

@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use crate::SimError;
 
 /// One register access.
+#[allow(missing_docs)] // variant fields are named for what they hold
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegOp {
     /// Read the 32-bit register at byte offset `off`.
@@ -32,6 +33,7 @@ pub enum RegOp {
 }
 
 /// What the master drives (inputs of the NIC).
+#[allow(missing_docs)] // fields are the AMBA AXI signal names
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AxilMasterSignals {
     pub awaddr: u32,
@@ -46,6 +48,7 @@ pub struct AxilMasterSignals {
 }
 
 /// What the slave (the NIC) drives.
+#[allow(missing_docs)] // fields are the AMBA AXI signal names
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AxilSlaveSignals {
     pub awready: bool,

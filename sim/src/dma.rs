@@ -114,6 +114,7 @@ pub const BURST_INCR: u8 = 1;
 pub const SIZE_8: u8 = 3;
 
 /// What the AXI4 master (the NIC) drives, sampled before the rising edge.
+#[allow(missing_docs)] // fields are the AMBA AXI signal names
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AxiMasterSignals {
     pub araddr: u64,
@@ -135,6 +136,7 @@ pub struct AxiMasterSignals {
 }
 
 /// What the slave model drives into the master.
+#[allow(missing_docs)] // fields are the AMBA AXI signal names
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AxiSlaveSignals {
     pub arready: bool,
@@ -192,6 +194,7 @@ impl Default for DmaConfig {
 }
 
 /// A rule of the DMA protocol the master broke (the burst was answered SLVERR).
+#[allow(missing_docs)] // variant fields are named for what they hold
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DmaViolation {
     /// The burst crosses a 4 KiB boundary.

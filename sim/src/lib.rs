@@ -25,6 +25,8 @@
 //! the port lists of `nic_hw::emit::models()`; the private `bind` module is the one
 //! place that names the NIC core's ports.
 
+#![warn(missing_docs)]
+
 pub mod axil;
 mod bind;
 pub mod dma;

@@ -59,6 +59,7 @@ impl FramePool {
 }
 
 /// One AXI4-Stream beat as driven by its master.
+#[allow(missing_docs)] // fields are the AMBA AXI signal names
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AxisBeat {
     pub tdata: u64,

@@ -1,0 +1,90 @@
+//! The records blocks hand each other through FIFOs, one per frame or
+//! descriptor. Each is a rust-hdl `LogicStruct` (a packed bit vector in the
+//! Verilog); the derive generates width/offset accessors without doc
+//! comments, hence the module-wide allowance below: every field is documented.
+#![allow(missing_docs)]
+
+use rust_hdl::prelude::*;
+
+/// Per-frame record from the receive checksum verifier (`rx_csum`) to the RX engine.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RxMeta {
+    /// Frame length in bytes.
+    pub len: Bits<16>,
+    /// Beats of this frame in the data FIFO.
+    pub nbeats: Bits<16>,
+    /// Discard the frame (MAC error or over-length).
+    pub drop: Bit,
+    /// `CSUM_L3_*` / `CSUM_L4_*` result bits.
+    pub flags: Bits<32>,
+    /// Folded L4 sum including the pseudo-header (0xffff when valid).
+    pub cdata: Bits<16>,
+}
+
+/// Per-frame record from the TX engine to the output stage (`tx_out`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxMeta {
+    /// Frame length in bytes.
+    pub len: Bits<16>,
+    /// Discard the frame's beats instead of sending them.
+    pub drop: Bit,
+    /// Write `ip_ck` at byte `ip_off`.
+    pub ip_en: Bit,
+    /// Offset of the IPv4 header checksum (even).
+    pub ip_off: Bits<16>,
+    /// The IPv4 header checksum.
+    pub ip_ck: Bits<16>,
+    /// Write `l4_ck` at byte `l4_off`.
+    pub l4_en: Bit,
+    /// Offset of the TCP/UDP checksum (even).
+    pub l4_off: Bits<16>,
+    /// The TCP/UDP checksum (UDP zero already mapped to 0xffff).
+    pub l4_ck: Bits<16>,
+}
+
+/// A prefetched receive buffer.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RxBuf {
+    /// Buffer IOVA.
+    pub addr: Bits<64>,
+    /// Buffer length.
+    pub len: Bits<32>,
+    /// 0, or the status the descriptor completes with unused (BAD_ALIGN, BAD_RSVD, DMA_ERROR).
+    pub code: Bits<7>,
+}
+
+/// A prefetched transmit descriptor, as read (checked when the frame machine takes it).
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxD {
+    /// `addr`.
+    pub addr: Bits<64>,
+    /// `len`.
+    pub len: Bits<32>,
+    /// `csum_flags`.
+    pub flags: Bits<32>,
+    /// `l2hlen`.
+    pub l2: Bits<8>,
+    /// `l3hlen`.
+    pub l3: Bits<8>,
+    /// `rsvd0`.
+    pub rsvd0: Bits<8>,
+    /// `csum_data`.
+    pub cdata: Bits<16>,
+    /// `tso_segsz`.
+    pub tso: Bits<16>,
+    /// `rsvd1` is not zero.
+    pub rsvd1_nz: Bit,
+    /// The read of this descriptor got an error response.
+    pub err: Bit,
+}
+
+/// A completion waiting to be written.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxCpl {
+    /// Free-running index of the descriptor.
+    pub index: Bits<16>,
+    /// Its length (0 when the descriptor itself could not be read).
+    pub len: Bits<16>,
+    /// Status code.
+    pub status: Bits<7>,
+}
