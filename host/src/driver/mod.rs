@@ -382,6 +382,8 @@ pub struct Driver {
     irq: bool,
     /// Set when a completion's index says the device and the driver disagree on the ring.
     wedged: Option<String>,
+    /// How long register waits (reset, idle) may take.
+    reg_timeout: Duration,
 }
 
 impl fmt::Debug for Driver {
@@ -411,13 +413,9 @@ impl Driver {
             return Err(Error::Layout(format!("RX buffer length {rx_buf_len} unusable")));
         }
 
-        // CTRL block (0x100): quiesce and soft reset. CTRL_RESET self-clears;
-        // STATUS_IDLE then says nothing is in flight.
+        // CTRL block (0x100): quiesce and soft reset.
         let t = cfg.reg_timeout;
-        dev.write32(ctrl::IRQ_MASK, 0)?;
-        dev.write32(ctrl::CTRL, ctrl::CTRL_RESET)?;
-        dev.wait_clear(ctrl::CTRL, ctrl::CTRL_RESET, t)?;
-        dev.wait_set(ctrl::STATUS, ctrl::STATUS_IDLE, t)?;
+        quiesce_nic(&*dev, t)?;
         for q in [TXQ0, RXQ0] {
             for r in [queue::HEAD, queue::CQ_TAIL] {
                 let value = dev.read32(q + r)?;
@@ -478,6 +476,7 @@ impl Driver {
             counters: Counters::default(),
             irq,
             wedged: None,
+            reg_timeout: t,
         };
         // Post every RX buffer, then run.
         for _ in 0..d.rx.ring.size() {
@@ -868,14 +867,20 @@ impl Driver {
     }
 
     fn quiesce(&mut self) -> Result<(), Error> {
-        self.dev.write32(ctrl::IRQ_MASK, 0)?;
-        self.dev.write32(ctrl::CTRL, 0)?;
-        self.dev.write32(ctrl::CTRL, ctrl::CTRL_RESET)?;
-        // CTRL_RESET reads 1 until the NIC has let its DMA in flight finish and reset; then idle.
-        self.dev.wait_clear(ctrl::CTRL, ctrl::CTRL_RESET, Duration::from_millis(500))?;
-        self.dev.wait_set(ctrl::STATUS, ctrl::STATUS_IDLE, Duration::from_millis(500))?;
-        Ok(())
+        quiesce_nic(&*self.dev, self.reg_timeout)
     }
+}
+
+/// Stops the NIC and resets it (register spec: CTRL block at 0x100): interrupts masked, datapaths
+/// disabled, soft reset. CTRL_RESET reads 1 until the NIC has let its DMA in flight and the frame
+/// on its MAC port finish and has reset; STATUS_IDLE then says nothing is in flight.
+fn quiesce_nic(dev: &dyn Device, t: Duration) -> Result<(), Error> {
+    dev.write32(ctrl::IRQ_MASK, 0)?;
+    dev.write32(ctrl::CTRL, 0)?;
+    dev.write32(ctrl::CTRL, ctrl::CTRL_RESET)?;
+    dev.wait_clear(ctrl::CTRL, ctrl::CTRL_RESET, t)?;
+    dev.wait_set(ctrl::STATUS, ctrl::STATUS_IDLE, t)?;
+    Ok(())
 }
 
 impl Drop for Driver {
