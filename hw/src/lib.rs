@@ -17,6 +17,7 @@
 
 pub mod emit;
 pub mod csr;
+pub mod desc_fetch;
 pub mod dma_rd;
 pub mod dma_wr;
 pub mod fifo;

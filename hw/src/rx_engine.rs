@@ -1,13 +1,10 @@
 //! Receive queue engine: takes verified frames from the RX FIFO, places each
 //! in the next posted buffer by DMA, then writes its completion.
 //!
-//! Two state machines. The prefetcher keeps a queue of up to [`DESC_QUEUE`]
-//! buffer descriptors, fetching up to [`DESC_BATCH`] per read while frames
-//! stream, so no frame waits for a descriptor round trip:
-//! ```text
-//! PIdle --posted buffers, room--> PReq -> PRecv (2 beats per descriptor) -> PIdle
-//! ```
-//! The frame machine pairs each verified frame with the queue's head:
+//! A [`DescFetch`] keeps a queue of up to [`DESC_QUEUE`] buffer descriptors
+//! (2 beats each) filled while frames stream, so no frame waits for a
+//! descriptor round trip. The frame machine pairs each verified frame with
+//! the queue's head:
 //! ```text
 //! Idle --frame, buffer ok--> DataReq -> Data -> CplReq -> Cpl -> Idle
 //!  |  \--no buffer posted / too big / drop--> Discard -> Idle   (counted)
@@ -18,29 +15,16 @@
 //! are already in its buffer. With no buffer posted the frame is dropped
 //! rather than blocking the wire. Every state leaves on its own or on reset.
 
+use crate::desc_fetch::DescFetch;
+pub use crate::desc_fetch::{PfState, DESC_BATCH};
 use crate::fifo::Fifo;
 use crate::rx_csum::RxMeta;
 use nic_abi::status;
-pub use crate::records::{RxBuf};
+pub use crate::records::RxBuf;
 use rust_hdl::prelude::*;
 
 /// Receive buffer descriptors the prefetcher holds, at most.
 pub const DESC_QUEUE: u64 = 8;
-/// Descriptors fetched by one read, at most.
-pub const DESC_BATCH: u64 = 4;
-
-
-/// States of the descriptor prefetcher.
-#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
-#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
-pub enum PfState {
-    /// Waiting for posted buffers and queue room.
-    PIdle,
-    /// Asking the read DMA for a batch.
-    PReq,
-    /// Receiving the batch.
-    PRecv,
-}
 
 /// States of the frame machine.
 #[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
@@ -149,15 +133,9 @@ pub struct RxEngine {
     cnt: DFF<Bits<16>>,
     b_addr: DFF<Bits<64>>,
     dq: Fifo<RxBuf, 3, 4>,
-    pf: DFF<PfState>,
-    pf_head: DFF<Bits<16>>,
-    pf_k: DFF<Bits<16>>,
-    pf_cnt: DFF<Bits<16>>,
+    pf: DescFetch,
     pf_addr: DFF<Bits<64>>,
     pf_err: DFF<Bit>,
-    posted: Signal<Local, Bits<16>>,
-    to_end: Signal<Local, Bits<16>>,
-    k: Signal<Local, Bits<16>>,
     room: Signal<Local, Bits<16>>,
     cq_room: Signal<Local, Bit>,
     none_posted: Signal<Local, Bit>,
@@ -193,9 +171,8 @@ impl Default for RxEngine {
             delivered_len: Default::default(), inc_drop_nobuf: Default::default(), inc_drop_err: Default::default(),
             busy: Default::default(), state: Default::default(), head_q: Default::default(),
             cq_tail_q: Default::default(), cnt: Default::default(), b_addr: Default::default(),
-            dq: Default::default(), pf: Default::default(), pf_head: Default::default(), pf_k: Default::default(),
-            pf_cnt: Default::default(), pf_addr: Default::default(), pf_err: Default::default(),
-            posted: Default::default(), to_end: Default::default(), k: Default::default(), room: Default::default(),
+            dq: Default::default(), pf: DescFetch::new(4), pf_addr: Default::default(),
+            pf_err: Default::default(), room: Default::default(),
             cq_room: Default::default(), none_posted: Default::default(), m: Default::default(), st: Default::default(),
             with_frame: Default::default(), mask: Default::default(), lap: Default::default(),
             phase: Default::default(), rem: Default::default(),
@@ -210,7 +187,7 @@ impl Default for RxEngine {
 impl Logic for RxEngine {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, head_q, cq_tail_q, cnt, b_addr, m, st, with_frame, pf, pf_head, pf_k, pf_cnt, pf_addr, pf_err);
+        dff_setup!(self, clock, state, head_q, cq_tail_q, cnt, b_addr, m, st, with_frame, pf_addr, pf_err);
         self.dq.clock.next = self.clock.val();
         self.dq.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
@@ -221,80 +198,53 @@ impl Logic for RxEngine {
         self.rem.next = bit_cast::<8, 16>(self.m.q.val().len & 7);
         self.cq_room.next = (self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val();
 
-        // Prefetcher: batches of up to DESC_BATCH, never past the ring's end, never more than the queue holds.
-        self.posted.next = self.tail.val() - self.pf_head.q.val();
-        self.to_end.next = (self.mask.val() + 1) - (self.pf_head.q.val() & self.mask.val());
+        // Prefetcher: the read port is only ever its own here.
+        self.pf.clock.next = self.clock.val();
+        self.pf.reset.next = self.reset.val();
+        self.pf.enable.next = self.enable.val();
+        self.pf.may_start.next = true;
+        self.pf.base.next = self.base.val();
+        self.pf.size_log2.next = self.size_log2.val();
+        self.pf.tail.next = self.tail.val();
         self.room.next = bit_cast::<16, 4>(self.dq.free.val());
-        self.k.next = self.posted.val();
-        if self.k.val() > 4_u64 {
-            self.k.next = 4_u64.into();
-        }
-        if self.k.val() > self.to_end.val() {
-            self.k.next = self.to_end.val();
-        }
-        if self.k.val() > self.room.val() {
-            self.k.next = self.room.val();
-        }
+        self.pf.room.next = self.room.val();
+        self.pf.rd_cmd_ready.next = self.rd_cmd_ready.val();
+        self.pf.rd_valid.next = self.rd_valid.val();
+        self.pf.rd_last.next = self.rd_last.val();
+        self.rd_cmd_valid.next = self.pf.rd_cmd_valid.val();
+        self.rd_cmd_addr.next = self.pf.rd_cmd_addr.val();
+        self.rd_cmd_beats.next = self.pf.rd_cmd_beats.val();
+        self.rd_ready.next = self.pf.rd_ready.val();
         // No buffer anywhere: none posted, none being fetched, none queued. The queue's free count
         // is immediate; its `empty` flag lags a push by two cycles and would drop a frame whose
         // buffer just arrived.
-        self.none_posted.next =
-            (self.pf.q.val() == PfState::PIdle) & (self.posted.val() == 0) & (self.room.val() == 8_u64);
-        self.rd_cmd_valid.next = false;
-        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.pf_head.q.val() & self.mask.val()) << 4);
-        self.rd_cmd_beats.next = self.pf_k.q.val() << 1;
-        self.rd_ready.next = false;
+        self.none_posted.next = self.pf.drained.val() & (self.room.val() == 8_u64);
+        // Records: beat 0 the address, beat 1 length and reserved word (nic_abi::desc::rx).
         self.dq.push.next = false;
         self.dq.din.next.addr = self.pf_addr.q.val();
         self.dq.din.next.len = self.rd_data.val().get_bits::<32>(0);
         self.dq.din.next.code = self.k_ok.val();
-        match self.pf.q.val() {
-            PfState::PIdle => {
-                if self.enable.val() & (self.k.val() != 0) {
-                    self.pf_k.d.next = self.k.val();
-                    self.pf.d.next = PfState::PReq;
+        if self.pf.beat.val() {
+            if !self.pf.beat_idx.val().get_bit(0) {
+                self.pf_addr.d.next = self.rd_data.val();
+                self.pf_err.d.next = self.rd_err.val();
+            } else {
+                self.dq.push.next = true;
+                if (self.pf_addr.q.val() & 7_u64) != 0 {
+                    self.dq.din.next.code = self.k_bad_align.val();
                 }
-            }
-            PfState::PReq => {
-                self.rd_cmd_valid.next = true;
-                if self.rd_cmd_ready.val() {
-                    self.pf_cnt.d.next = 0.into();
-                    self.pf_err.d.next = false;
-                    self.pf.d.next = PfState::PRecv;
+                if self.rd_data.val().get_bits::<32>(32) != 0 {
+                    self.dq.din.next.code = self.k_bad_rsvd.val();
                 }
-            }
-            PfState::PRecv => {
-                self.rd_ready.next = true;
-                if self.rd_valid.val() {
-                    self.pf_cnt.d.next = self.pf_cnt.q.val() + 1;
-                    if !self.pf_cnt.q.val().get_bit(0) {
-                        self.pf_addr.d.next = self.rd_data.val();
-                        self.pf_err.d.next = self.rd_err.val();
-                    } else {
-                        // Second beat: length and reserved word; the descriptor is complete.
-                        self.dq.push.next = true;
-                        if (self.pf_addr.q.val() & 7_u64) != 0 {
-                            self.dq.din.next.code = self.k_bad_align.val();
-                        }
-                        if self.rd_data.val().get_bits::<32>(32) != 0 {
-                            self.dq.din.next.code = self.k_bad_rsvd.val();
-                        }
-                        if self.pf_err.q.val() | self.rd_err.val() {
-                            self.dq.din.next.code = self.k_dma_error.val();
-                        }
-                    }
-                    if self.rd_last.val() {
-                        self.pf_head.d.next = self.pf_head.q.val() + self.pf_k.q.val();
-                        self.pf.d.next = PfState::PIdle;
-                    }
+                if self.pf_err.q.val() | self.rd_err.val() {
+                    self.dq.din.next.code = self.k_dma_error.val();
                 }
             }
         }
 
         self.busy.next = (self.state.q.val() != RxState::Idle)
             | !self.meta_empty.val()
-            | (self.pf.q.val() != PfState::PIdle)
-            | (self.enable.val() & (self.k.val() != 0))
+            | self.pf.busy.val()
             | (!self.dq.empty.val() & (self.dq.dout.val().code != 0));
 
         self.wr_cmd_valid.next = false;
@@ -418,8 +368,6 @@ impl Logic for RxEngine {
             self.state.d.next = RxState::Idle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
-            self.pf.d.next = PfState::PIdle;
-            self.pf_head.d.next = 0.into();
         }
     }
 }

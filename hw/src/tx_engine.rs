@@ -2,14 +2,10 @@
 //! fetches frame data into the TX FIFO through the checksum accumulators,
 //! and writes one completion per descriptor.
 //!
-//! Two state machines share the engine's read port, never at the same time.
-//! The prefetcher keeps up to [`DESC_QUEUE`] descriptors queued, fetching up
-//! to [`DESC_BATCH`] per read between data fetches, so a frame does not wait
-//! for its own descriptor's round trip:
-//! ```text
-//! PIdle --posted, room, data port free--> PReq -> PRecv (4 beats per descriptor) -> PIdle
-//! ```
-//! The frame machine takes the queue's head and hands its completion to a
+//! A [`DescFetch`] and the frame machine share the engine's read port, never
+//! at the same time: the prefetcher keeps up to [`DESC_QUEUE`] descriptors
+//! (4 beats each) queued, fetching between data fetches, so a frame does not
+//! wait for its own descriptor's round trip. The frame machine takes the queue's head and hands its completion to a
 //! third machine, which writes completions in order while the next frame's
 //! data is fetched:
 //! ```text
@@ -24,8 +20,9 @@
 //! Field positions inside the descriptor beats are those of `nic_abi::desc`
 //! (a test below holds them equal).
 
+use crate::desc_fetch::DescFetch;
+pub use crate::desc_fetch::DESC_BATCH;
 use crate::fifo::Fifo;
-use crate::rx_engine::PfState;
 use crate::tx_out::TxMeta;
 use nic_abi::{csum, ifcap, status};
 pub use crate::records::{TxD, TxCpl};
@@ -33,8 +30,6 @@ use rust_hdl::prelude::*;
 
 /// Transmit descriptors the prefetcher holds, at most.
 pub const DESC_QUEUE: u64 = 8;
-/// Descriptors fetched by one read, at most.
-pub const DESC_BATCH: u64 = 4;
 
 
 
@@ -164,17 +159,11 @@ pub struct TxEngine {
     cq: Fifo<TxCpl, 3, 4>,
     cst: DFF<CplState>,
     ccnt: DFF<Bits<2>>,
-    pf: DFF<PfState>,
-    pf_head: DFF<Bits<16>>,
-    pf_k: DFF<Bits<16>>,
-    pf_cnt: DFF<Bits<16>>,
+    pf: DescFetch,
     pf_addr: DFF<Bits<64>>,
     pf_w1: DFF<Bits<64>>,
     pf_w2: DFF<Bits<64>>,
     pf_err: DFF<Bit>,
-    posted: Signal<Local, Bits<16>>,
-    to_end: Signal<Local, Bits<16>>,
-    k: Signal<Local, Bits<16>>,
     room: Signal<Local, Bits<16>>,
     data_port: Signal<Local, Bit>,
     csum: crate::tx_csum::TxCsum,
@@ -274,17 +263,11 @@ impl Default for TxEngine {
             cq: Default::default(),
             cst: Default::default(),
             ccnt: Default::default(),
-            pf: Default::default(),
-            pf_head: Default::default(),
-            pf_k: Default::default(),
-            pf_cnt: Default::default(),
+            pf: DescFetch::new(5),
             pf_addr: Default::default(),
             pf_w1: Default::default(),
             pf_w2: Default::default(),
             pf_err: Default::default(),
-            posted: Default::default(),
-            to_end: Default::default(),
-            k: Default::default(),
             room: Default::default(),
             data_port: Default::default(),
             csum: Default::default(),
@@ -327,7 +310,7 @@ impl Logic for TxEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, head_q, cq_tail_q, cnt, d_addr, d_len, d_flags, d_l2, d_l3, d_rsvd0, d_cdata,
-            d_tso, d_rsvd1, st, drop, pf, pf_head, pf_k, pf_cnt, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
+            d_tso, d_rsvd1, st, drop, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
         );
         self.csum.clock.next = self.clock.val();
         self.dq.clock.next = self.clock.val();
@@ -337,28 +320,14 @@ impl Logic for TxEngine {
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
-        // Prefetcher: batches of up to DESC_BATCH, never past the ring's end or the queue's room.
-        self.posted.next = self.tail.val() - self.pf_head.q.val();
-        self.to_end.next = (self.mask.val() + 1) - (self.pf_head.q.val() & self.mask.val());
         self.room.next = bit_cast::<16, 4>(self.dq.free.val());
-        self.k.next = self.posted.val();
-        if self.k.val() > 4_u64 {
-            self.k.next = 4_u64.into();
-        }
-        if self.k.val() > self.to_end.val() {
-            self.k.next = self.to_end.val();
-        }
-        if self.k.val() > self.room.val() {
-            self.k.next = self.room.val();
-        }
         // The frame machine owns the read port from Check to the end of Data; the prefetcher starts
         // only outside that window, and DataReq waits for a prefetch already under way.
         self.data_port.next = (self.state.q.val() == TxState::Check)
             | (self.state.q.val() == TxState::DataReq)
             | (self.state.q.val() == TxState::Data);
         self.busy.next = (self.state.q.val() != TxState::Idle)
-            | (self.pf.q.val() != PfState::PIdle)
-            | (self.enable.val() & (self.k.val() != 0))
+            | self.pf.busy.val()
             | !self.dq.empty.val()
             | (self.cst.q.val() != CplState::CIdle)
             | !self.cq.empty.val();
@@ -423,11 +392,23 @@ impl Logic for TxEngine {
             self.ck_l4.next = 0xffff_u64.into();
         }
 
-        // Defaults.
-        self.rd_cmd_valid.next = false;
-        self.rd_cmd_addr.next = self.base.val() + (bit_cast::<64, 16>(self.pf_head.q.val() & self.mask.val()) << 5);
-        self.rd_cmd_beats.next = self.pf_k.q.val() << 2;
-        self.rd_ready.next = false;
+        // Prefetcher, starting a batch only outside the frame machine's read window.
+        self.pf.clock.next = self.clock.val();
+        self.pf.reset.next = self.reset.val();
+        self.pf.enable.next = self.enable.val();
+        self.pf.may_start.next = !self.data_port.val();
+        self.pf.base.next = self.base.val();
+        self.pf.size_log2.next = self.size_log2.val();
+        self.pf.tail.next = self.tail.val();
+        self.pf.room.next = self.room.val();
+        self.pf.rd_cmd_ready.next = self.rd_cmd_ready.val();
+        self.pf.rd_valid.next = self.rd_valid.val();
+        self.pf.rd_last.next = self.rd_last.val();
+        // Read port defaults: the prefetcher's (DataReq and Data override below).
+        self.rd_cmd_valid.next = self.pf.rd_cmd_valid.val();
+        self.rd_cmd_addr.next = self.pf.rd_cmd_addr.val();
+        self.rd_cmd_beats.next = self.pf.rd_cmd_beats.val();
+        self.rd_ready.next = self.pf.rd_ready.val();
         self.dq.push.next = false;
         self.dq.pop.next = false;
         self.dq.din.next.addr = self.pf_addr.q.val();
@@ -440,47 +421,23 @@ impl Logic for TxEngine {
         self.dq.din.next.tso = self.pf_w2.q.val().get_bits::<16>(48);
         self.dq.din.next.rsvd1_nz = self.rd_data.val() != 0;
         self.dq.din.next.err = self.pf_err.q.val() | self.rd_err.val();
-        match self.pf.q.val() {
-            PfState::PIdle => {
-                if self.enable.val() & (self.k.val() != 0) & !self.data_port.val() {
-                    self.pf_k.d.next = self.k.val();
-                    self.pf.d.next = PfState::PReq;
-                }
+        // Records: beats addr, len|csum_flags, l2hlen..tso_segsz, rsvd1 (nic_abi::desc::tx).
+        if self.pf.beat.val() {
+            if self.rd_err.val() {
+                self.pf_err.d.next = true;
             }
-            PfState::PReq => {
-                self.rd_cmd_valid.next = true;
-                if self.rd_cmd_ready.val() {
-                    self.pf_cnt.d.next = 0.into();
-                    self.pf_err.d.next = false;
-                    self.pf.d.next = PfState::PRecv;
-                }
+            if self.pf.beat_idx.val().get_bits::<2>(0) == 0 {
+                self.pf_addr.d.next = self.rd_data.val();
+                self.pf_err.d.next = self.rd_err.val();
             }
-            PfState::PRecv => {
-                // Beats: addr, len|csum_flags, l2hlen..tso_segsz, rsvd1 (nic_abi::desc::tx).
-                self.rd_ready.next = true;
-                if self.rd_valid.val() {
-                    self.pf_cnt.d.next = self.pf_cnt.q.val() + 1;
-                    if self.rd_err.val() {
-                        self.pf_err.d.next = true;
-                    }
-                    if self.pf_cnt.q.val().get_bits::<2>(0) == 0 {
-                        self.pf_addr.d.next = self.rd_data.val();
-                        self.pf_err.d.next = self.rd_err.val();
-                    }
-                    if self.pf_cnt.q.val().get_bits::<2>(0) == 1 {
-                        self.pf_w1.d.next = self.rd_data.val();
-                    }
-                    if self.pf_cnt.q.val().get_bits::<2>(0) == 2 {
-                        self.pf_w2.d.next = self.rd_data.val();
-                    }
-                    if self.pf_cnt.q.val().get_bits::<2>(0) == 3 {
-                        self.dq.push.next = true;
-                    }
-                    if self.rd_last.val() {
-                        self.pf_head.d.next = self.pf_head.q.val() + self.pf_k.q.val();
-                        self.pf.d.next = PfState::PIdle;
-                    }
-                }
+            if self.pf.beat_idx.val().get_bits::<2>(0) == 1 {
+                self.pf_w1.d.next = self.rd_data.val();
+            }
+            if self.pf.beat_idx.val().get_bits::<2>(0) == 2 {
+                self.pf_w2.d.next = self.rd_data.val();
+            }
+            if self.pf.beat_idx.val().get_bits::<2>(0) == 3 {
+                self.dq.push.next = true;
             }
         }
         // Completion writer: one record at a time from the queue, in order, never over an unreturned slot.
@@ -579,12 +536,12 @@ impl Logic for TxEngine {
                 }
             }
             TxState::DataReq => {
-                if self.pf.q.val() == PfState::PIdle {
+                if !self.pf.active.val() {
                     self.rd_cmd_valid.next = true;
                     self.rd_cmd_addr.next = self.d_addr.q.val();
                     self.rd_cmd_beats.next = bit_cast::<16, 32>((self.d_len.q.val() + 7) >> 3);
                 }
-                if (self.pf.q.val() == PfState::PIdle) & self.rd_cmd_ready.val() {
+                if !self.pf.active.val() & self.rd_cmd_ready.val() {
                     self.cnt.d.next = 0.into();
                     self.state.d.next = TxState::Data;
                 }
@@ -615,8 +572,6 @@ impl Logic for TxEngine {
             self.state.d.next = TxState::Idle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
-            self.pf.d.next = PfState::PIdle;
-            self.pf_head.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
         }
     }
