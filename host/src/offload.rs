@@ -18,7 +18,7 @@ use std::fmt;
 
 use nic_abi::csum::{
     CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP6_TCP, CSUM_IP6_UDP, CSUM_IP_TCP, CSUM_IP_UDP,
-    TCP_CSUM_OFFSET, UDP_CSUM_OFFSET,
+    CSUM_TSO, TCP_CSUM_OFFSET, UDP_CSUM_OFFSET,
 };
 use smoltcp::wire::IpProtocol;
 
@@ -93,6 +93,22 @@ impl From<ParseError> for Unoffloadable {
 /// padding to a driver; the NIC's sum runs to the frame's end). A UDP-over-
 /// IPv4 datagram sent without a checksum (zero) stays without one.
 pub fn prepare_tx(frame: &[u8], if_hwassist: u32, if_capenable: u32) -> Result<Mbuf, Unoffloadable> {
+    prepare(frame, if_hwassist, if_capenable, None)
+}
+
+/// Re-seeds a raw TCP frame of any length as a TSO burst with segment size
+/// `mss`, as `tcp_output` hands one to a TSO driver: `CSUM_TSO` plus the TCP
+/// (and for IPv4 the IP) request, the IPv4 header checksum zeroed, and the TCP
+/// checksum field seeded with the pseudo-header sum *without* the length. The
+/// caller sends it to a NIC with TSO on, or through [`crate::net::gso::tcp_gso`].
+pub fn prepare_tso(frame: &[u8], mss: u16) -> Result<Mbuf, Unoffloadable> {
+    if mss == 0 {
+        return Err(Unoffloadable::BadRequest("TSO segment size 0"));
+    }
+    prepare(frame, 0, 0, Some(mss))
+}
+
+fn prepare(frame: &[u8], if_hwassist: u32, if_capenable: u32, tso: Option<u16>) -> Result<Mbuf, Unoffloadable> {
     let l2 = ether::parse(frame)?;
     let l2hlen = l2.hlen;
     let ip = &frame[l2hlen..];
@@ -152,6 +168,18 @@ pub fn prepare_tx(frame: &[u8], if_hwassist: u32, if_capenable: u32) -> Result<M
     if !v6 {
         data[l2hlen + 10..l2hlen + 12].fill(0);
         req |= CSUM_IP;
+    }
+    if let Some(mss) = tso {
+        if l4flag & (CSUM_IP_TCP | CSUM_IP6_TCP) == 0 {
+            return Err(Unoffloadable::Protocol(proto));
+        }
+        let seed = l3.pseudo(proto, 0);
+        let f = l4off + csum_off as usize;
+        data[f..f + 2].copy_from_slice(&seed.to_be_bytes());
+        m.pkthdr.csum_flags = req | l4flag | CSUM_TSO;
+        m.pkthdr.csum_data = csum_off as u32;
+        m.pkthdr.tso_segsz = mss;
+        return Ok(m);
     }
     if seed_it {
         let seed = l3.pseudo(proto, l4len as u32);

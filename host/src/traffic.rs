@@ -49,8 +49,34 @@ pub fn header_len(k: Kind) -> usize {
 
 /// Builds one frame of kind `k` carrying `payload`.
 pub fn frame(k: Kind, payload: &[u8], seq: u32) -> Vec<u8> {
+    if k.tcp {
+        let mut t = TcpHeader::new(40000, 5001, seq, 65535);
+        t.ack = true;
+        t.acknowledgment_number = 1;
+        return tcp_frame(k, t, seq, payload);
+    }
+    let mut out = Vec::with_capacity(header_len(k) + payload.len());
     let eth = PacketBuilder::ethernet2(SRC_MAC, DST_MAC);
-    let ip = if k.v6 {
+    let ip = ip_headers(k, seq);
+    let b = if k.vlan { eth.single_vlan(100.try_into().unwrap()).ip(ip) } else { eth.ip(ip) };
+    b.udp(40000, 5001).write(&mut out, payload).unwrap();
+    out
+}
+
+/// Builds a TCP frame of kind `k` (its `tcp` ignored) with header `t` (flags, options, sequence
+/// numbers as given) and IP identification / fragment id from `id`; a TSO burst when long.
+pub fn tcp_frame(k: Kind, t: TcpHeader, id: u32, payload: &[u8]) -> Vec<u8> {
+    let eth = PacketBuilder::ethernet2(SRC_MAC, DST_MAC);
+    let ip = ip_headers(k, id);
+    let mut out = Vec::with_capacity(header_len(k) + t.header_len() + payload.len());
+    let b = if k.vlan { eth.single_vlan(100.try_into().unwrap()).ip(ip) } else { eth.ip(ip) };
+    b.tcp_header(t).write(&mut out, payload).unwrap();
+    out
+}
+
+/// The IP headers of kind `k` (see [`Kind::ext`] and [`Kind::frag`]), identification `seq`.
+fn ip_headers(k: Kind, seq: u32) -> IpHeaders {
+    if k.v6 {
         let mut exts = Ipv6Extensions::default();
         if k.ext {
             // Next-header fields are filled in by the builder when it writes the chain.
@@ -76,18 +102,7 @@ pub fn frame(k: Kind, payload: &[u8], seq: u32) -> Vec<u8> {
             h.options = Ipv4Options::from([1u8; 12]);
         }
         IpHeaders::Ipv4(h, Default::default())
-    };
-    let mut out = Vec::with_capacity(header_len(k) + payload.len());
-    let b = if k.vlan { eth.single_vlan(100.try_into().unwrap()).ip(ip) } else { eth.ip(ip) };
-    if k.tcp {
-        let mut t = TcpHeader::new(40000, 5001, seq, 65535);
-        t.ack = true;
-        t.acknowledgment_number = 1;
-        b.tcp_header(t).write(&mut out, payload).unwrap();
-    } else {
-        b.udp(40000, 5001).write(&mut out, payload).unwrap();
     }
-    out
 }
 
 /// A frame of kind `k` that is `len` bytes long on the wire (at least its headers), payload from `rng`.

@@ -39,13 +39,15 @@ macro_rules! csr_block {
             c_tx_csum_l4: DFF<Bits<32>>, c_tx_desc_err: DFF<Bits<32>>, c_rx_frames: DFF<Bits<32>>,
             c_rx_bytes: DFF<Bits<32>>, c_rx_drop_nobuf: DFF<Bits<32>>, c_rx_drop_err: DFF<Bits<32>>,
             c_rx_l3_bad: DFF<Bits<32>>, c_rx_l4_bad: DFF<Bits<32>>, c_rx_l4_calc: DFF<Bits<32>>,
-            c_dma_err: DFF<Bits<32>>,
+            c_dma_err: DFF<Bits<32>>, c_tx_tso: DFF<Bits<32>>,
             bvalid_q: DFF<Bit>, bresp_q: DFF<Bits<2>>, rvalid_q: DFF<Bit>, rdata_q: DFF<Bits<32>>,
             soft_q: DFF<Bit>,
             wfire: Signal<Local, Bit>,
             rd: Signal<Local, Bits<32>>,
             caps_k: Constant<Bits<32>>,
             hash_k: Constant<Bits<32>>,
+            tso_max_k: Constant<Bits<32>>,
+            tso_segs_k: Constant<Bits<32>>,
         }
 
         impl Csr {
@@ -65,11 +67,20 @@ macro_rules! csr_block {
                     c_tx_csum_l4: Default::default(), c_tx_desc_err: Default::default(), c_rx_frames: Default::default(),
                     c_rx_bytes: Default::default(), c_rx_drop_nobuf: Default::default(), c_rx_drop_err: Default::default(),
                     c_rx_l3_bad: Default::default(), c_rx_l4_bad: Default::default(), c_rx_l4_calc: Default::default(),
-                    c_dma_err: Default::default(), bvalid_q: Default::default(), bresp_q: Default::default(),
+                    c_dma_err: Default::default(), c_tx_tso: Default::default(), bvalid_q: Default::default(), bresp_q: Default::default(),
                     rvalid_q: Default::default(), rdata_q: Default::default(), soft_q: Default::default(),
                     wfire: Default::default(), rd: Default::default(),
                     caps_k: Constant::new((caps as u64).to_bits()),
                     hash_k: Constant::new((build_hash as u64).to_bits()),
+                    // TSO_MAX is zero in a build without TSO; chains exist either way.
+                    tso_max_k: Constant::new((if caps & nic_abi::ifcap::IFCAP_TSO != 0 {
+                        nic_abi::desc::TSO_MAX_BYTES as u64
+                    } else {
+                        0
+                    }).to_bits()),
+                    tso_segs_k: Constant::new(
+                        ((nic_abi::desc::TX_MAX_CHAIN | (nic_abi::desc::TX_MAX_SEGSIZE << 16)) as u64).to_bits(),
+                    ),
                 }
             }
         }
@@ -186,6 +197,8 @@ csr_block! {
         inc_rx_l4_calc: Signal<In, Bit>,
         /// Counter increment.
         inc_dma_err: Signal<In, Bit>,
+        /// Counter increment.
+        inc_tx_tso: Signal<In, Bit>,
     }
     consts {
         a_id = id::ID, a_version = id::VERSION, a_hash = id::BUILD_HASH, a_caps = id::CAPS,
@@ -207,7 +220,7 @@ csr_block! {
         a_s_rx_frames = stats::RX_FRAMES, a_s_rx_bytes = stats::RX_BYTES,
         a_s_rx_drop_nobuf = stats::RX_DROP_NOBUF, a_s_rx_drop_err = stats::RX_DROP_ERR,
         a_s_rx_l3_bad = stats::RX_L3_BAD, a_s_rx_l4_bad = stats::RX_L4_BAD,
-        a_s_rx_l4_calc = stats::RX_L4_CALC, a_s_dma_err = stats::DMA_ERR,
+        a_s_rx_l4_calc = stats::RX_L4_CALC, a_s_dma_err = stats::DMA_ERR, a_s_tx_tso = stats::TX_TSO_SEGS,
     }
     values {
         v_id = nic_abi::NIC_ID, v_version = nic_abi::ABI_VERSION, v_datapath = nic_abi::DATAPATH_BITS,
@@ -231,7 +244,7 @@ impl Logic for Csr {
             self, clock, en_q, capen, irq_status, irq_mask, txb_lo, txb_hi, tx_log2, txt, txcb_lo, txcb_hi, txch,
             rxb_lo, rxb_hi, rx_log2, rxt, rxcb_lo, rxcb_hi, rxch, c_tx_frames, c_tx_bytes, c_tx_csum_ip,
             c_tx_csum_l4, c_tx_desc_err, c_rx_frames, c_rx_bytes, c_rx_drop_nobuf, c_rx_drop_err, c_rx_l3_bad,
-            c_rx_l4_bad, c_rx_l4_calc, c_dma_err, bvalid_q, bresp_q, rvalid_q, rdata_q, soft_q
+            c_rx_l4_bad, c_rx_l4_calc, c_dma_err, c_tx_tso, bvalid_q, bresp_q, rvalid_q, rdata_q, soft_q
         );
         // Outputs.
         self.enable.next = self.en_q.q.val();
@@ -281,6 +294,9 @@ impl Logic for Csr {
         }
         if self.inc_rx_l4_calc.val() {
             self.c_rx_l4_calc.d.next = self.c_rx_l4_calc.q.val() + 1;
+        }
+        if self.inc_tx_tso.val() {
+            self.c_tx_tso.d.next = self.c_tx_tso.q.val() + 1;
         }
         if self.inc_dma_err.val() {
             self.c_dma_err.d.next = self.c_dma_err.q.val() + 1;
@@ -455,8 +471,14 @@ impl Logic for Csr {
             self.rd.next = self.c_rx_l4_calc.q.val();
         } else if self.araddr.val() == self.a_s_dma_err.val() {
             self.rd.next = self.c_dma_err.q.val();
+        } else if self.araddr.val() == self.a_s_tx_tso.val() {
+            self.rd.next = self.c_tx_tso.q.val();
+        } else if self.araddr.val() == self.a_tso_max.val() {
+            self.rd.next = self.tso_max_k.val();
+        } else if self.araddr.val() == self.a_tso_segs.val() {
+            self.rd.next = self.tso_segs_k.val();
         }
-        // TSO_MAX, TSO_SEGS and TOE_CONTEXTS read as zero: this build has neither.
+        // TOE_CONTEXTS reads as zero: this build has no TOE.
         self.arready.next = !self.rvalid_q.q.val();
         if self.arvalid.val() & !self.rvalid_q.q.val() {
             self.rvalid_q.d.next = true;

@@ -29,5 +29,6 @@ pub mod rx_parse;
 pub mod tx_csum;
 pub mod tx_engine;
 pub mod tx_out;
+pub mod tx_seg;
 #[cfg(test)]
 pub(crate) mod testing;

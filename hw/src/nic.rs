@@ -19,6 +19,9 @@ pub const CAPS: u32 = IFCAP_RXCSUM
     | IFCAP_VLAN_MTU
     | IFCAP_JUMBO_MTU
     | IFCAP_VLAN_HWCSUM
+    | IFCAP_TSO4
+    | IFCAP_TSO6
+    | IFCAP_VLAN_HWTSO
     | IFCAP_HWSTATS;
 
 /// The NIC core with the interfaces a board shell wraps (see the crate docs).
@@ -250,6 +253,7 @@ impl Logic for NicCore {
         self.csr.inc_rx_l4_bad.next = self.rxc.inc_l4_bad.val();
         self.csr.inc_rx_l4_calc.next = self.rxc.inc_l4_calc.val();
         self.csr.inc_dma_err.next = self.rd.err_pulse.val() | self.wr.err_pulse.val();
+        self.csr.inc_tx_tso.next = self.txo.did_tso.val();
 
         // Read DMA: round-robin between the TX and RX engines, one command at a time.
         self.pick_rd_tx.next = self.tx.rd_cmd_valid.val() & (!self.rx.rd_cmd_valid.val() | !self.rd_tx.q.val());

@@ -40,6 +40,8 @@ pub struct TxMeta {
     pub l4_off: Bits<16>,
     /// The TCP/UDP checksum (UDP zero already mapped to 0xffff).
     pub l4_ck: Bits<16>,
+    /// A segment TSO cut from a burst (for the TX_TSO_SEGS counter).
+    pub tso: Bit,
 }
 
 /// A prefetched receive buffer.
@@ -66,16 +68,29 @@ pub struct TxD {
     pub l2: Bits<8>,
     /// `l3hlen`.
     pub l3: Bits<8>,
-    /// `rsvd0`.
-    pub rsvd0: Bits<8>,
+    /// `l4hlen`.
+    pub l4: Bits<8>,
+    /// `flags`.
+    pub dflags: Bits<8>,
     /// `csum_data`.
     pub cdata: Bits<16>,
     /// `tso_segsz`.
     pub tso: Bits<16>,
+    /// `pkt_len`.
+    pub plen: Bits<32>,
     /// `rsvd1` is not zero.
     pub rsvd1_nz: Bit,
     /// The read of this descriptor got an error response.
     pub err: Bit,
+}
+
+/// One buffer of the packet being sent, between the gather and data phases.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxSg {
+    /// Buffer IOVA.
+    pub addr: Bits<64>,
+    /// Bytes in the buffer.
+    pub len: Bits<16>,
 }
 
 /// A completion waiting to be written.

@@ -1,31 +1,33 @@
-//! Transmit queue engine: prefetches descriptors, refuses malformed ones,
-//! fetches frame data into the TX FIFO through the checksum accumulators,
-//! and writes one completion per descriptor.
+//! Transmit queue engine: prefetches descriptors, gathers and checks each
+//! packet's descriptor chain, fetches its buffers through the segmenter into
+//! the TX FIFO, and writes one completion per descriptor.
 //!
-//! A [`DescFetch`] and the frame machine share the engine's read port, never
+//! A [`DescFetch`] and the packet machine share the engine's read port, never
 //! at the same time: the prefetcher keeps up to [`DESC_QUEUE`] descriptors
-//! (4 beats each) queued, fetching between data fetches, so a frame does not
-//! wait for its own descriptor's round trip. The frame machine takes the queue's head and hands its completion to a
-//! third machine, which writes completions in order while the next frame's
-//! data is fetched:
+//! (4 beats each) queued, fetching between data fetches. The packet machine
+//! takes a whole chain (at most `nic_abi::desc::TX_MAX_CHAIN` descriptors) and
+//! checks every descriptor before any data moves, so a refused packet puts
+//! nothing on the wire; for TSO it also reads the header template first and
+//! checks it against the descriptor. A third machine writes the completions
+//! in order while the next packet's data is fetched:
 //! ```text
-//! Idle -> Check --ok--> DataReq -> Data -> Meta (frame record, completion record) -> Idle
-//!           \--refused: completion record--> Idle
+//! Idle -> Gather --refused------------------------------------------------> Cpl -> Idle [-> Skip]
+//!           |--TSO--> HdrReq -> Hdr -> HdrChk --template bad--------------/^
+//!           \--------------------------------> DataReq -> Data (per buffer) -> Wait -/
 //! CIdle --record queued, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
 //! ```
 //! Every state leaves on its own (the DMA engines always finish a command,
-//! error responses included) or on reset, so the engine always returns to
-//! Idle. A refused descriptor puts nothing in the FIFO; a data fetch that got
-//! an error response is marked `drop` so the output stage discards it.
-//! Field positions inside the descriptor beats are those of `nic_abi::desc`
-//! (a test below holds them equal).
+//! error responses included; the segmenter always finishes a packet), on the
+//! host posting the rest of a chain, or on reset. Field positions inside the
+//! descriptor beats are those of `nic_abi::desc` (a test below holds them equal).
 
 use crate::desc_fetch::DescFetch;
 pub use crate::desc_fetch::DESC_BATCH;
 use crate::fifo::Fifo;
 use crate::tx_out::TxMeta;
-use nic_abi::{csum, ifcap, status};
-pub use crate::records::{TxD, TxCpl};
+use crate::tx_seg::TxSeg;
+use nic_abi::{csum, desc as abi_desc, ifcap, status};
+pub use crate::records::{TxCpl, TxD, TxSg};
 use rust_hdl::prelude::*;
 
 /// Transmit descriptors the prefetcher holds, at most.
@@ -45,20 +47,30 @@ pub enum CplState {
     CData,
 }
 
-/// States of the transmit frame machine.
+/// States of the transmit packet machine.
 #[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum TxState {
     /// Waiting for a queued descriptor.
     Idle,
-    /// Validating the descriptor.
-    Check,
-    /// Asking the read DMA for the frame.
+    /// Taking and checking the packet's descriptors, one per cycle.
+    Gather,
+    /// Asking the read DMA for the TSO header template.
+    HdrReq,
+    /// Receiving the template into the segmenter.
+    Hdr,
+    /// Checking the template against the descriptor.
+    HdrChk,
+    /// Asking the read DMA for the next buffer.
     DataReq,
-    /// Streaming the frame into the FIFO.
+    /// Streaming the buffer into the segmenter.
     Data,
-    /// Handing the per-frame record to the output stage and the completion to its writer.
-    Meta,
+    /// Waiting for the segmenter to finish the packet.
+    Wait,
+    /// Queuing the packet's completions, one per descriptor.
+    Cpl,
+    /// Completing the rest of a chain longer than the NIC follows.
+    Skip,
 }
 
 /// The transmit engine.
@@ -144,18 +156,25 @@ pub struct TxEngine {
     head_q: DFF<Bits<16>>,
     cq_tail_q: DFF<Bits<16>>,
     cnt: DFF<Bits<16>>,
+    ci: DFF<Bits<4>>,
+    left: DFF<Bits<4>>,
+    tot: DFF<Bits<32>>,
+    pst: DFF<Bits<7>>,
+    skip_after: DFF<Bit>,
+    go_pend: DFF<Bit>,
+    first_buf: DFF<Bit>,
     d_addr: DFF<Bits<64>>,
     d_len: DFF<Bits<32>>,
+    d_plen: DFF<Bits<32>>,
     d_flags: DFF<Bits<32>>,
     d_l2: DFF<Bits<8>>,
     d_l3: DFF<Bits<8>>,
-    d_rsvd0: DFF<Bits<8>>,
+    d_l4: DFF<Bits<8>>,
     d_cdata: DFF<Bits<16>>,
     d_tso: DFF<Bits<16>>,
-    d_rsvd1: DFF<Bits<64>>,
-    st: DFF<Bits<7>>,
-    drop: DFF<Bit>,
     dq: Fifo<TxD, 3, 4>,
+    ch: Fifo<TxSg, 3, 4>,
+    cl: Fifo<Bits<16>, 3, 4>,
     cq: Fifo<TxCpl, 3, 4>,
     cst: DFF<CplState>,
     ccnt: DFF<Bits<2>>,
@@ -166,18 +185,31 @@ pub struct TxEngine {
     pf_err: DFF<Bit>,
     room: Signal<Local, Bits<16>>,
     data_port: Signal<Local, Bit>,
-    csum: crate::tx_csum::TxCsum,
+    seg: TxSeg,
     mask: Signal<Local, Bits<16>>,
-    l4s: Signal<Local, Bits<16>>,
+    // The descriptor at the head of the queue, as the gather phase checks it.
+    g_first: Signal<Local, Bit>,
+    g_more: Signal<Local, Bit>,
+    g_tso: Signal<Local, Bit>,
+    g_plen: Signal<Local, Bits<32>>,
+    g_pl: Signal<Local, Bits<32>>,
+    g_tot: Signal<Local, Bits<32>>,
+    g_hl: Signal<Local, Bits<16>>,
+    g_l4s: Signal<Local, Bits<16>>,
+    g_v4: Signal<Local, Bit>,
+    g_v6: Signal<Local, Bit>,
+    g_ipreq: Signal<Local, Bit>,
+    g_l4req: Signal<Local, Bit>,
+    g_rsvd: Signal<Local, Bit>,
+    g_len: Signal<Local, Bit>,
+    g_flags: Signal<Local, Bit>,
+    g_offs: Signal<Local, Bit>,
+    g_chain: Signal<Local, Bit>,
     chk: Signal<Local, Bits<7>>,
-    v4req: Signal<Local, Bit>,
-    v6req: Signal<Local, Bit>,
-    l4req: Signal<Local, Bit>,
-    ipreq: Signal<Local, Bit>,
-    udp: Signal<Local, Bit>,
-    f_ip: Signal<Local, Bits<16>>,
-    f_l4: Signal<Local, Bits<16>>,
-    ck_l4: Signal<Local, Bits<16>>,
+    pst_n: Signal<Local, Bits<7>>,
+    // The packet being sent (latched from its first descriptor).
+    hl: Signal<Local, Bits<16>>,
+    tso: Signal<Local, Bit>,
     phase: Signal<Local, Bit>,
     lap: Signal<Local, Bits<16>>,
     k_ip: Constant<Bits<32>>,
@@ -185,11 +217,18 @@ pub struct TxEngine {
     k_ip_tcp: Constant<Bits<32>>,
     k_ip6_udp: Constant<Bits<32>>,
     k_ip6_tcp: Constant<Bits<32>>,
+    k_tso: Constant<Bits<32>>,
     k_supported: Constant<Bits<32>>,
     k_cap_tx4: Constant<Bits<32>>,
     k_cap_tx6: Constant<Bits<32>>,
+    k_cap_tso4: Constant<Bits<32>>,
+    k_cap_tso6: Constant<Bits<32>>,
     k_min: Constant<Bits<32>>,
     k_max: Constant<Bits<32>>,
+    k_tso_max: Constant<Bits<32>>,
+    k_max16: Constant<Bits<16>>,
+    k_max_hdr: Constant<Bits<16>>,
+    k_chain: Constant<Bits<4>>,
     k_ok: Constant<Bits<7>>,
     k_bad_len: Constant<Bits<7>>,
     k_bad_align: Constant<Bits<7>>,
@@ -197,6 +236,7 @@ pub struct TxEngine {
     k_bad_flags: Constant<Bits<7>>,
     k_bad_rsvd: Constant<Bits<7>>,
     k_dma_error: Constant<Bits<7>>,
+    k_bad_chain: Constant<Bits<7>>,
 }
 
 fn k<const N: usize>(v: u64) -> Constant<Bits<N>> {
@@ -248,18 +288,25 @@ impl Default for TxEngine {
             head_q: Default::default(),
             cq_tail_q: Default::default(),
             cnt: Default::default(),
+            ci: Default::default(),
+            left: Default::default(),
+            tot: Default::default(),
+            pst: Default::default(),
+            skip_after: Default::default(),
+            go_pend: Default::default(),
+            first_buf: Default::default(),
             d_addr: Default::default(),
             d_len: Default::default(),
+            d_plen: Default::default(),
             d_flags: Default::default(),
             d_l2: Default::default(),
             d_l3: Default::default(),
-            d_rsvd0: Default::default(),
+            d_l4: Default::default(),
             d_cdata: Default::default(),
             d_tso: Default::default(),
-            d_rsvd1: Default::default(),
-            st: Default::default(),
-            drop: Default::default(),
             dq: Default::default(),
+            ch: Default::default(),
+            cl: Default::default(),
             cq: Default::default(),
             cst: Default::default(),
             ccnt: Default::default(),
@@ -270,18 +317,29 @@ impl Default for TxEngine {
             pf_err: Default::default(),
             room: Default::default(),
             data_port: Default::default(),
-            csum: Default::default(),
+            seg: Default::default(),
             mask: Default::default(),
-            l4s: Default::default(),
+            g_first: Default::default(),
+            g_more: Default::default(),
+            g_tso: Default::default(),
+            g_plen: Default::default(),
+            g_pl: Default::default(),
+            g_tot: Default::default(),
+            g_hl: Default::default(),
+            g_l4s: Default::default(),
+            g_v4: Default::default(),
+            g_v6: Default::default(),
+            g_ipreq: Default::default(),
+            g_l4req: Default::default(),
+            g_rsvd: Default::default(),
+            g_len: Default::default(),
+            g_flags: Default::default(),
+            g_offs: Default::default(),
+            g_chain: Default::default(),
             chk: Default::default(),
-            v4req: Default::default(),
-            v6req: Default::default(),
-            l4req: Default::default(),
-            ipreq: Default::default(),
-            udp: Default::default(),
-            f_ip: Default::default(),
-            f_l4: Default::default(),
-            ck_l4: Default::default(),
+            pst_n: Default::default(),
+            hl: Default::default(),
+            tso: Default::default(),
             phase: Default::default(),
             lap: Default::default(),
             k_ip: k(csum::CSUM_IP as u64),
@@ -289,11 +347,18 @@ impl Default for TxEngine {
             k_ip_tcp: k(csum::CSUM_IP_TCP as u64),
             k_ip6_udp: k(csum::CSUM_IP6_UDP as u64),
             k_ip6_tcp: k(csum::CSUM_IP6_TCP as u64),
+            k_tso: k(csum::CSUM_TSO as u64),
             k_supported: k(csum::TX_SUPPORTED as u64),
             k_cap_tx4: k(ifcap::IFCAP_TXCSUM as u64),
             k_cap_tx6: k(ifcap::IFCAP_TXCSUM_IPV6 as u64),
+            k_cap_tso4: k(ifcap::IFCAP_TSO4 as u64),
+            k_cap_tso6: k(ifcap::IFCAP_TSO6 as u64),
             k_min: k(nic_abi::MIN_TX_FRAME as u64),
             k_max: k(nic_abi::MAX_FRAME as u64),
+            k_tso_max: k(abi_desc::TSO_MAX_BYTES as u64),
+            k_max16: k(nic_abi::MAX_FRAME as u64),
+            k_max_hdr: k(abi_desc::TSO_MAX_HDR as u64),
+            k_chain: k(abi_desc::TX_MAX_CHAIN as u64 - 1),
             k_ok: k(status::OK as u64),
             k_bad_len: k(status::BAD_LEN as u64),
             k_bad_align: k(status::BAD_ALIGN as u64),
@@ -301,6 +366,7 @@ impl Default for TxEngine {
             k_bad_flags: k(status::BAD_FLAGS as u64),
             k_bad_rsvd: k(status::BAD_RSVD as u64),
             k_dma_error: k(status::DMA_ERROR as u64),
+            k_bad_chain: k(status::BAD_CHAIN as u64),
         }
     }
 }
@@ -309,90 +375,193 @@ impl Logic for TxEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, head_q, cq_tail_q, cnt, d_addr, d_len, d_flags, d_l2, d_l3, d_rsvd0, d_cdata,
-            d_tso, d_rsvd1, st, drop, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
+            self, clock, state, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after, go_pend, first_buf, d_addr,
+            d_len, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
         );
-        self.csum.clock.next = self.clock.val();
-        self.dq.clock.next = self.clock.val();
+        clock!(self, clock, seg, dq, ch, cl, cq);
+        self.seg.reset.next = self.reset.val();
         self.dq.reset.next = self.reset.val();
-        self.cq.clock.next = self.clock.val();
+        self.ch.reset.next = self.reset.val();
+        self.cl.reset.next = self.reset.val();
         self.cq.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
         self.room.next = bit_cast::<16, 4>(self.dq.free.val());
-        // The frame machine owns the read port from Check to the end of Data; the prefetcher starts
-        // only outside that window, and DataReq waits for a prefetch already under way.
-        self.data_port.next = (self.state.q.val() == TxState::Check)
+        // The packet machine owns the read port while it fetches; the prefetcher starts only
+        // outside that window (it must run during Gather: a chain may still be arriving), and
+        // a fetch waits for a prefetch already under way.
+        self.data_port.next = (self.state.q.val() == TxState::HdrReq)
+            | (self.state.q.val() == TxState::Hdr)
             | (self.state.q.val() == TxState::DataReq)
             | (self.state.q.val() == TxState::Data);
         self.busy.next = (self.state.q.val() != TxState::Idle)
             | self.pf.busy.val()
             | !self.dq.empty.val()
             | (self.cst.q.val() != CplState::CIdle)
-            | !self.cq.empty.val();
-        self.l4s.next = bit_cast::<16, 8>(self.d_l2.q.val()) + bit_cast::<16, 8>(self.d_l3.q.val());
+            | !self.cq.empty.val()
+            | self.seg.busy.val();
 
-        // Descriptor checks (ABI: nic_abi::status), first failing rule wins.
-        self.ipreq.next = (self.d_flags.q.val() & self.k_ip.val()) != 0;
-        self.v4req.next = (self.d_flags.q.val() & (self.k_ip.val() | self.k_ip_udp.val() | self.k_ip_tcp.val())) != 0;
-        self.v6req.next = (self.d_flags.q.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
-        self.l4req.next = (self.d_flags.q.val()
+        // Checks of the descriptor at the queue head (ABI: nic_abi::status, nic_abi::desc); the
+        // first rule broken, in this order, names the packet's status.
+        self.g_first.next = self.ci.q.val() == 0;
+        self.g_more.next = (self.dq.dout.val().dflags & 1_u64) != 0;
+        self.g_tso.next = (self.dq.dout.val().flags & self.k_tso.val()) != 0;
+        self.g_plen.next = self.dq.dout.val().plen;
+        if self.g_plen.val() == 0 {
+            self.g_plen.next = self.dq.dout.val().len;
+        }
+        self.g_pl.next = self.d_plen.q.val();
+        if self.g_first.val() {
+            self.g_pl.next = self.g_plen.val();
+        }
+        self.g_tot.next = self.tot.q.val() + self.dq.dout.val().len;
+        self.g_l4s.next = bit_cast::<16, 8>(self.dq.dout.val().l2) + bit_cast::<16, 8>(self.dq.dout.val().l3);
+        self.g_hl.next = self.g_l4s.val() + bit_cast::<16, 8>(self.dq.dout.val().l4);
+        self.g_ipreq.next = (self.dq.dout.val().flags & self.k_ip.val()) != 0;
+        self.g_v4.next = (self.dq.dout.val().flags & (self.k_ip.val() | self.k_ip_udp.val() | self.k_ip_tcp.val())) != 0;
+        self.g_v6.next = (self.dq.dout.val().flags & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
+        self.g_l4req.next = (self.dq.dout.val().flags
             & (self.k_ip_udp.val() | self.k_ip_tcp.val() | self.k_ip6_udp.val() | self.k_ip6_tcp.val()))
             != 0;
-        self.udp.next = (self.d_flags.q.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
+        // Reserved fields; a continuation descriptor carries only addr, len and flags.
+        self.g_rsvd.next = self.dq.dout.val().rsvd1_nz
+            | ((self.dq.dout.val().dflags & 0xfe_u64) != 0)
+            | (!self.g_tso.val() & (self.dq.dout.val().tso != 0));
+        if !self.g_first.val() {
+            self.g_rsvd.next = self.g_rsvd.val()
+                | (self.dq.dout.val().flags != 0)
+                | (self.dq.dout.val().l2 != 0)
+                | (self.dq.dout.val().l3 != 0)
+                | (self.dq.dout.val().l4 != 0)
+                | (self.dq.dout.val().cdata != 0)
+                | (self.dq.dout.val().tso != 0)
+                | (self.dq.dout.val().plen != 0);
+        }
+        // Lengths: the packet within the frame (or TSO burst) limits, a TSO segment within a frame.
+        self.g_len.next = self.dq.dout.val().len == 0;
+        if self.g_first.val() {
+            self.g_len.next = (self.dq.dout.val().len == 0)
+                | (self.g_plen.val() < self.k_min.val())
+                | (!self.g_tso.val() & (self.g_plen.val() > self.k_max.val()))
+                | (self.g_tso.val()
+                    & ((self.g_plen.val() > self.k_tso_max.val())
+                        | (self.dq.dout.val().tso == 0)
+                        | (bit_cast::<32, 16>(self.g_hl.val()) + bit_cast::<32, 16>(self.dq.dout.val().tso)
+                            > self.k_max.val())
+                        | (bit_cast::<32, 16>(self.g_hl.val()) >= self.g_plen.val())));
+        }
+        // Flags: known, one family, one L4 protocol, enabled; TSO is TCP only.
+        self.g_flags.next = false;
+        if self.g_first.val() {
+            self.g_flags.next = ((self.dq.dout.val().flags & !self.k_supported.val()) != 0)
+                | (self.g_v4.val() & self.g_v6.val())
+                | (((self.dq.dout.val().flags & self.k_ip_udp.val()) != 0)
+                    & ((self.dq.dout.val().flags & self.k_ip_tcp.val()) != 0))
+                | (((self.dq.dout.val().flags & self.k_ip6_udp.val()) != 0)
+                    & ((self.dq.dout.val().flags & self.k_ip6_tcp.val()) != 0))
+                | (self.g_v4.val() & ((self.capenable.val() & self.k_cap_tx4.val()) == 0))
+                | (self.g_v6.val() & ((self.capenable.val() & self.k_cap_tx6.val()) == 0))
+                | (self.g_tso.val()
+                    & (((self.dq.dout.val().flags & (self.k_ip_tcp.val() | self.k_ip6_tcp.val())) == 0)
+                        | ((self.dq.dout.val().flags & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0)
+                        | (self.g_v4.val() & ((self.capenable.val() & self.k_cap_tso4.val()) == 0))
+                        | (self.g_v6.val() & ((self.capenable.val() & self.k_cap_tso6.val()) == 0))));
+        }
+        // Offsets: an IPv4 header of 20+ bytes at an even start inside the frame; an even L4
+        // start and checksum offset with the field inside the frame; TSO: a TCP header of
+        // 20..60 bytes in steps of 4, the checksum at 16, an IPv6 header of 40+, a template
+        // the header RAM holds.
+        self.g_offs.next = false;
+        if self.g_first.val() {
+            self.g_offs.next = (self.g_ipreq.val()
+                & ((self.dq.dout.val().l3 < 20)
+                    | self.dq.dout.val().l2.get_bit(0)
+                    | (bit_cast::<32, 16>(self.g_l4s.val()) > self.g_plen.val())))
+                | (self.g_l4req.val()
+                    & (self.g_l4s.val().get_bit(0)
+                        | self.dq.dout.val().cdata.get_bit(0)
+                        | ((bit_cast::<32, 16>(self.g_l4s.val()) + bit_cast::<32, 16>(self.dq.dout.val().cdata) + 2)
+                            > self.g_plen.val())))
+                | (self.g_tso.val()
+                    & ((self.dq.dout.val().l4 < 20)
+                        | (self.dq.dout.val().l4 > 60)
+                        | ((self.dq.dout.val().l4 & 3_u64) != 0)
+                        | (self.dq.dout.val().cdata != 16)
+                        | (self.g_v4.val() & (self.dq.dout.val().l3 < 20))
+                        | (self.g_v6.val() & (self.dq.dout.val().l3 < 40))
+                        | (self.g_hl.val() > self.k_max_hdr.val())));
+        }
+        // Chain: the buffers add up to the packet; all but the last hold whole beats; a TSO
+        // template with payload after it sits in the first buffer.
+        self.g_chain.next = (self.g_first.val() & self.g_more.val() & (self.dq.dout.val().plen == 0))
+            | (self.g_tot.val() > self.g_pl.val())
+            | (!self.g_more.val() & (self.g_tot.val() != self.g_pl.val()))
+            | (self.g_more.val() & ((self.dq.dout.val().len & 7_u64) != 0))
+            | (self.g_first.val()
+                & self.g_tso.val()
+                & (self.dq.dout.val().len <= bit_cast::<32, 16>(self.g_hl.val())));
         self.chk.next = self.k_ok.val();
-        if (self.d_rsvd0.q.val() != 0) | (self.d_rsvd1.q.val() != 0) | (self.d_tso.q.val() != 0) {
+        if self.dq.dout.val().err {
+            self.chk.next = self.k_dma_error.val();
+        } else if self.g_rsvd.val() {
             self.chk.next = self.k_bad_rsvd.val();
-        } else if (self.d_len.q.val() < self.k_min.val()) | (self.d_len.q.val() > self.k_max.val()) {
+        } else if self.g_len.val() {
             self.chk.next = self.k_bad_len.val();
-        } else if (self.d_addr.q.val() & 7_u64) != 0 {
+        } else if (self.dq.dout.val().addr & 7_u64) != 0 {
             self.chk.next = self.k_bad_align.val();
-        } else if ((self.d_flags.q.val() & !self.k_supported.val()) != 0)
-            | (self.v4req.val() & self.v6req.val())
-            | (((self.d_flags.q.val() & self.k_ip_udp.val()) != 0) & ((self.d_flags.q.val() & self.k_ip_tcp.val()) != 0))
-            | (((self.d_flags.q.val() & self.k_ip6_udp.val()) != 0) & ((self.d_flags.q.val() & self.k_ip6_tcp.val()) != 0))
-            | (self.v4req.val() & ((self.capenable.val() & self.k_cap_tx4.val()) == 0))
-            | (self.v6req.val() & ((self.capenable.val() & self.k_cap_tx6.val()) == 0))
-        {
+        } else if self.g_flags.val() {
             self.chk.next = self.k_bad_flags.val();
-        } else if (self.ipreq.val()
-            & ((self.d_l3.q.val() < 20) | self.d_l2.q.val().get_bit(0) | (bit_cast::<32, 16>(self.l4s.val()) > self.d_len.q.val())))
-            | (self.l4req.val()
-                & (self.l4s.val().get_bit(0)
-                    | self.d_cdata.q.val().get_bit(0)
-                    | ((bit_cast::<32, 16>(self.l4s.val()) + bit_cast::<32, 16>(self.d_cdata.q.val()) + 2) > self.d_len.q.val())))
-        {
-            // IPv4 header: at least 20 bytes, even start, inside the frame; L4: even start,
-            // even checksum offset, the checksum field inside the frame.
+        } else if self.g_offs.val() {
             self.chk.next = self.k_bad_offsets.val();
+        } else if self.g_chain.val() {
+            self.chk.next = self.k_bad_chain.val();
+        }
+        self.pst_n.next = self.pst.q.val();
+        if self.pst.q.val() == self.k_ok.val() {
+            self.pst_n.next = self.chk.val();
         }
 
-        // Checksum accumulators see every data beat.
-        self.csum.start.next = self.state.q.val() == TxState::DataReq;
-        self.csum.beat.next = self.rd_data.val();
-        self.csum.valid.next = (self.state.q.val() == TxState::Data) & self.rd_valid.val() & !self.fifo_full.val();
-        self.csum.off.next = self.cnt.q.val() << 3;
-        self.csum.ip_lo.next = bit_cast::<16, 8>(self.d_l2.q.val());
-        self.csum.ip_hi.next = self.l4s.val();
-        self.csum.ip_ck.next = bit_cast::<16, 8>(self.d_l2.q.val()) + 10;
-        self.csum.l4_lo.next = self.l4s.val();
-        self.csum.l4_hi.next = bit_cast::<16, 32>(self.d_len.q.val());
-        // Final values: fold twice, complement; UDP sends a zero result as 0xffff.
-        self.f_ip.next = bit_cast::<16, 32>(self.csum.ip_sum.val()) + bit_cast::<16, 32>(self.csum.ip_sum.val() >> 16);
-        if self.f_ip.val() < bit_cast::<16, 32>(self.csum.ip_sum.val()) {
-            self.f_ip.next = self.f_ip.val() + 1;
+        // The packet being sent, as the segmenter sees it.
+        self.tso.next = (self.d_flags.q.val() & self.k_tso.val()) != 0;
+        self.hl.next = bit_cast::<16, 8>(self.d_l2.q.val())
+            + bit_cast::<16, 8>(self.d_l3.q.val())
+            + bit_cast::<16, 8>(self.d_l4.q.val());
+        self.seg.go.next = false;
+        self.seg.tso.next = self.tso.val();
+        self.seg.hlen.next = 0.into();
+        self.seg.mss.next = self.d_plen.q.val().get_bits::<16>(0);
+        self.seg.paylen.next = self.d_plen.q.val();
+        self.seg.s0.next = 0.into();
+        if self.tso.val() {
+            self.seg.hlen.next = self.hl.val();
+            self.seg.mss.next = self.d_tso.q.val();
+            self.seg.paylen.next = self.d_plen.q.val() - bit_cast::<32, 16>(self.hl.val());
+            self.seg.s0.next = self.hl.val().get_bits::<4>(0) & 7;
         }
-        self.f_l4.next = bit_cast::<16, 32>(self.csum.l4_sum.val()) + bit_cast::<16, 32>(self.csum.l4_sum.val() >> 16);
-        if self.f_l4.val() < bit_cast::<16, 32>(self.csum.l4_sum.val()) {
-            self.f_l4.next = self.f_l4.val() + 1;
-        }
-        self.ck_l4.next = !self.f_l4.val();
-        if self.udp.val() & (self.ck_l4.val() == 0) {
-            self.ck_l4.next = 0xffff_u64.into();
-        }
+        self.seg.l2.next = self.d_l2.q.val();
+        self.seg.l3.next = self.d_l3.q.val();
+        self.seg.cdata.next = self.d_cdata.q.val();
+        self.seg.v6.next = (self.d_flags.q.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
+        self.seg.ip_en.next = (self.d_flags.q.val() & self.k_ip.val()) != 0;
+        self.seg.l4_en.next = (self.d_flags.q.val()
+            & (self.k_ip_udp.val() | self.k_ip_tcp.val() | self.k_ip6_udp.val() | self.k_ip6_tcp.val()))
+            != 0;
+        self.seg.udp.next = (self.d_flags.q.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
+        self.seg.hw_en.next = false;
+        self.seg.hw_idx.next = self.cnt.q.val();
+        self.seg.hw_data.next = self.rd_data.val();
+        self.seg.s_data.next = self.rd_data.val();
+        self.seg.s_valid.next = false;
+        self.seg.s_err.next = self.rd_err.val();
+        self.seg.fifo_full.next = self.fifo_full.val();
+        self.seg.meta_full.next = self.meta_full.val();
+        self.fifo_push.next = self.seg.fifo_push.val();
+        self.fifo_din.next = self.seg.fifo_din.val();
+        self.meta_push.next = self.seg.meta_push.val();
+        self.meta_din.next = self.seg.meta_din.val();
 
-        // Prefetcher, starting a batch only outside the frame machine's read window.
+        // Prefetcher, starting a batch only outside the packet machine's read window.
         self.pf.clock.next = self.clock.val();
         self.pf.reset.next = self.reset.val();
         self.pf.enable.next = self.enable.val();
@@ -404,7 +573,7 @@ impl Logic for TxEngine {
         self.pf.rd_cmd_ready.next = self.rd_cmd_ready.val();
         self.pf.rd_valid.next = self.rd_valid.val();
         self.pf.rd_last.next = self.rd_last.val();
-        // Read port defaults: the prefetcher's (DataReq and Data override below).
+        // Read port defaults: the prefetcher's (the fetch states override below).
         self.rd_cmd_valid.next = self.pf.rd_cmd_valid.val();
         self.rd_cmd_addr.next = self.pf.rd_cmd_addr.val();
         self.rd_cmd_beats.next = self.pf.rd_cmd_beats.val();
@@ -416,12 +585,14 @@ impl Logic for TxEngine {
         self.dq.din.next.flags = self.pf_w1.q.val().get_bits::<32>(32);
         self.dq.din.next.l2 = self.pf_w2.q.val().get_bits::<8>(0);
         self.dq.din.next.l3 = self.pf_w2.q.val().get_bits::<8>(8);
-        self.dq.din.next.rsvd0 = self.pf_w2.q.val().get_bits::<8>(24);
+        self.dq.din.next.l4 = self.pf_w2.q.val().get_bits::<8>(16);
+        self.dq.din.next.dflags = self.pf_w2.q.val().get_bits::<8>(24);
         self.dq.din.next.cdata = self.pf_w2.q.val().get_bits::<16>(32);
         self.dq.din.next.tso = self.pf_w2.q.val().get_bits::<16>(48);
-        self.dq.din.next.rsvd1_nz = self.rd_data.val() != 0;
+        self.dq.din.next.plen = self.rd_data.val().get_bits::<32>(0);
+        self.dq.din.next.rsvd1_nz = self.rd_data.val().get_bits::<32>(32) != 0;
         self.dq.din.next.err = self.pf_err.q.val() | self.rd_err.val();
-        // Records: beats addr, len|csum_flags, l2hlen..tso_segsz, rsvd1 (nic_abi::desc::tx).
+        // Records: beats addr, len|csum_flags, l2hlen..tso_segsz, pkt_len|rsvd1 (nic_abi::desc::tx).
         if self.pf.beat.val() {
             if self.rd_err.val() {
                 self.pf_err.d.next = true;
@@ -485,87 +656,182 @@ impl Logic for TxEngine {
         }
         self.cq.push.next = false;
         self.cq.din.next.index = self.head_q.q.val();
-        self.cq.din.next.len = bit_cast::<16, 32>(self.d_len.q.val());
-        self.cq.din.next.status = self.chk.val();
-        self.fifo_push.next = false;
-        self.fifo_din.next = self.rd_data.val();
-        self.meta_push.next = false;
-        self.meta_din.next.len = bit_cast::<16, 32>(self.d_len.q.val());
-        self.meta_din.next.drop = self.drop.q.val();
-        self.meta_din.next.ip_en = self.ipreq.val();
-        self.meta_din.next.ip_off = bit_cast::<16, 8>(self.d_l2.q.val()) + 10;
-        self.meta_din.next.ip_ck = !self.f_ip.val();
-        self.meta_din.next.l4_en = self.l4req.val();
-        self.meta_din.next.l4_off = self.l4s.val() + self.d_cdata.q.val();
-        self.meta_din.next.l4_ck = self.ck_l4.val();
+        self.cq.din.next.len = self.cl.dout.val();
+        self.cq.din.next.status = self.pst.q.val();
+        self.ch.push.next = false;
+        self.ch.pop.next = false;
+        self.ch.din.next.addr = self.dq.dout.val().addr;
+        self.ch.din.next.len = self.dq.dout.val().len.get_bits::<16>(0);
+        self.cl.push.next = false;
+        self.cl.pop.next = false;
+        self.cl.din.next = self.dq.dout.val().len.get_bits::<16>(0);
+        if self.dq.dout.val().err {
+            self.cl.din.next = 0.into();
+        }
 
         match self.state.q.val() {
             TxState::Idle => {
-                if !self.dq.empty.val() & !self.cq.full.val() & !self.meta_full.val() {
+                self.ci.d.next = 0.into();
+                self.tot.d.next = 0.into();
+                self.pst.d.next = self.k_ok.val();
+                self.skip_after.d.next = false;
+                if !self.dq.empty.val() {
+                    self.state.d.next = TxState::Gather;
+                }
+            }
+            TxState::Gather => {
+                if !self.dq.empty.val() {
                     self.dq.pop.next = true;
-                    self.d_addr.d.next = self.dq.dout.val().addr;
-                    self.d_len.d.next = self.dq.dout.val().len;
-                    self.d_flags.d.next = self.dq.dout.val().flags;
-                    self.d_l2.d.next = self.dq.dout.val().l2;
-                    self.d_l3.d.next = self.dq.dout.val().l3;
-                    self.d_rsvd0.d.next = self.dq.dout.val().rsvd0;
-                    self.d_cdata.d.next = self.dq.dout.val().cdata;
-                    self.d_tso.d.next = self.dq.dout.val().tso;
-                    self.d_rsvd1.d.next = bit_cast::<64, 1>(self.dq.dout.val().rsvd1_nz.into());
-                    self.state.d.next = TxState::Check;
-                    if self.dq.dout.val().err {
-                        // The descriptor itself could not be read: complete it, length 0.
-                        self.cq.push.next = true;
-                        self.cq.din.next.len = 0.into();
-                        self.cq.din.next.status = self.k_dma_error.val();
-                        self.head_q.d.next = self.head_q.q.val() + 1;
-                        self.state.d.next = TxState::Idle;
+                    self.ch.push.next = true;
+                    self.cl.push.next = true;
+                    self.ci.d.next = self.ci.q.val() + 1;
+                    self.tot.d.next = self.g_tot.val();
+                    self.pst.d.next = self.pst_n.val();
+                    if self.g_first.val() {
+                        self.d_addr.d.next = self.dq.dout.val().addr;
+                        self.d_len.d.next = self.dq.dout.val().len;
+                        self.d_plen.d.next = self.g_plen.val();
+                        self.d_flags.d.next = self.dq.dout.val().flags;
+                        self.d_l2.d.next = self.dq.dout.val().l2;
+                        self.d_l3.d.next = self.dq.dout.val().l3;
+                        self.d_l4.d.next = self.dq.dout.val().l4;
+                        self.d_cdata.d.next = self.dq.dout.val().cdata;
+                        self.d_tso.d.next = self.dq.dout.val().tso;
+                    }
+                    self.left.d.next = self.ci.q.val() + 1;
+                    if !self.g_more.val() | self.dq.dout.val().err {
+                        // The packet's descriptors are all here.
+                        self.state.d.next = TxState::Cpl;
+                        if self.pst_n.val() == self.k_ok.val() {
+                            self.go_pend.d.next = true;
+                            self.first_buf.d.next = true;
+                            self.state.d.next = TxState::DataReq;
+                            if self.g_tso.val() & self.g_first.val() {
+                                self.state.d.next = TxState::HdrReq;
+                            }
+                            if ((self.d_flags.q.val() & self.k_tso.val()) != 0) & !self.g_first.val() {
+                                self.state.d.next = TxState::HdrReq;
+                            }
+                        }
+                    } else if self.ci.q.val() == self.k_chain.val() {
+                        // Longer than the NIC follows: refuse what it holds, then the rest.
+                        self.pst.d.next = self.k_bad_chain.val();
+                        if self.pst.q.val() != self.k_ok.val() {
+                            self.pst.d.next = self.pst.q.val();
+                        }
+                        self.skip_after.d.next = true;
+                        self.state.d.next = TxState::Cpl;
                     }
                 }
             }
-            TxState::Check => {
-                self.st.d.next = self.chk.val();
-                self.drop.d.next = false;
-                if self.chk.val() == self.k_ok.val() {
-                    self.state.d.next = TxState::DataReq;
-                } else {
-                    // Refused: nothing fetched, nothing sent; the completion says why.
-                    self.cq.push.next = true;
-                    self.head_q.d.next = self.head_q.q.val() + 1;
-                    self.state.d.next = TxState::Idle;
-                }
-            }
-            TxState::DataReq => {
+            TxState::HdrReq => {
                 if !self.pf.active.val() {
                     self.rd_cmd_valid.next = true;
                     self.rd_cmd_addr.next = self.d_addr.q.val();
-                    self.rd_cmd_beats.next = bit_cast::<16, 32>((self.d_len.q.val() + 7) >> 3);
+                    self.rd_cmd_beats.next = (self.hl.val() + 7) >> 3;
                 }
                 if !self.pf.active.val() & self.rd_cmd_ready.val() {
                     self.cnt.d.next = 0.into();
-                    self.state.d.next = TxState::Data;
+                    self.state.d.next = TxState::Hdr;
                 }
             }
-            TxState::Data => {
-                self.rd_ready.next = !self.fifo_full.val();
-                if self.rd_valid.val() & !self.fifo_full.val() {
-                    self.fifo_push.next = true;
+            TxState::Hdr => {
+                self.rd_ready.next = true;
+                if self.rd_valid.val() {
+                    self.seg.hw_en.next = true;
                     self.cnt.d.next = self.cnt.q.val() + 1;
                     if self.rd_last.val() {
-                        self.state.d.next = TxState::Meta;
+                        self.state.d.next = TxState::HdrChk;
                         if self.rd_err.val() {
-                            self.drop.d.next = true;
-                            self.st.d.next = self.k_dma_error.val();
+                            self.pst.d.next = self.k_dma_error.val();
                         }
                     }
                 }
             }
-            TxState::Meta => {
-                self.meta_push.next = true;
-                self.cq.push.next = true;
-                self.cq.din.next.status = self.st.q.val();
-                self.head_q.d.next = self.head_q.q.val() + 1;
-                self.state.d.next = TxState::Idle;
+            TxState::HdrChk => {
+                // The template's fields were captured as it arrived; a mismatch refuses the packet.
+                if self.pst.q.val() != self.k_ok.val() {
+                    self.go_pend.d.next = false;
+                    self.state.d.next = TxState::Cpl;
+                } else if !self.seg.hdr_ok.val() {
+                    self.go_pend.d.next = false;
+                    self.pst.d.next = self.k_bad_offsets.val();
+                    self.state.d.next = TxState::Cpl;
+                } else {
+                    self.state.d.next = TxState::DataReq;
+                }
+            }
+            TxState::DataReq => {
+                if self.go_pend.q.val() {
+                    self.seg.go.next = true;
+                    self.go_pend.d.next = false;
+                }
+                if !self.pf.active.val() & !self.ch.empty.val() {
+                    self.rd_cmd_valid.next = true;
+                    self.rd_cmd_addr.next = self.ch.dout.val().addr;
+                    self.rd_cmd_beats.next = (self.ch.dout.val().len + 7) >> 3;
+                    if self.first_buf.q.val() & self.tso.val() {
+                        // The template was read already: start at the beat holding the first payload byte.
+                        self.rd_cmd_addr.next = self.ch.dout.val().addr + bit_cast::<64, 16>(self.hl.val() & 0xfff8_u64);
+                        self.rd_cmd_beats.next = ((self.ch.dout.val().len + 7) >> 3) - (self.hl.val() >> 3);
+                    }
+                }
+                if !self.pf.active.val() & !self.ch.empty.val() & self.rd_cmd_ready.val() {
+                    self.ch.pop.next = true;
+                    self.left.d.next = self.left.q.val() - 1;
+                    self.state.d.next = TxState::Data;
+                }
+            }
+            TxState::Data => {
+                self.seg.s_valid.next = self.rd_valid.val();
+                self.rd_ready.next = self.seg.s_ready.val();
+                if self.rd_valid.val() & self.seg.s_ready.val() & self.rd_last.val() {
+                    self.first_buf.d.next = false;
+                    self.state.d.next = TxState::Wait;
+                    if self.left.q.val() != 0 {
+                        self.state.d.next = TxState::DataReq;
+                    }
+                }
+            }
+            TxState::Wait => {
+                if !self.seg.busy.val() {
+                    if self.seg.err.val() {
+                        self.pst.d.next = self.k_dma_error.val();
+                    }
+                    self.state.d.next = TxState::Cpl;
+                }
+            }
+            TxState::Cpl => {
+                // One completion per descriptor, all with the packet's status; a refused packet's
+                // buffers leave the buffer queue unfetched.
+                if !self.cl.empty.val() & !self.cq.full.val() {
+                    self.cl.pop.next = true;
+                    self.ch.pop.next = !self.ch.empty.val();
+                    self.cq.push.next = true;
+                    self.head_q.d.next = self.head_q.q.val() + 1;
+                    self.ci.d.next = self.ci.q.val() - 1;
+                    if self.ci.q.val() == 1 {
+                        self.state.d.next = TxState::Idle;
+                        if self.skip_after.q.val() {
+                            self.state.d.next = TxState::Skip;
+                        }
+                    }
+                }
+            }
+            TxState::Skip => {
+                if !self.dq.empty.val() & !self.cq.full.val() {
+                    self.dq.pop.next = true;
+                    self.cq.push.next = true;
+                    self.cq.din.next.len = self.dq.dout.val().len.get_bits::<16>(0);
+                    self.cq.din.next.status = self.pst.q.val();
+                    if self.dq.dout.val().err {
+                        self.cq.din.next.len = 0.into();
+                    }
+                    self.head_q.d.next = self.head_q.q.val() + 1;
+                    if !self.g_more.val() | self.dq.dout.val().err {
+                        self.state.d.next = TxState::Idle;
+                    }
+                }
             }
         }
         if self.reset.val() {
@@ -573,6 +839,7 @@ impl Logic for TxEngine {
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
+            self.go_pend.d.next = false;
         }
     }
 }
@@ -588,6 +855,8 @@ mod tests {
         // update() writes these as literals (rust-hdl cannot read a Rust constant there).
         assert_eq!(DESC_BATCH, 4);
         assert_eq!(DESC_QUEUE, 1 << 3, "the descriptor FIFO is Fifo<TxD, 3, 4>");
+        assert_eq!(abi_desc::TX_MAX_CHAIN, 1 << 3, "the buffer and length FIFOs are Fifo<_, 3, 4>");
+        assert!(abi_desc::TSO_MAX_HDR <= 32 * 8, "the segmenter's header RAM is RAM<Bits<64>, 5>");
     }
 
     #[test]
@@ -605,10 +874,13 @@ mod tests {
         assert_eq!((beat(tx::CSUM_FLAGS), lsb(tx::CSUM_FLAGS)), (1, 32));
         assert_eq!((beat(tx::L2HLEN), lsb(tx::L2HLEN)), (2, 0));
         assert_eq!((beat(tx::L3HLEN), lsb(tx::L3HLEN)), (2, 8));
-        assert_eq!((beat(tx::RSVD0), lsb(tx::RSVD0)), (2, 24));
+        assert_eq!((beat(tx::L4HLEN), lsb(tx::L4HLEN)), (2, 16));
+        assert_eq!((beat(tx::FLAGS), lsb(tx::FLAGS)), (2, 24));
         assert_eq!((beat(tx::CSUM_DATA), lsb(tx::CSUM_DATA)), (2, 32));
         assert_eq!((beat(tx::TSO_SEGSZ), lsb(tx::TSO_SEGSZ)), (2, 48));
-        assert_eq!((beat(tx::RSVD1), lsb(tx::RSVD1)), (3, 0));
+        assert_eq!((beat(tx::PKT_LEN), lsb(tx::PKT_LEN)), (3, 0));
+        assert_eq!((beat(tx::RSVD1), lsb(tx::RSVD1)), (3, 32));
+        assert_eq!(abi_desc::TXD_MORE, 1);
         assert_eq!(tx::BEATS, 4);
         use nic_abi::desc::cpl;
         assert_eq!((beat(cpl::LEN), lsb(cpl::LEN)), (0, 0));

@@ -55,6 +55,8 @@ pub struct TxOut {
     pub did_ip: Signal<Out, Bit>,
     /// Pulses when a frame with an L4 checksum starts.
     pub did_l4: Signal<Out, Bit>,
+    /// Pulses when a TSO segment starts.
+    pub did_tso: Signal<Out, Bit>,
     /// A frame is in progress.
     pub busy: Signal<Out, Bit>,
     active: DFF<Bit>,
@@ -78,6 +80,7 @@ impl Logic for TxOut {
         self.meta_pop.next = false;
         self.did_ip.next = false;
         self.did_l4.next = false;
+        self.did_tso.next = false;
         if !self.active.q.val() & !self.meta_empty.val() {
             self.meta_pop.next = true;
             self.m.d.next = self.meta_dout.val();
@@ -85,6 +88,7 @@ impl Logic for TxOut {
             self.bidx.d.next = 0.into();
             self.did_ip.next = self.meta_dout.val().ip_en & !self.meta_dout.val().drop;
             self.did_l4.next = self.meta_dout.val().l4_en & !self.meta_dout.val().drop;
+            self.did_tso.next = self.meta_dout.val().tso & !self.meta_dout.val().drop;
         }
         self.last_beat.next = (self.m.q.val().len - 1) >> 3;
         self.is_last.next = self.bidx.q.val() == self.last_beat.val();

@@ -26,7 +26,7 @@ const RX_RING: u64 = BASE + 0x2000;
 const RX_CQ: u64 = BASE + 0x3000;
 const TX_BUFS: u64 = BASE + 0x10000;
 const RX_BUFS: u64 = BASE + 0x10000 + RING * 0x2400;
-/// Bytes per buffer: a maximum frame, 8-aligned.
+/// Bytes per buffer: a maximum frame, 8-aligned (also the largest piece of a chain here).
 pub const BUF: u64 = 0x2400;
 const MEM: usize = (0x10000 + 2 * RING * 0x2400) as usize;
 
@@ -113,6 +113,45 @@ impl RawNic {
         assert!(self.mem.write(TX_RING + slot * 32, d.as_bytes()));
         self.tx_tail = self.tx_tail.wrapping_add(1);
         self.nic.write32(TXQ0 + queue::TAIL, self.tx_tail as u32).unwrap();
+    }
+
+    /// Posts one packet as a descriptor chain: piece `i` of `pkt` (lengths `cuts`) in slot `i`'s
+    /// buffer, `TXD_MORE` on all but the last, `first`'s offload fields and `pkt_len` on the first;
+    /// one doorbell. Returns the number of descriptors.
+    pub fn post_tx_chain(&mut self, pkt: &[u8], first: TxDesc, cuts: &[usize]) -> usize {
+        self.post_tx_chain_with(pkt, first, cuts, |_, _| {})
+    }
+
+    /// [`RawNic::post_tx_chain`], with `fixup(i, desc)` applied to each descriptor last (for
+    /// malformed chains).
+    pub fn post_tx_chain_with(
+        &mut self,
+        pkt: &[u8],
+        first: TxDesc,
+        cuts: &[usize],
+        mut fixup: impl FnMut(usize, &mut TxDesc),
+    ) -> usize {
+        assert_eq!(cuts.iter().sum::<usize>(), pkt.len(), "cuts cover the packet");
+        let mut off = 0;
+        for (i, &n) in cuts.iter().enumerate() {
+            let slot = self.tx_tail as u64 % RING;
+            let buf = TX_BUFS + slot * BUF;
+            assert!(n as u64 <= BUF, "piece of {n} bytes fits a slot buffer");
+            assert!(self.mem.write(buf, &pkt[off..off + n]));
+            let mut d = if i == 0 { first } else { TxDesc::default() };
+            d.addr = buf.into();
+            d.len = (n as u32).into();
+            if i == 0 {
+                d.pkt_len = (pkt.len() as u32).into();
+            }
+            d.flags = if i + 1 < cuts.len() { nic_abi::desc::TXD_MORE } else { 0 };
+            fixup(i, &mut d);
+            assert!(self.mem.write(TX_RING + slot * 32, d.as_bytes()));
+            self.tx_tail = self.tx_tail.wrapping_add(1);
+            off += n;
+        }
+        self.nic.write32(TXQ0 + queue::TAIL, self.tx_tail as u32).unwrap();
+        cuts.len()
     }
 
     /// The IOVA of the next TX slot's buffer (for descriptors built by hand).

@@ -45,8 +45,8 @@ fn render() -> String {
     let fields: &[(&str, &str, usize)] = &[
         ("TxDesc", "addr", tx::ADDR), ("TxDesc", "len", tx::LEN), ("TxDesc", "csum_flags", tx::CSUM_FLAGS),
         ("TxDesc", "l2hlen", tx::L2HLEN), ("TxDesc", "l3hlen", tx::L3HLEN), ("TxDesc", "l4hlen", tx::L4HLEN),
-        ("TxDesc", "rsvd0", tx::RSVD0), ("TxDesc", "csum_data", tx::CSUM_DATA), ("TxDesc", "tso_segsz", tx::TSO_SEGSZ),
-        ("TxDesc", "rsvd1", tx::RSVD1), ("RxDesc", "addr", rx::ADDR), ("RxDesc", "len", rx::LEN), ("RxDesc", "rsvd", rx::RSVD),
+        ("TxDesc", "flags (bit 0: TXD_MORE)", tx::FLAGS), ("TxDesc", "csum_data", tx::CSUM_DATA),
+        ("TxDesc", "tso_segsz", tx::TSO_SEGSZ), ("TxDesc", "pkt_len", tx::PKT_LEN), ("TxDesc", "rsvd1", tx::RSVD1), ("RxDesc", "addr", rx::ADDR), ("RxDesc", "len", rx::LEN), ("RxDesc", "rsvd", rx::RSVD),
         ("Completion", "len", cpl::LEN), ("Completion", "index", cpl::INDEX), ("Completion", "csum_flags", cpl::CSUM_FLAGS),
         ("Completion", "flowid", cpl::FLOWID), ("Completion", "csum_data", cpl::CSUM_DATA), ("Completion", "rsstype", cpl::RSSTYPE),
         ("Completion", "status (bit 7: phase)", cpl::STATUS),
@@ -55,7 +55,7 @@ fn render() -> String {
         let _ = writeln!(w, "| {r} | {f} | {off} | {} | {} |", beat(*off), lsb(*off));
     }
     let _ = writeln!(w, "\n## Completion status codes\n\n| code | meaning |\n|---|---|");
-    for c in 0u8..=6 {
+    for c in 0u8..=status::BAD_CHAIN {
         let _ = writeln!(w, "| {c} | {} |", status::Status::from(c).describe());
     }
     let _ = writeln!(w, "\n## csum_flags (FreeBSD `mbuf.h`)\n\n| flag | value | transmit: accepted by the NIC |\n|---|---|---|");

@@ -271,12 +271,13 @@ fn refused_descriptors_complete_with_their_error_send_nothing_and_leave_the_nic_
         ("unknown flag (SCTP)", |d| d.csum_flags = (d.csum_flags.get() | csum::CSUM_IP_SCTP).into(), status::BAD_FLAGS),
         ("TCP and UDP at once", |d| d.csum_flags = (d.csum_flags.get() | csum::CSUM_IP_UDP).into(), status::BAD_FLAGS),
         ("v4 and v6 at once", |d| d.csum_flags = (d.csum_flags.get() | csum::CSUM_IP6_TCP).into(), status::BAD_FLAGS),
-        ("TSO (not in this ABI)", |d| d.csum_flags = (d.csum_flags.get() | csum::CSUM_TSO).into(), status::BAD_FLAGS),
+        ("TSO with MSS 0", |d| d.csum_flags = (d.csum_flags.get() | csum::CSUM_TSO).into(), status::BAD_LEN),
         ("checksum offset past the frame", |d| d.csum_data = 400.into(), status::BAD_OFFSETS),
         ("odd L4 start", |d| d.l3hlen = 21, status::BAD_OFFSETS),
         ("IP header shorter than 20", |d| d.l3hlen = 16, status::BAD_OFFSETS),
         ("headers past the frame", |d| d.l3hlen = 250, status::BAD_OFFSETS),
-        ("reserved byte set", |d| d.rsvd0 = 1, status::BAD_RSVD),
+        ("unknown descriptor flag", |d| d.flags = 2, status::BAD_RSVD),
+        ("packet length that is not the buffer's", |d| d.pkt_len = (d.len.get() + 8).into(), status::BAD_CHAIN),
         ("reserved word set", |d| d.rsvd1 = 1.into(), status::BAD_RSVD),
         ("TSO segment size set", |d| d.tso_segsz = 1448.into(), status::BAD_RSVD),
         ("checksum offset that wraps 16 bits", |d| d.csum_data = 0xfffe.into(), status::BAD_OFFSETS),
@@ -296,7 +297,7 @@ fn refused_descriptors_complete_with_their_error_send_nothing_and_leave_the_nic_
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].data, good, "after {name}");
     }
-    assert_eq!(nic.stat(stats::TX_DESC_ERR), 16);
+    assert_eq!(nic.stat(stats::TX_DESC_ERR), 17);
 }
 
 fn d_ok(nic: &RawNic, base: &TxDesc) -> TxDesc {

@@ -564,9 +564,10 @@ impl Driver {
             l2hlen: h.l2hlen,
             l3hlen: h.l3hlen,
             l4hlen: h.l4hlen,
-            rsvd0: 0,
+            flags: 0,
             csum_data: (h.csum_data as u16).into(),
             tso_segsz: 0.into(),
+            pkt_len: 0.into(),
             rsvd1: 0.into(),
         };
         let r = buf

@@ -18,6 +18,7 @@
 //! models use.
 
 pub mod ether;
+pub mod gso;
 pub mod ipv4;
 pub mod ipv6;
 pub mod tcp;

@@ -69,7 +69,7 @@ pub const CSUM_DELAY_IP: u32 = CSUM_IP;
 pub const CSUM_TSO: u32 = CSUM_IP_TSO | CSUM_IP6_TSO;
 
 /// Transmit requests this NIC's checksum engine accepts in a descriptor.
-pub const TX_SUPPORTED: u32 = CSUM_IP | CSUM_IP_UDP | CSUM_IP_TCP | CSUM_IP6_UDP | CSUM_IP6_TCP;
+pub const TX_SUPPORTED: u32 = CSUM_IP | CSUM_IP_UDP | CSUM_IP_TCP | CSUM_IP6_UDP | CSUM_IP6_TCP | CSUM_TSO;
 /// Receive result bits the NIC may report; anything else in a completion is device garbage.
 pub const RX_RESULT_MASK: u32 = CSUM_L3_CALC | CSUM_L3_VALID | CSUM_L4_CALC | CSUM_L4_VALID;
 

@@ -9,16 +9,22 @@
 //! TxDesc (32 B)            RxDesc (16 B)          Completion (16 B)
 //! beat0 addr[63:0]         beat0 addr[63:0]       beat0 len[15:0] index[31:16] csum_flags[63:32]
 //! beat1 len csum_flags     beat1 len  rsvd        beat1 flowid[31:0] csum_data[47:32]
-//! beat2 l2h l3h l4h rsvd                                rsstype[55:48] status[62:56] phase[63]
+//! beat2 l2h l3h l4h flags                               rsstype[55:48] status[62:56] phase[63]
 //!       csum_data tso_segsz
-//! beat3 reserved (zero)
+//! beat3 pkt_len rsvd1
 //! ```
+//!
+//! A packet is one descriptor, or a chain: every descriptor but the last has
+//! [`TXD_MORE`] in `flags`. The first carries the offload request (`csum_flags`,
+//! header lengths, `tso_segsz`) and, for a chain, the packet's total length in
+//! `pkt_len`; the others carry only `addr`, `len` and `flags`. ABI 1.0
+//! descriptors (one buffer, `flags`, `pkt_len` zero) mean the same in 1.1.
 
 use core::mem::{offset_of, size_of};
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-/// A transmit descriptor: one frame in one DMA buffer.
+/// A transmit descriptor: one DMA buffer of a packet (see the module docs for chains).
 ///
 /// `csum_flags` carries FreeBSD's transmit requests (`CSUM_IP`, `CSUM_IP_UDP`, …).
 /// For an L4 request the stack has written the pseudo-header sum (folded, not
@@ -27,12 +33,19 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 /// complement at `l2hlen + l3hlen + csum_data`. For `CSUM_IP` the NIC computes
 /// the IPv4 header checksum over `l2hlen .. l2hlen + l3hlen`, treating the
 /// checksum field as zero.
+///
+/// TSO (`CSUM_IP_TSO`/`CSUM_IP6_TSO`, with `CSUM_IP_TCP` or `CSUM_IP6_TCP` naming the
+/// family): the first `l2hlen + l3hlen + l4hlen` bytes are the header template, the
+/// rest is cut into `tso_segsz`-byte payloads, each sent behind a copy of the template
+/// (offloads.md §3). The TCP checksum field holds the pseudo-header sum *without* the
+/// length (FreeBSD's TSO convention, [`crate::cksum::pseudo_v4`] with length 0); the NIC
+/// adds each segment's own TCP length.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TxDesc {
     /// IOVA of the frame's first byte ([`crate::DMA_ALIGN`]-aligned).
     pub addr: U64,
-    /// Frame length in bytes (no FCS).
+    /// Bytes in this buffer (the whole frame, no FCS, for a one-descriptor packet).
     pub len: U32,
     /// FreeBSD `CSUM_*` transmit requests.
     pub csum_flags: U32,
@@ -40,17 +53,32 @@ pub struct TxDesc {
     pub l2hlen: u8,
     /// IP header length including IPv6 extension headers.
     pub l3hlen: u8,
-    /// L4 header length (used by TSO; informational for checksums).
+    /// TCP header length with options (TSO; informational for checksums).
     pub l4hlen: u8,
-    /// Must be zero.
-    pub rsvd0: u8,
+    /// [`TXD_MORE`]; other bits must be zero.
+    pub flags: u8,
     /// Offset of the L4 checksum field from the L4 start (TCP 16, UDP 6).
     pub csum_data: U16,
-    /// TSO segment size (must be zero until TSO exists in this ABI).
+    /// TSO: TCP payload bytes per segment (FreeBSD's `tso_segsz`); zero without TSO.
     pub tso_segsz: U16,
+    /// First descriptor of a chain: the packet's length over all its buffers.
+    /// Zero means `len` (a one-descriptor packet).
+    pub pkt_len: U32,
     /// Must be zero.
-    pub rsvd1: U64,
+    pub rsvd1: U32,
 }
+
+/// [`TxDesc::flags`]: the packet continues in the next descriptor.
+pub const TXD_MORE: u8 = 0x01;
+/// Most descriptors one packet may span (the ID block's `TSO_SEGS` bits 15:0).
+pub const TX_MAX_CHAIN: u32 = 8;
+/// Largest packet, over all its buffers, a TSO request may carry (the ID block's `TSO_MAX`).
+pub const TSO_MAX_BYTES: u32 = 65535;
+/// Largest buffer in a chain (the ID block's `TSO_SEGS` bits 31:16); every buffer but a
+/// packet's last must hold a multiple of [`crate::BEAT_BYTES`] bytes.
+pub const TX_MAX_SEGSIZE: u32 = 0xfff8;
+/// Longest TSO header template (`l2hlen + l3hlen + l4hlen`) the NIC replicates.
+pub const TSO_MAX_HDR: u32 = 256;
 
 /// A receive buffer descriptor: one empty buffer the NIC may fill.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -128,12 +156,14 @@ pub mod tx {
     pub const L3HLEN: usize = offset_of!(TxDesc, l3hlen);
     /// `l4hlen`.
     pub const L4HLEN: usize = offset_of!(TxDesc, l4hlen);
-    /// `rsvd0`.
-    pub const RSVD0: usize = offset_of!(TxDesc, rsvd0);
+    /// `flags`.
+    pub const FLAGS: usize = offset_of!(TxDesc, flags);
     /// `csum_data`.
     pub const CSUM_DATA: usize = offset_of!(TxDesc, csum_data);
     /// `tso_segsz`.
     pub const TSO_SEGSZ: usize = offset_of!(TxDesc, tso_segsz);
+    /// `pkt_len`.
+    pub const PKT_LEN: usize = offset_of!(TxDesc, pkt_len);
     /// `rsvd1`.
     pub const RSVD1: usize = offset_of!(TxDesc, rsvd1);
 }

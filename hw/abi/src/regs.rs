@@ -39,9 +39,10 @@ pub mod id {
     pub const RING_LIMITS: u32 = 0x018;
     /// Largest frame in bytes ([`crate::MAX_FRAME`]).
     pub const MAX_FRAME: u32 = 0x01c;
-    /// TSO: largest burst in bytes (0: no TSO in this build).
+    /// TSO: largest burst in bytes, headers included (FreeBSD's `if_hw_tsomax`; 0: no TSO).
     pub const TSO_MAX: u32 = 0x020;
-    /// TSO: bits 15:0 max segment count, bits 31:16 max DMA segment size.
+    /// Descriptor chains: bits 15:0 max descriptors per packet (`if_hw_tsomaxsegcount`),
+    /// bits 31:16 max bytes per buffer (`if_hw_tsomaxsegsize`).
     pub const TSO_SEGS: u32 = 0x024;
     /// TOE connection contexts (0: no TOE in this build).
     pub const TOE_CONTEXTS: u32 = 0x028;
@@ -133,6 +134,8 @@ pub mod stats {
     pub const RX_L4_CALC: u32 = 0x42c;
     /// AXI error responses seen on DMA.
     pub const DMA_ERR: u32 = 0x430;
+    /// Frames put on the wire that TSO cut from a burst (also counted in `TX_FRAMES`).
+    pub const TX_TSO_SEGS: u32 = 0x434;
 
     /// All counters with their names, in register order.
     pub const ALL: &[(u32, &str)] = &[
@@ -149,6 +152,7 @@ pub mod stats {
         (RX_L4_BAD, "rx_l4_bad"),
         (RX_L4_CALC, "rx_l4_calc"),
         (DMA_ERR, "dma_err"),
+        (TX_TSO_SEGS, "tx_tso_segs"),
     ];
 }
 

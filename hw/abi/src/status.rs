@@ -1,7 +1,11 @@
 //! Completion status codes (bits 6:0 of a completion's `status` byte).
 //!
 //! A descriptor the NIC refuses completes with one of these, puts nothing on
-//! the wire, and leaves the NIC running. Unknown values stay representable:
+//! the wire, and leaves the NIC running. Every descriptor of a packet (a
+//! chain, `TXD_MORE`) completes with the packet's one status: the first rule
+//! any of its descriptors breaks, checked in ring order, or `DMA_ERROR`. A data
+//! read error found mid-burst stops the rest of the burst; TSO segments
+//! already on the wire stay sent (TCP retransmits them). Unknown values stay representable:
 //! a driver maps them to [`Status::Unknown`] and counts, it does not panic.
 
 /// Completed normally.
@@ -18,6 +22,10 @@ pub const BAD_FLAGS: u8 = 4;
 pub const BAD_RSVD: u8 = 5;
 /// The DMA read of the descriptor or the data got an AXI error response.
 pub const DMA_ERROR: u8 = 6;
+/// A descriptor chain the NIC cannot follow: longer than [`crate::desc::TX_MAX_CHAIN`],
+/// `pkt_len` not the sum of the buffers, a buffer other than the last not a multiple of
+/// 8 bytes, or a TSO header not inside the first buffer with payload after it.
+pub const BAD_CHAIN: u8 = 7;
 
 /// A decoded completion status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +44,8 @@ pub enum Status {
     BadRsvd,
     /// See [`DMA_ERROR`].
     DmaError,
+    /// See [`BAD_CHAIN`].
+    BadChain,
     /// A code this ABI version does not define: the device is newer, or wrote garbage.
     Unknown(u8),
 }
@@ -50,6 +60,7 @@ impl From<u8> for Status {
             BAD_FLAGS => Status::BadFlags,
             BAD_RSVD => Status::BadRsvd,
             DMA_ERROR => Status::DmaError,
+            BAD_CHAIN => Status::BadChain,
             x => Status::Unknown(x),
         }
     }
@@ -66,6 +77,7 @@ impl Status {
             Status::BadFlags => "checksum flags unknown, conflicting or not enabled",
             Status::BadRsvd => "reserved descriptor field not zero",
             Status::DmaError => "DMA error reading the descriptor or data",
+            Status::BadChain => "descriptor chain too long, inconsistent, or TSO header split",
             Status::Unknown(_) => "status code unknown to this driver",
         }
     }
