@@ -195,6 +195,26 @@ fn prepare(frame: &[u8], if_hwassist: u32, if_capenable: u32, tso: Option<u16>) 
     Ok(m)
 }
 
+/// Hands a TSO burst (from [`prepare_tso`] or TCP output) to an interface:
+/// unchanged when its `if_hwassist` takes TSO for the burst's family (a tagged
+/// frame also needs `vlanhwtso`), else cut in software by
+/// [`crate::net::gso::tcp_gso`] with the segments' checksums left to the NIC
+/// where `if_hwassist` allows. Returns the frames for the driver and whether
+/// the NIC segments them.
+pub fn tso_or_gso(m: Mbuf, if_hwassist: u32, if_capenable: u32) -> Result<(Vec<Mbuf>, bool), crate::net::gso::GsoError> {
+    let tagged = m.pkthdr.l2hlen as usize == ether::ETHER_HDR_LEN + 4;
+    let hw = effective_hwassist(if_hwassist, if_capenable, tagged);
+    let need = if m.pkthdr.csum_flags & CSUM_IP6_TCP != 0 {
+        nic_abi::csum::CSUM_IP6_TSO | CSUM_IP6_TCP
+    } else {
+        nic_abi::csum::CSUM_IP_TSO | CSUM_IP_TCP | CSUM_IP
+    };
+    if m.pkthdr.csum_flags & CSUM_TSO != 0 && hw & need == need {
+        return Ok((vec![m], true));
+    }
+    Ok((crate::net::gso::tcp_gso(&m, hw)?, false))
+}
+
 /// The frame a NIC that honours `m`'s offload requests puts on the wire: the
 /// delayed-checksum path, run on a copy so the same mbuf can also go to the
 /// hardware for comparison.

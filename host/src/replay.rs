@@ -35,6 +35,9 @@ pub struct ReplayConfig {
     pub timeout: Option<Duration>,
     /// Damage frames on the wire (after the pcap tap records them as sent).
     pub faults: Option<FaultConfig>,
+    /// TCP frames longer than the MTU go as TSO bursts of this segment size (cut
+    /// by the NIC with tso4/tso6 on, by the stack's GSO otherwise).
+    pub tso_mss: Option<u16>,
 }
 
 /// One frame received back from the NIC.
@@ -55,8 +58,14 @@ pub struct RxRecord {
 /// What a replay did.
 #[derive(Debug)]
 pub struct ReplayReport {
-    /// Frames handed to the driver.
+    /// Packets handed to the driver (a TSO burst is one).
     pub sent: usize,
+    /// Frames those packets become on the wire (a TSO burst is its segments).
+    pub wire_expected: usize,
+    /// TSO bursts the NIC segmented.
+    pub tso_bursts: usize,
+    /// Frames the stack's GSO cut (TSO off).
+    pub gso_segments: usize,
     /// Frames sent without offload, with the reason (input index, reason).
     pub not_offloaded: Vec<(usize, String)>,
     /// Frames the driver refused before the NIC saw them (input index, reason).
@@ -97,7 +106,7 @@ impl std::fmt::Display for ReplayError {
         match self {
             ReplayError::Sim(e) => write!(f, "simulator: {e}"),
             ReplayError::Driver(e) => write!(f, "driver: {e}"),
-            ReplayError::Offload(e) => write!(f, "--offload: {e} (words: rxcsum txcsum rxcsum6 txcsum6)"),
+            ReplayError::Offload(e) => write!(f, "--offload: {e} (words: {})", WORDS.join(" ")),
         }
     }
 }
@@ -115,7 +124,7 @@ fn drv_err(e: impl std::fmt::Display) -> ReplayError {
 }
 
 /// Every capability word `--offload` may name that concerns this NIC's checksums.
-const WORDS: &[&str] = &["rxcsum", "txcsum", "rxcsum6", "txcsum6"];
+const WORDS: &[&str] = &["rxcsum", "txcsum", "rxcsum6", "txcsum6", "tso4", "tso6", "vlanhwcsum", "vlanhwtso"];
 
 /// Applies `--offload`: everything off, then the listed words on.
 fn apply_offload(d: &mut Driver, words: &Option<Vec<String>>) -> Result<(), ReplayError> {
@@ -168,6 +177,9 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let capenable = tx_drv.ifnet().if_capenable;
     let mut report = ReplayReport {
         sent: 0,
+        wire_expected: 0,
+        tso_bursts: 0,
+        gso_segments: 0,
         not_offloaded: vec![],
         refused: vec![],
         rx: vec![],
@@ -181,8 +193,42 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         wall: Duration::ZERO,
     };
     let mut requested = std::collections::BTreeMap::<&'static str, usize>::new();
-    let mut q: VecDeque<Mbuf> = VecDeque::new();
+    // Each packet with the number of wire frames it becomes.
+    let mut q: VecDeque<(Mbuf, usize)> = VecDeque::new();
+    let mtu_frame = tx_drv.ifnet().if_mtu as usize + crate::net::ether::ETHER_HDR_LEN;
     for (i, f) in frames.iter().enumerate() {
+        if let (Some(mss), false) = (cfg.tso_mss, cfg.raw) {
+            // A frame over the MTU (a tag's 4 bytes allowed) is a burst for TSO or GSO.
+            if f.len() > mtu_frame + 4 {
+                match offload::prepare_tso(f, mss).map_err(|e| e.to_string()).and_then(|m| {
+                    let hl = m.pkthdr.l2hlen as usize + m.pkthdr.l3hlen as usize + m.pkthdr.l4hlen as usize;
+                    let segs = (m.len() - hl).div_ceil(mss as usize);
+                    offload::tso_or_gso(m, hwassist, capenable).map(|r| (r, segs)).map_err(|e| e.to_string())
+                }) {
+                    Ok(((ms, true), segs)) => {
+                        report.tso_bursts += 1;
+                        for m in ms {
+                            for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
+                                *requested.entry(n).or_default() += 1;
+                            }
+                            q.push_back((m, segs));
+                        }
+                        continue;
+                    }
+                    Ok(((ms, false), _)) => {
+                        report.gso_segments += ms.len();
+                        for m in ms {
+                            for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
+                                *requested.entry(n).or_default() += 1;
+                            }
+                            q.push_back((m, 1));
+                        }
+                        continue;
+                    }
+                    Err(why) => report.not_offloaded.push((i, format!("not segmented: {why}"))),
+                }
+            }
+        }
         let m = if cfg.raw {
             Mbuf::from_frame(f)
         } else {
@@ -197,7 +243,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
             *requested.entry(n).or_default() += 1;
         }
-        q.push_back(m);
+        q.push_back((m, 1));
     }
     report.requested = requested.into_iter().collect();
 
@@ -209,14 +255,15 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let tx_nic = sim.nic(0);
     loop {
         // Transmit as much as the ring takes.
-        while let Some(m) = q.pop_front() {
+        while let Some((m, frames)) = q.pop_front() {
             match tx_drv.tx(m) {
                 Ok(()) => {
                     report.sent += 1;
+                    report.wire_expected += frames;
                     index += 1;
                 }
                 Err(e) if e.reason == TxReject::RingFull => {
-                    q.push_front(e.mbuf);
+                    q.push_front((e.mbuf, frames));
                     break;
                 }
                 Err(e) => {
@@ -250,7 +297,8 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
             let r = |off| rx_nic.read32(off).map(u64::from);
             let (got, nobuf, err) =
                 (r(stats::RX_FRAMES)?, r(stats::RX_DROP_NOBUF)?, r(stats::RX_DROP_ERR)?);
-            if on_wire >= tx_drv.counters().tx_packets
+            let refused: u64 = tx_drv.counters().tx_status.iter().filter(|(c, _)| **c != 0).map(|(_, n)| *n).sum();
+            if on_wire + refused >= report.wire_expected as u64
                 && got + nobuf + err >= carried
                 && report.rx.len() as u64 >= got
             {
@@ -281,11 +329,12 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
 }
 
 impl ReplayReport {
-    /// Frames sent that were neither received nor counted as dropped nor refused with a
-    /// completion status: zero unless something is wrong.
+    /// Wire frames expected that were neither received nor counted as dropped nor refused
+    /// with a completion status: zero unless something is wrong. (The driver checks TSO
+    /// bursts as the NIC does, so the NIC refuses none; refusals count one frame each.)
     pub fn unaccounted(&self) -> i64 {
         let refused_by_nic: u64 = self.tx_status.iter().filter(|(c, _)| *c != 0).map(|(_, n)| *n).sum();
-        self.sent as i64 - refused_by_nic as i64 - self.rx.len() as i64 - self.dropped as i64
+        self.wire_expected as i64 - refused_by_nic as i64 - self.rx.len() as i64 - self.dropped as i64
     }
 }
 

@@ -57,6 +57,13 @@ enum Cmd {
         /// Send the bytes untouched, with no offload request.
         #[arg(long)]
         raw: bool,
+        /// Send TCP frames longer than the MTU as TSO bursts (segmented by the NIC when
+        /// tso4/tso6 are on, by the stack's GSO when they are off).
+        #[arg(long, conflicts_with = "raw")]
+        tso: bool,
+        /// TSO segment size (TCP payload bytes per segment).
+        #[arg(long, default_value_t = 1448, requires = "tso", value_parser = clap::value_parser!(u16).range(1..))]
+        mss: u16,
     },
     /// Write the NIC core's Verilog (top module `top`).
     Verilog {
@@ -72,7 +79,9 @@ fn main() -> ExitCode {
         Cmd::Demo { frames, pcap, vcd, vcd_start, vcd_cycles, seed } => {
             demo(frames, pcap, vcd, vcd_start, vcd_cycles, seed)
         }
-        Cmd::Replay { input, output, rx_report, offload, raw } => cmd_replay(input, output, rx_report, offload, raw),
+        Cmd::Replay { input, output, rx_report, offload, raw, tso, mss } => {
+            cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss))
+        }
         Cmd::Verilog { out } => verilog(out),
     };
     match r {
@@ -108,12 +117,20 @@ fn read_pcap(path: &PathBuf) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>>
     Ok(frames)
 }
 
-fn cmd_replay(input: PathBuf, output: PathBuf, rx_report: PathBuf, offload: Option<String>, raw: bool) -> Res {
+fn cmd_replay(
+    input: PathBuf,
+    output: PathBuf,
+    rx_report: PathBuf,
+    offload: Option<String>,
+    raw: bool,
+    tso_mss: Option<u16>,
+) -> Res {
     let frames = read_pcap(&input)?;
     let cfg = ReplayConfig {
         offload: offload.map(|s| s.split(',').map(|w| w.trim().to_string()).collect()),
         raw,
         wire_pcap: Some(output.clone()),
+        tso_mss,
         ..Default::default()
     };
     let rep = replay::replay(&frames, &cfg)?;
@@ -140,6 +157,12 @@ fn cmd_replay(input: PathBuf, output: PathBuf, rx_report: PathBuf, offload: Opti
         rep.sim.sim_ns as f64 / 1000.0,
         rep.wall.as_secs_f64()
     );
+    if tso_mss.is_some() {
+        println!(
+            "  {} TSO bursts segmented by the NIC, {} segments cut by the stack's GSO (TSO off)",
+            rep.tso_bursts, rep.gso_segments
+        );
+    }
     if rep.dropped > 0 {
         eprintln!("{} frames dropped by the receiving NIC (no buffer or FIFO overrun); see its counters", rep.dropped);
     }

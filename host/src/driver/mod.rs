@@ -24,10 +24,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nic_abi::csum::{
-    CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP6_TCP, CSUM_IP6_UDP, CSUM_IP_TCP, CSUM_IP_UDP, CSUM_TSO,
-    TX_SUPPORTED,
+    CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP6_TCP, CSUM_IP6_TSO, CSUM_IP6_UDP, CSUM_IP_TCP,
+    CSUM_IP_TSO, CSUM_IP_UDP, CSUM_TSO, TX_SUPPORTED,
 };
-use nic_abi::desc::{Completion, RxDesc, TxDesc, STATUS_CODE};
+use nic_abi::desc::{Completion, RxDesc, TxDesc, STATUS_CODE, TXD_MORE};
 use nic_abi::ifcap::{IFCAP_RXCSUM, IFCAP_RXCSUM_IPV6};
 use nic_abi::regs::{self, ctrl, id, queue, RXQ0, TXQ0};
 use nic_abi::status::Status;
@@ -235,8 +235,8 @@ pub enum TxReject {
     },
     /// Header lengths or `csum_data` point outside the frame, or L4 starts at an odd offset.
     Offsets(&'static str),
-    /// TSO requested: not in this ABI yet.
-    Tso,
+    /// A TSO request the NIC would refuse (or `tso_segsz` without `CSUM_TSO`); says which rule.
+    Tso(&'static str),
     /// The queues are stopped after an out-of-order completion ([`Error::Wedged`]).
     Wedged(String),
     /// Copying into DMA memory failed.
@@ -258,7 +258,7 @@ impl fmt::Display for TxReject {
                 )
             }
             TxReject::Offsets(w) => write!(f, "offload offsets: {w}"),
-            TxReject::Tso => write!(f, "TSO requested but this ABI has no TSO"),
+            TxReject::Tso(w) => write!(f, "TSO request refused: {w}"),
             TxReject::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
             TxReject::Dma(e) => write!(f, "{e}"),
         }
@@ -285,9 +285,11 @@ impl std::error::Error for TxError {}
 /// Driver counters, for netstat and for tests that prove nothing was lost.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// Frames placed on the TX ring.
+    /// Packets placed on the TX ring (a TSO burst is one).
     pub tx_enqueued: u64,
-    /// TX completions with status OK.
+    /// Of those, TSO bursts.
+    pub tx_tso_bursts: u64,
+    /// Packets whose completions say OK (a TSO burst counts once).
     pub tx_packets: u64,
     /// Bytes of those.
     pub tx_bytes: u64,
@@ -357,6 +359,8 @@ struct TxQueue {
     cq: DmaBuf,
     bufs: Vec<DmaBuf>,
     lens: Vec<u32>,
+    /// The slot holds a packet's last descriptor (packets are counted there).
+    eop: Vec<bool>,
     /// The last value written to TAIL.
     notified: u16,
 }
@@ -436,7 +440,7 @@ impl Driver {
             let cq = dma.alloc(n * size_of::<Completion>())?;
             cq.zero();
             let bufs = (0..n).map(|_| dma.alloc(max_frame)).collect::<Result<Vec<_>, _>>()?;
-            TxQueue { ring, descs, cq, bufs, lens: vec![0; n], notified: 0 }
+            TxQueue { ring, descs, cq, bufs, lens: vec![0; n], eop: vec![true; n], notified: 0 }
         };
         let rx = {
             let ring = Ring::new(cfg.rx_ring_log2);
@@ -544,6 +548,9 @@ impl Driver {
     /// Places one frame on the TX ring (copying it into the slot's DMA buffer)
     /// without ringing the doorbell; [`Driver::tx_flush`] rings it once per batch.
     pub fn tx(&mut self, m: Mbuf) -> Result<(), TxError> {
+        if m.pkthdr.csum_flags & CSUM_TSO != 0 {
+            return self.tx_tso(m);
+        }
         if let Err(reason) = check_tx(&m, self.ifnet.if_hwassist, self.info.max_frame) {
             self.counters.tx_rejected += 1;
             return Err(TxError { mbuf: m, reason });
@@ -578,8 +585,71 @@ impl Driver {
             return Err(TxError { mbuf: m, reason: TxReject::Dma(e) });
         }
         self.tx.lens[slot] = len;
+        self.tx.eop[slot] = true;
         self.tx.ring.prod = idx.wrapping_add(1);
         self.counters.tx_enqueued += 1;
+        Ok(())
+    }
+
+    /// Places one TSO burst on the TX ring as a descriptor chain: the burst is
+    /// copied into consecutive slots' buffers (whole beats in all but the
+    /// last, as the ABI requires), the first descriptor carrying the request.
+    fn tx_tso(&mut self, m: Mbuf) -> Result<(), TxError> {
+        let piece = self.tx.bufs.first().map_or(0, |b| b.len()) & !(nic_abi::BEAT_BYTES - 1);
+        let piece = piece.min(self.info.tso_max_segsize as usize & !(nic_abi::BEAT_BYTES - 1));
+        let limits = TsoLimits {
+            max_frame: self.info.max_frame,
+            tso_max: self.info.tso_max,
+            max_descs: (self.info.tso_max_segs as usize).min(self.tx.ring.size()),
+            piece,
+        };
+        let n = match check_tso(&m, self.ifnet.if_hwassist, &limits) {
+            Ok(n) => n,
+            Err(reason) => {
+                self.counters.tx_rejected += 1;
+                return Err(TxError { mbuf: m, reason });
+            }
+        };
+        if self.tx.ring.size() - self.tx.ring.outstanding() < n {
+            self.counters.tx_ring_full += 1;
+            return Err(TxError { mbuf: m, reason: TxReject::RingFull });
+        }
+        let h = m.pkthdr;
+        let len = m.len();
+        for (i, chunk) in m.data().chunks(piece).enumerate() {
+            let idx = self.tx.ring.prod.wrapping_add(i as u16);
+            let slot = self.tx.ring.slot(idx);
+            let buf = &self.tx.bufs[slot];
+            let last = i + 1 == n;
+            let mut desc = TxDesc {
+                addr: buf.iova().into(),
+                len: (chunk.len() as u32).into(),
+                flags: if last { 0 } else { TXD_MORE },
+                ..Default::default()
+            };
+            if i == 0 {
+                desc.csum_flags = h.csum_flags.into();
+                desc.l2hlen = h.l2hlen;
+                desc.l3hlen = h.l3hlen;
+                desc.l4hlen = h.l4hlen;
+                desc.csum_data = (h.csum_data as u16).into();
+                desc.tso_segsz = h.tso_segsz.into();
+                desc.pkt_len = (len as u32).into();
+            }
+            let r = buf
+                .write_at(0, chunk)
+                .and_then(|()| self.tx.descs.write_at(slot * size_of::<TxDesc>(), desc.as_bytes()));
+            if let Err(e) = r {
+                // Nothing is posted until the tail moves: the slots written so far are simply reused.
+                self.counters.tx_rejected += 1;
+                return Err(TxError { mbuf: m, reason: TxReject::Dma(e) });
+            }
+            self.tx.lens[slot] = chunk.len() as u32;
+            self.tx.eop[slot] = last;
+        }
+        self.tx.ring.prod = self.tx.ring.prod.wrapping_add(n as u16);
+        self.counters.tx_enqueued += 1;
+        self.counters.tx_tso_bursts += 1;
         Ok(())
     }
 
@@ -663,7 +733,7 @@ impl Driver {
             *self.counters.tx_status.entry(c.status & STATUS_CODE).or_default() += 1;
             match res {
                 Ok(v) if v.status == Status::Ok => {
-                    self.counters.tx_packets += 1;
+                    self.counters.tx_packets += self.tx.eop[slot] as u64;
                     self.counters.tx_bytes += v.len as u64;
                 }
                 Ok(v) => log::warn!(
@@ -918,7 +988,7 @@ pub fn check_tx(m: &Mbuf, if_hwassist: u32, max_frame: u32) -> Result<(), TxReje
     }
     let h = &m.pkthdr;
     if h.tso_segsz != 0 || h.csum_flags & CSUM_TSO != 0 {
-        return Err(TxReject::Tso);
+        return Err(TxReject::Tso("tso_segsz or CSUM_TSO on a frame sent without TSO (use check_tso)"));
     }
     let allowed = TX_SUPPORTED & if_hwassist;
     let f = h.csum_flags;
@@ -949,6 +1019,68 @@ pub fn check_tx(m: &Mbuf, if_hwassist: u32, max_frame: u32) -> Result<(), TxReje
         }
     }
     Ok(())
+}
+
+/// What [`check_tso`] needs to know of the device and the driver's buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct TsoLimits {
+    /// The device's largest frame (each segment's headers plus MSS must fit).
+    pub max_frame: u32,
+    /// The device's `TSO_MAX` (0: no TSO).
+    pub tso_max: u32,
+    /// Most descriptors one packet may take.
+    pub max_descs: usize,
+    /// Bytes per descriptor buffer (a multiple of 8).
+    pub piece: usize,
+}
+
+/// The NIC's TSO rules (nic_abi::desc, status), checked before a burst reaches the ring;
+/// returns how many descriptors the burst takes.
+pub fn check_tso(m: &Mbuf, if_hwassist: u32, lim: &TsoLimits) -> Result<usize, TxReject> {
+    let h = &m.pkthdr;
+    let f = h.csum_flags;
+    let v4 = f & CSUM_IP_TCP != 0;
+    let v6 = f & CSUM_IP6_TCP != 0;
+    if v4 == v6 || f & (CSUM_IP_UDP | CSUM_IP6_UDP) != 0 {
+        return Err(TxReject::Tso("TSO needs exactly one of CSUM_IP_TCP, CSUM_IP6_TCP"));
+    }
+    let need = if v4 { CSUM_IP_TSO | CSUM_IP_TCP } else { CSUM_IP6_TSO | CSUM_IP6_TCP };
+    if if_hwassist & need != need || lim.tso_max == 0 {
+        return Err(TxReject::Tso("TSO is off for this family (ifconfig tso4/tso6, with txcsum/txcsum6)"));
+    }
+    if f & !(TX_SUPPORTED & if_hwassist) != 0 {
+        return Err(TxReject::Flags { flags: f, allowed: TX_SUPPORTED & if_hwassist });
+    }
+    let (l2, l3, l4) = (h.l2hlen as usize, h.l3hlen as usize, h.l4hlen as usize);
+    let hlen = l2 + l3 + l4;
+    let mss = h.tso_segsz as usize;
+    if mss == 0 {
+        return Err(TxReject::Tso("tso_segsz is 0"));
+    }
+    if !(20..=60).contains(&l4) || l4 % 4 != 0 || l3 < if v4 { 20 } else { 40 } || l2 % 2 != 0 || l3 % 2 != 0 {
+        return Err(TxReject::Offsets("TSO headers: TCP 20..=60 bytes in steps of 4, IP header 20+ (v4) or 40+ (v6)"));
+    }
+    if h.csum_data != nic_abi::csum::TCP_CSUM_OFFSET as u32 {
+        return Err(TxReject::Offsets("csum_data is not the TCP checksum offset (16)"));
+    }
+    if hlen > nic_abi::desc::TSO_MAX_HDR as usize || hlen + mss > lim.max_frame as usize {
+        return Err(TxReject::Tso("headers plus tso_segsz exceed the largest frame"));
+    }
+    let len = m.len();
+    if len <= hlen {
+        return Err(TxReject::Tso("no payload after the headers"));
+    }
+    if len > lim.tso_max as usize {
+        return Err(TxReject::TooLong { len, max: lim.tso_max as usize });
+    }
+    if lim.piece <= hlen {
+        return Err(TxReject::Tso("driver buffers smaller than the TSO headers"));
+    }
+    let n = len.div_ceil(lim.piece);
+    if n > lim.max_descs {
+        return Err(TxReject::Tso("burst needs more descriptors than the NIC follows"));
+    }
+    Ok(n)
 }
 
 // A driver moves to the thread that polls it.
@@ -1087,7 +1219,7 @@ mod tests {
         assert!(matches!(check_tx(&m, u32::MAX, MAX_FRAME), Err(TxReject::Flags { .. })));
         let mut m = udp4();
         m.pkthdr.tso_segsz = 1448;
-        assert_eq!(check_tx(&m, u32::MAX, MAX_FRAME), Err(TxReject::Tso));
+        assert!(matches!(check_tx(&m, u32::MAX, MAX_FRAME), Err(TxReject::Tso(_))));
     }
 
     #[test]

@@ -140,3 +140,107 @@ pub fn tcp_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> In
     let (src, dst) = sockaddrs(l3, sport, dport);
     Input::Tcp(TcpSegment { src, dst, seq, ack, flags, win, options, m })
 }
+
+/// What `tcp_output` sends next from `avail` bytes of send buffer: FreeBSD's
+/// TSO decision (`tcp_output.c`), as a pure function the connection code and
+/// the tools share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TsoPlan {
+    /// Payload bytes of this send.
+    pub len: usize,
+    /// Sent as one TSO burst (else one segment of at most `tso_segsz`).
+    pub tso: bool,
+    /// Payload bytes per segment: `t_maxseg - optlen`.
+    pub tso_segsz: u16,
+    /// More remains to send after this one (`sendalot`).
+    pub sendalot: bool,
+}
+
+/// Sizes the next send, FreeBSD's way: `tso_segsz = t_maxseg - optlen`; a
+/// burst is capped so headers and payload fit `if_hw_tsomax` (which counts the
+/// whole frame here, link header `linkhdr` included); a capped burst is trimmed
+/// to a multiple of the segment size unless it empties the send buffer; and a
+/// burst of one segment or less is not sent as TSO. `tso_ok` says whether the
+/// interface and connection may use TSO at all (capability on for the family,
+/// no SYN, no IP options).
+pub fn tcp_tso_plan(
+    ifp: &Ifnet,
+    avail: usize,
+    t_maxseg: usize,
+    optlen: usize,
+    linkhdr: usize,
+    iphdr: usize,
+    tso_ok: bool,
+) -> TsoPlan {
+    let max_len = t_maxseg.saturating_sub(optlen).max(1);
+    let hdrlen = iphdr + TCP_HDR_LEN + optlen;
+    let mut len = avail;
+    let mut sendalot = false;
+    let tso = tso_ok && len > max_len;
+    if tso {
+        let cap = (ifp.if_hw_tsomax as usize).saturating_sub(hdrlen + linkhdr);
+        if len > cap {
+            len = cap;
+            sendalot = true;
+        }
+        // Keep the last segment full unless this burst empties the buffer.
+        if sendalot && len < avail {
+            let moff = len % max_len;
+            if moff != 0 {
+                len -= moff;
+            }
+        }
+        if len <= max_len {
+            return TsoPlan { len: max_len.min(avail), tso: false, tso_segsz: max_len as u16, sendalot: avail > max_len };
+        }
+        return TsoPlan { len, tso: true, tso_segsz: max_len as u16, sendalot };
+    }
+    if len > max_len {
+        len = max_len;
+        sendalot = true;
+    }
+    TsoPlan { len, tso: false, tso_segsz: max_len as u16, sendalot }
+}
+
+#[cfg(test)]
+mod tso_plan_tests {
+    use super::*;
+
+    fn ifp(tsomax: u32) -> Ifnet {
+        let mut i = Ifnet::new("nic0", 1, 0, [2, 0, 0, 0, 0, 1]);
+        i.if_hw_tsomax = tsomax;
+        i
+    }
+
+    // MSS 1460 with a 12-byte timestamp option: 1448-byte segments (FreeBSD: t_maxseg - optlen).
+    #[test]
+    fn segment_size_is_maxseg_minus_options() {
+        let p = tcp_tso_plan(&ifp(65535), 10_000, 1460, 12, 14, 20, true);
+        assert_eq!((p.len, p.tso, p.tso_segsz, p.sendalot), (10_000, true, 1448, false));
+    }
+
+    #[test]
+    fn a_capped_burst_is_trimmed_to_whole_segments() {
+        // 65535 - (20 + 20 + 12) - 14 = 65469 bytes fit; 45 * 1448 = 65160 is the trimmed length.
+        let p = tcp_tso_plan(&ifp(65535), 1 << 20, 1460, 12, 14, 20, true);
+        assert_eq!((p.len, p.tso, p.sendalot), (45 * 1448, true, true));
+        assert_eq!(p.len % 1448, 0);
+    }
+
+    #[test]
+    fn one_segment_or_less_is_not_tso() {
+        let p = tcp_tso_plan(&ifp(65535), 1448, 1460, 12, 14, 20, true);
+        assert_eq!((p.len, p.tso), (1448, false));
+        let p = tcp_tso_plan(&ifp(65535), 700, 1460, 12, 14, 20, true);
+        assert_eq!((p.len, p.tso, p.sendalot), (700, false, false));
+        // A tiny tsomax leaves room for one segment only: no TSO, one full segment, more to come.
+        let p = tcp_tso_plan(&ifp(2000), 100_000, 1460, 12, 14, 20, true);
+        assert_eq!((p.len, p.tso, p.sendalot), (1448, false, true));
+    }
+
+    #[test]
+    fn without_tso_one_segment_at_a_time() {
+        let p = tcp_tso_plan(&ifp(65535), 100_000, 1460, 0, 14, 40, false);
+        assert_eq!((p.len, p.tso, p.sendalot), (1460, false, true));
+    }
+}
