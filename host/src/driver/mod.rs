@@ -1167,6 +1167,39 @@ mod tests {
     use crate::ifnet::hwassist_for;
     use nic_abi::ifcap::{IFCAP_HWCSUM, IFCAP_HWCSUM_IPV6};
 
+    /// The NIC's TSO rules, applied by the driver before a burst reaches the ring.
+    #[test]
+    fn tso_bursts_follow_the_nics_rules() {
+        use crate::traffic::{self, Kind};
+        use nic_abi::ifcap::{IFCAP_TSO4, IFCAP_TSO6};
+        let all = IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_TSO4 | IFCAP_TSO6;
+        let k = Kind { v6: false, tcp: true, vlan: false, ext: false, frag: false };
+        let burst = |n: usize, mss: u16| {
+            crate::offload::prepare_tso(&traffic::frame(k, &vec![7u8; n], 1), mss).unwrap()
+        };
+        let lim = TsoLimits { max_frame: MAX_FRAME, tso_max: 65535, max_descs: 8, piece: 9216 };
+        assert_eq!(check_tso(&burst(5000, 1448), hwassist_for(all), &lim), Ok(1));
+        assert_eq!(check_tso(&burst(60_000, 1448), hwassist_for(all), &lim), Ok(7));
+        let refused = |m: &Mbuf, hw: u32, lim: &TsoLimits| matches!(check_tso(m, hw, lim), Err(TxReject::Tso(_)));
+        assert!(refused(&burst(5000, 1448), hwassist_for(all & !IFCAP_TSO4), &lim), "tso4 off");
+        assert!(refused(&burst(5000, 1448), hwassist_for(IFCAP_TSO4), &lim), "txcsum off");
+        let mut m = burst(5000, 1448);
+        m.pkthdr.tso_segsz = 0;
+        assert!(refused(&m, hwassist_for(all), &lim), "MSS 0");
+        assert!(refused(&burst(20_000, 9200), hwassist_for(all), &lim), "a segment over the max frame");
+        assert!(refused(&burst(5000, 1448), hwassist_for(all), &TsoLimits { tso_max: 0, ..lim }), "no TSO in the NIC");
+        assert!(refused(&burst(60_000, 1448), hwassist_for(all), &TsoLimits { max_descs: 4, ..lim }), "chain too long");
+        let mut m = burst(5000, 1448);
+        m.pkthdr.l4hlen = 22;
+        assert!(matches!(check_tso(&m, hwassist_for(all), &lim), Err(TxReject::Offsets(_))));
+        let big = crate::offload::prepare_tso(&traffic::frame(k, &vec![7u8; 65_481], 1), 1448).unwrap();
+        assert_eq!(check_tso(&big, hwassist_for(all), &lim), Ok(8));
+        assert!(matches!(
+            check_tso(&big, hwassist_for(all), &TsoLimits { tso_max: 60_000, ..lim }),
+            Err(TxReject::TooLong { .. })
+        ));
+    }
+
     /// A 60-byte UDP/IPv4 frame as `ip_output` hands it over with both checksums offloaded.
     fn udp4() -> Mbuf {
         let mut f = vec![0u8; 60];
