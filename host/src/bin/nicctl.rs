@@ -176,10 +176,21 @@ fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: 
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
     }
-    let mix = nic_host::traffic::mix(frames, seed);
-    println!("nicctl demo: {} frames (UDP/TCP over IPv4/IPv6, VLAN, IPv4 options, IPv6 extension headers, 60..9018 bytes)", mix.len());
-    println!("  nic0 --cable--> nic1, Verilator model of the RTL, every offload on");
+    let mut mix = nic_host::traffic::mix(frames, seed);
+    // Application writes larger than the MTU: TCP bursts the NIC cuts (TSO), one per 250 frames.
+    let bursts = (frames / 250).max(1);
+    for i in 0..bursts {
+        let k = nic_host::traffic::Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
+        let payload: Vec<u8> = (0..16_000 + 6_000 * (i % 8)).map(|j| (j * 13 + i) as u8).collect();
+        mix.push(nic_host::traffic::frame(k, &payload, 7 * i as u32));
+    }
+    println!(
+        "nicctl demo: {} frames (UDP/TCP over IPv4/IPv6, VLAN, IPv4 options, IPv6 extension headers, 60..9018 bytes) and {bursts} TCP bursts of 16..58 KB",
+        frames
+    );
+    println!("  nic0 --cable--> nic1, Verilator model of the RTL, every offload on (TCP over the 1500 MTU as TSO, MSS 1448)");
     let cfg = ReplayConfig {
+        tso_mss: Some(1448),
         cable: true,
         wire_pcap: Some(pcap.clone()),
         vcd: Some(nic_sim::VcdWindow { path: vcd.clone(), start_cycle: vcd_start, end_cycle: vcd_start + vcd_cycles, nic: 0 }),
@@ -211,6 +222,10 @@ fn print_summary(rep: &ReplayReport) {
         rep.rx.len(),
         bytes,
         rep.dropped
+    );
+    println!(
+        "  {} packets became {} wire frames: {} TSO bursts cut by the NIC, {} segments cut by the stack (GSO)",
+        rep.sent, rep.wire_expected, rep.tso_bursts, rep.gso_segments
     );
     println!("  offload requests (TX):");
     for (n, c) in &rep.requested {
