@@ -55,27 +55,10 @@ fn tx_bytes_per_cycle(size: usize, n: usize) -> (f64, u64) {
     let sim = Sim::start(SimConfig::external(1)).expect("sim");
     let mut d = attach(&sim, 0);
     let (hw, cap) = (d.ifnet().if_hwassist, d.ifnet().if_capenable);
-    let mut q: VecDeque<Mbuf> = frames(n, size).iter().map(|f| offload::prepare_tx(f, hw, cap).unwrap()).collect();
+    let pkts: Vec<Mbuf> = frames(n, size).iter().map(|f| offload::prepare_tx(f, hw, cap).unwrap()).collect();
     let nic = sim.nic(0);
-    let mut wire = vec![];
-    let t0 = Instant::now();
-    while wire.len() < n {
-        while let Some(m) = q.pop_front() {
-            if let Err(e) = d.tx(m) {
-                assert_eq!(e.reason, TxReject::RingFull);
-                q.push_front(e.mbuf);
-                break;
-            }
-        }
-        d.tx_flush().unwrap();
-        d.tx_reclaim().unwrap();
-        wire.extend(nic.wait_tx(Duration::from_micros(200)).unwrap());
-        assert!(t0.elapsed() < Duration::from_secs(120), "TX benchmark stalled");
-    }
-    // Steady state: from the end of the first frame to the end of the last.
-    let bytes: usize = wire[1..].iter().map(|f| f.data.len()).sum();
-    let cycles = wire[n - 1].cycle - wire[0].cycle;
-    (bytes as f64 / cycles as f64, sim.stats().unwrap().cycles)
+    let wire = send_all(&mut d, &nic, pkts, n);
+    (rate(&wire), sim.stats().unwrap().cycles)
 }
 
 fn rx_bytes_per_cycle(size: usize, n: usize) -> (f64, u64, u64) {
@@ -232,11 +215,12 @@ fn send_all(d: &mut Driver, nic: &nic_sim::SimNic, pkts: Vec<Mbuf>, frames: usiz
         d.tx_flush().unwrap();
         d.tx_reclaim().unwrap();
         wire.extend(nic.wait_tx(Duration::from_micros(200)).unwrap());
-        assert!(t0.elapsed() < Duration::from_secs(300), "TSO benchmark stalled");
+        assert!(t0.elapsed() < Duration::from_secs(300), "TX benchmark stalled");
     }
     wire
 }
 
+/// Steady state: bytes from the end of the first frame to the end of the last, per cycle.
 fn rate(wire: &[nic_sim::Frame]) -> f64 {
     let bytes: usize = wire[1..].iter().map(|f| f.data.len()).sum();
     bytes as f64 / (wire[wire.len() - 1].cycle - wire[0].cycle) as f64

@@ -1,16 +1,20 @@
-//! DMA read engine: one command (address, beats) becomes AXI4 INCR bursts on
-//! the read channels, and the returned beats stream out to the client.
+//! DMA read engine: one command (address, beats, client tag) becomes AXI4
+//! INCR bursts on the read channels, and the returned beats stream out to the
+//! client with the command's tag.
 //!
 //! Bursts are at most [`MAX_BURST`] beats and never cross a 4 KiB boundary
 //! (AXI4 rule). All bursts of a command are requested back to back without
 //! waiting for data, so the memory latency is paid once per command, not per
-//! burst. Responses arrive in order (one AXI ID). A beat answered with an
-//! error response still counts; `dout_err` (cumulative) tells the client, which
-//! completes its descriptor with an error.
+//! burst; and the next command is taken as soon as the current one's bursts
+//! are all requested, so its latency overlaps the current one's data (two
+//! commands in flight: the one streaming and the next). Responses arrive in
+//! order (one AXI ID). A beat answered with an error response still counts;
+//! `dout_err` (cumulative per command) tells the client, which completes its
+//! descriptor with an error.
 //!
 //! ```text
-//! cmd_valid ‾\__        arvalid ‾‾\_/‾‾\__     rvalid  __/‾‾‾‾‾‾‾\__
-//! cmd_ready ‾\_/‾‾      (burst 0) (burst 1)    dout_last ________/‾\__
+//! cmd_valid ‾\__/‾\_      arvalid ‾‾\_/‾‾\_/‾\_     rvalid  __/‾‾‾‾‾‾‾‾‾‾‾‾‾\__
+//! cmd_ready ‾\_/‾\_/‾     (A0)  (A1)  (B0)          dout_last ______/‾\_____/‾\__
 //! ```
 
 use rust_hdl::prelude::*;
@@ -33,6 +37,10 @@ pub struct DmaRead {
     pub cmd_addr: Signal<In, Bits<64>>,
     /// Beats to read (at least 1).
     pub cmd_beats: Signal<In, Bits<16>>,
+    /// Which client the command is for (returned with its beats).
+    pub cmd_tag: Signal<In, Bit>,
+    /// The tag of the command `dout` belongs to.
+    pub dout_tag: Signal<Out, Bit>,
     /// Returned data.
     pub dout: Signal<Out, Bits<64>>,
     /// `dout` holds a beat.
@@ -64,21 +72,28 @@ pub struct DmaRead {
     pub rvalid: Signal<In, Bit>,
     /// AXI4 read ready.
     pub rready: Signal<Out, Bit>,
-    active: DFF<Bit>,
     ar_addr: DFF<Bits<64>>,
     ar_left: DFF<Bits<16>>,
-    r_left: DFF<Bits<16>>,
+    // The command whose beats are streaming (A) and the one queued behind it (B).
+    a_v: DFF<Bit>,
+    a_left: DFF<Bits<16>>,
+    a_tag: DFF<Bit>,
     err: DFF<Bit>,
+    b_v: DFF<Bit>,
+    b_left: DFF<Bits<16>>,
+    b_tag: DFF<Bit>,
     to4k: Signal<Local, Bits<16>>,
     blen: Signal<Local, Bits<16>>,
+    fire: Signal<Local, Bit>,
+    a_done: Signal<Local, Bit>,
 }
 
 impl Logic for DmaRead {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, active, ar_addr, ar_left, r_left, err);
-        self.cmd_ready.next = !self.active.q.val();
-        self.busy.next = self.active.q.val();
+        dff_setup!(self, clock, ar_addr, ar_left, a_v, a_left, a_tag, err, b_v, b_left, b_tag);
+        self.cmd_ready.next = (self.ar_left.q.val() == 0) & !self.b_v.q.val();
+        self.busy.next = self.a_v.q.val() | (self.ar_left.q.val() != 0);
         // Burst length: what is left, capped by MAX_BURST and by the next 4 KiB boundary.
         self.to4k.next = (bit_cast::<16, 64>(0x1000_u64.to_bits::<64>() - (self.ar_addr.q.val() & 0xfff_u64))) >> 3;
         self.blen.next = self.ar_left.q.val();
@@ -90,39 +105,54 @@ impl Logic for DmaRead {
         }
         self.araddr.next = self.ar_addr.q.val();
         self.arlen.next = bit_cast::<8, 16>(self.blen.val() - 1);
-        self.arvalid.next = self.active.q.val() & (self.ar_left.q.val() != 0);
-        if self.active.q.val() & (self.ar_left.q.val() != 0) & self.arready.val() {
+        self.arvalid.next = self.ar_left.q.val() != 0;
+        if (self.ar_left.q.val() != 0) & self.arready.val() {
             self.ar_addr.d.next = self.ar_addr.q.val() + (bit_cast::<64, 16>(self.blen.val()) << 3);
             self.ar_left.d.next = self.ar_left.q.val() - self.blen.val();
         }
-        // Data: pass beats through; the client's ready is the bus's ready.
+        // Data: pass beats through to command A's client; the client's ready is the bus's ready.
         self.dout.next = self.rdata.val();
-        self.dout_valid.next = self.active.q.val() & self.rvalid.val();
-        self.rready.next = self.active.q.val() & self.dout_ready.val();
-        self.dout_last.next = self.r_left.q.val() == 1;
+        self.dout_valid.next = self.a_v.q.val() & self.rvalid.val();
+        self.dout_tag.next = self.a_tag.q.val();
+        self.rready.next = self.a_v.q.val() & self.dout_ready.val();
+        self.dout_last.next = self.a_left.q.val() == 1;
         self.dout_err.next = self.err.q.val() | (self.rresp.val() != 0);
         self.err_pulse.next = false;
-        if self.active.q.val() & self.rvalid.val() & self.dout_ready.val() {
-            self.r_left.d.next = self.r_left.q.val() - 1;
+        self.fire.next = self.a_v.q.val() & self.rvalid.val() & self.dout_ready.val();
+        self.a_done.next = self.fire.val() & (self.a_left.q.val() == 1);
+        if self.fire.val() {
+            self.a_left.d.next = self.a_left.q.val() - 1;
             if self.rresp.val() != 0 {
                 self.err.d.next = true;
                 self.err_pulse.next = true;
             }
-            if self.r_left.q.val() == 1 {
-                self.active.d.next = false;
-            }
         }
-        if self.cmd_valid.val() & !self.active.q.val() {
-            self.active.d.next = true;
+        if self.a_done.val() {
+            // B (if any) streams next.
+            self.a_v.d.next = self.b_v.q.val();
+            self.a_left.d.next = self.b_left.q.val();
+            self.a_tag.d.next = self.b_tag.q.val();
+            self.err.d.next = false;
+            self.b_v.d.next = false;
+        }
+        if self.cmd_valid.val() & (self.ar_left.q.val() == 0) & !self.b_v.q.val() {
             self.ar_addr.d.next = self.cmd_addr.val();
             self.ar_left.d.next = self.cmd_beats.val();
-            self.r_left.d.next = self.cmd_beats.val();
-            self.err.d.next = false;
+            if !self.a_v.q.val() | self.a_done.val() {
+                self.a_v.d.next = true;
+                self.a_left.d.next = self.cmd_beats.val();
+                self.a_tag.d.next = self.cmd_tag.val();
+                self.err.d.next = false;
+            } else {
+                self.b_v.d.next = true;
+                self.b_left.d.next = self.cmd_beats.val();
+                self.b_tag.d.next = self.cmd_tag.val();
+            }
         }
         if self.reset.val() {
-            self.active.d.next = false;
+            self.a_v.d.next = false;
+            self.b_v.d.next = false;
             self.ar_left.d.next = 0.into();
-            self.r_left.d.next = 0.into();
         }
     }
 }

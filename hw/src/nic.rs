@@ -260,6 +260,7 @@ impl Logic for NicCore {
         self.rd.cmd_valid.next = (self.tx.rd_cmd_valid.val() | self.rx.rd_cmd_valid.val()) & !self.reset_req.q.val();
         self.rd.cmd_addr.next = self.rx.rd_cmd_addr.val();
         self.rd.cmd_beats.next = self.rx.rd_cmd_beats.val();
+        self.rd.cmd_tag.next = self.pick_rd_tx.val();
         if self.pick_rd_tx.val() {
             self.rd.cmd_addr.next = self.tx.rd_cmd_addr.val();
             self.rd.cmd_beats.next = self.tx.rd_cmd_beats.val();
@@ -275,10 +276,11 @@ impl Logic for NicCore {
         self.rx.rd_last.next = self.rd.dout_last.val();
         self.tx.rd_err.next = self.rd.dout_err.val();
         self.rx.rd_err.next = self.rd.dout_err.val();
-        self.tx.rd_valid.next = self.rd.dout_valid.val() & self.rd_tx.q.val();
-        self.rx.rd_valid.next = self.rd.dout_valid.val() & !self.rd_tx.q.val();
+        // Beats go to the client of the command they belong to (two commands may be in flight).
+        self.tx.rd_valid.next = self.rd.dout_valid.val() & self.rd.dout_tag.val();
+        self.rx.rd_valid.next = self.rd.dout_valid.val() & !self.rd.dout_tag.val();
         self.rd.dout_ready.next = self.rx.rd_ready.val();
-        if self.rd_tx.q.val() {
+        if self.rd.dout_tag.val() {
             self.rd.dout_ready.next = self.tx.rd_ready.val();
         }
         self.m_axi_araddr.next = self.rd.araddr.val();

@@ -13,7 +13,7 @@
 //! ```text
 //! Idle -> Gather --refused------------------------------------------------> Cpl -> Idle [-> Skip]
 //!           |--TSO--> HdrReq -> Hdr -> HdrChk --template bad--------------/^
-//!           \--------------------------------> DataReq -> Data (per buffer) -> Wait -/
+//!           \--------------------------------> DataReq -> Data (all buffers) -> Wait -/
 //! CIdle --record queued, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
 //! ```
 //! Every state leaves on its own (the DMA engines always finish a command,
@@ -163,6 +163,8 @@ pub struct TxEngine {
     skip_after: DFF<Bit>,
     go_pend: DFF<Bit>,
     first_buf: DFF<Bit>,
+    nxt: DFF<Bit>,
+    issued_now: Signal<Local, Bit>,
     d_addr: DFF<Bits<64>>,
     d_len: DFF<Bits<32>>,
     d_plen: DFF<Bits<32>>,
@@ -295,6 +297,8 @@ impl Default for TxEngine {
             skip_after: Default::default(),
             go_pend: Default::default(),
             first_buf: Default::default(),
+            nxt: Default::default(),
+            issued_now: Default::default(),
             d_addr: Default::default(),
             d_len: Default::default(),
             d_plen: Default::default(),
@@ -375,7 +379,7 @@ impl Logic for TxEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after, go_pend, first_buf, d_addr,
+            self, clock, state, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after, go_pend, first_buf, nxt, d_addr,
             d_len, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
         );
         clock!(self, clock, seg, dq, ch, cl, cq);
@@ -669,6 +673,7 @@ impl Logic for TxEngine {
             self.cl.din.next = 0.into();
         }
 
+        self.issued_now.next = false;
         match self.state.q.val() {
             TxState::Idle => {
                 self.ci.d.next = 0.into();
@@ -785,11 +790,28 @@ impl Logic for TxEngine {
             TxState::Data => {
                 self.seg.s_valid.next = self.rd_valid.val();
                 self.rd_ready.next = self.seg.s_ready.val();
+                // The next buffer's read goes out while this one streams (the read engine holds
+                // two commands), so its latency hides behind this buffer's data.
+                if (self.left.q.val() != 0) & !self.nxt.q.val() & !self.ch.empty.val() {
+                    self.rd_cmd_valid.next = true;
+                    self.rd_cmd_addr.next = self.ch.dout.val().addr;
+                    self.rd_cmd_beats.next = (self.ch.dout.val().len + 7) >> 3;
+                    if self.rd_cmd_ready.val() {
+                        self.issued_now.next = true;
+                        self.ch.pop.next = true;
+                        self.left.d.next = self.left.q.val() - 1;
+                        self.nxt.d.next = true;
+                    }
+                }
                 if self.rd_valid.val() & self.seg.s_ready.val() & self.rd_last.val() {
                     self.first_buf.d.next = false;
-                    self.state.d.next = TxState::Wait;
-                    if self.left.q.val() != 0 {
+                    if self.nxt.q.val() | self.issued_now.val() {
+                        // The next buffer's beats follow this one's.
+                        self.nxt.d.next = false;
+                    } else if self.left.q.val() != 0 {
                         self.state.d.next = TxState::DataReq;
+                    } else {
+                        self.state.d.next = TxState::Wait;
                     }
                 }
             }
@@ -840,6 +862,7 @@ impl Logic for TxEngine {
             self.cq_tail_q.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
             self.go_pend.d.next = false;
+            self.nxt.d.next = false;
         }
     }
 }
@@ -856,7 +879,7 @@ mod tests {
         assert_eq!(DESC_BATCH, 4);
         assert_eq!(DESC_QUEUE, 1 << 3, "the descriptor FIFO is Fifo<TxD, 3, 4>");
         assert_eq!(abi_desc::TX_MAX_CHAIN, 1 << 3, "the buffer and length FIFOs are Fifo<_, 3, 4>");
-        assert!(abi_desc::TSO_MAX_HDR <= 32 * 8, "the segmenter's header RAM is RAM<Bits<64>, 5>");
+        const _: () = assert!(abi_desc::TSO_MAX_HDR <= 32 * 8, "the segmenter's header RAM is RAM<Bits<64>, 5>");
     }
 
     #[test]

@@ -156,12 +156,12 @@ pub struct TxSeg {
     end_seg: Signal<Local, Bit>,
     out_v: Signal<Local, Bit>,
     out_d: Signal<Local, Bits<64>>,
-    pd: [Signal<Local, Bits<64>>; 6],
+    pd: Signal<Local, Bits<64>>,
     pen: [Signal<Local, Bit>; 6],
     poff: [Signal<Local, Bits<16>>; 6],
     pval: [Signal<Local, Bits<16>>; 6],
     psh: [Signal<Local, Bits<64>>; 6],
-    pswap: [Signal<Local, Bits<16>>; 6],
+    pw: [Signal<Local, Bits<64>>; 6],
     coff: [Signal<Local, Bits<16>>; 6],
     cw: [Signal<Local, Bits<16>>; 6],
     chit: [Signal<Local, Bit>; 6],
@@ -314,49 +314,30 @@ impl Logic for TxSeg {
         self.pen[5].next = self.tso.val();
         self.poff[5].next = self.l4s.val() + self.cdata.val();
         self.pval[5].next = self.p_ck.q.val();
-        self.pd[0].next = self.out_d.val();
-        // Byte-swapped into a 16-bit signal first: inside a wider expression Verilog would keep
-        // the bits shifted out of the top.
-        for i in 0..6 {
-            self.pswap[i].next = (self.pval[i].val() >> 8) | (self.pval[i].val() << 8);
-        }
+        // Each field a big-endian 16-bit word at an even offset: its beat, its lane, its bytes
+        // swapped (in 64 bits: inside a wider expression Verilog would keep what a 16-bit
+        // shift drops).
         self.psh[0].next = bit_cast::<64, 16>(self.poff[0].val() & 6) << 3;
         self.psh[1].next = bit_cast::<64, 16>(self.poff[1].val() & 6) << 3;
         self.psh[2].next = bit_cast::<64, 16>(self.poff[2].val() & 6) << 3;
         self.psh[3].next = bit_cast::<64, 16>(self.poff[3].val() & 6) << 3;
         self.psh[4].next = bit_cast::<64, 16>(self.poff[4].val() & 6) << 3;
         self.psh[5].next = bit_cast::<64, 16>(self.poff[5].val() & 6) << 3;
-        if self.pen[0].val() & (self.ob.q.val() == (self.poff[0].val() >> 3)) {
-            self.pd[0].next = (self.out_d.val() & !(bits::<64>(0xffff) << self.psh[0].val()))
-                | (bit_cast::<64, 16>(self.pswap[0].val()) << self.psh[0].val());
-        }
-        self.pd[1].next = self.pd[0].val();
-        if self.pen[1].val() & (self.ob.q.val() == (self.poff[1].val() >> 3)) {
-            self.pd[1].next = (self.pd[0].val() & !(bits::<64>(0xffff) << self.psh[1].val()))
-                | (bit_cast::<64, 16>(self.pswap[1].val()) << self.psh[1].val());
-        }
-        self.pd[2].next = self.pd[1].val();
-        if self.pen[2].val() & (self.ob.q.val() == (self.poff[2].val() >> 3)) {
-            self.pd[2].next = (self.pd[1].val() & !(bits::<64>(0xffff) << self.psh[2].val()))
-                | (bit_cast::<64, 16>(self.pswap[2].val()) << self.psh[2].val());
-        }
-        self.pd[3].next = self.pd[2].val();
-        if self.pen[3].val() & (self.ob.q.val() == (self.poff[3].val() >> 3)) {
-            self.pd[3].next = (self.pd[2].val() & !(bits::<64>(0xffff) << self.psh[3].val()))
-                | (bit_cast::<64, 16>(self.pswap[3].val()) << self.psh[3].val());
-        }
-        self.pd[4].next = self.pd[3].val();
-        if self.pen[4].val() & (self.ob.q.val() == (self.poff[4].val() >> 3)) {
-            self.pd[4].next = (self.pd[3].val() & !(bits::<64>(0xffff) << self.psh[4].val()))
-                | (bit_cast::<64, 16>(self.pswap[4].val()) << self.psh[4].val());
-        }
-        self.pd[5].next = self.pd[4].val();
-        if self.pen[5].val() & (self.ob.q.val() == (self.poff[5].val() >> 3)) {
-            self.pd[5].next = (self.pd[4].val() & !(bits::<64>(0xffff) << self.psh[5].val()))
-                | (bit_cast::<64, 16>(self.pswap[5].val()) << self.psh[5].val());
+        self.pw[0].next = bit_cast::<64, 16>(self.pval[0].val());
+        self.pw[1].next = bit_cast::<64, 16>(self.pval[1].val());
+        self.pw[2].next = bit_cast::<64, 16>(self.pval[2].val());
+        self.pw[3].next = bit_cast::<64, 16>(self.pval[3].val());
+        self.pw[4].next = bit_cast::<64, 16>(self.pval[4].val());
+        self.pw[5].next = bit_cast::<64, 16>(self.pval[5].val());
+        self.pd.next = self.out_d.val();
+        for i in 0..6 {
+            if self.pen[i].val() & (self.ob.q.val() == (self.poff[i].val() >> 3)) {
+                self.pd.next = (self.pd.val() & !(bits::<64>(0xffff) << self.psh[i].val()))
+                    | ((((self.pw[i].val() >> 8) & 0xff_u64) | ((self.pw[i].val() & 0xff_u64) << 8)) << self.psh[i].val());
+            }
         }
         self.fifo_push.next = self.out_v.val();
-        self.fifo_din.next = self.pd[5].val();
+        self.fifo_din.next = self.pd.val();
         if self.out_v.val() {
             self.ob.d.next = self.ob.q.val() + 1;
         }
@@ -365,7 +346,7 @@ impl Logic for TxSeg {
         self.ipe.next = self.ip_en.val() | (self.tso.val() & !self.v6.val());
         self.l4e.next = self.l4_en.val() | self.tso.val();
         self.csum.start.next = self.st.q.val() == SegState::SSetup;
-        self.csum.beat.next = self.pd[5].val();
+        self.csum.beat.next = self.pd.val();
         self.csum.valid.next = self.out_v.val();
         self.csum.off.next = self.ob.q.val() << 3;
         self.csum.ip_lo.next = bit_cast::<16, 8>(self.l2.val());

@@ -458,7 +458,16 @@ impl Driver {
         program_queue(&*dev, RXQ0, rx.descs.iova(), rx.cq.iova(), cfg.rx_ring_log2)?;
 
         // Offloads: everything the hardware has, as drivers enable at attach.
-        let ifnet = Ifnet::new(&cfg.if_name, cfg.if_index, info.caps, cfg.lladdr);
+        let mut ifnet = Ifnet::new(&cfg.if_name, cfg.if_index, info.caps, cfg.lladdr);
+        if info.tso_max != 0 {
+            // The stack sizes bursts by these (tcp_output); the driver copies a burst into its
+            // own buffers, so the chain limit is the NIC's, in whole buffers of max_frame bytes.
+            let piece = (max_frame & !(nic_abi::BEAT_BYTES - 1)).min(info.tso_max_segsize as usize);
+            let chain = (info.tso_max_segs as usize).min(1 << cfg.tx_ring_log2);
+            ifnet.if_hw_tsomax = info.tso_max.min((chain * piece) as u32);
+            ifnet.if_hw_tsomaxsegcount = info.tso_max_segs as u32;
+            ifnet.if_hw_tsomaxsegsize = info.tso_max_segsize as u32;
+        }
         dev.write32(ctrl::CAPENABLE, ifnet.if_capenable)?;
 
         // Interrupts: probe the backend; clear stale causes (write 1 to clear).

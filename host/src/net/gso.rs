@@ -108,7 +108,7 @@ pub fn tcp_gso(m: &Mbuf, if_hwassist: u32) -> Result<Vec<Mbuf>, GsoError> {
         let req = tcp_req | if v4 { CSUM_IP } else { 0 };
         finish_in_software(&mut f, l2, l3, req & !hw, TCP_CSUM_OFFSET as u32).map_err(GsoError::Headers)?;
         let mut s = Mbuf::from_vec(f);
-        s.pkthdr = m.pkthdr.clone();
+        s.pkthdr = m.pkthdr;
         s.pkthdr.csum_flags = req & hw;
         s.pkthdr.csum_data = if req & hw & tcp_req != 0 { TCP_CSUM_OFFSET as u32 } else { 0 };
         s.pkthdr.tso_segsz = 0;
