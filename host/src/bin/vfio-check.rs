@@ -4,8 +4,11 @@
 //! virtual IOMMU, `edu` bound to vfio-pci). It uses the project's VFIO backend
 //! itself, not a copy: open (container, group, device), BAR0, config space,
 //! DMA both ways through the IOVA allocator, an MSI, a DMA after UNMAP that
-//! the IOMMU must block, the errors a user meets, and the NIC driver refusing
-//! a device that is not the NIC. One line per check, then
+//! the IOMMU must block, the errors a user meets (no IOMMU, unbound device,
+//! wrong driver, busy group, no permission), and the NIC driver refusing a
+//! device that is not the NIC. Modes: `--before-vfio` (run before vfio-pci is
+//! loaded), `--no-iommu` (a boot without the virtual IOMMU), `--open-as-child`
+//! (internal: the permission check). One line per check, then
 //! `vfio-check: N passed, N failed` and the marker the harness looks for.
 //!
 //! `edu` (QEMU `hw/misc/edu.c`): BAR0 0x00 ID (0x010000ed), 0x04 liveness
@@ -92,18 +95,67 @@ fn pattern(seed: u8) -> Vec<u8> {
     (0..XFER).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
+/// Where the check run before vfio-pci was loaded leaves its result for the main run.
+const PRE_RESULT: &str = "/pre-vfio.txt";
+
 fn main() {
     let started = Instant::now();
     let mut rep = Report { passed: 0, failed: 0 };
-    let bdf = match std::env::args().nth(1).or_else(find_edu) {
-        Some(b) => b,
-        None => {
-            println!("FAIL find edu: no PCI device {EDU_IDS} in /sys/bus/pci/devices (is QEMU run with -device edu?)");
-            finish(0, 1, started);
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str).unwrap_or("");
+    let Some(bdf) = find_edu() else {
+        println!("FAIL find edu: no PCI device {EDU_IDS} in /sys/bus/pci/devices (is QEMU run with -device edu?)");
+        finish(0, 1, started);
+        return;
+    };
+    match mode {
+        // Before vfio-pci is loaded: edu has no driver; the message must say how to bind it.
+        "--before-vfio" => {
+            let line = match VfioDevice::open(&bdf) {
+                Err(err @ VfioError::WrongDriver { driver: None, .. })
+                    if err.to_string().contains("modprobe vfio-pci") =>
+                {
+                    format!("ok   unbound device: bind commands printed: {}", err.to_string().replace('\n', " / "))
+                }
+                other => format!("FAIL unbound device: expected WrongDriver without a driver, got {other:?}"),
+            };
+            if let Err(e) = std::fs::write(PRE_RESULT, line + "\n") {
+                println!("FAIL cannot write {PRE_RESULT}: {e}");
+            }
             return;
         }
-    };
+        // Booted without a virtual IOMMU: the message must say to turn the IOMMU on.
+        "--no-iommu" => {
+            rep.check("no IOMMU: told to enable it", match VfioDevice::open(&bdf) {
+                Err(err @ VfioError::NoIommu(_)) if err.to_string().contains("intel_iommu=on") => Ok(err.to_string()),
+                other => Err(format!("expected NoIommu, got {other:?}")),
+            });
+            finish(rep.passed, rep.failed, started);
+            return;
+        }
+        // Run as nobody by the main check: the group node is root's, so this must be refused.
+        "--open-as-child" => {
+            match VfioDevice::open(&bdf) {
+                Err(err @ VfioError::Permission(_)) => {
+                    println!("{err}");
+                    std::process::exit(0)
+                }
+                other => {
+                    println!("expected Permission, got {other:?}");
+                    std::process::exit(1)
+                }
+            }
+        }
+        _ => {}
+    }
     println!("vfio-check: edu at {bdf}");
+    if let Ok(pre) = std::fs::read_to_string(PRE_RESULT) {
+        for l in pre.lines() {
+            let (ok, rest) = (l.starts_with("ok"), l.split_once(' ').map_or(l, |x| x.1).trim());
+            let (name, detail) = rest.split_once(": ").unwrap_or((rest, ""));
+            rep.check(name, if ok { Ok(detail.to_string()) } else { Err(detail.to_string()) });
+        }
+    }
     let opts = VfioOptions { dma_bytes: 64 << 10, iova_base: 1 << 20, iova_limit: 1 << 28, ..Default::default() };
 
     // The errors a user meets, on this real kernel.
@@ -130,6 +182,7 @@ fn main() {
         }
     };
     rep.check("open container/group/device", Ok(dev.describe()));
+    rep.check("no permission: told what to do", open_as_nobody());
     rep.check("group busy while open", match VfioDevice::open_with(&bdf, opts) {
         Err(err @ VfioError::Busy(_)) => Ok(err.to_string()),
         other => Err(format!("expected Busy, got {other:?}")),
@@ -266,6 +319,23 @@ fn main() {
         }
     });
     finish(rep.passed, rep.failed, started);
+}
+
+/// Re-runs this binary as user nobody to open the device: it must get the permission message.
+fn open_as_nobody() -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new("/proc/self/exe")
+        .arg("--open-as-child")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .map_err(|e| format!("cannot run myself as nobody: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() && text.contains("permission denied") && text.contains("ulimit -l") {
+        Ok(text)
+    } else {
+        Err(text)
+    }
 }
 
 /// Prints the closing count and the marker the harness checks (QEMU exits 0 whatever the guest did).

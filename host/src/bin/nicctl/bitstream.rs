@@ -379,7 +379,7 @@ fn parse_report(json: &str) -> Option<Timing> {
                 s.and_then(|s| s.get(k)?.get("cell")?.as_str()).unwrap_or("?").to_string()
             };
             let logic = steps.iter().filter(|s| s.get("type").and_then(|t| t.as_str()) == Some("logic")).count();
-            format!("{} -> {} ({logic} logic stages)", cell(steps.first(), "from"), cell(steps.last(), "to"))
+            format!("{} -> {} ({logic} cells, carry links included)", cell(steps.first(), "from"), cell(steps.last(), "to"))
         })
         .unwrap_or_default();
     fmax_mhz.is_finite().then_some(Timing { fmax_mhz, critical })
@@ -671,6 +671,6 @@ mod tests {
             {"type": "logic", "from": {"cell": "l"}, "to": {"cell": "l"}},
             {"type": "routing", "from": {"cell": "l"}, "to": {"cell": "b"}}]}]}"#;
         let t = parse_report(rep).unwrap();
-        assert_eq!((t.fmax_mhz, t.critical.as_str()), (123.4, "a -> b (1 logic stages)"));
+        assert_eq!((t.fmax_mhz, t.critical.as_str()), (123.4, "a -> b (1 cells, carry links included)"));
     }
 }

@@ -5,7 +5,7 @@
 //! error a user can act on:
 //!
 //! ```text
-//! sysfs      device exists? bound to vfio-pci? in an IOMMU group?
+//! sysfs      device exists? in an IOMMU group? bound to vfio-pci?
 //! container  /dev/vfio/vfio, API version, Type1 IOMMU extension
 //! group      /dev/vfio/N, viable (every member bound to vfio-pci or unbound)
 //! iommu      GROUP_SET_CONTAINER, SET_IOMMU(Type1v2 | Type1)
@@ -331,12 +331,13 @@ impl VfioDevice {
         if !sysfs.exists(&bdf) {
             return Err(VfioError::NoDevice(bdf));
         }
+        // The IOMMU first: without it vfio-pci cannot bind, and rebinding would not help.
+        let group_no = sysfs.iommu_group(&bdf).ok_or_else(|| VfioError::NoIommu(bdf.clone()))?;
         let driver = sysfs.driver(&bdf);
         if driver.as_deref() != Some("vfio-pci") {
             let commands = sysfs.rebind_commands(&bdf, driver.as_deref());
             return Err(VfioError::WrongDriver { bdf, driver, commands });
         }
-        let group_no = sysfs.iommu_group(&bdf).ok_or_else(|| VfioError::NoIommu(bdf.clone()))?;
         let ids = sysfs.ids(&bdf).unwrap_or_else(|| "????:????".into());
 
         // Container.
