@@ -5,9 +5,10 @@
 //! itself, not a copy: open (container, group, device), BAR0, config space,
 //! DMA both ways through the IOVA allocator, an MSI, a DMA after UNMAP that
 //! the IOMMU must block, the errors a user meets (no IOMMU, unbound device,
-//! wrong driver, busy group, no permission), and the NIC driver refusing a
+//! wrong driver, group not viable, busy group, no permission), and the NIC driver refusing a
 //! device that is not the NIC. Modes: `--before-vfio` (run before vfio-pci is
-//! loaded), `--no-iommu` (a boot without the virtual IOMMU), `--open-as-child`
+//! loaded), `--no-iommu` (a boot without the virtual IOMMU), `--not-viable` (edu
+//! shares its group with a device a host driver holds), `--open-as-child`
 //! (internal: the permission check). One line per check, then
 //! `vfio-check: N passed, N failed` and the marker the harness looks for.
 //!
@@ -129,6 +130,17 @@ fn main() {
             rep.check("no IOMMU: told to enable it", match VfioDevice::open(&bdf) {
                 Err(err @ VfioError::NoIommu(_)) if err.to_string().contains("intel_iommu=on") => Ok(err.to_string()),
                 other => Err(format!("expected NoIommu, got {other:?}")),
+            });
+            finish(rep.passed, rep.failed, started);
+            return;
+        }
+        // edu shares its IOMMU group with a device virtio-pci holds: the message must name it.
+        "--not-viable" => {
+            rep.check("group not viable: the other device named", match VfioDevice::open(&bdf) {
+                Err(err @ VfioError::GroupNotViable { .. }) if err.to_string().contains("driver virtio-pci") => {
+                    Ok(err.to_string().replace('\n', " / "))
+                }
+                other => Err(format!("expected GroupNotViable naming virtio-pci, got {other:?}")),
             });
             finish(rep.passed, rep.failed, started);
             return;

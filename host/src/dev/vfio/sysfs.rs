@@ -29,10 +29,11 @@ pub struct GroupMember {
 }
 
 impl GroupMember {
-    /// Whether this member lets the group be used through VFIO (bound to
-    /// vfio-pci or pci-stub, or to no driver at all).
+    /// Whether this member lets the group be used through VFIO: bound to
+    /// vfio-pci or pci-stub, to no driver at all, or a PCIe port (which the
+    /// kernel allows in a VFIO group).
     pub fn is_vfio_safe(&self) -> bool {
-        matches!(self.driver.as_deref(), None | Some("vfio-pci") | Some("pci-stub"))
+        matches!(self.driver.as_deref(), None | Some("vfio-pci") | Some("pci-stub") | Some("pcieport"))
     }
 }
 
