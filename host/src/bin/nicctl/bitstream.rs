@@ -94,7 +94,7 @@ const BOARDS: &[Board] = &[
     },
     Board {
         name: "ice40-hx8k",
-        about: "Lattice iCE40-HX8K Breakout Board; small blocks only (the core does not fit 7680 cells)",
+        about: "Lattice iCE40-HX8K Breakout Board; blocks only (the core needs 11207 of 7680 cells, 162 of 32 RAMs)",
         family: Family::Ice40,
         part: "iCE40HX8K-CT256",
         pnr_device: &["--hx8k", "--package", "ct256"],
