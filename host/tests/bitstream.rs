@@ -67,7 +67,9 @@ fn open_flow_ice40_block_with_manifest() {
         if std::env::var_os("NIC_REQUIRE_OPEN_FLOW").is_some() {
             panic!("{why}; scripts/deps installs yosys, nextpnr-ice40 and fpga-icestorm");
         }
-        eprintln!("SKIPPED open_flow_ice40_block_with_manifest: {why} (apt-get install yosys nextpnr-ice40 fpga-icestorm)");
+        eprintln!(
+            "SKIPPED open_flow_ice40_block_with_manifest: {why} (apt-get install yosys nextpnr-ice40 fpga-icestorm)"
+        );
         return;
     }
     let out = std::env::temp_dir().join(format!("nic-bitstream-{}", std::process::id()));

@@ -139,10 +139,9 @@ impl fmt::Display for VfioError {
                 "{b} has no IOMMU group: the IOMMU is off. Enable VT-d/AMD-Vi in the firmware and boot with \
                  intel_iommu=on (or amd_iommu=on); check with ls /sys/kernel/iommu_groups"
             ),
-            VfioError::NoVfio => write!(
-                f,
-                "/dev/vfio/vfio is missing: the VFIO modules are not loaded; run modprobe vfio-pci"
-            ),
+            VfioError::NoVfio => {
+                write!(f, "/dev/vfio/vfio is missing: the VFIO modules are not loaded; run modprobe vfio-pci")
+            }
             VfioError::WrongDriver { bdf, driver, commands } => {
                 match driver {
                     Some(d) => write!(f, "{bdf} is bound to driver {d}, not vfio-pci")?,
@@ -227,7 +226,13 @@ pub struct VfioDma {
 
 impl fmt::Debug for VfioDma {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VfioDma {{ iova: 0x{:x}, size: {}, mapped: {} }}", self.region.iova_base(), self.region.size(), self.mapped)
+        write!(
+            f,
+            "VfioDma {{ iova: 0x{:x}, size: {}, mapped: {} }}",
+            self.region.iova_base(),
+            self.region.size(),
+            self.mapped
+        )
     }
 }
 
@@ -385,8 +390,10 @@ impl VfioDevice {
         });
 
         // Device.
-        let device = sys::group_device_fd(&group, &bdf)
-            .map_err(os(format!("VFIO_GROUP_GET_DEVICE_FD {bdf}"), "is the device in this group and not open elsewhere?"))?;
+        let device = sys::group_device_fd(&group, &bdf).map_err(os(
+            format!("VFIO_GROUP_GET_DEVICE_FD {bdf}"),
+            "is the device in this group and not open elsewhere?",
+        ))?;
         let (dflags, nregions, _nirqs) =
             sys::device_info(&device).map_err(os("VFIO_DEVICE_GET_INFO", "check dmesg for vfio-pci's message"))?;
         if dflags & sys::VFIO_DEVICE_FLAGS_PCI == 0 || nregions <= sys::VFIO_PCI_CONFIG_REGION_INDEX {
@@ -506,10 +513,7 @@ impl VfioDevice {
 
     fn check_reg(&self, off: u32) -> Result<(), DevError> {
         if off % 4 != 0 || u64::from(off) + 4 > self.bar_size {
-            return Err(DevError::Bus {
-                off,
-                detail: format!("outside BAR0 of {} bytes or unaligned", self.bar_size),
-            });
+            return Err(DevError::Bus { off, detail: format!("outside BAR0 of {} bytes or unaligned", self.bar_size) });
         }
         Ok(())
     }
@@ -604,10 +608,9 @@ fn open_node(path: &str) -> Result<File, VfioError> {
 
 /// Allocates an IOVA range, creates the memory and maps it for the device.
 fn map_region(container: &Arc<Container>, size: usize) -> Result<VfioDma, VfioError> {
-    let len = (size.max(1) as u64).checked_next_multiple_of(PAGE).ok_or(VfioError::IovaExhausted {
-        requested: size as u64,
-        largest_free: 0,
-    })?;
+    let len = (size.max(1) as u64)
+        .checked_next_multiple_of(PAGE)
+        .ok_or(VfioError::IovaExhausted { requested: size as u64, largest_free: 0 })?;
     let iova = container
         .lock_iova()
         .take(len)

@@ -148,7 +148,8 @@ mod tests {
         std::fs::create_dir_all(&grp).unwrap();
         std::fs::create_dir_all(root.join("bus/pci/drivers/vfio-pci")).unwrap();
         std::fs::create_dir_all(root.join("bus/pci/drivers/e1000e")).unwrap();
-        for (bdf, drv) in [("0000:00:03.0", Some("vfio-pci")), ("0000:00:04.0", Some("e1000e")), ("0000:00:05.0", None)] {
+        for (bdf, drv) in [("0000:00:03.0", Some("vfio-pci")), ("0000:00:04.0", Some("e1000e")), ("0000:00:05.0", None)]
+        {
             let d = devs.join(bdf);
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(d.join("vendor"), "0x1234\n").unwrap();
