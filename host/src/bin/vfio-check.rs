@@ -384,17 +384,23 @@ fn main() {
         },
     );
     // The refused device was dropped with the driver's Arc (group closed): open it again without
-    // interrupts, as a backend for a device with no MSI would be, and the driver's fallback applies.
+    // interrupts, as a backend for a device with no MSI would be, and the driver's fallback applies;
+    // and without mapping BAR0, the register path of a BAR that cannot be mapped.
     rep.check(
-        "no interrupts: polling fallback",
+        "no interrupts: polling fallback; BAR0 by pread/pwrite",
         (|| {
-            let d = VfioDevice::open_with(&bdf, VfioOptions { irq: false, ..opts_main() }).map_err(e)?;
+            let opts = VfioOptions { irq: false, bar_mmap: false, ..opts_main() };
+            let d = VfioDevice::open_with(&bdf, opts).map_err(e)?;
             match d.wait_irq(Duration::from_millis(10)) {
-                Err(DevError::NoInterrupts) => {
-                    Ok(format!("reopened after close; {} -> the driver polls", d.irq_kind()))
-                }
-                other => Err(format!("expected NoInterrupts, got {other:?}")),
+                Err(DevError::NoInterrupts) => {}
+                other => return Err(format!("expected NoInterrupts, got {other:?}")),
             }
+            d.write32(LIVENESS, 0x0bad_cafe).map_err(e)?;
+            let (id, live) = (d.read32(0).map_err(e)?, d.read32(LIVENESS).map_err(e)?);
+            if d.bar0_mapped() || id != EDU_ID_VALUE || live != !0x0bad_cafe {
+                return Err(format!("mapped {}, ID 0x{id:08x}, liveness 0x{live:08x}", d.bar0_mapped()));
+            }
+            Ok(format!("reopened after close; {} -> the driver polls; ID 0x{id:08x} by pread", d.irq_kind()))
         })(),
     );
     finish(rep.passed, rep.failed, started);

@@ -55,6 +55,9 @@ pub struct VfioOptions {
     pub irq: bool,
     /// Reset the function on open when the device offers a reset.
     pub reset: bool,
+    /// Map BAR0 when VFIO allows it; `false` uses pread/pwrite on the device, the path taken
+    /// anyway where the BAR cannot be mapped (sub-page BARs on some platforms).
+    pub bar_mmap: bool,
     /// Where sysfs is (normally `/sys`).
     pub sysfs: Sysfs,
 }
@@ -69,6 +72,7 @@ impl Default for VfioOptions {
             iova_limit: 1 << 32,
             irq: true,
             reset: true,
+            bar_mmap: true,
             sysfs: Sysfs::default(),
         }
     }
@@ -421,7 +425,7 @@ impl VfioDevice {
                 r.size, r.flags
             )));
         }
-        let bar = if r.flags & sys::VFIO_REGION_INFO_FLAG_MMAP != 0 {
+        let bar = if opts.bar_mmap && r.flags & sys::VFIO_REGION_INFO_FLAG_MMAP != 0 {
             let len = usize::try_from(r.size).map_err(|_| VfioError::Device(format!("BAR0 of {} bytes", r.size)))?;
             let map = MmapOptions::new()
                 .offset(r.offset)
@@ -481,6 +485,11 @@ impl VfioDevice {
     /// `vendor:device`, e.g. "1234:11e8".
     pub fn pci_ids(&self) -> &str {
         &self.ids
+    }
+
+    /// Whether BAR0 is mapped (`false`: every register access is a pread/pwrite).
+    pub fn bar0_mapped(&self) -> bool {
+        matches!(self.bar, Bar::Mapped(_))
     }
 
     /// "MSI-X", "MSI" or "none (polling)".
