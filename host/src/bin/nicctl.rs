@@ -3,12 +3,19 @@
 //! - `nicctl demo`: the co-simulated NIC with every offload on, a traffic mix
 //!   through two NICs on a cable, a summary, a pcap and a short VCD window;
 //! - `nicctl replay`: a pcap through the NIC as the stack would send it;
-//! - `nicctl verilog`: the RTL as Verilog for other tools.
+//! - `nicctl verilog`: the RTL as Verilog for other tools;
+//! - `nicctl up [--vfio BDF]`: the driver attached to the model or to a board (nicctl/up.rs);
+//! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (nicctl/bitstream.rs).
 
 use clap::{Parser, Subcommand};
 use nic_host::replay::{self, ReplayConfig, ReplayReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+#[path = "nicctl/bitstream.rs"]
+mod bitstream;
+#[path = "nicctl/up.rs"]
+mod up;
 
 #[derive(Parser)]
 #[command(name = "nicctl", version, about = "FPGA offload NIC co-design toolkit")]
@@ -71,6 +78,20 @@ enum Cmd {
         #[arg(long = "out")]
         out: PathBuf,
     },
+    /// Attach the driver to the Verilator model or, with --vfio, to a PCIe function bound to vfio-pci.
+    Up {
+        /// PCI address of the board's function (e.g. 0000:01:00.0); without it, the Verilator model.
+        #[arg(long, value_name = "BDF")]
+        vfio: Option<String>,
+        /// Stay up this many seconds, receiving, then print the NIC's counters.
+        #[arg(long, default_value_t = 0)]
+        hold: u64,
+    },
+    /// FPGA bitstreams from the same RTL (open flow: yosys + nextpnr).
+    Bitstream {
+        #[command(subcommand)]
+        cmd: bitstream::Cmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +104,8 @@ fn main() -> ExitCode {
             cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss))
         }
         Cmd::Verilog { out } => verilog(out),
+        Cmd::Up { vfio, hold } => up::run(vfio, hold),
+        Cmd::Bitstream { cmd } => bitstream::run(cmd),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,12 +19,12 @@
 //! (descriptors, completions) are written at their natural alignment, so both
 //! sides access them with accesses of the same size.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use memmap2::{MmapOptions, MmapRaw};
 
+use super::freelist::FreeList;
 use super::DevError;
 
 /// Allocation granularity and alignment: a cache line, so no two buffers share
@@ -40,8 +40,8 @@ pub struct DmaRegion {
     map: MmapRaw,
     size: usize,
     iova_base: u64,
-    /// Free blocks: offset -> length, coalesced, all multiples of [`DMA_BUF_ALIGN`].
-    free: Mutex<BTreeMap<usize, usize>>,
+    /// Free blocks by offset, coalesced, all multiples of [`DMA_BUF_ALIGN`].
+    free: Mutex<FreeList>,
 }
 
 impl std::fmt::Debug for DmaRegion {
@@ -77,9 +77,8 @@ impl DmaRegion {
             .len(size)
             .map_anon()
             .map_err(|e| DevError::DmaSetup(format!("anonymous mmap of {size} bytes: {e}")))?;
-        let mut free = BTreeMap::new();
-        free.insert(0, size);
-        Ok(Arc::new(DmaRegion { map: MmapRaw::from(map), size, iova_base, free: Mutex::new(free) }))
+        let free = Mutex::new(FreeList::new(0, size as u64));
+        Ok(Arc::new(DmaRegion { map: MmapRaw::from(map), size, iova_base, free }))
     }
 
     /// The IOVA of the region's first byte.
@@ -101,7 +100,7 @@ impl DmaRegion {
 
     /// Bytes not allocated, so tests can prove buffers come back.
     pub fn free_bytes(&self) -> usize {
-        self.lock_free().values().sum()
+        self.lock_free().total() as usize
     }
 
     /// Region offset of `[iova, iova + len)`, or `None` when any of it lies outside.
@@ -148,39 +147,19 @@ impl DmaRegion {
             requested: len,
             largest_free: 0,
         })?;
-        let mut free = self.lock_free();
-        let Some((&off, &blen)) = free.iter().find(|(_, &l)| l >= cap) else {
-            let largest_free = free.values().copied().max().unwrap_or(0);
-            return Err(DevError::DmaExhausted { requested: len, largest_free });
-        };
-        free.remove(&off);
-        if blen > cap {
-            free.insert(off + cap, blen - cap);
-        }
-        drop(free);
+        let off = self
+            .lock_free()
+            .take(cap as u64)
+            .map_err(|largest| DevError::DmaExhausted { requested: len, largest_free: largest as usize })?
+            as usize;
         Ok(DmaBuf { region: Arc::clone(self), off, len, cap })
     }
 
     fn release(&self, off: usize, cap: usize) {
-        let mut free = self.lock_free();
-        let mut start = off;
-        let mut len = cap;
-        // Coalesce with the block before and the block after.
-        if let Some((&poff, &plen)) = free.range(..off).next_back() {
-            if poff + plen == off {
-                free.remove(&poff);
-                start = poff;
-                len += plen;
-            }
-        }
-        if let Some(&nlen) = free.get(&(off + cap)) {
-            free.remove(&(off + cap));
-            len += nlen;
-        }
-        free.insert(start, len);
+        self.lock_free().give(off as u64, cap as u64);
     }
 
-    fn lock_free(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, usize>> {
+    fn lock_free(&self) -> std::sync::MutexGuard<'_, FreeList> {
         // A panic elsewhere while holding the lock leaves the map consistent
         // (every update is a few map operations), so keep going.
         self.free.lock().unwrap_or_else(|e| e.into_inner())

@@ -7,6 +7,9 @@
 //! `phy::Device`), so what passes on the model passes on the board.
 
 mod dma;
+mod freelist;
+#[cfg(all(feature = "vfio", target_os = "linux"))]
+pub mod vfio;
 #[cfg(feature = "sim")]
 pub mod sim;
 

@@ -176,8 +176,13 @@ impl fmt::Display for Error {
             Error::Dev(e) => write!(f, "{e}"),
             Error::WrongId { device, found, expected } => write!(
                 f,
-                "{device}: ID register reads 0x{found:08x}, expected 0x{expected:08x} (\"OFLD\"): \
-                 not this NIC, or BAR0 is not mapped"
+                "{device}: ID register reads 0x{found:08x}{}, expected 0x{expected:08x} (\"OFLD\"): {}",
+                ascii_tag(*found),
+                if *found == u32::MAX {
+                    "the device does not answer (powered down, memory decode off, or removed); check lspci -vv"
+                } else {
+                    "not this NIC, or BAR0 is not mapped"
+                }
             ),
             Error::WrongAbi { device, found_major, found_minor, expected_major, expected_minor } => write!(
                 f,
@@ -200,6 +205,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// ` ("ABCD")` when a register value is four printable ASCII bytes (big-endian, as the ID is), else nothing.
+fn ascii_tag(v: u32) -> String {
+    let b = v.to_be_bytes();
+    if b.iter().all(|c| c.is_ascii_graphic()) {
+        format!(" (\"{}\")", String::from_utf8_lossy(&b))
+    } else {
+        String::new()
+    }
+}
 
 impl From<DevError> for Error {
     fn from(e: DevError) -> Self {
@@ -1115,6 +1130,10 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
             expected_major: ABI_MAJOR,
             expected_minor: ABI_MINOR,
         });
+    }
+    if found_minor > ABI_MINOR {
+        log::info!("{describe}: NIC speaks ABI {found_major}.{found_minor}, newer than this driver's \
+                    {ABI_MAJOR}.{ABI_MINOR}: compatible additions, which this driver does not use");
     }
     let next = dev.read32(id::NEXT)?;
     if next != ctrl::CTRL {
