@@ -191,6 +191,9 @@ pub struct TxEngine {
     mask: Signal<Local, Bits<16>>,
     // The descriptor at the head of the queue, as the gather phase checks it.
     g_first: Signal<Local, Bit>,
+    // (A field of a record is copied to a signal before a bit-select on it: yosys rejects a
+    // select of a select, which is what rust-hdl emits for `record.field.get_bits()`.)
+    g_blen: Signal<Local, Bits<32>>,
     g_more: Signal<Local, Bit>,
     g_tso: Signal<Local, Bit>,
     g_plen: Signal<Local, Bits<32>>,
@@ -324,6 +327,7 @@ impl Default for TxEngine {
             seg: Default::default(),
             mask: Default::default(),
             g_first: Default::default(),
+            g_blen: Default::default(),
             g_more: Default::default(),
             g_tso: Default::default(),
             g_plen: Default::default(),
@@ -409,6 +413,7 @@ impl Logic for TxEngine {
         // Checks of the descriptor at the queue head (ABI: nic_abi::status, nic_abi::desc); the
         // first rule broken, in this order, names the packet's status.
         self.g_first.next = self.ci.q.val() == 0;
+        self.g_blen.next = self.dq.dout.val().len;
         self.g_more.next = (self.dq.dout.val().dflags & 1_u64) != 0;
         self.g_tso.next = (self.dq.dout.val().flags & self.k_tso.val()) != 0;
         self.g_plen.next = self.dq.dout.val().plen;
@@ -480,11 +485,11 @@ impl Logic for TxEngine {
         if self.g_first.val() {
             self.g_offs.next = (self.g_ipreq.val()
                 & ((self.dq.dout.val().l3 < 20)
-                    | self.dq.dout.val().l2.get_bit(0)
+                    | ((self.dq.dout.val().l2 & 1_u64) != 0)
                     | (bit_cast::<32, 16>(self.g_l4s.val()) > self.g_plen.val())))
                 | (self.g_l4req.val()
                     & (self.g_l4s.val().get_bit(0)
-                        | self.dq.dout.val().cdata.get_bit(0)
+                        | ((self.dq.dout.val().cdata & 1_u64) != 0)
                         | ((bit_cast::<32, 16>(self.g_l4s.val()) + bit_cast::<32, 16>(self.dq.dout.val().cdata) + 2)
                             > self.g_plen.val())))
                 | (self.g_tso.val()
@@ -665,10 +670,10 @@ impl Logic for TxEngine {
         self.ch.push.next = false;
         self.ch.pop.next = false;
         self.ch.din.next.addr = self.dq.dout.val().addr;
-        self.ch.din.next.len = self.dq.dout.val().len.get_bits::<16>(0);
+        self.ch.din.next.len = self.g_blen.val().get_bits::<16>(0);
         self.cl.push.next = false;
         self.cl.pop.next = false;
-        self.cl.din.next = self.dq.dout.val().len.get_bits::<16>(0);
+        self.cl.din.next = self.g_blen.val().get_bits::<16>(0);
         if self.dq.dout.val().err {
             self.cl.din.next = 0.into();
         }
@@ -844,7 +849,7 @@ impl Logic for TxEngine {
                 if !self.dq.empty.val() & !self.cq.full.val() {
                     self.dq.pop.next = true;
                     self.cq.push.next = true;
-                    self.cq.din.next.len = self.dq.dout.val().len.get_bits::<16>(0);
+                    self.cq.din.next.len = self.g_blen.val().get_bits::<16>(0);
                     self.cq.din.next.status = self.pst.q.val();
                     if self.dq.dout.val().err {
                         self.cq.din.next.len = 0.into();
