@@ -427,7 +427,12 @@ fn build(board: &str, out: &Path, blocks: &[String], no_core: bool, seed: u64) -
         let names: Vec<&str> = BOARDS.iter().map(|b| b.name).collect();
         format!("unknown board {board:?}; boards: {}", names.join(", "))
     })?;
-    let tl = tools(b.family);
+    let mut tl = tools(b.family);
+    // A native yosys (Debian's) synthesises for ECP5 as well, faster and without the WASM
+    // runtime's fixed call stack, which the whole core's mux trees exhaust in YoWASP's yosys.
+    if b.family == Family::Ecp5 && on_path("yosys") {
+        tl.yosys = "yosys";
+    }
     for t in [tl.yosys, tl.nextpnr, tl.pack].into_iter().chain(b.pll.then_some(tl.pll)) {
         if !on_path(t) {
             return Err(format!("{t} not found on PATH; install the {} tools with: {}", tl.family, tl.install).into());
@@ -514,7 +519,12 @@ fn build(board: &str, out: &Path, blocks: &[String], no_core: bool, seed: u64) -
             t0,
             &dir,
             &format!("{label}: {} {}", tl.yosys, tl.synth),
-            Command::new(tl.yosys).arg("-q").arg("-s").arg(r(&script)),
+            // Yosys recurses over mux trees: give a native one all the stack the system allows.
+            Command::new("sh")
+                .arg("-c")
+                .arg("ulimit -s unlimited 2>/dev/null || true; exec \"$0\" -q -s \"$1\"")
+                .arg(tl.yosys)
+                .arg(r(&script)),
             &tdir.join("synth.log"),
         )?;
         let stat_text = std::fs::read_to_string(&stat).map_err(|e| format!("cannot read {}: {e}", stat.display()))?;
