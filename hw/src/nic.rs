@@ -338,7 +338,7 @@ impl Logic for NicCore {
         // Transmit datapath: engine -> FIFOs -> output stage -> MAC.
         self.txf.push.next = self.tx.fifo_push.val();
         self.txf.din.next = self.tx.fifo_din.val();
-        self.tx.fifo_full.next = self.txf.full.val();
+        self.tx.fifo_free.next = bit_cast::<16, 13>(self.txf.free.val());
         self.txm.push.next = self.tx.meta_push.val();
         self.txm.din.next = self.tx.meta_din.val();
         self.tx.meta_full.next = self.txm.full.val();

@@ -139,7 +139,7 @@ pub struct TxEngine {
     /// Data FIFO word.
     pub fifo_din: Signal<Out, Bits<64>>,
     /// Data FIFO full.
-    pub fifo_full: Signal<In, Bit>,
+    pub fifo_free: Signal<In, Bits<16>>,
     /// Meta FIFO push.
     pub meta_push: Signal<Out, Bit>,
     /// Meta FIFO record.
@@ -282,7 +282,7 @@ impl Default for TxEngine {
             wr_done: Default::default(),
             fifo_push: Default::default(),
             fifo_din: Default::default(),
-            fifo_full: Default::default(),
+            fifo_free: Default::default(),
             meta_push: Default::default(),
             meta_din: Default::default(),
             meta_full: Default::default(),
@@ -563,7 +563,7 @@ impl Logic for TxEngine {
         self.seg.s_data.next = self.rd_data.val();
         self.seg.s_valid.next = false;
         self.seg.s_err.next = self.rd_err.val();
-        self.seg.fifo_full.next = self.fifo_full.val();
+        self.seg.fifo_free.next = self.fifo_free.val();
         self.seg.meta_full.next = self.meta_full.val();
         self.fifo_push.next = self.seg.fifo_push.val();
         self.fifo_din.next = self.seg.fifo_din.val();

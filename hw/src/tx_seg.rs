@@ -9,10 +9,15 @@
 //! so a segment's payload may start anywhere in a beat:
 //!
 //! ```text
-//! SIdle --go--> SSetup -> SHdr (template from RAM) -> SPay (payload bytes) -> [SFlush] -> SMeta
-//!                  ^                                                                       |
-//!                  \--------------------------- more payload ------------------------------/
+//! SIdle --go--> SSetup -> SHdr (template from RAM) -> SPay (payload bytes) -> [SFlush] -> SDrain -> SMeta
+//!                            ^                                                                       |
+//!                            \------------- more payload: SMeta sets up the next segment ------------/
 //! ```
+//! Two pipeline stages: the packer's beat is registered, then patched, counted
+//! by the checksum accumulators and pushed (so the barrel shifts and the
+//! patch/checksum logic are in different cycles). The packer only takes bytes
+//! while the data FIFO has room for the beat in flight too (`fifo_free`,
+//! registered).
 //! Per TSO segment (offloads.md §3), written into the beats as they leave:
 //! IPv4 total length and ID (+1 per segment, wrapping) or IPv6 payload length;
 //! TCP sequence `seq0 + k*mss`; FIN and PSH only on the last segment, CWR only
@@ -20,7 +25,7 @@
 //! (without length) plus this segment's TCP length, so the checksum
 //! accumulators ([`TxCsum`]) finish it like any checksum offload, and the
 //! IPv4 header checksum is always recomputed. Every segment costs its beats
-//! plus two cycles (SSetup, SMeta), fewer than the MAC's inter-frame gap, so
+//! plus two cycles (SDrain, SMeta), fewer than the MAC's inter-frame gap, so
 //! the segmenter keeps ahead of the wire.
 //!
 //! A payload beat that arrived with a DMA error marks this segment and all
@@ -36,7 +41,7 @@ use rust_hdl::prelude::*;
 pub enum SegState {
     /// Waiting for `go`.
     SIdle,
-    /// Computing the next segment's header fields.
+    /// Computing the first segment's header fields (later ones: in SMeta).
     SSetup,
     /// Emitting the header template.
     SHdr,
@@ -44,6 +49,8 @@ pub enum SegState {
     SPay,
     /// Emitting the segment's last partial beat.
     SFlush,
+    /// The last beat passing the second stage (the checksums finish).
+    SDrain,
     /// Handing the segment's record to the output stage.
     SMeta,
 }
@@ -101,8 +108,8 @@ pub struct TxSeg {
     pub fifo_push: Signal<Out, Bit>,
     /// Data FIFO word.
     pub fifo_din: Signal<Out, Bits<64>>,
-    /// Data FIFO full.
-    pub fifo_full: Signal<In, Bit>,
+    /// Words the data FIFO can still take.
+    pub fifo_free: Signal<In, Bits<16>>,
     /// Meta FIFO push.
     pub meta_push: Signal<Out, Bit>,
     /// Meta FIFO record.
@@ -135,6 +142,13 @@ pub struct TxSeg {
     acc: DFF<Bits<64>>,
     ob: DFF<Bits<16>>,
     perr: DFF<Bit>,
+    room: DFF<Bit>,
+    s1_v: DFF<Bit>,
+    s1_d: DFF<Bits<64>>,
+    s1_ob: DFF<Bits<16>>,
+    rem_n: Signal<Local, Bits<32>>,
+    first_n: Signal<Local, Bit>,
+    do_setup: Signal<Local, Bit>,
     w_vihl: DFF<Bits<16>>,
     w_id: DFF<Bits<16>>,
     w_seqh: DFF<Bits<16>>,
@@ -177,12 +191,14 @@ impl Logic for TxSeg {
     fn update(&mut self) {
         dff_setup!(
             self, clock, st, rem, first, last, id, seq, sp, p_len, p_ck, p_fl, need_h, need_p, hidx, soff, n, acc,
-            ob, perr, w_vihl, w_id, w_seqh, w_seql, w_doff, w_ck
+            ob, perr, room, s1_v, s1_d, s1_ob, w_vihl, w_id, w_seqh, w_seql, w_doff, w_ck
         );
         clock!(self, clock, csum);
         self.hdr.read_clock.next = self.clock.val();
         self.hdr.write_clock.next = self.clock.val();
-        self.busy.next = self.st.q.val() != SegState::SIdle;
+        self.busy.next = (self.st.q.val() != SegState::SIdle) | self.s1_v.q.val();
+        // Room for a beat now and the one in the second stage, one cycle late: conservative.
+        self.room.d.next = self.fifo_free.val() > 3;
         self.l4s.next = bit_cast::<16, 8>(self.l2.val()) + bit_cast::<16, 8>(self.l3.val());
         self.l4h.next = self.hlen.val() - self.l4s.val();
 
@@ -240,18 +256,26 @@ impl Logic for TxSeg {
             self.hdr_ok.next = false;
         }
 
-        // Next segment's fields, from the remaining payload.
+        // Next segment's fields, from the remaining payload (in SMeta: after this segment).
+        self.rem_n.next = self.rem.q.val();
+        self.first_n.next = self.first.q.val();
+        if self.st.q.val() == SegState::SMeta {
+            self.rem_n.next = self.rem.q.val() - bit_cast::<32, 16>(self.sp.q.val());
+            self.first_n.next = false;
+        }
+        self.do_setup.next = (self.st.q.val() == SegState::SSetup)
+            | ((self.st.q.val() == SegState::SMeta) & !self.meta_full.val() & !self.last.q.val());
         self.sp_c.next = self.mss.val();
-        if self.rem.q.val() < bit_cast::<32, 16>(self.mss.val()) {
-            self.sp_c.next = self.rem.q.val().get_bits::<16>(0);
+        if self.rem_n.val() < bit_cast::<32, 16>(self.mss.val()) {
+            self.sp_c.next = self.rem_n.val().get_bits::<16>(0);
         }
         self.ck_t.next = bit_cast::<32, 16>(self.w_ck.q.val()) + bit_cast::<32, 16>(self.hlen.val() - self.l4s.val() + self.sp_c.val());
         // TCP flags: FIN 0x01 and PSH 0x08 only on the last segment, CWR 0x80 only on the first.
         self.fl_m.next = 0xffff_u64.into();
-        if self.rem.q.val() > bit_cast::<32, 16>(self.mss.val()) {
+        if self.rem_n.val() > bit_cast::<32, 16>(self.mss.val()) {
             self.fl_m.next = self.fl_m.val() & 0xfff6_u64;
         }
-        if !self.first.q.val() {
+        if !self.first_n.val() {
             self.fl_m.next = self.fl_m.val() & 0xff7f_u64;
         }
 
@@ -275,7 +299,7 @@ impl Logic for TxSeg {
                 self.take.next = self.need_p.q.val().get_bits::<4>(0);
             }
         }
-        if self.fifo_full.val() {
+        if !self.room.q.val() {
             self.take.next = 0.into();
         }
         self.masked.next = bit_cast::<128, 64>(self.src.val() >> (bit_cast::<64, 4>(self.s.val()) << 3))
@@ -288,7 +312,7 @@ impl Logic for TxSeg {
         self.out_v.next = (self.tot.val() >= 8) | self.end_seg.val();
         self.out_d.next = self.comb.val().get_bits::<64>(0);
         if self.st.q.val() == SegState::SFlush {
-            self.out_v.next = !self.fifo_full.val();
+            self.out_v.next = self.room.q.val();
             self.out_d.next = self.acc.q.val();
         }
 
@@ -329,14 +353,18 @@ impl Logic for TxSeg {
         self.pw[3].next = bit_cast::<64, 16>(self.pval[3].val());
         self.pw[4].next = bit_cast::<64, 16>(self.pval[4].val());
         self.pw[5].next = bit_cast::<64, 16>(self.pval[5].val());
-        self.pd.next = self.out_d.val();
+        // Stage 1 to stage 2: the packer's beat and its index, registered.
+        self.s1_v.d.next = self.out_v.val();
+        self.s1_d.d.next = self.out_d.val();
+        self.s1_ob.d.next = self.ob.q.val();
+        self.pd.next = self.s1_d.q.val();
         for i in 0..6 {
-            if self.pen[i].val() & (self.ob.q.val() == (self.poff[i].val() >> 3)) {
+            if self.pen[i].val() & (self.s1_ob.q.val() == (self.poff[i].val() >> 3)) {
                 self.pd.next = (self.pd.val() & !(bits::<64>(0xffff) << self.psh[i].val()))
                     | ((((self.pw[i].val() >> 8) & 0xff_u64) | ((self.pw[i].val() & 0xff_u64) << 8)) << self.psh[i].val());
             }
         }
-        self.fifo_push.next = self.out_v.val();
+        self.fifo_push.next = self.s1_v.q.val();
         self.fifo_din.next = self.pd.val();
         if self.out_v.val() {
             self.ob.d.next = self.ob.q.val() + 1;
@@ -345,10 +373,10 @@ impl Logic for TxSeg {
         // Checksums of the frame as it enters the FIFO; TSO always recomputes the IPv4 header's.
         self.ipe.next = self.ip_en.val() | (self.tso.val() & !self.v6.val());
         self.l4e.next = self.l4_en.val() | self.tso.val();
-        self.csum.start.next = self.st.q.val() == SegState::SSetup;
+        self.csum.start.next = self.do_setup.val();
         self.csum.beat.next = self.pd.val();
-        self.csum.valid.next = self.out_v.val();
-        self.csum.off.next = self.ob.q.val() << 3;
+        self.csum.valid.next = self.s1_v.q.val();
+        self.csum.off.next = self.s1_ob.q.val() << 3;
         self.csum.ip_lo.next = bit_cast::<16, 8>(self.l2.val());
         self.csum.ip_hi.next = self.l4s.val();
         self.csum.ip_ck.next = bit_cast::<16, 8>(self.l2.val()) + 10;
@@ -393,27 +421,7 @@ impl Logic for TxSeg {
                     self.st.d.next = SegState::SSetup;
                 }
             }
-            SegState::SSetup => {
-                self.sp.d.next = self.sp_c.val();
-                self.last.d.next = self.rem.q.val() <= bit_cast::<32, 16>(self.mss.val());
-                self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) + self.sp_c.val();
-                if self.v6.val() {
-                    self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) - 40 + self.sp_c.val();
-                }
-                self.p_ck.d.next = self.ck_t.val().get_bits::<16>(0) + self.ck_t.val().get_bits::<16>(16);
-                self.p_fl.d.next = self.w_doff.q.val() & self.fl_m.val();
-                self.need_h.d.next = self.hlen.val();
-                self.need_p.d.next = self.sp_c.val();
-                self.hidx.d.next = 0.into();
-                self.hdr.read_address.next = 0.into();
-                self.n.d.next = 0.into();
-                self.acc.d.next = 0.into();
-                self.ob.d.next = 0.into();
-                self.st.d.next = SegState::SPay;
-                if self.hlen.val() != 0 {
-                    self.st.d.next = SegState::SHdr;
-                }
-            }
+            SegState::SSetup => {}
             SegState::SHdr => {
                 if self.take.val() != 0 {
                     self.hidx.d.next = self.hidx.q.val() + 1;
@@ -433,7 +441,7 @@ impl Logic for TxSeg {
                         self.perr.d.next = true;
                     }
                     if self.end_seg.val() {
-                        self.st.d.next = SegState::SMeta;
+                        self.st.d.next = SegState::SDrain;
                         if self.tot.val() > 8 {
                             self.st.d.next = SegState::SFlush;
                         }
@@ -441,9 +449,12 @@ impl Logic for TxSeg {
                 }
             }
             SegState::SFlush => {
-                if !self.fifo_full.val() {
-                    self.st.d.next = SegState::SMeta;
+                if self.room.q.val() {
+                    self.st.d.next = SegState::SDrain;
                 }
+            }
+            SegState::SDrain => {
+                self.st.d.next = SegState::SMeta;
             }
             SegState::SMeta => {
                 if !self.meta_full.val() {
@@ -451,13 +462,35 @@ impl Logic for TxSeg {
                     self.first.d.next = false;
                     self.id.d.next = self.id.q.val() + 1;
                     self.seq.d.next = self.seq.q.val() + bit_cast::<32, 16>(self.mss.val());
-                    self.rem.d.next = self.rem.q.val() - bit_cast::<32, 16>(self.sp.q.val());
-                    self.st.d.next = SegState::SSetup;
+                    self.rem.d.next = self.rem_n.val();
                     if self.last.q.val() {
                         self.done.next = true;
                         self.st.d.next = SegState::SIdle;
                     }
                 }
+            }
+        }
+        // A segment's fields and the packer's start (the first segment in SSetup, the others in
+        // the previous one's SMeta, so segments follow each other without a setup cycle).
+        if self.do_setup.val() {
+            self.sp.d.next = self.sp_c.val();
+            self.last.d.next = self.rem_n.val() <= bit_cast::<32, 16>(self.mss.val());
+            self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) + self.sp_c.val();
+            if self.v6.val() {
+                self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) - 40 + self.sp_c.val();
+            }
+            self.p_ck.d.next = self.ck_t.val().get_bits::<16>(0) + self.ck_t.val().get_bits::<16>(16);
+            self.p_fl.d.next = self.w_doff.q.val() & self.fl_m.val();
+            self.need_h.d.next = self.hlen.val();
+            self.need_p.d.next = self.sp_c.val();
+            self.hidx.d.next = 0.into();
+            self.hdr.read_address.next = 0.into();
+            self.n.d.next = 0.into();
+            self.acc.d.next = 0.into();
+            self.ob.d.next = 0.into();
+            self.st.d.next = SegState::SPay;
+            if self.hlen.val() != 0 {
+                self.st.d.next = SegState::SHdr;
             }
         }
         // The packer's carry: what did not leave this cycle waits for the next.
@@ -476,6 +509,7 @@ impl Logic for TxSeg {
         }
         if self.reset.val() {
             self.st.d.next = SegState::SIdle;
+            self.s1_v.d.next = false;
         }
     }
 }
