@@ -18,6 +18,7 @@
 //! patch/checksum logic are in different cycles). The packer only takes bytes
 //! while the data FIFO has room for the beat in flight too (`fifo_free`,
 //! registered).
+//!
 //! Per TSO segment (offloads.md §3), written into the beats as they leave:
 //! IPv4 total length and ID (+1 per segment, wrapping) or IPv6 payload length;
 //! TCP sequence `seq0 + k*mss`; FIN and PSH only on the last segment, CWR only
@@ -172,7 +173,11 @@ pub struct TxSeg {
     out_d: Signal<Local, Bits<64>>,
     pd: Signal<Local, Bits<64>>,
     pen: [Signal<Local, Bit>; 6],
-    poff: [Signal<Local, Bits<16>>; 6],
+    poff: [DFF<Bits<16>>; 6],
+    r_iplo: DFF<Bits<16>>,
+    r_iphi: DFF<Bits<16>>,
+    r_ipck: DFF<Bits<16>>,
+    r_l4hi: DFF<Bits<16>>,
     pval: [Signal<Local, Bits<16>>; 6],
     psh: [Signal<Local, Bits<64>>; 6],
     pw: [Signal<Local, Bits<64>>; 6],
@@ -191,8 +196,12 @@ impl Logic for TxSeg {
     fn update(&mut self) {
         dff_setup!(
             self, clock, st, rem, first, last, id, seq, sp, p_len, p_ck, p_fl, need_h, need_p, hidx, soff, n, acc,
-            ob, perr, room, s1_v, s1_d, s1_ob, w_vihl, w_id, w_seqh, w_seql, w_doff, w_ck
+            ob, perr, room, s1_v, s1_d, s1_ob, w_vihl, w_id, w_seqh, w_seql, w_doff, w_ck, r_iplo, r_iphi, r_ipck,
+            r_l4hi
         );
+        for i in 0..6 {
+            self.poff[i].clock.next = self.clock.val();
+        }
         clock!(self, clock, csum);
         self.hdr.read_clock.next = self.clock.val();
         self.hdr.write_clock.next = self.clock.val();
@@ -318,35 +327,35 @@ impl Logic for TxSeg {
 
         // Patch the template's fields as the header beats leave (TSO only).
         self.pen[0].next = self.tso.val();
-        self.poff[0].next = bit_cast::<16, 8>(self.l2.val()) + 2;
+        self.poff[0].d.next = bit_cast::<16, 8>(self.l2.val()) + 2;
         if self.v6.val() {
-            self.poff[0].next = bit_cast::<16, 8>(self.l2.val()) + 4;
+            self.poff[0].d.next = bit_cast::<16, 8>(self.l2.val()) + 4;
         }
         self.pval[0].next = self.p_len.q.val();
         self.pen[1].next = self.tso.val() & !self.v6.val();
-        self.poff[1].next = bit_cast::<16, 8>(self.l2.val()) + 4;
+        self.poff[1].d.next = bit_cast::<16, 8>(self.l2.val()) + 4;
         self.pval[1].next = self.id.q.val();
         self.pen[2].next = self.tso.val();
-        self.poff[2].next = self.l4s.val() + 4;
+        self.poff[2].d.next = self.l4s.val() + 4;
         self.pval[2].next = self.seq.q.val().get_bits::<16>(16);
         self.pen[3].next = self.tso.val();
-        self.poff[3].next = self.l4s.val() + 6;
+        self.poff[3].d.next = self.l4s.val() + 6;
         self.pval[3].next = self.seq.q.val().get_bits::<16>(0);
         self.pen[4].next = self.tso.val();
-        self.poff[4].next = self.l4s.val() + 12;
+        self.poff[4].d.next = self.l4s.val() + 12;
         self.pval[4].next = self.p_fl.q.val();
         self.pen[5].next = self.tso.val();
-        self.poff[5].next = self.l4s.val() + self.cdata.val();
+        self.poff[5].d.next = self.l4s.val() + self.cdata.val();
         self.pval[5].next = self.p_ck.q.val();
         // Each field a big-endian 16-bit word at an even offset: its beat, its lane, its bytes
         // swapped (in 64 bits: inside a wider expression Verilog would keep what a 16-bit
         // shift drops).
-        self.psh[0].next = bit_cast::<64, 16>(self.poff[0].val() & 6) << 3;
-        self.psh[1].next = bit_cast::<64, 16>(self.poff[1].val() & 6) << 3;
-        self.psh[2].next = bit_cast::<64, 16>(self.poff[2].val() & 6) << 3;
-        self.psh[3].next = bit_cast::<64, 16>(self.poff[3].val() & 6) << 3;
-        self.psh[4].next = bit_cast::<64, 16>(self.poff[4].val() & 6) << 3;
-        self.psh[5].next = bit_cast::<64, 16>(self.poff[5].val() & 6) << 3;
+        self.psh[0].next = bit_cast::<64, 16>(self.poff[0].q.val() & 6) << 3;
+        self.psh[1].next = bit_cast::<64, 16>(self.poff[1].q.val() & 6) << 3;
+        self.psh[2].next = bit_cast::<64, 16>(self.poff[2].q.val() & 6) << 3;
+        self.psh[3].next = bit_cast::<64, 16>(self.poff[3].q.val() & 6) << 3;
+        self.psh[4].next = bit_cast::<64, 16>(self.poff[4].q.val() & 6) << 3;
+        self.psh[5].next = bit_cast::<64, 16>(self.poff[5].q.val() & 6) << 3;
         self.pw[0].next = bit_cast::<64, 16>(self.pval[0].val());
         self.pw[1].next = bit_cast::<64, 16>(self.pval[1].val());
         self.pw[2].next = bit_cast::<64, 16>(self.pval[2].val());
@@ -359,7 +368,7 @@ impl Logic for TxSeg {
         self.s1_ob.d.next = self.ob.q.val();
         self.pd.next = self.s1_d.q.val();
         for i in 0..6 {
-            if self.pen[i].val() & (self.s1_ob.q.val() == (self.poff[i].val() >> 3)) {
+            if self.pen[i].val() & (self.s1_ob.q.val() == (self.poff[i].q.val() >> 3)) {
                 self.pd.next = (self.pd.val() & !(bits::<64>(0xffff) << self.psh[i].val()))
                     | ((((self.pw[i].val() >> 8) & 0xff_u64) | ((self.pw[i].val() & 0xff_u64) << 8)) << self.psh[i].val());
             }
@@ -377,11 +386,17 @@ impl Logic for TxSeg {
         self.csum.beat.next = self.pd.val();
         self.csum.valid.next = self.s1_v.q.val();
         self.csum.off.next = self.s1_ob.q.val() << 3;
-        self.csum.ip_lo.next = bit_cast::<16, 8>(self.l2.val());
-        self.csum.ip_hi.next = self.l4s.val();
-        self.csum.ip_ck.next = bit_cast::<16, 8>(self.l2.val()) + 10;
-        self.csum.l4_lo.next = self.l4s.val();
-        self.csum.l4_hi.next = self.hlen.val() + self.sp.q.val();
+        // The ranges, registered (constant within a segment; they settle in SSetup/SMeta and
+        // the cycle after, before the segment's first beat reaches the second stage).
+        self.r_iplo.d.next = bit_cast::<16, 8>(self.l2.val());
+        self.r_iphi.d.next = self.l4s.val();
+        self.r_ipck.d.next = bit_cast::<16, 8>(self.l2.val()) + 10;
+        self.r_l4hi.d.next = self.hlen.val() + self.sp.q.val();
+        self.csum.ip_lo.next = self.r_iplo.q.val();
+        self.csum.ip_hi.next = self.r_iphi.q.val();
+        self.csum.ip_ck.next = self.r_ipck.q.val();
+        self.csum.l4_lo.next = self.r_iphi.q.val();
+        self.csum.l4_hi.next = self.r_l4hi.q.val();
         self.f_ip.next = bit_cast::<16, 32>(self.csum.ip_sum.val()) + bit_cast::<16, 32>(self.csum.ip_sum.val() >> 16);
         if self.f_ip.val() < bit_cast::<16, 32>(self.csum.ip_sum.val()) {
             self.f_ip.next = self.f_ip.val() + 1;
