@@ -225,7 +225,7 @@ pub fn software_finish(m: &Mbuf) -> Result<Vec<u8>, Unoffloadable> {
         return Err(Unoffloadable::BadRequest("csum_flags outside the checksum requests this ABI defines"));
     }
     if h.tso_segsz != 0 {
-        return Err(Unoffloadable::BadRequest("TSO is not in this ABI"));
+        return Err(Unoffloadable::BadRequest("a TSO burst: its frames come from net::gso::tcp_gso"));
     }
     let mut out = m.data().to_vec();
     if h.csum_flags != 0 {
