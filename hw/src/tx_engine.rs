@@ -166,7 +166,6 @@ pub struct TxEngine {
     nxt: DFF<Bit>,
     issued_now: Signal<Local, Bit>,
     d_addr: DFF<Bits<64>>,
-    d_len: DFF<Bits<32>>,
     d_plen: DFF<Bits<32>>,
     d_flags: DFF<Bits<32>>,
     d_l2: DFF<Bits<8>>,
@@ -214,6 +213,8 @@ pub struct TxEngine {
     pst_n: Signal<Local, Bits<7>>,
     // The packet being sent (latched from its first descriptor).
     hl: Signal<Local, Bits<16>>,
+    /// Beats of the buffer at the head of the buffer queue.
+    ch_beats: Signal<Local, Bits<16>>,
     tso: Signal<Local, Bit>,
     phase: Signal<Local, Bit>,
     lap: Signal<Local, Bits<16>>,
@@ -303,7 +304,6 @@ impl Default for TxEngine {
             nxt: Default::default(),
             issued_now: Default::default(),
             d_addr: Default::default(),
-            d_len: Default::default(),
             d_plen: Default::default(),
             d_flags: Default::default(),
             d_l2: Default::default(),
@@ -347,6 +347,7 @@ impl Default for TxEngine {
             chk: Default::default(),
             pst_n: Default::default(),
             hl: Default::default(),
+            ch_beats: Default::default(),
             tso: Default::default(),
             phase: Default::default(),
             lap: Default::default(),
@@ -384,7 +385,7 @@ impl Logic for TxEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after, go_pend, first_buf, nxt, d_addr,
-            d_len, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
+            d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
         );
         clock!(self, clock, seg, dq, ch, cl, cq);
         self.seg.reset.next = self.reset.val();
@@ -536,6 +537,7 @@ impl Logic for TxEngine {
         self.hl.next = bit_cast::<16, 8>(self.d_l2.q.val())
             + bit_cast::<16, 8>(self.d_l3.q.val())
             + bit_cast::<16, 8>(self.d_l4.q.val());
+        self.ch_beats.next = (self.ch.dout.val().len + 7) >> 3;
         self.seg.go.next = false;
         self.seg.tso.next = self.tso.val();
         self.seg.hlen.next = 0.into();
@@ -699,7 +701,6 @@ impl Logic for TxEngine {
                     self.pst.d.next = self.pst_n.val();
                     if self.g_first.val() {
                         self.d_addr.d.next = self.dq.dout.val().addr;
-                        self.d_len.d.next = self.dq.dout.val().len;
                         self.d_plen.d.next = self.g_plen.val();
                         self.d_flags.d.next = self.dq.dout.val().flags;
                         self.d_l2.d.next = self.dq.dout.val().l2;
@@ -779,11 +780,11 @@ impl Logic for TxEngine {
                 if !self.pf.active.val() & !self.ch.empty.val() {
                     self.rd_cmd_valid.next = true;
                     self.rd_cmd_addr.next = self.ch.dout.val().addr;
-                    self.rd_cmd_beats.next = (self.ch.dout.val().len + 7) >> 3;
+                    self.rd_cmd_beats.next = self.ch_beats.val();
                     if self.first_buf.q.val() & self.tso.val() {
                         // The template was read already: start at the beat holding the first payload byte.
                         self.rd_cmd_addr.next = self.ch.dout.val().addr + bit_cast::<64, 16>(self.hl.val() & 0xfff8_u64);
-                        self.rd_cmd_beats.next = ((self.ch.dout.val().len + 7) >> 3) - (self.hl.val() >> 3);
+                        self.rd_cmd_beats.next = self.ch_beats.val() - (self.hl.val() >> 3);
                     }
                 }
                 if !self.pf.active.val() & !self.ch.empty.val() & self.rd_cmd_ready.val() {
@@ -800,7 +801,7 @@ impl Logic for TxEngine {
                 if (self.left.q.val() != 0) & !self.nxt.q.val() & !self.ch.empty.val() {
                     self.rd_cmd_valid.next = true;
                     self.rd_cmd_addr.next = self.ch.dout.val().addr;
-                    self.rd_cmd_beats.next = (self.ch.dout.val().len + 7) >> 3;
+                    self.rd_cmd_beats.next = self.ch_beats.val();
                     if self.rd_cmd_ready.val() {
                         self.issued_now.next = true;
                         self.ch.pop.next = true;

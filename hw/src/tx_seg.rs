@@ -128,7 +128,6 @@ pub struct TxSeg {
     csum: TxCsum,
     rem: DFF<Bits<32>>,
     first: DFF<Bit>,
-    last: DFF<Bit>,
     id: DFF<Bits<16>>,
     seq: DFF<Bits<32>>,
     sp: DFF<Bits<16>>,
@@ -147,6 +146,8 @@ pub struct TxSeg {
     s1_v: DFF<Bit>,
     s1_d: DFF<Bits<64>>,
     s1_ob: DFF<Bits<16>>,
+    /// This segment is the packet's last (`rem` changes only between segments).
+    last: Signal<Local, Bit>,
     rem_n: Signal<Local, Bits<32>>,
     first_n: Signal<Local, Bit>,
     do_setup: Signal<Local, Bit>,
@@ -195,7 +196,7 @@ impl Logic for TxSeg {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, st, rem, first, last, id, seq, sp, p_len, p_ck, p_fl, need_h, need_p, hidx, soff, n, acc,
+            self, clock, st, rem, first, id, seq, sp, p_len, p_ck, p_fl, need_h, need_p, hidx, soff, n, acc,
             ob, perr, room, s1_v, s1_d, s1_ob, w_vihl, w_id, w_seqh, w_seql, w_doff, w_ck, r_iplo, r_iphi, r_ipck,
             r_l4hi
         );
@@ -265,6 +266,7 @@ impl Logic for TxSeg {
             self.hdr_ok.next = false;
         }
 
+        self.last.next = self.rem.q.val() <= bit_cast::<32, 16>(self.mss.val());
         // Next segment's fields, from the remaining payload (in SMeta: after this segment).
         self.rem_n.next = self.rem.q.val();
         self.first_n.next = self.first.q.val();
@@ -273,12 +275,12 @@ impl Logic for TxSeg {
             self.first_n.next = false;
         }
         self.do_setup.next = (self.st.q.val() == SegState::SSetup)
-            | ((self.st.q.val() == SegState::SMeta) & !self.meta_full.val() & !self.last.q.val());
+            | ((self.st.q.val() == SegState::SMeta) & !self.meta_full.val() & !self.last.val());
         self.sp_c.next = self.mss.val();
         if self.rem_n.val() < bit_cast::<32, 16>(self.mss.val()) {
             self.sp_c.next = self.rem_n.val().get_bits::<16>(0);
         }
-        self.ck_t.next = bit_cast::<32, 16>(self.w_ck.q.val()) + bit_cast::<32, 16>(self.hlen.val() - self.l4s.val() + self.sp_c.val());
+        self.ck_t.next = bit_cast::<32, 16>(self.w_ck.q.val()) + bit_cast::<32, 16>(self.l4h.val() + self.sp_c.val());
         // TCP flags: FIN 0x01 and PSH 0x08 only on the last segment, CWR 0x80 only on the first.
         self.fl_m.next = 0xffff_u64.into();
         if self.rem_n.val() > bit_cast::<32, 16>(self.mss.val()) {
@@ -451,7 +453,7 @@ impl Logic for TxSeg {
                 if self.take.val() != 0 {
                     self.need_p.d.next = self.need_p.q.val() - bit_cast::<16, 4>(self.take.val());
                     self.soff.d.next = (self.soff.q.val() + self.take.val()) & 7;
-                    self.s_ready.next = ((self.soff.q.val() + self.take.val()) == 8) | (self.end_seg.val() & self.last.q.val());
+                    self.s_ready.next = ((self.soff.q.val() + self.take.val()) == 8) | (self.end_seg.val() & self.last.val());
                     if self.s_err.val() {
                         self.perr.d.next = true;
                     }
@@ -478,7 +480,7 @@ impl Logic for TxSeg {
                     self.id.d.next = self.id.q.val() + 1;
                     self.seq.d.next = self.seq.q.val() + bit_cast::<32, 16>(self.mss.val());
                     self.rem.d.next = self.rem_n.val();
-                    if self.last.q.val() {
+                    if self.last.val() {
                         self.done.next = true;
                         self.st.d.next = SegState::SIdle;
                     }
@@ -489,7 +491,6 @@ impl Logic for TxSeg {
         // the previous one's SMeta, so segments follow each other without a setup cycle).
         if self.do_setup.val() {
             self.sp.d.next = self.sp_c.val();
-            self.last.d.next = self.rem_n.val() <= bit_cast::<32, 16>(self.mss.val());
             self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) + self.sp_c.val();
             if self.v6.val() {
                 self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) - 40 + self.sp_c.val();
