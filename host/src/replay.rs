@@ -145,6 +145,51 @@ fn apply_offload(d: &mut Driver, words: &Option<Vec<String>>) -> Result<(), Repl
     Ok(())
 }
 
+/// What input frame `i` becomes for the driver, each packet with the number of wire frames it
+/// makes: a TSO burst (frames over the MTU with `tso_mss`, when the interface does TSO), the
+/// stack's GSO segments (when it does not), or the frame re-seeded for checksum offload (or
+/// untouched: `raw`, or not offloadable, which `report` records).
+fn packets_of(
+    f: &[u8],
+    i: usize,
+    cfg: &ReplayConfig,
+    hwassist: u32,
+    capenable: u32,
+    mtu_frame: usize,
+    report: &mut ReplayReport,
+) -> Vec<(Mbuf, usize)> {
+    if let (Some(mss), false) = (cfg.tso_mss, cfg.raw) {
+        // A frame over the MTU (a tag's 4 bytes allowed) is a burst for TSO or GSO.
+        if f.len() > mtu_frame + 4 {
+            let cut = offload::prepare_tso(f, mss).map_err(|e| e.to_string()).and_then(|m| {
+                let hl = m.pkthdr.l2hlen as usize + m.pkthdr.l3hlen as usize + m.pkthdr.l4hlen as usize;
+                let segs = (m.len() - hl).div_ceil(mss as usize);
+                offload::tso_or_gso(m, hwassist, capenable).map(|r| (r, segs)).map_err(|e| e.to_string())
+            });
+            match cut {
+                Ok(((ms, true), segs)) => {
+                    report.tso_bursts += 1;
+                    return ms.into_iter().map(|m| (m, segs)).collect();
+                }
+                Ok(((ms, false), _)) => {
+                    report.gso_segments += ms.len();
+                    return ms.into_iter().map(|m| (m, 1)).collect();
+                }
+                Err(why) => report.not_offloaded.push((i, format!("not segmented: {why}"))),
+            }
+        }
+    }
+    let m = if cfg.raw {
+        Mbuf::from_frame(f)
+    } else {
+        offload::prepare_tx(f, hwassist, capenable).unwrap_or_else(|why| {
+            report.not_offloaded.push((i, why.to_string()));
+            Mbuf::from_frame(f)
+        })
+    };
+    vec![(m, 1)]
+}
+
 /// Sends `frames` through the co-simulated NIC and collects what comes back.
 pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, ReplayError> {
     let t0 = Instant::now();
@@ -197,53 +242,12 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let mut q: VecDeque<(Mbuf, usize)> = VecDeque::new();
     let mtu_frame = tx_drv.ifnet().if_mtu as usize + crate::net::ether::ETHER_HDR_LEN;
     for (i, f) in frames.iter().enumerate() {
-        if let (Some(mss), false) = (cfg.tso_mss, cfg.raw) {
-            // A frame over the MTU (a tag's 4 bytes allowed) is a burst for TSO or GSO.
-            if f.len() > mtu_frame + 4 {
-                match offload::prepare_tso(f, mss).map_err(|e| e.to_string()).and_then(|m| {
-                    let hl = m.pkthdr.l2hlen as usize + m.pkthdr.l3hlen as usize + m.pkthdr.l4hlen as usize;
-                    let segs = (m.len() - hl).div_ceil(mss as usize);
-                    offload::tso_or_gso(m, hwassist, capenable).map(|r| (r, segs)).map_err(|e| e.to_string())
-                }) {
-                    Ok(((ms, true), segs)) => {
-                        report.tso_bursts += 1;
-                        for m in ms {
-                            for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
-                                *requested.entry(n).or_default() += 1;
-                            }
-                            q.push_back((m, segs));
-                        }
-                        continue;
-                    }
-                    Ok(((ms, false), _)) => {
-                        report.gso_segments += ms.len();
-                        for m in ms {
-                            for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
-                                *requested.entry(n).or_default() += 1;
-                            }
-                            q.push_back((m, 1));
-                        }
-                        continue;
-                    }
-                    Err(why) => report.not_offloaded.push((i, format!("not segmented: {why}"))),
-                }
+        for (m, wire_frames) in packets_of(f, i, cfg, hwassist, capenable, mtu_frame, &mut report) {
+            for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
+                *requested.entry(n).or_default() += 1;
             }
+            q.push_back((m, wire_frames));
         }
-        let m = if cfg.raw {
-            Mbuf::from_frame(f)
-        } else {
-            match offload::prepare_tx(f, hwassist, capenable) {
-                Ok(m) => m,
-                Err(why) => {
-                    report.not_offloaded.push((i, why.to_string()));
-                    Mbuf::from_frame(f)
-                }
-            }
-        };
-        for n in nic_abi::csum::names(m.pkthdr.csum_flags) {
-            *requested.entry(n).or_default() += 1;
-        }
-        q.push_back((m, 1));
     }
     report.requested = requested.into_iter().collect();
 
