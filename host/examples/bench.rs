@@ -164,10 +164,13 @@ fn driver_loop(d: &mut Driver, fr: &[Vec<u8>]) -> usize {
     got
 }
 
+/// The value after flag `k` in `args`, or `def`.
+fn opt(args: &[String], k: &str, def: &str) -> String {
+    args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned().unwrap_or(def.into())
+}
+
 fn driver(args: &[String]) {
-    let get = |k: &str, def: &str| -> String {
-        args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned().unwrap_or(def.into())
-    };
+    let get = |k: &str, def: &str| opt(args, k, def);
     let n: usize = get("--frames", "2000").parse().unwrap();
     let size: usize = get("--size", "1500").parse().unwrap();
     let on = get("--offload", "on") == "on";
@@ -276,9 +279,7 @@ fn send_batch(d: &mut Driver, mode: &str, input: &mut VecDeque<Vec<u8>>, q: &mut
 }
 
 fn send(args: &[String]) {
-    let get = |k: &str, def: &str| -> String {
-        args.iter().position(|a| a == k).and_then(|i| args.get(i + 1)).cloned().unwrap_or(def.into())
-    };
+    let get = |k: &str, def: &str| opt(args, k, def);
     let mode = get("--mode", "tso");
     let mb: usize = get("--mb", "2").parse().unwrap();
     let mss = 1448u16;
