@@ -15,6 +15,10 @@
 //!           software result a NIC must reproduce byte for byte.
 //! replay.rs frames through the co-simulated NIC (nicctl replay/demo, tests).
 //! traffic.rs traffic mixes with every header variant, for demo and tests.
+//! stack/    the TCP/IP stack over the driver: interfaces by index and
+//!           generation, ARP/ND, ICMP, TCP connections (tcb.rs, cc.rs) and
+//!           sockets; what `nicctl up` runs and tools reach through ctl.rs.
+//! ctl.rs    the control socket: requests from nicctl nc/iperf to a running stack.
 //! ```
 //!
 //! Contract and invariants:
@@ -40,6 +44,7 @@ pub mod ifnet;
 pub mod mbuf;
 pub mod net;
 pub mod offload;
+pub mod stack;
 #[cfg(feature = "sim")]
 pub mod replay;
 pub mod traffic;

@@ -548,6 +548,29 @@ impl Driver {
         self.irq
     }
 
+    /// Names the interface as the stack numbers it (`nic0`, index 1, generation):
+    /// received packets then carry the `rcvif` the stack checks.
+    pub fn set_ifname(&mut self, name: &str, index: u16, generation: u32) {
+        self.ifnet.if_xname = name.to_string();
+        self.ifnet.if_index = index;
+        self.ifnet.if_generation = generation;
+    }
+
+    /// Acknowledges the interrupt causes after a wait done outside the driver
+    /// (a stack worker waits on the device without holding the driver), so the
+    /// line can fire again.
+    pub fn ack_interrupt(&mut self) -> Result<(), Error> {
+        if !self.irq {
+            return Ok(());
+        }
+        let causes = self.dev.read32(ctrl::IRQ_STATUS)?;
+        if causes != 0 {
+            self.dev.write32(ctrl::IRQ_STATUS, causes)?;
+            self.counters.irq_wakeups += 1;
+        }
+        Ok(())
+    }
+
     /// `ifconfig ofld0 <capability words>`: applies the ifconfig rules and
     /// programs `CAPENABLE`; on a device error the interface is left as it was.
     pub fn ifconfig(&mut self, words: &[&str]) -> Result<Vec<String>, CapError> {

@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use nic_abi::cksum;
-use nic_abi::csum::{CSUM_DELAY_DATA, CSUM_IP, CSUM_IP_CHECKED, CSUM_IP_VALID};
+use nic_abi::csum::{CSUM_DELAY_DATA, CSUM_IP, CSUM_IP_CHECKED, CSUM_IP_VALID, CSUM_TSO};
 use smoltcp::wire::{IpProtocol, Ipv4Packet};
 
 use super::ether::{ether_output, LinkOut};
@@ -155,8 +155,11 @@ pub fn ip_output(
     if total > IP_MAXPACKET {
         return Err(OutputError::TooLong(total));
     }
-    if total > ifp.if_mtu as usize {
-        return Err(OutputError::MsgSize { len: total, mtu: ifp.if_mtu });
+    // A TSO burst is checked by the size of the segments it will become.
+    let tso = m.pkthdr.csum_flags & CSUM_TSO != 0;
+    let on_wire = if tso { hlen + m.pkthdr.l4hlen as usize + m.pkthdr.tso_segsz as usize } else { total };
+    if on_wire > ifp.if_mtu as usize {
+        return Err(OutputError::MsgSize { len: on_wire, mtu: ifp.if_mtu });
     }
     {
         let h = m.prepend(hlen);
@@ -179,6 +182,12 @@ pub fn ip_output(
     }
     m.pkthdr.l3hlen = hlen as u8;
     m.pkthdr.csum_flags |= CSUM_IP;
+    if tso {
+        // Every checksum of a burst is per segment: the NIC's, or GSO's (`offload::tso_or_gso`).
+        stats.ip.ips_localout += 1;
+        ether_output(&mut m, link, super::ether::ETHERTYPE_IP, stats);
+        return Ok(m);
+    }
     let hwassist = ifp.hwassist(link.vlan.is_some());
     let sw = m.pkthdr.csum_flags & !hwassist & (CSUM_IP | CSUM_DELAY_DATA);
     let hw = m.pkthdr.csum_flags & hwassist;
@@ -250,6 +259,7 @@ pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
     }
     let fragment = p.more_frags() || p.frag_offset() != 0;
     let proto = p.next_header();
+    let hlim = p.hop_limit();
     let l3 = L3::V4 { src: p.src_addr().octets(), dst: p.dst_addr().octets() };
     if fragment {
         st.ips_fragments += 1;
@@ -263,7 +273,7 @@ pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
         IpProtocol::Tcp => tcp::tcp_input(ifp, m, &l3, stats),
         other => {
             stats.ip.ips_noproto += 1;
-            Input::Ip(IpDatagram { proto: u8::from(other), src: l3.src(), dst: l3.dst(), m })
+            Input::Ip(IpDatagram { proto: u8::from(other), src: l3.src(), dst: l3.dst(), hlim, m })
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::net::Ipv6Addr;
 
-use nic_abi::csum::CSUM_DELAY_DATA_IPV6;
+use nic_abi::csum::{CSUM_DELAY_DATA_IPV6, CSUM_TSO};
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::ether::{ether_output, LinkOut};
@@ -63,6 +63,8 @@ pub struct Ipv6Info {
     pub fragment: Option<Ipv6Frag>,
     /// Routing header type and segments left, if any.
     pub routing: Option<(u8, u8)>,
+    /// Hop limit (neighbour discovery accepts only 255).
+    pub hop_limit: u8,
 }
 
 impl Ipv6Info {
@@ -99,6 +101,7 @@ pub fn parse(pkt: &[u8]) -> Result<Ipv6Info, ParseError> {
         final_dst: Some(dst),
         fragment: None,
         routing: None,
+        hop_limit: p.hop_limit(),
     };
     let mut off = IP6_HDR_LEN;
     loop {
@@ -257,10 +260,19 @@ pub fn ip6_output(
     let hdr = ip.header(upper, m.len())?;
     let hlen = hdr.len();
     let total = hlen + m.len();
-    if total > ifp.if_mtu as usize {
-        return Err(OutputError::MsgSize { len: total, mtu: ifp.if_mtu });
+    let tso = m.pkthdr.csum_flags & CSUM_TSO != 0;
+    let on_wire = if tso { hlen + m.pkthdr.l4hlen as usize + m.pkthdr.tso_segsz as usize } else { total };
+    if on_wire > ifp.if_mtu as usize {
+        return Err(OutputError::MsgSize { len: on_wire, mtu: ifp.if_mtu });
     }
     m.prepend(hlen).copy_from_slice(&hdr);
+    if tso {
+        // Per-segment checksums: the NIC's, or GSO's (`offload::tso_or_gso`).
+        m.pkthdr.l3hlen = u8::try_from(hlen).map_err(|_| OutputError::TooLong(hlen))?;
+        stats.ip6.ip6s_localout += 1;
+        ether_output(&mut m, link, super::ether::ETHERTYPE_IPV6, stats);
+        return Ok(m);
+    }
     let mut hwassist = ifp.hwassist(link.vlan.is_some());
     match u8::try_from(hlen) {
         Ok(l) => m.pkthdr.l3hlen = l,
@@ -319,7 +331,7 @@ pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
     match IpProtocol::from(info.upper) {
         IpProtocol::Udp => udp::udp_input(ifp, m, &l3, stats),
         IpProtocol::Tcp => tcp::tcp_input(ifp, m, &l3, stats),
-        _ => Input::Ip(IpDatagram { proto: info.upper, src: l3.src(), dst: l3.dst(), m }),
+        _ => Input::Ip(IpDatagram { proto: info.upper, src: l3.src(), dst: l3.dst(), hlim: info.hop_limit, m }),
     }
 }
 

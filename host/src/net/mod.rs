@@ -40,7 +40,7 @@ pub use smoltcp::wire::IpProtocol;
 pub use ether::{ether_input, ether_output, LinkOut};
 pub use ipv4::{ip_input, ip_output, Ipv4Out};
 pub use ipv6::{ip6_input, ip6_output, Ipv6Ext, Ipv6Out};
-pub use tcp::{tcp_input, tcp_output_segment, TcpOut};
+pub use tcp::{tcp_input, tcp_output_segment, tcp_output_tso, TcpOut};
 pub use udp::{udp_input, udp_output, IpOut};
 
 /// A header that is too short or inconsistent, with the layer it belongs to.
@@ -198,6 +198,8 @@ pub struct IpDatagram {
     pub src: IpAddr,
     /// Receiver.
     pub dst: IpAddr,
+    /// TTL / hop limit as received (neighbour discovery accepts only 255).
+    pub hlim: u8,
     /// The payload after the IP header (and extension headers).
     pub m: Mbuf,
 }

@@ -2,7 +2,7 @@
 //! and header checks of `tcp_input`. Connection state (and TSO sizing, which
 //! needs TSO in the ABI first) lives above this file.
 
-use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, TCP_CSUM_OFFSET};
+use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, CSUM_TSO, TCP_CSUM_OFFSET};
 use smoltcp::wire::{IpProtocol, TcpPacket, TcpSeqNumber};
 
 use super::ether::LinkOut;
@@ -57,9 +57,40 @@ pub struct TcpOut {
 /// Builds one TCP segment around `payload`, requests its checksum and passes it to `ip_output` / `ip6_output`.
 pub fn tcp_output_segment(
     ifp: &Ifnet,
+    payload: Mbuf,
+    ip: &IpOut,
+    seg: &TcpOut,
+    link: &LinkOut,
+    stats: &mut NetStats,
+) -> Result<Mbuf, OutputError> {
+    tcp_output_common(ifp, payload, ip, seg, 0, link, stats)
+}
+
+/// Builds one TSO burst around `payload` (cut into `tso_segsz`-byte segments
+/// by the NIC, or by [`crate::offload::tso_or_gso`] when the interface will
+/// not): `CSUM_TSO` with the TCP (and IPv4 header) request, the checksum field
+/// seeded with the pseudo-header sum *without* the length (the ABI's TSO seed).
+pub fn tcp_output_tso(
+    ifp: &Ifnet,
+    payload: Mbuf,
+    ip: &IpOut,
+    seg: &TcpOut,
+    tso_segsz: u16,
+    link: &LinkOut,
+    stats: &mut NetStats,
+) -> Result<Mbuf, OutputError> {
+    if tso_segsz == 0 {
+        return Err(OutputError::BadOptions("TSO segment size 0"));
+    }
+    tcp_output_common(ifp, payload, ip, seg, tso_segsz, link, stats)
+}
+
+fn tcp_output_common(
+    ifp: &Ifnet,
     mut payload: Mbuf,
     ip: &IpOut,
     seg: &TcpOut,
+    tso_segsz: u16,
     link: &LinkOut,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
@@ -69,7 +100,7 @@ pub fn tcp_output_segment(
     }
     let hlen = TCP_HDR_LEN + optlen;
     let tlen = hlen + payload.len();
-    if tlen > u16::MAX as usize {
+    if tso_segsz == 0 && tlen > u16::MAX as usize {
         return Err(OutputError::TooLong(tlen));
     }
     let l3 = ip.l3()?;
@@ -95,9 +126,15 @@ pub fn tcp_output_segment(
         h[TCP_HDR_LEN..hlen].copy_from_slice(&seg.options);
     }
     payload.pkthdr.l4hlen = hlen as u8;
-    let seed = l3.pseudo(u8::from(IpProtocol::Tcp), tlen as u32);
     let flag = if l3.is_v6() { CSUM_IP6_TCP } else { CSUM_IP_TCP };
-    request_l4_cksum(&mut payload, TCP_CSUM_OFFSET as usize, seed, flag, TCP_CSUM_OFFSET);
+    if tso_segsz == 0 {
+        let seed = l3.pseudo(u8::from(IpProtocol::Tcp), tlen as u32);
+        request_l4_cksum(&mut payload, TCP_CSUM_OFFSET as usize, seed, flag, TCP_CSUM_OFFSET);
+    } else {
+        let seed = l3.pseudo(u8::from(IpProtocol::Tcp), 0);
+        request_l4_cksum(&mut payload, TCP_CSUM_OFFSET as usize, seed, flag | CSUM_TSO, TCP_CSUM_OFFSET);
+        payload.pkthdr.tso_segsz = tso_segsz;
+    }
     stats.tcp.tcps_sndtotal += 1;
     match ip {
         IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
@@ -172,13 +209,26 @@ pub fn tcp_tso_plan(
     iphdr: usize,
     tso_ok: bool,
 ) -> TsoPlan {
+    tso_plan(ifp.if_hw_tsomax, avail, t_maxseg, optlen, linkhdr, iphdr, tso_ok)
+}
+
+/// [`tcp_tso_plan`] with `if_hw_tsomax` given as a number (connections keep a copy of it, not the interface).
+pub fn tso_plan(
+    if_hw_tsomax: u32,
+    avail: usize,
+    t_maxseg: usize,
+    optlen: usize,
+    linkhdr: usize,
+    iphdr: usize,
+    tso_ok: bool,
+) -> TsoPlan {
     let max_len = t_maxseg.saturating_sub(optlen).max(1);
     let hdrlen = iphdr + TCP_HDR_LEN + optlen;
     let mut len = avail;
     let mut sendalot = false;
     let tso = tso_ok && len > max_len;
     if tso {
-        let cap = (ifp.if_hw_tsomax as usize).saturating_sub(hdrlen + linkhdr);
+        let cap = (if_hw_tsomax as usize).saturating_sub(hdrlen + linkhdr);
         if len > cap {
             len = cap;
             sendalot = true;

@@ -1,0 +1,408 @@
+//! The interface worker and protocol input: ARP, ICMP, ICMPv6 with
+//! neighbour discovery, and TCP demultiplexing to connections and listeners.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use super::tcb::{SegIn, Tcb};
+use super::{bump, is_no_irq, lock, Conn, Iface, Stack};
+use crate::mbuf::Mbuf;
+use crate::net::tcp::{TH_ACK, TH_RST, TH_SYN};
+use crate::net::{arp, ether, icmp, icmp6, ether_input, Input, TcpSegment};
+
+/// How long the worker sleeps at most when nothing happens (timers are checked at least this often).
+const IDLE_WAIT: Duration = Duration::from_millis(5);
+/// Frames taken per poll.
+const BUDGET: usize = 256;
+/// How often neighbour caches age.
+const NEIGH_TICK: Duration = Duration::from_millis(100);
+
+/// One interface's worker: receive, input, timers, transmit, until the interface departs.
+pub(super) fn worker(stack: Stack, weak: Weak<Iface>) {
+    let mut rx = Vec::with_capacity(BUDGET);
+    let mut next_neigh = Instant::now();
+    let mut irq = true;
+    loop {
+        let Some(iface) = weak.upgrade() else { return };
+        if iface.departed.load(Ordering::SeqCst) {
+            return;
+        }
+        // Wait (without the driver's lock, so applications can transmit meanwhile).
+        let pending = {
+            let g = lock(&iface.drv);
+            match g.as_ref() {
+                Some(d) => d.work_pending().unwrap_or(true),
+                None => return,
+            }
+        };
+        if !pending {
+            if irq {
+                match iface.dev.wait_irq(IDLE_WAIT) {
+                    Ok(_) => {}
+                    Err(e) if is_no_irq(&e) => irq = false,
+                    Err(e) => {
+                        log::error!("{}: device failed: {e}; the worker stops", iface.name);
+                        bump(&stack.inner.counters.driver_errors);
+                        return;
+                    }
+                }
+            } else {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        {
+            let mut g = lock(&iface.drv);
+            let Some(d) = g.as_mut() else { return };
+            if irq {
+                let _ = d.ack_interrupt();
+            }
+            if let Err(e) = d.poll(&mut rx, BUDGET) {
+                log::warn!("{}: receive: {e}", iface.name);
+                bump(&stack.inner.counters.driver_errors);
+                if matches!(e, crate::driver::Error::Wedged(_)) {
+                    return;
+                }
+            }
+        }
+        let now = Instant::now();
+        for m in rx.drain(..) {
+            frame_input(&stack, &iface, m, now);
+        }
+        stack.tcp_timers(&iface, now);
+        if now >= next_neigh {
+            next_neigh = now + NEIGH_TICK;
+            neigh_tick(&stack, &iface, now);
+        }
+        stack.flush(&iface);
+    }
+}
+
+fn neigh_tick(stack: &Stack, iface: &Iface, now: Instant) {
+    let t4 = lock(&iface.arp).tick(now);
+    let t6 = lock(&iface.nd).tick(now);
+    let dropped = t4.dropped.len() + t6.dropped.len();
+    stack.inner.counters.resolve_failed.fetch_add(dropped as u64, Ordering::Relaxed);
+    for a in t4.solicit {
+        stack.solicit(iface, a.into());
+    }
+    for a in t6.solicit {
+        stack.solicit(iface, a.into());
+    }
+}
+
+fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
+    let Ok(l2) = ether::parse(m.data()) else {
+        // ether_input counts it.
+        let ifnet = iface.ifnet.read().map(|g| g.clone());
+        if let Ok(ifnet) = ifnet {
+            let _ = ether_input(&ifnet, m, &mut lock(&stack.inner.stats));
+        }
+        return;
+    };
+    let mac = iface.lladdr();
+    let multicast = l2.dst[0] & 1 != 0;
+    if l2.dst != mac && !multicast {
+        bump(&stack.inner.counters.not_ours_l2);
+        return;
+    }
+    if l2.ethertype == arp::ETHERTYPE_ARP {
+        arp_input(stack, iface, &m.data()[l2.hlen..], now);
+        return;
+    }
+    let ifnet = match iface.ifnet.read() {
+        Ok(g) => g.clone(),
+        Err(_) => return,
+    };
+    let r = ether_input(&ifnet, m, &mut lock(&stack.inner.stats));
+    match r {
+        Input::Tcp(seg) => stack.tcp_input(iface, seg, now),
+        Input::Ip(d) if d.proto == 1 => {
+            if let (IpAddr::V4(src), IpAddr::V4(dst)) = (d.src, d.dst) {
+                icmp_input(stack, iface, src, dst, d.m.data());
+            }
+        }
+        Input::Ip(d) if d.proto == 58 => {
+            if let (IpAddr::V6(src), IpAddr::V6(dst)) = (d.src, d.dst) {
+                icmp6_input(stack, iface, src, dst, d.hlim, d.m.data(), now);
+            }
+        }
+        Input::Udp(_) => bump(&stack.inner.counters.udp_noport),
+        _ => {}
+    }
+}
+
+fn arp_input(stack: &Stack, iface: &Iface, payload: &[u8], now: Instant) {
+    let p = match arp::parse(payload) {
+        Ok(p) => p,
+        Err(_) => {
+            bump(&stack.inner.counters.bad_control);
+            return;
+        }
+    };
+    let Some((ours, _)) = iface.addrs.v4 else { return };
+    if p.tpa != ours {
+        return;
+    }
+    // RFC 826: the target learns the sender's binding, then answers a request.
+    let released = lock(&iface.arp).update(p.spa, p.sha, now);
+    if !released.is_empty() {
+        stack.enqueue(iface, released);
+    }
+    if p.op == arp::ARPOP_REQUEST {
+        let reply = arp::reply_to(&p, iface.lladdr());
+        let mut m = Mbuf::from_payload(&arp::emit(&reply));
+        let link = crate::net::LinkOut { dst: p.sha, src: iface.lladdr(), vlan: None };
+        ether::ether_output(&mut m, &link, arp::ETHERTYPE_ARP, &mut lock(&stack.inner.stats));
+        stack.enqueue(iface, vec![m]);
+    }
+}
+
+fn icmp_input(stack: &Stack, iface: &Iface, src: Ipv4Addr, dst: Ipv4Addr, body: &[u8]) {
+    if !iface.has_v4(dst) {
+        bump(&stack.inner.counters.not_ours_l3);
+        return;
+    }
+    let msg = match icmp::parse(body) {
+        Ok(m) => m,
+        Err(_) => {
+            bump(&stack.inner.counters.bad_control);
+            return;
+        }
+    };
+    match msg {
+        icmp::IcmpMsg::EchoRequest { id, seq, data } => {
+            bump(&stack.inner.counters.echo_replies);
+            let reply = icmp::emit(&icmp::IcmpMsg::EchoReply { id, seq, data });
+            stack.icmp_output(iface, dst, src, reply);
+        }
+        icmp::IcmpMsg::Unreach { code: icmp::ICMP_UNREACH_NEEDFRAG, next_hop_mtu, quoted } => {
+            bump(&stack.inner.counters.pmtu_msgs);
+            if let Some(q) = icmp::quoted_transport(&quoted) {
+                stack.pmtu_input(q, next_hop_mtu as u32);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn icmp6_input(stack: &Stack, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, hlim: u8, body: &[u8], now: Instant) {
+    if !iface.accepts_v6(dst) {
+        bump(&stack.inner.counters.not_ours_l3);
+        return;
+    }
+    let msg = match icmp6::parse(src, dst, hlim, body) {
+        Ok(m) => m,
+        Err(_) => {
+            bump(&stack.inner.counters.bad_control);
+            return;
+        }
+    };
+    use icmp6::Icmp6Msg as M;
+    match msg {
+        M::EchoRequest { id, seq, data } if !dst.is_multicast() => {
+            bump(&stack.inner.counters.echo_replies);
+            stack.icmp6_output(iface, dst, src, &M::EchoReply { id, seq, data }, false);
+        }
+        M::NeighborSolicit { target, src_lladdr } => {
+            if !iface.has_v6(target) {
+                return;
+            }
+            let unspecified = src == Ipv6Addr::UNSPECIFIED;
+            if let (Some(ll), false) = (src_lladdr, unspecified) {
+                let released = lock(&iface.nd).update(src, ll, now);
+                if !released.is_empty() {
+                    stack.enqueue(iface, released);
+                }
+            }
+            let na = M::NeighborAdvert {
+                router: false,
+                solicited: !unspecified,
+                override_: true,
+                target,
+                tgt_lladdr: Some(iface.lladdr()),
+            };
+            let to = if unspecified { Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1) } else { src };
+            stack.icmp6_output(iface, target, to, &na, true);
+        }
+        M::NeighborAdvert { target, tgt_lladdr: Some(ll), .. } => {
+            let released = lock(&iface.nd).update(target, ll, now);
+            if !released.is_empty() {
+                stack.enqueue(iface, released);
+            }
+        }
+        M::PacketTooBig { mtu, quoted } => {
+            bump(&stack.inner.counters.pmtu_msgs);
+            if let Some(q) = icmp6::quoted_transport6(&quoted) {
+                stack.pmtu_input(q, mtu);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Stack {
+    /// A "too big" message quoting one of our TCP segments: remember the MTU
+    /// for the host, and shrink the connection it names if the quoted
+    /// sequence number is one we have in flight (RFC 5927 §4.1's check).
+    pub(crate) fn pmtu_input(&self, q: icmp::Quoted, mtu: u32) {
+        if q.proto != 6 {
+            return;
+        }
+        let local = SocketAddr::new(q.src, q.sport);
+        let remote = SocketAddr::new(q.dst, q.dport);
+        // The cache may refuse; the connection is updated regardless.
+        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, Instant::now());
+        let Some(c) = self.lookup(local, remote) else { return };
+        let mut t = lock(&c.tcb);
+        if let Some(seq) = q.seq {
+            if !t.seq_in_flight(seq) {
+                return;
+            }
+        }
+        if t.mtu_changed(mtu) {
+            bump(&self.inner.counters.pmtu_applied);
+            self.conn_output(&c, t);
+        }
+    }
+
+    /// Demultiplexes one TCP segment (FreeBSD `tcp_input`'s lookup half).
+    pub(crate) fn tcp_input(&self, iface: &Iface, seg: TcpSegment, now: Instant) {
+        let ours = match seg.dst.ip() {
+            IpAddr::V4(a) => iface.has_v4(a),
+            IpAddr::V6(a) => iface.has_v6(a),
+        };
+        if !ours {
+            bump(&self.inner.counters.not_ours_l3);
+            return;
+        }
+        let (local, remote) = (seg.dst, seg.src);
+        let sin = SegIn {
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            win: seg.win,
+            options: &seg.options,
+            payload: seg.m.data(),
+        };
+        if let Some(c) = self.lookup(local, remote) {
+            let mut t = lock(&c.tcb);
+            t.input(&sin, now);
+            let handover = t.is_passive() && t.is_connected() && !c.handed_over.load(Ordering::SeqCst);
+            let closed = t.is_closed();
+            self.conn_output(&c, t);
+            if handover {
+                self.hand_over(&c);
+            }
+            if closed {
+                self.reap(&c);
+            }
+            return;
+        }
+        if sin.flags & (TH_SYN | TH_ACK | TH_RST) == TH_SYN {
+            if let Some(l) = self.listener_for(local) {
+                self.passive_open(&l, local, remote, &sin, now);
+                return;
+            }
+        }
+        // No connection: a RST (RFC 9293 §3.10.7.1), never one in answer to a RST.
+        if let Some(rst) = Tcb::rst_for(&sin) {
+            bump(&self.inner.counters.rst_no_conn);
+            if let Some(route) = self.route(remote.ip()) {
+                self.send_segments(&route, local, remote, vec![rst]);
+            }
+        }
+    }
+
+    fn listener_for(&self, local: SocketAddr) -> Option<Arc<super::socket::ListenShared>> {
+        let l = lock(&self.inner.listeners).get(&local.port()).cloned()?;
+        let ip = l.addr.ip();
+        // `::` takes both families (as Linux's dual-stack default does), `0.0.0.0` IPv4 only.
+        let ok = if ip.is_unspecified() { ip.is_ipv6() || local.is_ipv4() } else { ip == local.ip() };
+        ok.then_some(l)
+    }
+
+    fn passive_open(
+        &self,
+        l: &Arc<super::socket::ListenShared>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        syn: &SegIn<'_>,
+        now: Instant,
+    ) {
+        if l.pending() >= l.backlog {
+            bump(&self.inner.counters.listen_overflows);
+            return;
+        }
+        let Some(route) = self.route(remote.ip()) else {
+            bump(&self.inner.counters.no_route);
+            return;
+        };
+        let Some(path) = self.path(&route, remote.ip()) else { return };
+        let cc = super::cc::by_name(&l.cc).unwrap_or_else(|| Box::new(super::cc::NewReno::default()));
+        let tcb = Tcb::accept_syn(l.cfg.clone(), local, remote, self.iss(local, remote), &path, cc, syn);
+        let route = super::Route { src: local.ip(), ..route };
+        let c = Arc::new(Conn {
+            local,
+            remote,
+            route,
+            tcb: std::sync::Mutex::new(tcb),
+            cv: std::sync::Condvar::new(),
+            listener: Some(l.clone()),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
+            owned: std::sync::atomic::AtomicBool::new(false),
+        });
+        if !self.insert(c.clone()) {
+            return;
+        }
+        l.embryonic.fetch_add(1, Ordering::SeqCst);
+        let t = lock(&c.tcb);
+        let _ = now;
+        self.conn_output(&c, t);
+    }
+
+    fn hand_over(&self, c: &Arc<Conn>) {
+        if c.handed_over.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(l) = &c.listener {
+            l.embryonic.fetch_sub(1, Ordering::SeqCst);
+            l.push(c.clone());
+        }
+    }
+
+    /// Forgets a closed connection once no application handle needs it.
+    pub(crate) fn reap(&self, c: &Arc<Conn>) {
+        let unowned = !c.owned.load(Ordering::SeqCst);
+        let app_done = lock(&c.tcb).app_closed();
+        if unowned || app_done {
+            if let (Some(l), false) = (&c.listener, c.handed_over.load(Ordering::SeqCst)) {
+                l.embryonic.fetch_sub(1, Ordering::SeqCst);
+                c.handed_over.store(true, Ordering::SeqCst);
+            }
+            self.remove(c);
+        }
+    }
+
+    /// Runs due timers of this interface's connections.
+    pub(crate) fn tcp_timers(&self, iface: &Iface, now: Instant) {
+        for shard in &self.inner.shards {
+            let due: Vec<Arc<Conn>> = lock(shard)
+                .values()
+                .filter(|c| c.route.ifref == iface.ifref)
+                .filter(|c| lock(&c.tcb).next_timer().is_some_and(|t| t <= now))
+                .cloned()
+                .collect();
+            for c in due {
+                let mut t = lock(&c.tcb);
+                t.on_timer(now);
+                let closed = t.is_closed();
+                self.conn_output(&c, t);
+                if closed {
+                    self.reap(&c);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,895 @@
+//! The TCP/IP stack over the driver: interfaces, neighbours, ICMP, TCP
+//! connections and sockets, modelled on FreeBSD.
+//!
+//! Contract and invariants (the lifecycle lessons the seeds teach):
+//! - **Interfaces are referred to by index and generation** ([`IfRef`]), never
+//!   by pointer. Connections keep the `IfRef` of their route; a lookup that
+//!   finds the index empty or reused is a departed interface, and the
+//!   connection ends with `ENETDOWN`. [`Stack::detach`] takes the interface
+//!   out of the table first, stops its worker, frees everything queued for it
+//!   (transmit queue, frames held for address resolution) and aborts its
+//!   connections, so nothing it owned outlives it.
+//! - **No lock is held across a send.** Protocol state (a connection's
+//!   `Tcb`, a neighbour cache) is locked to decide what to send, unlocked,
+//!   and only then are frames handed to the driver, whose own lock never
+//!   calls back into the stack.
+//! - **Connection lookup is sharded by the flow hash** (the Toeplitz hash of
+//!   the NIC's RSS, computed in software until the NIC supplies it): a
+//!   segment takes only its shard's lock; listening sockets are found from
+//!   every shard in their own table.
+//! - **Offloads follow the interface**: segments ask for checksums and TSO,
+//!   `ip_output` leaves to the NIC what `if_hwassist` takes and computes the
+//!   rest; a TSO burst becomes software segments (GSO) when TSO is off.
+//!   Received checksums are trusted as far as the NIC marked them.
+//! - Each interface has one worker thread (FreeBSD's netisr for one queue):
+//!   it receives, runs protocol input and the timers, and drains the
+//!   transmit queue. Applications send from their own threads.
+//!
+//! Time is wall-clock time ([`Instant`]): the peer across a TAP is a real
+//! kernel whose timers run on the same clock, so RTTs and RTOs are measured
+//! as it sees them (the simulated NIC's slowness is part of the path).
+//! Fragments are dropped with a counter (no reassembly): the stack never
+//! sends any, and path-MTU discovery keeps peers from needing to.
+
+pub mod cc;
+pub mod hostcache;
+mod input;
+pub mod socket;
+pub mod tcb;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nic_abi::csum::{CSUM_IP6_TSO, CSUM_IP_TSO};
+
+use crate::dev::{DevError, Device};
+use crate::driver::Driver;
+use crate::ifnet::Ifnet;
+use crate::mbuf::{IfRef, Mbuf};
+use crate::net::neigh::{Hold, NeighCache, NeighConfig, NeighStats};
+use crate::net::tcp::TcpOut;
+use crate::net::{
+    arp, icmp6, ether, tcp_output_segment, tcp_output_tso, IpOut, Ipv4Out, Ipv6Out, LinkOut, NetStats,
+};
+use crate::offload;
+
+pub use socket::{TcpListener, TcpStream};
+pub use tcb::{TcbConfig, TcpError, TcpInfo, TcpState};
+
+use hostcache::HostCache;
+use tcb::{PathInfo, SegOut, Tcb};
+
+/// Addresses and routes of one interface (what `ifconfig` and `route add default` set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IfAddrs {
+    /// IPv4 address and prefix length.
+    pub v4: Option<(Ipv4Addr, u8)>,
+    /// IPv6 addresses and prefix lengths (a link-local one is added from the MAC).
+    pub v6: Vec<(Ipv6Addr, u8)>,
+    /// IPv4 default gateway.
+    pub gateway4: Option<Ipv4Addr>,
+    /// IPv6 default gateway.
+    pub gateway6: Option<Ipv6Addr>,
+}
+
+/// Stack-wide tunables.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// Defaults for new connections.
+    pub tcb: TcbConfig,
+    /// Congestion control for connections that do not choose (`net.inet.tcp.cc.algorithm`).
+    pub cc_default: String,
+    /// Connection-table shards (a power of two).
+    pub shards: usize,
+    /// Host-cache capacity (hosts).
+    pub hostcache_max: usize,
+    /// Neighbour caches.
+    pub neigh: NeighConfig,
+    /// Frames an interface's transmit queue holds while the ring is full (`ifq_maxlen`).
+    pub txq_max: usize,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            tcb: TcbConfig::default(),
+            cc_default: "newreno".into(),
+            shards: 16,
+            hostcache_max: 4096,
+            neigh: NeighConfig::default(),
+            txq_max: 4096,
+        }
+    }
+}
+
+/// Why a stack operation failed; each says what to do.
+#[derive(Debug)]
+pub enum StackError {
+    /// No interface with this index (never attached, or departed).
+    NoInterface(u16),
+    /// No route to the address: no interface has a matching prefix and no gateway is set.
+    NoRoute(IpAddr),
+    /// The driver failed.
+    Driver(crate::driver::Error),
+    /// Could not start a worker thread.
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StackError::NoInterface(i) => write!(f, "no interface with index {i} (not attached, or departed)"),
+            StackError::NoRoute(a) => {
+                write!(f, "no route to {a}: give the interface an address on its prefix, or a gateway")
+            }
+            StackError::Driver(e) => write!(f, "driver: {e}"),
+            StackError::Thread(e) => write!(f, "cannot start the interface's worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StackError {}
+
+/// Stack-wide counters beyond the protocol ones in [`NetStats`].
+#[derive(Debug, Default)]
+pub struct StackCounters {
+    /// Frames not for us (another MAC), dropped.
+    pub not_ours_l2: AtomicU64,
+    /// IP packets for an address that is not ours, dropped.
+    pub not_ours_l3: AtomicU64,
+    /// RSTs sent for segments without a connection (`tcps_sndrst` for closed ports).
+    pub rst_no_conn: AtomicU64,
+    /// SYNs dropped because the listen queue was full.
+    pub listen_overflows: AtomicU64,
+    /// Frames dropped because the transmit queue was full.
+    pub txq_drops: AtomicU64,
+    /// Frames a departing interface still held, freed by [`Stack::detach`].
+    pub purged: AtomicU64,
+    /// Frames dropped because address resolution failed (host unreachable).
+    pub resolve_failed: AtomicU64,
+    /// Packets with no route.
+    pub no_route: AtomicU64,
+    /// ICMP/ICMPv6 echo requests answered.
+    pub echo_replies: AtomicU64,
+    /// ICMP "fragmentation needed" / ICMPv6 "packet too big" received.
+    pub pmtu_msgs: AtomicU64,
+    /// ... of which lowered a connection's segment size.
+    pub pmtu_applied: AtomicU64,
+    /// ICMP/ICMPv6/ARP messages that failed to parse or validate.
+    pub bad_control: AtomicU64,
+    /// Output errors (a segment the IP layer refused).
+    pub output_errors: AtomicU64,
+    /// Driver errors seen by the worker (it keeps going).
+    pub driver_errors: AtomicU64,
+    /// UDP datagrams for a port nobody has bound (no UDP sockets in this stack), dropped.
+    pub udp_noport: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One attached interface.
+pub(crate) struct Iface {
+    pub(crate) ifref: IfRef,
+    pub(crate) name: String,
+    drv: Mutex<Option<Driver>>,
+    dev: Arc<dyn Device>,
+    pub(crate) ifnet: RwLock<Ifnet>,
+    pub(crate) addrs: IfAddrs,
+    pub(crate) ll6: Ipv6Addr,
+    arp: Mutex<NeighCache<Ipv4Addr>>,
+    nd: Mutex<NeighCache<Ipv6Addr>>,
+    snd: Mutex<VecDeque<Mbuf>>,
+    departed: AtomicBool,
+    ip_id: AtomicU16,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Iface {
+    fn lladdr(&self) -> [u8; 6] {
+        self.ifnet.read().map(|i| i.if_lladdr).unwrap_or_default()
+    }
+
+    pub(crate) fn has_v4(&self, a: Ipv4Addr) -> bool {
+        self.addrs.v4.is_some_and(|(x, _)| x == a)
+    }
+
+    pub(crate) fn has_v6(&self, a: Ipv6Addr) -> bool {
+        a == self.ll6 || self.addrs.v6.iter().any(|(x, _)| *x == a)
+    }
+
+    /// Whether `a` is one of our addresses, or a multicast group we are in (all-nodes, our solicited-node groups).
+    pub(crate) fn accepts_v6(&self, a: Ipv6Addr) -> bool {
+        if self.has_v6(a) || a == Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1) {
+            return true;
+        }
+        std::iter::once(self.ll6).chain(self.addrs.v6.iter().map(|(x, _)| *x)).any(|x| icmp6::solicited_node(x) == a)
+    }
+}
+
+/// A route: the interface, our source address, and the next hop to resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) ifref: IfRef,
+    pub(crate) src: IpAddr,
+    pub(crate) nexthop: IpAddr,
+}
+
+/// One connection as the stack holds it.
+pub(crate) struct Conn {
+    pub(crate) local: SocketAddr,
+    pub(crate) remote: SocketAddr,
+    pub(crate) route: Route,
+    pub(crate) tcb: Mutex<Tcb>,
+    /// Signalled whenever the connection's state changes (data, window, state, error).
+    pub(crate) cv: Condvar,
+    /// The listener to hand it to once established (passive opens).
+    pub(crate) listener: Option<Arc<socket::ListenShared>>,
+    pub(crate) handed_over: AtomicBool,
+    /// Whether an application handle exists (accepted or connected).
+    pub(crate) owned: AtomicBool,
+}
+
+type ConnKey = (SocketAddr, SocketAddr);
+
+pub(crate) struct Inner {
+    pub(crate) cfg: StackConfig,
+    ifaces: RwLock<Vec<Option<Arc<Iface>>>>,
+    generations: Mutex<Vec<u32>>,
+    shards: Vec<Mutex<HashMap<ConnKey, Arc<Conn>>>>,
+    pub(crate) listeners: Mutex<HashMap<u16, Arc<socket::ListenShared>>>,
+    hostcache: Mutex<HostCache>,
+    next_port: Mutex<u16>,
+    iss_key: std::collections::hash_map::RandomState,
+    epoch: Instant,
+    pub(crate) stats: Mutex<NetStats>,
+    pub(crate) counters: StackCounters,
+}
+
+/// The stack: cheap to clone, shared by workers, sockets and the control socket.
+#[derive(Clone)]
+pub struct Stack {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// What [`Stack::detach`] found and freed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DetachReport {
+    /// Frames queued for the interface (transmit queue, held for resolution) that were freed.
+    pub frames_purged: usize,
+    /// Connections routed over it, ended with `ENETDOWN`.
+    pub conns_aborted: usize,
+}
+
+/// A row of the connection table (netstat).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnRow {
+    /// Local address.
+    pub local: SocketAddr,
+    /// Remote address (unspecified for listeners).
+    pub remote: SocketAddr,
+    /// State (`LISTEN` is shown for listeners).
+    pub state: String,
+    /// Recv-Q.
+    pub rcv_q: usize,
+    /// Send-Q.
+    pub snd_q: usize,
+    /// Details, for established connections.
+    pub info: Option<TcpInfo>,
+}
+
+/// Protocol family's TSO bit in `if_hwassist`.
+fn tso_flag(v6: bool) -> u32 {
+    if v6 {
+        CSUM_IP6_TSO
+    } else {
+        CSUM_IP_TSO
+    }
+}
+
+/// The link-local address from a MAC (RFC 4291 §2.5.1 modified EUI-64).
+pub fn link_local(mac: [u8; 6]) -> Ipv6Addr {
+    Ipv6Addr::from([
+        0xfe, 0x80, 0, 0, 0, 0, 0, 0, mac[0] ^ 2, mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5],
+    ])
+}
+
+fn prefix_match(a: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (a, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32) as u32) };
+            u32::from(a) & m == u32::from(n) & m
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = if len == 0 { 0 } else { u128::MAX << (128 - len.min(128) as u32) };
+            u128::from(a) & m == u128::from(n) & m
+        }
+        _ => false,
+    }
+}
+
+impl Default for Stack {
+    fn default() -> Self {
+        Stack::new(StackConfig::default())
+    }
+}
+
+impl Stack {
+    /// A stack with no interfaces yet.
+    pub fn new(cfg: StackConfig) -> Stack {
+        let shards = cfg.shards.max(1).next_power_of_two();
+        let hc = HostCache::new(cfg.hostcache_max, Duration::from_secs(3600));
+        Stack {
+            inner: Arc::new(Inner {
+                shards: (0..shards).map(|_| Mutex::new(HashMap::new())).collect(),
+                cfg,
+                ifaces: RwLock::new(Vec::new()),
+                generations: Mutex::new(Vec::new()),
+                listeners: Mutex::new(HashMap::new()),
+                hostcache: Mutex::new(hc),
+                next_port: Mutex::new(49152 + (std::process::id() % 10000) as u16),
+                iss_key: std::collections::hash_map::RandomState::new(),
+                epoch: Instant::now(),
+                stats: Mutex::new(NetStats::default()),
+                counters: StackCounters::default(),
+            }),
+        }
+    }
+
+    /// Attaches a driver as the next interface (`nic0`, `nic1`, …) with
+    /// `addrs`, and starts its worker. Returns the interface index.
+    pub fn attach(&self, mut drv: Driver, addrs: IfAddrs) -> Result<u16, StackError> {
+        let dev = drv.device().clone();
+        let (slot, generation) = {
+            let ifaces = lock_read(&self.inner.ifaces);
+            let slot = ifaces.iter().position(|s| s.is_none()).unwrap_or(ifaces.len());
+            let mut gens = lock(&self.inner.generations);
+            if gens.len() <= slot {
+                gens.resize(slot + 1, 0);
+            }
+            gens[slot] += 1;
+            (slot, gens[slot])
+        };
+        let index = (slot + 1) as u16;
+        let name = format!("nic{slot}");
+        drv.set_ifname(&name, index, generation);
+        let ifnet = drv.ifnet().clone();
+        let ll6 = link_local(ifnet.if_lladdr);
+        let iface = Arc::new(Iface {
+            ifref: IfRef { index, generation },
+            name,
+            drv: Mutex::new(Some(drv)),
+            dev,
+            ifnet: RwLock::new(ifnet),
+            addrs,
+            ll6,
+            arp: Mutex::new(NeighCache::new(self.inner.cfg.neigh.clone())),
+            nd: Mutex::new(NeighCache::new(self.inner.cfg.neigh.clone())),
+            snd: Mutex::new(VecDeque::new()),
+            departed: AtomicBool::new(false),
+            ip_id: AtomicU16::new((std::process::id() & 0xffff) as u16),
+            worker: Mutex::new(None),
+        });
+        {
+            let mut ifaces = lock_write(&self.inner.ifaces);
+            if ifaces.len() <= slot {
+                ifaces.resize(slot + 1, None);
+            }
+            ifaces[slot] = Some(iface.clone());
+        }
+        let weak = Arc::downgrade(&iface);
+        let stack = self.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("{}-worker", iface.name))
+            .spawn(move || input::worker(stack, weak))
+            .map_err(StackError::Thread)?;
+        *lock(&iface.worker) = Some(h);
+        Ok(index)
+    }
+
+    /// Takes interface `index` away while packets, timers and connections may
+    /// still refer to it: out of the table first (new lookups fail), worker
+    /// stopped, queued frames freed, connections ended with `ENETDOWN`, the
+    /// NIC quiesced. Returns what was freed.
+    pub fn detach(&self, index: u16) -> Result<DetachReport, StackError> {
+        let iface = {
+            let mut ifaces = lock_write(&self.inner.ifaces);
+            let slot = (index as usize).checked_sub(1).ok_or(StackError::NoInterface(index))?;
+            ifaces.get_mut(slot).and_then(Option::take).ok_or(StackError::NoInterface(index))?
+        };
+        iface.departed.store(true, Ordering::SeqCst);
+        if let Some(h) = lock(&iface.worker).take() {
+            let _ = h.join();
+        }
+        let mut rep = DetachReport::default();
+        rep.frames_purged += lock(&iface.snd).drain(..).count();
+        rep.frames_purged += lock(&iface.arp).purge();
+        rep.frames_purged += lock(&iface.nd).purge();
+        self.inner.counters.purged.fetch_add(rep.frames_purged as u64, Ordering::Relaxed);
+        for shard in &self.inner.shards {
+            let gone: Vec<Arc<Conn>> = {
+                let mut m = lock(shard);
+                let keys: Vec<ConnKey> =
+                    m.iter().filter(|(_, c)| c.route.ifref == iface.ifref).map(|(k, _)| *k).collect();
+                keys.into_iter().filter_map(|k| m.remove(&k)).collect()
+            };
+            for c in gone {
+                let mut t = lock(&c.tcb);
+                if !t.is_closed() {
+                    rep.conns_aborted += 1;
+                }
+                t.abort(TcpError::NetDown);
+                drop(t);
+                c.cv.notify_all();
+            }
+        }
+        if let Some(drv) = lock(&iface.drv).take() {
+            drv.detach().map_err(StackError::Driver)?;
+        }
+        Ok(rep)
+    }
+
+    /// The interfaces attached now: index and name.
+    pub fn interfaces(&self) -> Vec<(u16, String)> {
+        lock_read(&self.inner.ifaces).iter().flatten().map(|i| (i.ifref.index, i.name.clone())).collect()
+    }
+
+    pub(crate) fn iface(&self, r: IfRef) -> Option<Arc<Iface>> {
+        let ifaces = lock_read(&self.inner.ifaces);
+        let i = ifaces.get((r.index as usize).checked_sub(1)?)?.as_ref()?;
+        (i.ifref == r && !i.departed.load(Ordering::SeqCst)).then(|| i.clone())
+    }
+
+    /// The interface's `Ifnet` as the protocol code sees it.
+    pub fn ifnet(&self, index: u16) -> Option<Ifnet> {
+        let ifaces = lock_read(&self.inner.ifaces);
+        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
+        i.ifnet.read().ok().map(|g| g.clone())
+    }
+
+    /// Runs `f` on interface `index`'s driver (counters, capability changes); the stack's
+    /// copy of `Ifnet` follows whatever `f` changed.
+    pub fn with_driver<R>(&self, index: u16, f: impl FnOnce(&mut Driver) -> R) -> Result<R, StackError> {
+        let ifaces = lock_read(&self.inner.ifaces);
+        let i = ifaces
+            .get((index as usize).wrapping_sub(1))
+            .and_then(|s| s.as_ref())
+            .ok_or(StackError::NoInterface(index))?
+            .clone();
+        drop(ifaces);
+        let mut g = lock(&i.drv);
+        let d = g.as_mut().ok_or(StackError::NoInterface(index))?;
+        let r = f(d);
+        let snapshot = d.ifnet().clone();
+        drop(g);
+        if let Ok(mut w) = i.ifnet.write() {
+            *w = snapshot;
+        }
+        Ok(r)
+    }
+
+    /// Protocol counters (`netstat -s`).
+    pub fn net_stats(&self) -> NetStats {
+        *lock(&self.inner.stats)
+    }
+
+    /// Stack counters.
+    pub fn counters(&self) -> &StackCounters {
+        &self.inner.counters
+    }
+
+    /// Neighbour-cache counters of interface `index` (ARP, ND).
+    pub fn neigh_stats(&self, index: u16) -> Option<(NeighStats, NeighStats)> {
+        let ifaces = lock_read(&self.inner.ifaces);
+        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
+        Some((lock(&i.arp).stats(), lock(&i.nd).stats()))
+    }
+
+    /// Every connection and listener (netstat).
+    pub fn connections(&self) -> Vec<ConnRow> {
+        let mut rows = Vec::new();
+        for l in lock(&self.inner.listeners).values() {
+            rows.push(ConnRow {
+                local: l.addr,
+                remote: SocketAddr::new(
+                    if l.addr.is_ipv6() { Ipv6Addr::UNSPECIFIED.into() } else { Ipv4Addr::UNSPECIFIED.into() },
+                    0,
+                ),
+                state: "LISTEN".into(),
+                rcv_q: 0,
+                snd_q: 0,
+                info: None,
+            });
+        }
+        for shard in &self.inner.shards {
+            let conns: Vec<Arc<Conn>> = lock(shard).values().cloned().collect();
+            for c in conns {
+                let info = lock(&c.tcb).info();
+                rows.push(ConnRow {
+                    local: c.local,
+                    remote: c.remote,
+                    state: info.state.to_string(),
+                    rcv_q: info.rcv_q,
+                    snd_q: info.snd_q,
+                    info: Some(info),
+                });
+            }
+        }
+        rows
+    }
+
+    /// The shard of a connection, by the Toeplitz hash of the tuple as the NIC sees it arrive.
+    fn shard(&self, local: SocketAddr, remote: SocketAddr) -> &Mutex<HashMap<ConnKey, Arc<Conn>>> {
+        let h = crate::net::rss::flow_hash(remote, local);
+        &self.inner.shards[h as usize & (self.inner.shards.len() - 1)]
+    }
+
+    pub(crate) fn lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<Arc<Conn>> {
+        lock(self.shard(local, remote)).get(&(local, remote)).cloned()
+    }
+
+    pub(crate) fn insert(&self, c: Arc<Conn>) -> bool {
+        let mut m = lock(self.shard(c.local, c.remote));
+        if m.contains_key(&(c.local, c.remote)) {
+            return false;
+        }
+        m.insert((c.local, c.remote), c);
+        true
+    }
+
+    pub(crate) fn remove(&self, c: &Conn) {
+        lock(self.shard(c.local, c.remote)).remove(&(c.local, c.remote));
+    }
+
+    /// RFC 6528 initial sequence number: a 4 µs clock plus a keyed hash of the tuple.
+    pub(crate) fn iss(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+        let mut h = self.inner.iss_key.build_hasher();
+        h.write(format!("{local}{remote}").as_bytes());
+        let m = (self.inner.epoch.elapsed().as_micros() / 4) as u32;
+        m.wrapping_add(h.finish() as u32)
+    }
+
+    pub(crate) fn ephemeral_port(&self, remote: SocketAddr, src: IpAddr) -> Option<u16> {
+        let mut p = lock(&self.inner.next_port);
+        for _ in 0..16384 {
+            *p = if *p >= 65535 { 49152 } else { *p + 1 };
+            let local = SocketAddr::new(src, *p);
+            if self.lookup(local, remote).is_none() && !lock(&self.inner.listeners).contains_key(p) {
+                return Some(*p);
+            }
+        }
+        None
+    }
+
+    /// The route to `dst`: an interface with a matching prefix (next hop: `dst`), else one with a gateway.
+    pub(crate) fn route(&self, dst: IpAddr) -> Option<Route> {
+        let ifaces = lock_read(&self.inner.ifaces);
+        let live = ifaces.iter().flatten().filter(|i| !i.departed.load(Ordering::SeqCst));
+        let mut fallback = None;
+        for i in live {
+            match dst {
+                IpAddr::V4(d) => {
+                    if let Some((a, len)) = i.addrs.v4 {
+                        if prefix_match(dst, a.into(), len) {
+                            return Some(Route { ifref: i.ifref, src: a.into(), nexthop: d.into() });
+                        }
+                        if let (Some(gw), None) = (i.addrs.gateway4, fallback) {
+                            fallback = Some(Route { ifref: i.ifref, src: a.into(), nexthop: gw.into() });
+                        }
+                    }
+                }
+                IpAddr::V6(d) => {
+                    if d.segments()[0] & 0xffc0 == 0xfe80 {
+                        return Some(Route { ifref: i.ifref, src: i.ll6.into(), nexthop: d.into() });
+                    }
+                    for (a, len) in &i.addrs.v6 {
+                        if prefix_match(dst, (*a).into(), *len) {
+                            return Some(Route { ifref: i.ifref, src: (*a).into(), nexthop: d.into() });
+                        }
+                    }
+                    if let (Some(gw), Some((a, _)), None) = (i.addrs.gateway6, i.addrs.v6.first(), fallback) {
+                        fallback = Some(Route { ifref: i.ifref, src: (*a).into(), nexthop: gw.into() });
+                    }
+                }
+            }
+        }
+        fallback
+    }
+
+    /// What the path to `remote` over `route` allows now.
+    pub(crate) fn path(&self, route: &Route, remote: IpAddr) -> Option<PathInfo> {
+        let iface = self.iface(route.ifref)?;
+        let ifnet = iface.ifnet.read().ok()?;
+        let v6 = remote.is_ipv6();
+        let mut mtu = ifnet.if_mtu;
+        if let Some(m) = lock(&self.inner.hostcache).mtu(remote, Instant::now()) {
+            mtu = mtu.min(m);
+        }
+        Some(PathInfo {
+            mtu,
+            ip_hlen: if v6 { 40 } else { 20 },
+            link_hlen: ether::ETHER_HDR_LEN as u32,
+            tso: ifnet.if_hwassist & tso_flag(v6) != 0,
+            tso_max: ifnet.if_hw_tsomax,
+        })
+    }
+
+    /// Lets a connection produce what it has to send, then sends it — the
+    /// connection's lock released before anything reaches the driver.
+    pub(crate) fn conn_output(&self, c: &Conn, mut t: MutexGuard<'_, Tcb>) {
+        let segs = match self.path(&c.route, c.remote.ip()) {
+            Some(p) => t.output(Instant::now(), &p),
+            None => {
+                // The interface departed under us.
+                t.abort(TcpError::NetDown);
+                Vec::new()
+            }
+        };
+        drop(t);
+        c.cv.notify_all();
+        self.send_segments(&c.route, c.local, c.remote, segs);
+    }
+
+    /// Builds frames for `segs` from `local` to `remote` and queues them on the route's interface.
+    pub(crate) fn send_segments(&self, route: &Route, local: SocketAddr, remote: SocketAddr, segs: Vec<SegOut>) {
+        if segs.is_empty() {
+            return;
+        }
+        let Some(iface) = self.iface(route.ifref) else { return };
+        let ifnet = match iface.ifnet.read() {
+            Ok(g) => g.clone(),
+            Err(_) => return,
+        };
+        let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
+        let mut frames = Vec::new();
+        for s in segs {
+            let ip = match (local.ip(), remote.ip()) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => {
+                    let mut o = Ipv4Out::new(a, b);
+                    o.id = iface.ip_id.fetch_add(1, Ordering::Relaxed);
+                    IpOut::V4(o)
+                }
+                (IpAddr::V6(a), IpAddr::V6(b)) => IpOut::V6(Ipv6Out::new(a, b)),
+                _ => continue,
+            };
+            let seg = TcpOut {
+                sport: local.port(),
+                dport: remote.port(),
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                win: s.win,
+                urp: 0,
+                options: s.options,
+            };
+            let payload = Mbuf::from_payload(&s.payload);
+            let mut st = lock(&self.inner.stats);
+            let r = if s.tso_segsz > 0 {
+                tcp_output_tso(&ifnet, payload, &ip, &seg, s.tso_segsz, &link, &mut st)
+            } else {
+                tcp_output_segment(&ifnet, payload, &ip, &seg, &link, &mut st)
+            };
+            drop(st);
+            match r {
+                Ok(m) if s.tso_segsz > 0 => match offload::tso_or_gso(m, ifnet.if_hwassist, ifnet.if_capenable) {
+                    Ok((ms, _)) => frames.extend(ms),
+                    Err(e) => {
+                        log::warn!("{}: GSO refused a burst: {e}", iface.name);
+                        bump(&self.inner.counters.output_errors);
+                    }
+                },
+                Ok(m) => frames.push(m),
+                Err(e) => {
+                    log::warn!("{}: output refused a segment: {e}", iface.name);
+                    bump(&self.inner.counters.output_errors);
+                }
+            }
+        }
+        self.l2_output(&iface, route.nexthop, frames);
+    }
+
+    /// Resolves `nexthop` and queues `frames` (Ethernet frames with a placeholder destination).
+    pub(crate) fn l2_output(&self, iface: &Iface, nexthop: IpAddr, mut frames: Vec<Mbuf>) {
+        if frames.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mac = match nexthop {
+            IpAddr::V4(a) => lock(&iface.arp).lookup(a, now),
+            IpAddr::V6(a) if a.is_multicast() => Some(icmp6::multicast_mac(a)),
+            IpAddr::V6(a) => lock(&iface.nd).lookup(a, now),
+        };
+        if let Some(mac) = mac {
+            for f in &mut frames {
+                f.data_mut()[..6].copy_from_slice(&mac);
+            }
+            self.enqueue(iface, frames);
+            return;
+        }
+        let mut solicit = false;
+        for f in frames {
+            let h = match nexthop {
+                IpAddr::V4(a) => lock(&iface.arp).hold(a, f, now),
+                IpAddr::V6(a) => lock(&iface.nd).hold(a, f, now),
+            };
+            match h {
+                Hold::Solicit => solicit = true,
+                Hold::Held => {}
+                Hold::Dropped(_) | Hold::Full(_) => bump(&self.inner.counters.resolve_failed),
+            }
+        }
+        if solicit {
+            self.solicit(iface, nexthop);
+        }
+    }
+
+    /// Sends an ARP request or a neighbour solicitation for `target`.
+    pub(crate) fn solicit(&self, iface: &Iface, target: IpAddr) {
+        let mac = iface.lladdr();
+        match target {
+            IpAddr::V4(t) => {
+                let Some((src, _)) = iface.addrs.v4 else { return };
+                let req = arp::request(mac, src, t);
+                let mut m = Mbuf::from_payload(&arp::emit(&req));
+                let link = LinkOut { dst: [0xff; 6], src: mac, vlan: None };
+                ether::ether_output(&mut m, &link, arp::ETHERTYPE_ARP, &mut lock(&self.inner.stats));
+                self.enqueue(iface, vec![m]);
+            }
+            IpAddr::V6(t) => {
+                let src = self.v6_source_for(iface, t);
+                let group = icmp6::solicited_node(t);
+                let msg = icmp6::Icmp6Msg::NeighborSolicit { target: t, src_lladdr: Some(mac) };
+                self.icmp6_output(iface, src, group, &msg, true);
+            }
+        }
+    }
+
+    /// Our address to send from toward `dst` over `iface`: same prefix, else link-local.
+    pub(crate) fn v6_source_for(&self, iface: &Iface, dst: Ipv6Addr) -> Ipv6Addr {
+        iface
+            .addrs
+            .v6
+            .iter()
+            .find(|(a, len)| prefix_match(dst.into(), (*a).into(), *len))
+            .map_or(iface.ll6, |(a, _)| *a)
+    }
+
+    /// Sends an ICMPv6 message (`nd`: hop limit 255, as neighbour discovery requires).
+    pub(crate) fn icmp6_output(&self, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, msg: &icmp6::Icmp6Msg, nd: bool) {
+        let body = icmp6::emit(src, dst, msg);
+        let ifnet = match iface.ifnet.read() {
+            Ok(g) => g.clone(),
+            Err(_) => return,
+        };
+        let mut o = Ipv6Out::new(src, dst);
+        if nd {
+            o.hop_limit = icmp6::ND_HOP_LIMIT;
+        }
+        let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
+        let r = crate::net::ip6_output(
+            &ifnet,
+            Mbuf::from_payload(&body),
+            crate::net::IpProtocol::Icmpv6,
+            &o,
+            &link,
+            &mut lock(&self.inner.stats),
+        );
+        match r {
+            Ok(m) if dst.is_multicast() => {
+                let mut m = m;
+                m.data_mut()[..6].copy_from_slice(&icmp6::multicast_mac(dst));
+                self.enqueue(iface, vec![m]);
+            }
+            Ok(m) => self.l2_output(iface, dst.into(), vec![m]),
+            Err(e) => {
+                log::warn!("{}: ICMPv6 output: {e}", iface.name);
+                bump(&self.inner.counters.output_errors);
+            }
+        }
+    }
+
+    /// Sends an ICMP message to `dst` from `src`.
+    pub(crate) fn icmp_output(&self, iface: &Iface, src: Ipv4Addr, dst: Ipv4Addr, body: Vec<u8>) {
+        let ifnet = match iface.ifnet.read() {
+            Ok(g) => g.clone(),
+            Err(_) => return,
+        };
+        let mut o = Ipv4Out::new(src, dst);
+        o.id = iface.ip_id.fetch_add(1, Ordering::Relaxed);
+        o.df = false;
+        let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
+        let r = crate::net::ip_output(
+            &ifnet,
+            Mbuf::from_payload(&body),
+            crate::net::IpProtocol::Icmp,
+            &o,
+            &link,
+            &mut lock(&self.inner.stats),
+        );
+        match r {
+            Ok(m) => {
+                let nexthop = self.route(dst.into()).map_or(IpAddr::V4(dst), |r| r.nexthop);
+                self.l2_output(iface, nexthop, vec![m]);
+            }
+            Err(e) => {
+                log::warn!("{}: ICMP output: {e}", iface.name);
+                bump(&self.inner.counters.output_errors);
+            }
+        }
+    }
+
+    /// Queues finished frames on the interface and pushes what fits onto the TX ring.
+    pub(crate) fn enqueue(&self, iface: &Iface, frames: Vec<Mbuf>) {
+        {
+            let mut q = lock(&iface.snd);
+            for f in frames {
+                if q.len() >= self.inner.cfg.txq_max {
+                    bump(&self.inner.counters.txq_drops);
+                    continue;
+                }
+                q.push_back(f);
+            }
+        }
+        self.flush(iface);
+    }
+
+    /// Moves frames from the interface's queue to the TX ring (reclaiming completions when it is full).
+    pub(crate) fn flush(&self, iface: &Iface) {
+        if iface.departed.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut g = lock(&iface.drv);
+        let Some(drv) = g.as_mut() else { return };
+        let mut q = lock(&iface.snd);
+        for _ in 0..2 {
+            if q.is_empty() {
+                break;
+            }
+            match drv.tx_batch(&mut q) {
+                Ok(_) => {}
+                Err(crate::driver::Error::TxRejected(r)) => {
+                    // The driver refused the frame at the front: drop it, counted, and go on.
+                    log::warn!("{}: driver refused a frame: {r}", iface.name);
+                    q.pop_front();
+                    bump(&self.inner.counters.output_errors);
+                }
+                Err(e) => {
+                    log::warn!("{}: transmit: {e}", iface.name);
+                    bump(&self.inner.counters.driver_errors);
+                    break;
+                }
+            }
+            if q.is_empty() {
+                break;
+            }
+            if drv.tx_reclaim().is_err() {
+                break;
+            }
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not take the stack down with it: the data is still consistent
+    // at every unlock point, so a poisoned lock is used as is.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock_write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn is_no_irq(e: &DevError) -> bool {
+    matches!(e, DevError::NoInterrupts)
+}

@@ -1,0 +1,1477 @@
+//! One TCP connection's state machine (FreeBSD's `tcpcb`), with no I/O and
+//! no clock of its own: segments go in through [`Tcb::input`], timers fire
+//! through [`Tcb::on_timer`], and [`Tcb::output`] returns the segments to send
+//! now. The stack around it owns sockets, lookup, routing and the wire; this
+//! file owns RFC 9293's rules, which is what lets unit tests run two of them
+//! against each other through a lossy pipe.
+//!
+//! What it implements: the three-way handshake (and simultaneous open) with
+//! the MSS and window-scale options (RFC 7323 §2), sliding windows in both
+//! directions with out-of-order reassembly, Nagle's rule, zero-window probes,
+//! the retransmission timer of RFC 6298 (Karn's rule, exponential backoff),
+//! fast retransmit and NewReno recovery (RFC 5681, RFC 6582) with the window
+//! arithmetic behind [`super::cc::CongestionControl`], delayed ACKs (every
+//! second full segment or after `delack`), FIN handling in every state,
+//! TIME_WAIT for 2·MSL, RFC 5961's challenge ACKs for in-window RST and SYN,
+//! path-MTU changes ([`Tcb::mtu_changed`]), and TSO bursts sized like
+//! FreeBSD's `tcp_output` ([`crate::net::tcp::tcp_tso_plan`]).
+//!
+//! Not implemented (and never sent in our SYNs, so peers do not use them):
+//! SACK, timestamps, ECN, urgent data.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::cc::{self, CcVars, CongSignal, CongestionControl};
+use crate::net::tcp::{tso_plan, TH_ACK, TH_FIN, TH_PUSH, TH_RST, TH_SYN};
+
+/// `a < b` in sequence space (RFC 9293 §3.4).
+pub fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+/// `a <= b` in sequence space.
+pub fn seq_le(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) <= 0
+}
+/// `a > b` in sequence space.
+pub fn seq_gt(a: u32, b: u32) -> bool {
+    seq_lt(b, a)
+}
+/// `a >= b` in sequence space.
+pub fn seq_ge(a: u32, b: u32) -> bool {
+    seq_le(b, a)
+}
+
+/// Connection states, with netstat's names ([`fmt::Display`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TcpState {
+    /// No connection (also: ended).
+    Closed,
+    /// SYN sent, waiting for SYN-ACK.
+    SynSent,
+    /// SYN received and answered, waiting for the ACK.
+    SynReceived,
+    /// Data flows both ways.
+    Established,
+    /// The peer closed; we may still send.
+    CloseWait,
+    /// We closed; our FIN is not yet acknowledged.
+    FinWait1,
+    /// Both closed at once; waiting for our FIN's ACK.
+    Closing,
+    /// We closed after the peer; waiting for our FIN's ACK.
+    LastAck,
+    /// Our FIN is acknowledged; waiting for the peer's.
+    FinWait2,
+    /// Both FINs acknowledged; absorbing stray segments for 2·MSL.
+    TimeWait,
+}
+
+impl fmt::Display for TcpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TcpState::Closed => "CLOSED",
+            TcpState::SynSent => "SYN_SENT",
+            TcpState::SynReceived => "SYN_RCVD",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::CloseWait => "CLOSE_WAIT",
+            TcpState::FinWait1 => "FIN_WAIT_1",
+            TcpState::Closing => "CLOSING",
+            TcpState::LastAck => "LAST_ACK",
+            TcpState::FinWait2 => "FIN_WAIT_2",
+            TcpState::TimeWait => "TIME_WAIT",
+        })
+    }
+}
+
+/// How a connection ended abnormally; sockets turn it into an `io::Error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpError {
+    /// ECONNREFUSED: the peer answered our SYN with a reset.
+    Refused,
+    /// ECONNRESET: the peer reset an established connection.
+    Reset,
+    /// ETIMEDOUT: retransmissions went unanswered.
+    TimedOut,
+    /// ENETDOWN: the interface the connection used departed.
+    NetDown,
+    /// ECONNABORTED: this side aborted (close with unread data, or an explicit abort).
+    Aborted,
+}
+
+impl fmt::Display for TcpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TcpError::Refused => "connection refused by the peer (RST in answer to SYN)",
+            TcpError::Reset => "connection reset by the peer",
+            TcpError::TimedOut => "connection timed out (retransmissions unanswered)",
+            TcpError::NetDown => "the interface departed; the connection is gone",
+            TcpError::Aborted => "connection aborted by this side",
+        })
+    }
+}
+
+/// Per-connection tunables (sysctls in FreeBSD).
+#[derive(Clone, Debug)]
+pub struct TcbConfig {
+    /// Send buffer, bytes (`SO_SNDBUF`).
+    pub sndbuf: usize,
+    /// Receive buffer, bytes (`SO_RCVBUF`); also sets the window-scale shift.
+    pub rcvbuf: usize,
+    /// RFC 6298 lower bound on RTO. The RFC's 1 s is a SHOULD; Linux uses 200 ms, FreeBSD 30 ms.
+    pub rto_min: Duration,
+    /// Upper bound on RTO (RFC 6298 (2.5) allows ≥ 60 s).
+    pub rto_max: Duration,
+    /// RTO before the first RTT sample (RFC 6298 (2.1)).
+    pub rto_initial: Duration,
+    /// Delayed-ACK timeout (RFC 5681 §4.2: under 500 ms; FreeBSD 100 ms, Linux 40 ms).
+    pub delack: Duration,
+    /// Maximum segment lifetime; TIME_WAIT lasts twice this.
+    pub msl: Duration,
+    /// SYN retransmissions before ETIMEDOUT.
+    pub syn_retries: u32,
+    /// Data retransmissions (backoffs) before ETIMEDOUT.
+    pub data_retries: u32,
+    /// How long an orphaned FIN_WAIT_2 waits for the peer's FIN.
+    pub fin_wait_2: Duration,
+    /// Nagle's algorithm (off: `TCP_NODELAY`).
+    pub nagle: bool,
+}
+
+impl Default for TcbConfig {
+    fn default() -> Self {
+        TcbConfig {
+            sndbuf: 512 << 10,
+            rcvbuf: 256 << 10,
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(60),
+            rto_initial: Duration::from_secs(1),
+            delack: Duration::from_millis(40),
+            msl: Duration::from_secs(30),
+            syn_retries: 6,
+            data_retries: 12,
+            fin_wait_2: Duration::from_secs(60),
+            nagle: true,
+        }
+    }
+}
+
+/// What the route and interface allow this connection (refreshed on every output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathInfo {
+    /// Path MTU (interface MTU, lowered by path-MTU discovery).
+    pub mtu: u32,
+    /// IP header length (20 or 40).
+    pub ip_hlen: u32,
+    /// Link header length (for `if_hw_tsomax`, which counts it).
+    pub link_hlen: u32,
+    /// TSO allowed now (`if_hwassist` has it for this family); GSO stands in when it is not.
+    pub tso: bool,
+    /// `if_hw_tsomax`.
+    pub tso_max: u32,
+}
+
+/// A received segment, headers parsed.
+#[derive(Clone, Copy, Debug)]
+pub struct SegIn<'a> {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number.
+    pub ack: u32,
+    /// `TH_*` flags.
+    pub flags: u8,
+    /// Window field (unscaled).
+    pub win: u16,
+    /// TCP options.
+    pub options: &'a [u8],
+    /// Payload.
+    pub payload: &'a [u8],
+}
+
+/// A segment (or TSO burst) to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegOut {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (valid with `TH_ACK`).
+    pub ack: u32,
+    /// `TH_*` flags.
+    pub flags: u8,
+    /// Window field (already scaled down).
+    pub win: u16,
+    /// Options, padded to a multiple of 4.
+    pub options: Vec<u8>,
+    /// Payload.
+    pub payload: Vec<u8>,
+    /// Non-zero: a TSO burst of segments of this many payload bytes.
+    pub tso_segsz: u16,
+}
+
+/// Counters one connection keeps (summed into the stack's `tcpstat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcbStats {
+    /// Segments (or bursts) sent.
+    pub segs_out: u64,
+    /// Segments received.
+    pub segs_in: u64,
+    /// Payload bytes sent for the first time.
+    pub bytes_out: u64,
+    /// Payload bytes delivered in order.
+    pub bytes_in: u64,
+    /// Segments retransmitted (timeouts, fast retransmits, partial ACKs).
+    pub rexmit_segs: u64,
+    /// Retransmission timeouts.
+    pub timeouts: u64,
+    /// Fast retransmits (three duplicate ACKs).
+    pub fast_rexmits: u64,
+    /// Duplicate ACKs received.
+    pub dupacks: u64,
+    /// Segments received out of order (queued for reassembly).
+    pub ooo_segs: u64,
+    /// Segments or bytes outside the window, dropped.
+    pub out_of_window: u64,
+    /// TSO bursts sent.
+    pub tso_bursts: u64,
+    /// Challenge ACKs sent (RFC 5961).
+    pub challenge_acks: u64,
+    /// Path-MTU reductions applied.
+    pub pmtu_changes: u64,
+    /// Zero-window probes sent.
+    pub window_probes: u64,
+}
+
+/// A snapshot for `netstat` and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// State.
+    pub state: TcpState,
+    /// Sender MSS (payload bytes per segment).
+    pub t_maxseg: u32,
+    /// Path MTU in use.
+    pub pmtu: u32,
+    /// Congestion window.
+    pub cwnd: u32,
+    /// Slow-start threshold.
+    pub ssthresh: u32,
+    /// Peer's window (scaled).
+    pub snd_wnd: u32,
+    /// Smoothed RTT, if measured.
+    pub srtt: Option<Duration>,
+    /// Current retransmission timeout.
+    pub rto: Duration,
+    /// Bytes queued to send (Send-Q).
+    pub snd_q: usize,
+    /// Bytes received, not yet read (Recv-Q).
+    pub rcv_q: usize,
+    /// Our window-scale shift and the peer's (`None`: not negotiated).
+    pub wscale: Option<(u8, u8)>,
+    /// Congestion-control algorithm.
+    pub cc: &'static str,
+    /// Counters.
+    pub stats: TcbStats,
+}
+
+const TCPOPT_EOL: u8 = 0;
+const TCPOPT_NOP: u8 = 1;
+const TCPOPT_MAXSEG: u8 = 2;
+const TCPOPT_WINDOW: u8 = 3;
+/// RFC 7323 §2.3: shifts above 14 are used as 14.
+const TCP_MAX_WINSHIFT: u8 = 14;
+/// RFC 9293 §3.7.1: the MSS assumed without the option.
+const DEFAULT_MSS_V4: u32 = 536;
+/// RFC 8200 §5: 1280 - 40 - 20.
+const DEFAULT_MSS_V6: u32 = 1220;
+/// TCP header without options.
+const TCP_HDR: u32 = 20;
+
+/// The options of a SYN we understand.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SynOptions {
+    /// MSS option.
+    pub mss: Option<u16>,
+    /// Window-scale option (already capped at 14).
+    pub wscale: Option<u8>,
+}
+
+/// Parses MSS and window scale from `opts`, skipping what it does not know;
+/// a malformed option list ends the walk (what was found so far is kept).
+pub fn parse_syn_options(opts: &[u8]) -> SynOptions {
+    let mut o = SynOptions::default();
+    let mut i = 0;
+    while i < opts.len() {
+        match opts[i] {
+            TCPOPT_EOL => break,
+            TCPOPT_NOP => i += 1,
+            kind => {
+                let Some(&len) = opts.get(i + 1) else { break };
+                let len = len as usize;
+                if len < 2 || i + len > opts.len() {
+                    break;
+                }
+                let body = &opts[i + 2..i + len];
+                match (kind, body.len()) {
+                    (TCPOPT_MAXSEG, 2) => o.mss = Some(u16::from_be_bytes([body[0], body[1]])),
+                    (TCPOPT_WINDOW, 1) => o.wscale = Some(body[0].min(TCP_MAX_WINSHIFT)),
+                    _ => {}
+                }
+                i += len;
+            }
+        }
+    }
+    o
+}
+
+/// One connection.
+pub struct Tcb {
+    /// Tunables.
+    pub cfg: TcbConfig,
+    state: TcpState,
+    /// Our address.
+    pub local: SocketAddr,
+    /// The peer's address.
+    pub remote: SocketAddr,
+    passive: bool,
+
+    iss: u32,
+    snd_una: u32,
+    snd_nxt: u32,
+    snd_max: u32,
+    snd_wnd: u32,
+    snd_wl1: u32,
+    snd_wl2: u32,
+    /// Shift applied to the peer's window field.
+    snd_scale: u8,
+    /// Shift we apply to our window field.
+    rcv_scale: u8,
+    /// Whether window scaling was agreed (both SYNs carried the option).
+    ws_ok: bool,
+    /// The shift we offer in our SYN.
+    rcv_scale_offer: u8,
+
+    irs: u32,
+    rcv_nxt: u32,
+    rcv_adv: u32,
+
+    peer_mss: u32,
+    pmtu: u32,
+    ip_hlen: u32,
+    t_maxseg: u32,
+
+    /// Data from `snd_buf_seq` on: unacknowledged, then unsent.
+    sndbuf: VecDeque<u8>,
+    snd_buf_seq: u32,
+    /// The application shut down writing: FIN follows the data.
+    snd_fin: bool,
+
+    rcvbuf: VecDeque<u8>,
+    /// Out-of-order segments (sequence, bytes), sorted, non-overlapping.
+    reass: Vec<(u32, Vec<u8>)>,
+    reass_bytes: usize,
+    /// The peer's FIN arrived out of order at this sequence number.
+    rcv_fin_seq: Option<u32>,
+    /// The peer's FIN was received in order (reads return EOF after the data).
+    rcv_fin: bool,
+    /// The application closed the socket: no one reads any more.
+    app_closed: bool,
+
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    rto: Duration,
+    rtt_timed: Option<(u32, Instant)>,
+    rxtshift: u32,
+
+    t_rexmt: Option<Instant>,
+    t_persist: Option<Instant>,
+    t_delack: Option<Instant>,
+    t_2msl: Option<Instant>,
+
+    dupacks: u32,
+    in_recovery: bool,
+    recover: u32,
+    rexmit_one: bool,
+    force_one: bool,
+    /// A RST the next output sends first (data after close, an unacceptable ACK during the handshake).
+    pending_rst: Option<SegOut>,
+    /// The handshake completed at some point (connect/accept succeeded).
+    established: bool,
+
+    cc: Box<dyn CongestionControl>,
+    ccv: CcVars,
+
+    ack_now: bool,
+    delack_segs: u32,
+    /// The window we last advertised, right edge minus `rcv_nxt` (for window updates after reads).
+    last_wnd: u32,
+
+    error: Option<TcpError>,
+    stats: TcbStats,
+}
+
+impl fmt::Debug for Tcb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tcb")
+            .field("state", &self.state)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("snd_una", &self.snd_una)
+            .field("snd_nxt", &self.snd_nxt)
+            .field("rcv_nxt", &self.rcv_nxt)
+            .finish_non_exhaustive()
+    }
+}
+
+fn mss_floor(v6: bool) -> u32 {
+    if v6 {
+        DEFAULT_MSS_V6
+    } else {
+        DEFAULT_MSS_V4
+    }
+}
+
+impl Tcb {
+    fn new(
+        cfg: TcbConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: u32,
+        path: &PathInfo,
+        cc_algo: Box<dyn CongestionControl>,
+        passive: bool,
+    ) -> Tcb {
+        let mut rcv_scale_offer = 0u8;
+        while (cfg.rcvbuf >> rcv_scale_offer) > 65535 && rcv_scale_offer < TCP_MAX_WINSHIFT {
+            rcv_scale_offer += 1;
+        }
+        let v6 = remote.is_ipv6();
+        let rto = cfg.rto_initial;
+        let mss = mss_floor(v6);
+        Tcb {
+            cfg,
+            state: TcpState::Closed,
+            local,
+            remote,
+            passive,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: 0,
+            snd_wl1: 0,
+            snd_wl2: 0,
+            snd_scale: 0,
+            rcv_scale: 0,
+            ws_ok: false,
+            rcv_scale_offer,
+            irs: 0,
+            rcv_nxt: 0,
+            rcv_adv: 0,
+            peer_mss: mss,
+            pmtu: path.mtu,
+            ip_hlen: path.ip_hlen,
+            t_maxseg: mss,
+            sndbuf: VecDeque::new(),
+            snd_buf_seq: iss.wrapping_add(1),
+            snd_fin: false,
+            rcvbuf: VecDeque::new(),
+            reass: Vec::new(),
+            reass_bytes: 0,
+            rcv_fin_seq: None,
+            rcv_fin: false,
+            app_closed: false,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rto,
+            rtt_timed: None,
+            rxtshift: 0,
+            t_rexmt: None,
+            t_persist: None,
+            t_delack: None,
+            t_2msl: None,
+            dupacks: 0,
+            in_recovery: false,
+            recover: iss,
+            rexmit_one: false,
+            force_one: false,
+            pending_rst: None,
+            established: false,
+            cc: cc_algo,
+            ccv: CcVars { cwnd: cc::initial_window(mss), ssthresh: u32::MAX, mss, flight: 0 },
+            ack_now: false,
+            delack_segs: 0,
+            last_wnd: 0,
+            error: None,
+            stats: TcbStats::default(),
+        }
+    }
+
+    /// An active open (`connect`): the SYN goes out with the next [`Tcb::output`].
+    pub fn connect(
+        cfg: TcbConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: u32,
+        path: &PathInfo,
+        cc_algo: Box<dyn CongestionControl>,
+    ) -> Tcb {
+        let mut t = Tcb::new(cfg, local, remote, iss, path, cc_algo, false);
+        t.state = TcpState::SynSent;
+        t
+    }
+
+    /// A passive open: `syn` arrived for a listening socket; the SYN-ACK goes
+    /// out with the next [`Tcb::output`].
+    pub fn accept_syn(
+        cfg: TcbConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+        iss: u32,
+        path: &PathInfo,
+        cc_algo: Box<dyn CongestionControl>,
+        syn: &SegIn<'_>,
+    ) -> Tcb {
+        let mut t = Tcb::new(cfg, local, remote, iss, path, cc_algo, true);
+        t.state = TcpState::SynReceived;
+        t.irs = syn.seq;
+        t.rcv_nxt = syn.seq.wrapping_add(1);
+        t.take_syn_options(syn);
+        t.snd_wnd = syn.win as u32; // never scaled in a SYN (RFC 7323 §2.2)
+        t.snd_wl1 = syn.seq;
+        t.snd_wl2 = syn.ack;
+        t
+    }
+
+    fn take_syn_options(&mut self, syn: &SegIn<'_>) {
+        let o = parse_syn_options(syn.options);
+        if let Some(ws) = o.wscale {
+            self.ws_ok = true;
+            self.snd_scale = ws;
+            self.rcv_scale = self.rcv_scale_offer;
+        }
+        self.peer_mss = o.mss.map_or(mss_floor(self.remote.is_ipv6()), |m| (m as u32).max(64));
+        self.update_maxseg();
+        self.ccv.cwnd = cc::initial_window(self.t_maxseg);
+    }
+
+    fn update_maxseg(&mut self) {
+        let by_path = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR).max(64);
+        self.t_maxseg = self.peer_mss.min(by_path);
+        self.ccv.mss = self.t_maxseg;
+    }
+
+    /// Whether `seq` lies in what we sent and the peer has not acknowledged
+    /// (an ICMP message quoting it is plausibly about this connection).
+    pub fn seq_in_flight(&self, seq: u32) -> bool {
+        seq_le(self.snd_una, seq) && seq_lt(seq, self.snd_max)
+    }
+
+    /// State.
+    pub fn state(&self) -> TcpState {
+        self.state
+    }
+
+    /// The error that ended the connection, if any.
+    pub fn error(&self) -> Option<TcpError> {
+        self.error
+    }
+
+    /// Whether the connection is gone and can be removed from lookup.
+    pub fn is_closed(&self) -> bool {
+        self.state == TcpState::Closed
+    }
+
+    /// Whether the handshake completed (accept/connect can return).
+    pub fn is_connected(&self) -> bool {
+        self.established
+    }
+
+    /// Whether this was a passive open (accepted through a listener).
+    pub fn is_passive(&self) -> bool {
+        self.passive
+    }
+
+    /// Bytes the application may still queue.
+    pub fn send_space(&self) -> usize {
+        self.cfg.sndbuf.saturating_sub(self.sndbuf.len())
+    }
+
+    /// Queues application data; returns how much fit. Fails after shutdown or an error.
+    pub fn send(&mut self, data: &[u8]) -> Result<usize, TcpError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.snd_fin || matches!(self.state, TcpState::Closed) {
+            return Err(TcpError::Aborted);
+        }
+        let n = data.len().min(self.send_space());
+        self.sndbuf.extend(&data[..n]);
+        Ok(n)
+    }
+
+    /// Bytes ready for the application.
+    pub fn readable(&self) -> usize {
+        self.rcvbuf.len()
+    }
+
+    /// Whether reading has reached the peer's FIN (EOF) with nothing left to read.
+    pub fn at_eof(&self) -> bool {
+        self.rcv_fin && self.rcvbuf.is_empty()
+    }
+
+    /// Copies received data out; opening the window may call for an ACK
+    /// (a window update), which the next [`Tcb::output`] sends.
+    pub fn recv(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.rcvbuf.len());
+        for (d, s) in buf.iter_mut().zip(self.rcvbuf.drain(..n)) {
+            *d = s;
+        }
+        // Window update (RFC 9293 §3.8.6.2.2 receiver SWS avoidance): once the
+        // window can grow by two segments or half the buffer, say so.
+        let wnd = self.rcv_space() as u32;
+        let grown = wnd.saturating_sub(self.last_wnd);
+        if n > 0 && (grown >= 2 * self.t_maxseg || grown as usize >= self.cfg.rcvbuf / 2) {
+            self.ack_now = true;
+        }
+        n
+    }
+
+    /// The application shut down writing: a FIN follows the queued data.
+    pub fn shutdown_write(&mut self) {
+        if self.snd_fin {
+            return;
+        }
+        match self.state {
+            TcpState::SynSent => {
+                self.state = TcpState::Closed;
+            }
+            TcpState::SynReceived | TcpState::Established => {
+                self.snd_fin = true;
+                self.state = TcpState::FinWait1;
+            }
+            TcpState::CloseWait => {
+                self.snd_fin = true;
+                self.state = TcpState::LastAck;
+            }
+            _ => {}
+        }
+    }
+
+    /// The application closed the socket (`close`): with unread data this is
+    /// an abort (a RST, as RFC 2525 §2.17 asks); otherwise an orderly
+    /// shutdown that continues without the application. Returns whether a RST
+    /// must be sent (see [`Tcb::rst_for_abort`]).
+    pub fn close(&mut self, now: Instant) -> bool {
+        self.app_closed = true;
+        if !self.rcvbuf.is_empty() && !matches!(self.state, TcpState::Closed | TcpState::TimeWait) {
+            self.abort(TcpError::Aborted);
+            return true;
+        }
+        self.shutdown_write();
+        if self.state == TcpState::FinWait2 {
+            self.t_2msl = Some(now + self.cfg.fin_wait_2);
+        }
+        false
+    }
+
+    /// Ends the connection at once with `err` (`SO_LINGER` 0, an interface
+    /// departing). Returns whether the peer should get a RST.
+    pub fn abort(&mut self, err: TcpError) -> bool {
+        let synced = !matches!(self.state, TcpState::Closed | TcpState::SynSent | TcpState::TimeWait);
+        self.state = TcpState::Closed;
+        self.error.get_or_insert(err);
+        self.clear_timers();
+        synced
+    }
+
+    /// The RST that tells the peer we aborted.
+    pub fn rst_for_abort(&self) -> SegOut {
+        SegOut {
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            flags: TH_RST | TH_ACK,
+            win: 0,
+            options: Vec::new(),
+            payload: Vec::new(),
+            tso_segsz: 0,
+        }
+    }
+
+    fn clear_timers(&mut self) {
+        self.t_rexmt = None;
+        self.t_persist = None;
+        self.t_delack = None;
+        self.t_2msl = None;
+    }
+
+    /// Whether the application can no longer see this connection and it can be forgotten once closed.
+    pub fn app_closed(&self) -> bool {
+        self.app_closed
+    }
+
+    fn rcv_space(&self) -> usize {
+        self.cfg.rcvbuf.saturating_sub(self.rcvbuf.len() + self.reass_bytes)
+    }
+
+    /// The window field for the next segment (RFC 7323: scaled; never shrinking the right edge).
+    fn window_field(&mut self) -> u16 {
+        let space = self.rcv_space() as u32;
+        let mut wnd = space.min(65535 << self.rcv_scale);
+        // Never move the right edge left (RFC 9293 §3.8.6.2.2).
+        let adv = self.rcv_adv.wrapping_sub(self.rcv_nxt);
+        if seq_gt(self.rcv_adv, self.rcv_nxt) && adv > wnd {
+            wnd = adv;
+        }
+        let field = (wnd >> self.rcv_scale).min(65535);
+        let real = field << self.rcv_scale;
+        let edge = self.rcv_nxt.wrapping_add(real);
+        if seq_gt(edge, self.rcv_adv) {
+            self.rcv_adv = edge;
+        }
+        self.last_wnd = real;
+        field as u16
+    }
+
+    /// The earliest pending timer.
+    pub fn next_timer(&self) -> Option<Instant> {
+        [self.t_rexmt, self.t_persist, self.t_delack, self.t_2msl].into_iter().flatten().min()
+    }
+
+    fn start_rexmt(&mut self, now: Instant) {
+        self.t_rexmt = Some(now + self.rto);
+    }
+
+    fn backoff_rto(&self) -> Duration {
+        let r = self.rto.saturating_mul(1u32 << self.rxtshift.min(16));
+        r.min(self.cfg.rto_max)
+    }
+
+    /// RFC 6298 §2: a new RTT sample.
+    fn rtt_sample(&mut self, r: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(r);
+                self.rttvar = r / 2;
+            }
+            Some(srtt) => {
+                let diff = if srtt > r { srtt - r } else { r - srtt };
+                self.rttvar = self.rttvar * 3 / 4 + diff / 4;
+                self.srtt = Some(srtt * 7 / 8 + r / 8);
+            }
+        }
+        // G, the clock granularity: 1 ms for `Instant` here.
+        let g = Duration::from_millis(1);
+        let srtt = self.srtt.unwrap_or(r);
+        self.rto = (srtt + g.max(self.rttvar * 4)).clamp(self.cfg.rto_min, self.cfg.rto_max);
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn on_timer(&mut self, now: Instant) {
+        if self.t_delack.is_some_and(|t| t <= now) {
+            self.t_delack = None;
+            self.ack_now = true;
+        }
+        if self.t_2msl.is_some_and(|t| t <= now) {
+            self.t_2msl = None;
+            if matches!(self.state, TcpState::TimeWait | TcpState::FinWait2) {
+                self.state = TcpState::Closed;
+                self.clear_timers();
+                return;
+            }
+        }
+        if self.t_persist.is_some_and(|t| t <= now) {
+            self.t_persist = None;
+            self.force_one = true;
+            self.stats.window_probes += 1;
+        }
+        if self.t_rexmt.is_some_and(|t| t <= now) {
+            self.t_rexmt = None;
+            self.rexmt_timeout(now);
+        }
+    }
+
+    fn rexmt_timeout(&mut self, now: Instant) {
+        let limit = match self.state {
+            TcpState::SynSent | TcpState::SynReceived => self.cfg.syn_retries,
+            _ => self.cfg.data_retries,
+        };
+        if self.rxtshift >= limit {
+            self.error = Some(TcpError::TimedOut);
+            self.state = TcpState::Closed;
+            self.clear_timers();
+            return;
+        }
+        self.stats.timeouts += 1;
+        if self.rxtshift == 0 && !matches!(self.state, TcpState::SynSent | TcpState::SynReceived) {
+            self.ccv.flight = self.snd_max.wrapping_sub(self.snd_una);
+            self.cc.cong_signal(&mut self.ccv, CongSignal::Rto, now);
+        } else if self.rxtshift > 0 {
+            self.ccv.cwnd = self.t_maxseg;
+        }
+        self.rxtshift += 1;
+        // Karn: no RTT sample from a retransmitted segment.
+        self.rtt_timed = None;
+        self.in_recovery = false;
+        self.dupacks = 0;
+        self.recover = self.snd_max;
+        self.snd_nxt = self.snd_una;
+        self.t_rexmt = Some(now + self.backoff_rto());
+    }
+
+    /// The interface or a "packet too big" message says the path carries at
+    /// most `mtu` bytes: shrink the segment size and resend what is in flight
+    /// at the new size (FreeBSD `tcp_mtudisc`). Only ever lowers the size, so
+    /// a repeated or forged message cannot make it loop. Returns whether anything changed.
+    pub fn mtu_changed(&mut self, mtu: u32) -> bool {
+        let floor = if self.remote.is_ipv6() { 1280 } else { 576 };
+        let mtu = mtu.max(floor);
+        if mtu >= self.pmtu {
+            return false;
+        }
+        let old = self.t_maxseg;
+        self.pmtu = mtu;
+        self.update_maxseg();
+        if self.t_maxseg >= old {
+            return false;
+        }
+        self.stats.pmtu_changes += 1;
+        // Resend from the oldest unacknowledged byte at the new size; not a congestion signal.
+        self.snd_nxt = self.snd_una;
+        self.rtt_timed = None;
+        self.recover = self.snd_max;
+        self.in_recovery = false;
+        true
+    }
+
+    /// Processes one segment for this connection (RFC 9293 §3.10.7).
+    pub fn input(&mut self, seg: &SegIn<'_>, now: Instant) {
+        self.stats.segs_in += 1;
+        match self.state {
+            TcpState::Closed => return,
+            TcpState::SynSent => {
+                self.input_syn_sent(seg, now);
+                return;
+            }
+            _ => {}
+        }
+        let syn = seg.flags & TH_SYN != 0;
+        let fin = seg.flags & TH_FIN != 0;
+        let seglen = seg.payload.len() as u32 + syn as u32 + fin as u32;
+        // Acceptability test (RFC 9293 §3.10.7.4, first check).
+        let wnd = self.rcv_space() as u32;
+        let wnd = wnd.max(self.rcv_adv.wrapping_sub(self.rcv_nxt) * seq_gt(self.rcv_adv, self.rcv_nxt) as u32);
+        let in_wnd = |s: u32| seq_le(self.rcv_nxt, s) && seq_lt(s, self.rcv_nxt.wrapping_add(wnd));
+        let acceptable = if seglen == 0 {
+            if wnd == 0 {
+                seg.seq == self.rcv_nxt
+            } else {
+                in_wnd(seg.seq)
+            }
+        } else {
+            wnd > 0 && (in_wnd(seg.seq) || in_wnd(seg.seq.wrapping_add(seglen - 1)))
+        };
+        if !acceptable {
+            self.stats.out_of_window += 1;
+            if seg.flags & TH_RST == 0 {
+                self.ack_now = true;
+                if self.state == TcpState::TimeWait && fin {
+                    self.t_2msl = Some(now + 2 * self.cfg.msl);
+                }
+            }
+            return;
+        }
+        if seg.flags & TH_RST != 0 {
+            if seg.seq == self.rcv_nxt {
+                let was = self.state;
+                self.state = TcpState::Closed;
+                self.clear_timers();
+                if was != TcpState::TimeWait {
+                    self.error = Some(if was == TcpState::SynReceived && !self.passive {
+                        TcpError::Refused
+                    } else {
+                        TcpError::Reset
+                    });
+                }
+            } else {
+                // RFC 5961 §3.2: in the window but not exact: a challenge ACK.
+                self.stats.challenge_acks += 1;
+                self.ack_now = true;
+            }
+            return;
+        }
+        if syn {
+            // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
+            if !(self.state == TcpState::SynReceived && seg.seq == self.irs) {
+                self.stats.challenge_acks += 1;
+            }
+            self.ack_now = true;
+            return;
+        }
+        if seg.flags & TH_ACK == 0 {
+            return;
+        }
+        if self.state == TcpState::SynReceived {
+            if seq_gt(seg.ack, self.snd_una) && seq_le(seg.ack, self.snd_max) {
+                self.state = TcpState::Established;
+                self.established = true;
+                self.snd_wnd = (seg.win as u32) << self.snd_scale;
+                self.snd_wl1 = seg.seq;
+                self.snd_wl2 = seg.ack;
+                if self.snd_fin {
+                    // Closed before the handshake finished.
+                    self.state = TcpState::FinWait1;
+                }
+            } else {
+                // RFC 9293 §3.10.7.4: an unacceptable ACK in SYN-RECEIVED gets <SEQ=SEG.ACK><CTL=RST>.
+                self.pending_rst = Tcb::rst_for(seg);
+                return;
+            }
+        }
+        if self.state == TcpState::TimeWait {
+            if fin {
+                self.ack_now = true;
+                self.t_2msl = Some(now + 2 * self.cfg.msl);
+            }
+            return;
+        }
+        self.process_ack(seg, now);
+        if self.state == TcpState::Closed {
+            return;
+        }
+        self.process_data(seg, now);
+    }
+
+    fn input_syn_sent(&mut self, seg: &SegIn<'_>, now: Instant) {
+        let ack = seg.flags & TH_ACK != 0;
+        if ack && (seq_le(seg.ack, self.iss) || seq_gt(seg.ack, self.snd_max)) {
+            // An unacceptable ACK (RFC 9293 §3.10.7.3): <SEQ=SEG.ACK><CTL=RST>, unless it is a RST.
+            self.pending_rst = Tcb::rst_for(seg);
+            return;
+        }
+        if seg.flags & TH_RST != 0 {
+            if ack {
+                self.state = TcpState::Closed;
+                self.error = Some(TcpError::Refused);
+                self.clear_timers();
+            }
+            return;
+        }
+        if seg.flags & TH_SYN == 0 {
+            return;
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq.wrapping_add(1);
+        self.take_syn_options(seg);
+        if ack {
+            self.snd_una = seg.ack;
+            self.state = TcpState::Established;
+            self.established = true;
+            self.snd_wnd = (seg.win as u32) << self.snd_scale;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            self.t_rexmt = None;
+            self.rxtshift = 0;
+            if let Some((s, t)) = self.rtt_timed.take() {
+                if seq_gt(seg.ack, s) {
+                    self.rtt_sample(now.saturating_duration_since(t));
+                }
+            }
+            self.ack_now = true;
+            if self.snd_fin {
+                self.state = TcpState::FinWait1;
+            }
+        } else {
+            // Simultaneous open: answer with SYN-ACK from SYN_RCVD.
+            self.state = TcpState::SynReceived;
+            self.snd_nxt = self.iss;
+            self.snd_wnd = seg.win as u32;
+        }
+    }
+
+    fn fin_seq(&self) -> Option<u32> {
+        self.snd_fin.then(|| self.snd_buf_seq.wrapping_add(self.sndbuf.len() as u32))
+    }
+
+    fn fin_acked(&self) -> bool {
+        self.fin_seq().is_some_and(|f| seq_gt(self.snd_una, f))
+    }
+
+    fn process_ack(&mut self, seg: &SegIn<'_>, now: Instant) {
+        if seq_gt(seg.ack, self.snd_max) {
+            // Acknowledges something never sent: answer with an ACK, drop (RFC 9293).
+            self.ack_now = true;
+            return;
+        }
+        let win = (seg.win as u32) << self.snd_scale;
+        let outstanding = self.snd_max != self.snd_una;
+        if seg.ack == self.snd_una {
+            let dup = seg.payload.is_empty()
+                && seg.flags & (TH_FIN | TH_SYN) == 0
+                && win == self.snd_wnd
+                && outstanding;
+            if dup {
+                self.stats.dupacks += 1;
+                self.dupacks += 1;
+                self.on_dupack(now);
+            } else {
+                self.dupacks = 0;
+            }
+        } else if seq_gt(seg.ack, self.snd_una) {
+            self.on_new_ack(seg.ack, now);
+        }
+        // Window update (RFC 9293 §3.10.7.4, fifth check).
+        if seq_lt(self.snd_wl1, seg.seq) || (self.snd_wl1 == seg.seq && seq_le(self.snd_wl2, seg.ack)) {
+            self.snd_wnd = win;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
+            if win > 0 {
+                self.t_persist = None;
+            }
+        }
+        let fin_acked = self.fin_acked();
+        match self.state {
+            TcpState::FinWait1 if fin_acked => {
+                self.state = TcpState::FinWait2;
+                if self.app_closed {
+                    self.t_2msl = Some(now + self.cfg.fin_wait_2);
+                }
+            }
+            TcpState::Closing if fin_acked => self.enter_time_wait(now),
+            TcpState::LastAck if fin_acked => {
+                self.state = TcpState::Closed;
+                self.clear_timers();
+            }
+            _ => {}
+        }
+    }
+
+    fn enter_time_wait(&mut self, now: Instant) {
+        self.state = TcpState::TimeWait;
+        self.clear_timers();
+        self.t_2msl = Some(now + 2 * self.cfg.msl);
+    }
+
+    fn on_dupack(&mut self, now: Instant) {
+        if self.in_recovery {
+            // RFC 6582 §3.2 (3): inflate by one segment per further duplicate.
+            self.ccv.cwnd = self.ccv.cwnd.saturating_add(self.t_maxseg);
+            return;
+        }
+        if self.dupacks == 3 {
+            // RFC 6582 §3.2 (2): only for a loss past the last recovery point
+            // (not for duplicates of data sent before a timeout).
+            if !seq_gt(self.snd_una, self.recover) {
+                return;
+            }
+            self.stats.fast_rexmits += 1;
+            self.in_recovery = true;
+            self.recover = self.snd_max;
+            self.ccv.flight = self.snd_max.wrapping_sub(self.snd_una);
+            self.cc.cong_signal(&mut self.ccv, CongSignal::DupAck, now);
+            self.rtt_timed = None;
+            self.rexmit_one = true;
+            self.start_rexmt(now);
+        }
+    }
+
+    fn on_new_ack(&mut self, ack: u32, now: Instant) {
+        let mut acked = ack.wrapping_sub(self.snd_una);
+        // The SYN's sequence number is not data.
+        if self.snd_una == self.iss {
+            acked = acked.saturating_sub(1);
+        }
+        let data = (ack.wrapping_sub(self.snd_buf_seq) as usize).min(self.sndbuf.len());
+        if seq_gt(ack, self.snd_buf_seq) {
+            self.sndbuf.drain(..data);
+            self.snd_buf_seq = self.snd_buf_seq.wrapping_add(data as u32);
+        }
+        self.snd_una = ack;
+        if seq_lt(self.snd_nxt, self.snd_una) {
+            self.snd_nxt = self.snd_una;
+        }
+        if let Some((s, t)) = self.rtt_timed {
+            if seq_gt(ack, s) {
+                self.rtt_timed = None;
+                self.rtt_sample(now.saturating_duration_since(t));
+            }
+        }
+        self.rxtshift = 0;
+        self.ccv.flight = self.snd_max.wrapping_sub(self.snd_una);
+        if !self.in_recovery && seq_gt(self.snd_una, self.recover.wrapping_add(1)) {
+            // Keep `recover` just behind `snd_una` so the comparison above survives sequence wrap.
+            self.recover = self.snd_una.wrapping_sub(1);
+        }
+        if self.in_recovery {
+            if seq_ge(ack, self.recover) {
+                // Full ACK: recovery is over (RFC 6582 §3.2 (5)).
+                self.in_recovery = false;
+                self.cc.post_recovery(&mut self.ccv, now);
+            } else {
+                // Partial ACK: the next hole is lost too; retransmit it and deflate (RFC 6582 §3.2 (4)).
+                self.rexmit_one = true;
+                self.ccv.cwnd = self.ccv.cwnd.saturating_sub(acked).saturating_add(self.t_maxseg);
+            }
+        } else {
+            self.cc.ack_received(&mut self.ccv, acked, now);
+        }
+        self.dupacks = 0;
+        if self.snd_una == self.snd_max {
+            self.t_rexmt = None;
+        } else {
+            self.start_rexmt(now);
+        }
+    }
+
+    fn process_data(&mut self, seg: &SegIn<'_>, now: Instant) {
+        let fin = seg.flags & TH_FIN != 0;
+        let receiving = matches!(self.state, TcpState::Established | TcpState::FinWait1 | TcpState::FinWait2);
+        if !seg.payload.is_empty() && receiving {
+            if self.app_closed {
+                // Nobody will read this: reset (RFC 9293 §3.10.7.4 / RFC 2525 §2.17).
+                self.abort(TcpError::Aborted);
+                self.ack_now = false;
+                self.pending_rst = Some(self.rst_for_abort());
+                return;
+            }
+            self.queue_data(seg.seq, seg.payload, now);
+        }
+        if fin && receiving {
+            let fseq = seg.seq.wrapping_add(seg.payload.len() as u32);
+            self.rcv_fin_seq = Some(fseq);
+        }
+        if let Some(f) = self.rcv_fin_seq {
+            if f == self.rcv_nxt && !self.rcv_fin {
+                self.rcv_fin = true;
+                self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+                self.ack_now = true;
+                match self.state {
+                    TcpState::Established => self.state = TcpState::CloseWait,
+                    TcpState::FinWait1 => {
+                        if self.fin_acked() {
+                            self.enter_time_wait(now);
+                        } else {
+                            self.state = TcpState::Closing;
+                        }
+                    }
+                    TcpState::FinWait2 => self.enter_time_wait(now),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn queue_data(&mut self, seq: u32, payload: &[u8], now: Instant) {
+        // Trim what we already have.
+        let (mut seq, mut data) = (seq, payload);
+        if seq_lt(seq, self.rcv_nxt) {
+            let skip = self.rcv_nxt.wrapping_sub(seq) as usize;
+            if skip >= data.len() {
+                self.ack_now = true;
+                return;
+            }
+            data = &data[skip..];
+            seq = self.rcv_nxt;
+        }
+        // Trim to the buffer.
+        let room_end = self.rcv_nxt.wrapping_add(self.rcv_space() as u32);
+        let fits = room_end.wrapping_sub(seq) as usize;
+        if seq_ge(seq, room_end) {
+            self.stats.out_of_window += 1;
+            self.ack_now = true;
+            return;
+        }
+        if data.len() > fits {
+            data = &data[..fits];
+        }
+        if seq == self.rcv_nxt {
+            self.rcvbuf.extend(data);
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(data.len() as u32);
+            self.stats.bytes_in += data.len() as u64;
+            let had_holes = !self.reass.is_empty();
+            self.pull_reass();
+            if had_holes {
+                // Filling a hole: acknowledge at once (RFC 5681 §4.2).
+                self.ack_now = true;
+            } else {
+                self.delack_segs += 1;
+                if self.delack_segs >= 2 {
+                    self.ack_now = true;
+                } else if self.t_delack.is_none() {
+                    self.t_delack = Some(now + self.cfg.delack);
+                }
+            }
+        } else {
+            self.stats.ooo_segs += 1;
+            self.insert_reass(seq, data);
+            // A duplicate ACK at once so the sender can fast-retransmit.
+            self.ack_now = true;
+        }
+    }
+
+    fn insert_reass(&mut self, seq: u32, data: &[u8]) {
+        // Keep the queue sorted and non-overlapping: cut the new piece around existing ones.
+        let mut pieces = vec![(seq, data.to_vec())];
+        for &(s, ref d) in &self.reass {
+            let e = s.wrapping_add(d.len() as u32);
+            let mut next = Vec::new();
+            for (ps, pd) in pieces {
+                let pe = ps.wrapping_add(pd.len() as u32);
+                if seq_le(pe, s) || seq_ge(ps, e) {
+                    next.push((ps, pd));
+                    continue;
+                }
+                if seq_lt(ps, s) {
+                    next.push((ps, pd[..s.wrapping_sub(ps) as usize].to_vec()));
+                }
+                if seq_gt(pe, e) {
+                    next.push((e, pd[e.wrapping_sub(ps) as usize..].to_vec()));
+                }
+            }
+            pieces = next;
+        }
+        for (ps, pd) in pieces {
+            if pd.is_empty() {
+                continue;
+            }
+            self.reass_bytes += pd.len();
+            let at = self.reass.partition_point(|(s, _)| seq_lt(*s, ps));
+            self.reass.insert(at, (ps, pd));
+        }
+    }
+
+    fn pull_reass(&mut self) {
+        while let Some((s, _)) = self.reass.first() {
+            let s = *s;
+            if seq_gt(s, self.rcv_nxt) {
+                break;
+            }
+            let (s, d) = self.reass.remove(0);
+            self.reass_bytes -= d.len();
+            let skip = self.rcv_nxt.wrapping_sub(s) as usize;
+            if skip < d.len() {
+                self.rcvbuf.extend(&d[skip..]);
+                self.rcv_nxt = self.rcv_nxt.wrapping_add((d.len() - skip) as u32);
+                self.stats.bytes_in += (d.len() - skip) as u64;
+            }
+        }
+    }
+
+    fn syn_options(&self) -> Vec<u8> {
+        let mss = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR).min(65535) as u16;
+        let mut o = vec![TCPOPT_MAXSEG, 4];
+        o.extend_from_slice(&mss.to_be_bytes());
+        // Offer scaling in a SYN; in a SYN-ACK only when the peer offered it (RFC 7323 §2.2).
+        if self.state == TcpState::SynSent || self.ws_ok {
+            o.extend_from_slice(&[TCPOPT_NOP, TCPOPT_WINDOW, 3, self.rcv_scale_offer]);
+        }
+        o
+    }
+
+    /// The segments to send now, given what the path allows. Updates the
+    /// send state as if they were sent (the caller must send them all).
+    pub fn output(&mut self, now: Instant, path: &PathInfo) -> Vec<SegOut> {
+        let mut out = Vec::new();
+        if let Some(r) = self.pending_rst.take() {
+            out.push(r);
+            if self.state == TcpState::Closed {
+                return out;
+            }
+        }
+        if path.mtu != self.pmtu && path.mtu < self.pmtu {
+            self.mtu_changed(path.mtu);
+        }
+        match self.state {
+            TcpState::Closed | TcpState::TimeWait if !self.ack_now => return out,
+            TcpState::Closed => return out,
+            TcpState::SynSent | TcpState::SynReceived => {
+                if self.snd_nxt == self.iss {
+                    let mut flags = TH_SYN;
+                    let mut ack = 0;
+                    if self.state == TcpState::SynReceived {
+                        flags |= TH_ACK;
+                        ack = self.rcv_nxt;
+                    }
+                    // The window in a SYN is never scaled.
+                    let win = self.rcv_space().min(65535) as u16;
+                    out.push(SegOut {
+                        seq: self.iss,
+                        ack,
+                        flags,
+                        win,
+                        options: self.syn_options(),
+                        payload: Vec::new(),
+                        tso_segsz: 0,
+                    });
+                    if self.snd_max != self.iss {
+                        self.stats.rexmit_segs += 1;
+                    } else {
+                        self.rtt_timed = Some((self.iss, now));
+                    }
+                    self.snd_nxt = self.iss.wrapping_add(1);
+                    self.snd_max = self.snd_nxt;
+                    if self.t_rexmt.is_none() {
+                        self.start_rexmt(now);
+                    }
+                    self.stats.segs_out += 1;
+                }
+                return out;
+            }
+            _ => {}
+        }
+        if self.rexmit_one {
+            self.rexmit_one = false;
+            if let Some(s) = self.data_segment(self.snd_una, self.t_maxseg as usize) {
+                self.push_seg(&mut out, s, now);
+            }
+        }
+        loop {
+            let off = self.snd_nxt.wrapping_sub(self.snd_buf_seq) as usize;
+            let avail = self.sndbuf.len().saturating_sub(off);
+            let in_flight = self.snd_nxt.wrapping_sub(self.snd_una);
+            let wnd = self.snd_wnd.min(self.ccv.cwnd);
+            let mut usable = wnd.saturating_sub(in_flight) as usize;
+            if self.force_one {
+                self.force_one = false;
+                usable = usable.max(1);
+            }
+            let fin_pending = self.fin_seq().is_some_and(|f| seq_le(self.snd_nxt, f));
+            let len = avail.min(usable);
+            let mss = self.t_maxseg as usize;
+            if len == 0 {
+                if fin_pending && avail == 0 {
+                    if let Some(s) = self.data_segment(self.snd_nxt, 0) {
+                        self.push_seg(&mut out, s, now);
+                    }
+                    continue;
+                }
+                if avail > 0 && self.snd_wnd == 0 && self.snd_una == self.snd_max && self.t_persist.is_none() {
+                    self.t_persist = Some(now + self.backoff_rto().max(self.cfg.rto_min));
+                }
+                break;
+            }
+            // Nagle (RFC 896 / RFC 9293 §3.7.4): a short segment waits while data is unacknowledged,
+            // unless it empties the buffer with nothing in flight.
+            if len < mss && len < avail {
+                break;
+            }
+            if len < mss && self.cfg.nagle && in_flight > 0 && !fin_pending {
+                break;
+            }
+            let plan = tso_plan(path.tso_max, len, mss, 0, path.link_hlen as usize, path.ip_hlen as usize, path.tso);
+            let Some(mut s) = self.data_segment(self.snd_nxt, plan.len) else { break };
+            if plan.tso {
+                s.tso_segsz = plan.tso_segsz;
+                self.stats.tso_bursts += 1;
+            }
+            self.push_seg(&mut out, s, now);
+        }
+        if out.is_empty() && self.ack_now {
+            let win = self.window_field();
+            out.push(SegOut {
+                seq: self.snd_nxt,
+                ack: self.rcv_nxt,
+                flags: TH_ACK,
+                win,
+                options: Vec::new(),
+                payload: Vec::new(),
+                tso_segsz: 0,
+            });
+            self.stats.segs_out += 1;
+            self.ack_done();
+        }
+        out
+    }
+
+    fn ack_done(&mut self) {
+        self.ack_now = false;
+        self.delack_segs = 0;
+        self.t_delack = None;
+    }
+
+    /// A segment of up to `len` payload bytes at `seq` (with FIN when it reaches the end after shutdown).
+    fn data_segment(&mut self, seq: u32, len: usize) -> Option<SegOut> {
+        let off = seq.wrapping_sub(self.snd_buf_seq) as usize;
+        if off > self.sndbuf.len() {
+            return None;
+        }
+        let n = len.min(self.sndbuf.len() - off);
+        let payload: Vec<u8> = self.sndbuf.range(off..off + n).copied().collect();
+        let end = seq.wrapping_add(n as u32);
+        let mut flags = TH_ACK;
+        if self.fin_seq() == Some(end) {
+            flags |= TH_FIN;
+        }
+        if n > 0 && off + n == self.sndbuf.len() {
+            flags |= TH_PUSH;
+        }
+        if n == 0 && flags & TH_FIN == 0 {
+            return None;
+        }
+        let win = self.window_field();
+        Some(SegOut { seq, ack: self.rcv_nxt, flags, win, options: Vec::new(), payload, tso_segsz: 0 })
+    }
+
+    fn push_seg(&mut self, out: &mut Vec<SegOut>, s: SegOut, now: Instant) {
+        let len = s.payload.len() as u32 + (s.flags & TH_FIN != 0) as u32;
+        let end = s.seq.wrapping_add(len);
+        if seq_lt(s.seq, self.snd_max) {
+            // Go-back after a timeout, a fast retransmit, or a partial ACK's hole.
+            self.stats.rexmit_segs += 1;
+        } else {
+            self.stats.bytes_out += s.payload.len() as u64;
+            if self.rtt_timed.is_none() && len > 0 {
+                self.rtt_timed = Some((s.seq, now));
+            }
+        }
+        if seq_le(s.seq, self.snd_nxt) && seq_gt(end, self.snd_nxt) {
+            self.snd_nxt = end;
+        }
+        if seq_gt(self.snd_nxt, self.snd_max) {
+            self.snd_max = self.snd_nxt;
+        }
+        if len > 0 && self.t_rexmt.is_none() {
+            self.start_rexmt(now);
+        }
+        self.stats.segs_out += 1;
+        self.ack_done();
+        out.push(s);
+    }
+
+    /// The RST answering a segment that has no connection (RFC 9293 §3.10.7.1);
+    /// `None` for a segment that is itself a RST.
+    pub fn rst_for(seg: &SegIn<'_>) -> Option<SegOut> {
+        if seg.flags & TH_RST != 0 {
+            return None;
+        }
+        let s = if seg.flags & TH_ACK != 0 {
+            SegOut { seq: seg.ack, ack: 0, flags: TH_RST, ..Self::empty() }
+        } else {
+            let len = seg.payload.len() as u32 + (seg.flags & TH_SYN != 0) as u32 + (seg.flags & TH_FIN != 0) as u32;
+            SegOut { seq: 0, ack: seg.seq.wrapping_add(len), flags: TH_RST | TH_ACK, ..Self::empty() }
+        };
+        Some(s)
+    }
+
+    fn empty() -> SegOut {
+        SegOut { seq: 0, ack: 0, flags: 0, win: 0, options: Vec::new(), payload: Vec::new(), tso_segsz: 0 }
+    }
+
+    /// A snapshot for tools and tests.
+    pub fn info(&self) -> TcpInfo {
+        TcpInfo {
+            state: self.state,
+            t_maxseg: self.t_maxseg,
+            pmtu: self.pmtu,
+            cwnd: self.ccv.cwnd,
+            ssthresh: self.ccv.ssthresh,
+            snd_wnd: self.snd_wnd,
+            srtt: self.srtt,
+            rto: self.rto,
+            snd_q: self.sndbuf.len(),
+            rcv_q: self.rcvbuf.len(),
+            wscale: self.ws_ok.then_some((self.rcv_scale, self.snd_scale)),
+            cc: self.cc.name(),
+            stats: self.stats,
+        }
+    }
+}
