@@ -21,6 +21,7 @@ pub mod ether;
 pub mod gso;
 pub mod ipv4;
 pub mod ipv6;
+pub mod rss;
 pub mod tcp;
 pub mod udp;
 
