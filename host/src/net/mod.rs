@@ -17,6 +17,7 @@
 //! Checksum arithmetic is `nic_abi::cksum`, the same code the reference
 //! models use.
 
+pub mod arp;
 pub mod ether;
 pub mod gso;
 pub mod ipv4;
