@@ -20,6 +20,7 @@
 pub mod arp;
 pub mod ether;
 pub mod gso;
+pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
 pub mod rss;
