@@ -21,6 +21,7 @@ pub mod arp;
 pub mod ether;
 pub mod gso;
 pub mod icmp;
+pub mod icmp6;
 pub mod ipv4;
 pub mod ipv6;
 pub mod rss;
