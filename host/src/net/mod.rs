@@ -24,6 +24,7 @@ pub mod icmp;
 pub mod icmp6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod neigh;
 pub mod rss;
 pub mod tcp;
 pub mod udp;
