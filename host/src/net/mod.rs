@@ -17,10 +17,15 @@
 //! Checksum arithmetic is `nic_abi::cksum`, the same code the reference
 //! models use.
 
+pub mod arp;
 pub mod ether;
 pub mod gso;
+pub mod icmp;
+pub mod icmp6;
 pub mod ipv4;
 pub mod ipv6;
+pub mod neigh;
+pub mod rss;
 pub mod tcp;
 pub mod udp;
 

@@ -1,0 +1,138 @@
+//! Software Toeplitz hash (offloads.md §6), the RSS function.
+//!
+//! The stack shards connections by the same hash the NIC puts in
+//! `m_pkthdr.flowid`, so a connection's received packets and its own work land
+//! on the same queue; the RTL's hash is checked against this one. Inputs are
+//! laid out as the NIC sees a *received* packet: source first, then
+//! destination, then source port and destination port, all in network order.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The default 40-byte key (offloads.md §6; the key published with the algorithm).
+pub const RSS_KEY_DEFAULT: [u8; 40] = [
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca,
+    0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b,
+    0xbe, 0xac, 0x01, 0xfa,
+];
+
+/// Longest input a 40-byte key covers: the 32-bit window slides over 320 - 32 key bits.
+pub const RSS_MAX_INPUT: usize = 36;
+
+/// The Toeplitz hash of `input` under `key`: for each input bit, most
+/// significant first, a set bit XORs the key's current left-most 32 bits into
+/// the result; the key window then moves one bit to the right. Bytes past
+/// [`RSS_MAX_INPUT`] are ignored (the key has no bits left for them).
+pub fn toeplitz(key: &[u8; 40], input: &[u8]) -> u32 {
+    let mut window = u32::from_be_bytes([key[0], key[1], key[2], key[3]]);
+    let mut next_bit = 32usize; // index of the key bit that enters the window next
+    let mut hash = 0u32;
+    for &byte in input.iter().take(RSS_MAX_INPUT) {
+        for shift in (0..8).rev() {
+            if byte >> shift & 1 != 0 {
+                hash ^= window;
+            }
+            let incoming = key.get(next_bit / 8).map_or(0, |k| (k >> (7 - next_bit % 8)) & 1);
+            window = window << 1 | incoming as u32;
+            next_bit += 1;
+        }
+    }
+    hash
+}
+
+/// The IPv4 hash: `src dst` (2-tuple) or `src dst sport dport` (4-tuple) when `ports` is given.
+pub fn hash_v4(key: &[u8; 40], src: Ipv4Addr, dst: Ipv4Addr, ports: Option<(u16, u16)>) -> u32 {
+    let mut input = [0u8; 12];
+    input[..4].copy_from_slice(&src.octets());
+    input[4..8].copy_from_slice(&dst.octets());
+    match ports {
+        Some((sport, dport)) => {
+            input[8..10].copy_from_slice(&sport.to_be_bytes());
+            input[10..12].copy_from_slice(&dport.to_be_bytes());
+            toeplitz(key, &input)
+        }
+        None => toeplitz(key, &input[..8]),
+    }
+}
+
+/// The IPv6 hash: `src dst` (2-tuple) or `src dst sport dport` (4-tuple) when `ports` is given.
+pub fn hash_v6(key: &[u8; 40], src: Ipv6Addr, dst: Ipv6Addr, ports: Option<(u16, u16)>) -> u32 {
+    let mut input = [0u8; 36];
+    input[..16].copy_from_slice(&src.octets());
+    input[16..32].copy_from_slice(&dst.octets());
+    match ports {
+        Some((sport, dport)) => {
+            input[32..34].copy_from_slice(&sport.to_be_bytes());
+            input[34..36].copy_from_slice(&dport.to_be_bytes());
+            toeplitz(key, &input)
+        }
+        None => toeplitz(key, &input[..32]),
+    }
+}
+
+/// The 4-tuple hash with the default key, for `src`/`dst` as on a *received*
+/// packet: the stack hashes `(remote, local)` for its own connections so it
+/// agrees with the NIC's `flowid`. Mixed families (which no packet carries)
+/// are hashed as IPv6 with the IPv4 address mapped (`::ffff:a.b.c.d`).
+pub fn flow_hash(src: SocketAddr, dst: SocketAddr) -> u32 {
+    let ports = Some((src.port(), dst.port()));
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => hash_v4(&RSS_KEY_DEFAULT, s, d, ports),
+        (s, d) => hash_v6(&RSS_KEY_DEFAULT, as_v6(s), as_v6(d), ports),
+    }
+}
+
+fn as_v6(a: IpAddr) -> Ipv6Addr {
+    match a {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // offloads.md §6: (destination, source, IP only, with ports); the hash input is source first.
+    const V4: [(&str, &str, u32, u32); 3] = [
+        ("161.142.100.80:1766", "66.9.149.187:2794", 0x323e8fc2, 0x51ccc178),
+        ("65.69.140.83:4739", "199.92.111.2:14230", 0xd718262a, 0xc626b0ea),
+        ("12.22.207.184:38024", "24.19.198.95:12898", 0xd2d0a5de, 0x5c2b394a),
+    ];
+
+    #[test]
+    fn key_matches_offloads_md() {
+        let hex = "6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa";
+        let bytes: Vec<u8> = (0..40).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+        assert_eq!(bytes, RSS_KEY_DEFAULT);
+    }
+
+    #[test]
+    fn ipv4_verification_vectors() {
+        for (dst, src, ip_only, with_ports) in V4 {
+            let (dst, src): (SocketAddr, SocketAddr) = (dst.parse().unwrap(), src.parse().unwrap());
+            let (IpAddr::V4(d), IpAddr::V4(s)) = (dst.ip(), src.ip()) else { unreachable!() };
+            assert_eq!(hash_v4(&RSS_KEY_DEFAULT, s, d, None), ip_only, "{src} -> {dst}");
+            assert_eq!(hash_v4(&RSS_KEY_DEFAULT, s, d, Some((src.port(), dst.port()))), with_ports, "{src} -> {dst}");
+            assert_eq!(flow_hash(src, dst), with_ports);
+        }
+    }
+
+    #[test]
+    fn ipv6_verification_vectors() {
+        let dst: Ipv6Addr = "3ffe:2501:200:3::1".parse().unwrap();
+        let src: Ipv6Addr = "3ffe:2501:200:1fff::7".parse().unwrap();
+        assert_eq!(hash_v6(&RSS_KEY_DEFAULT, src, dst, None), 0x2cc18cd5);
+        assert_eq!(hash_v6(&RSS_KEY_DEFAULT, src, dst, Some((2794, 1766))), 0x40207d3d);
+        let (s, d) = (SocketAddr::new(src.into(), 2794), SocketAddr::new(dst.into(), 1766));
+        assert_eq!(flow_hash(s, d), 0x40207d3d);
+    }
+
+    #[test]
+    fn long_input_is_cut_at_36_bytes_and_empty_hashes_to_zero() {
+        let long = [0xa5u8; 64];
+        assert_eq!(toeplitz(&RSS_KEY_DEFAULT, &long), toeplitz(&RSS_KEY_DEFAULT, &long[..RSS_MAX_INPUT]));
+        assert_eq!(toeplitz(&RSS_KEY_DEFAULT, &[]), 0);
+        // A single leading 1 bit selects exactly the key's first 32 bits.
+        assert_eq!(toeplitz(&RSS_KEY_DEFAULT, &[0x80]), 0x6d5a56da);
+    }
+}
