@@ -247,8 +247,8 @@ mod tests {
 
     /// An IPv4/TCP packet built by etherparse: 10.0.0.1:40000 -> 10.0.0.2:80, seq 0x01020304.
     fn tcp_packet(options: &[u8]) -> Vec<u8> {
-        let mut ip = etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [10, 0, 0, 1], [10, 0, 0, 2])
-            .unwrap();
+        let mut ip =
+            etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, [10, 0, 0, 1], [10, 0, 0, 2]).unwrap();
         ip.options = etherparse::Ipv4Options::try_from(options).unwrap();
         let mut out = Vec::new();
         PacketBuilder::ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))

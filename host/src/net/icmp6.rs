@@ -250,7 +250,10 @@ fn nd_common(hop_limit: u8, icmp: &[u8], want: u8) -> Result<(Ipv6Addr, Option<[
         };
         if typ == want && lladdr.is_none() {
             if olen != ND_OPT_LLADDR_LEN {
-                return Err(ParseError::Malformed { layer: L, why: "link-layer address option is not 8 bytes (Ethernet)" });
+                return Err(ParseError::Malformed {
+                    layer: L,
+                    why: "link-layer address option is not 8 bytes (Ethernet)",
+                });
             }
             let mut mac = [0u8; 6];
             mac.copy_from_slice(&opt[2..8]);
@@ -465,10 +468,17 @@ mod tests {
         assert!(s.is_checksum_valid(peer.octets(), me.octets()));
         assert_eq!(s.bytes5to8(), [0x60, 0, 0, 0]);
         // Router flag, no option; an unknown option (type 14, nonce) is skipped.
-        let want = raw(peer, me, ND_NEIGHBOR_ADVERT, 0, [0x80, 0, 0, 0], &cat(&[&peer.octets(), &[14, 1, 0, 0, 0, 0, 0, 0]]));
+        let want =
+            raw(peer, me, ND_NEIGHBOR_ADVERT, 0, [0x80, 0, 0, 0], &cat(&[&peer.octets(), &[14, 1, 0, 0, 0, 0, 0, 0]]));
         assert_eq!(
             parse(peer, me, ND_HOP_LIMIT, &want),
-            Ok(Icmp6Msg::NeighborAdvert { router: true, solicited: false, override_: false, target: peer, tgt_lladdr: None })
+            Ok(Icmp6Msg::NeighborAdvert {
+                router: true,
+                solicited: false,
+                override_: false,
+                target: peer,
+                tgt_lladdr: None
+            })
         );
         // Duplicate-address probe: from ::, no option, to the solicited-node group.
         let dad = Icmp6Msg::NeighborSolicit { target: me, src_lladdr: None };

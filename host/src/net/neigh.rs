@@ -286,7 +286,8 @@ impl<A: Copy + Eq + Hash + Debug> NeighCache<A> {
             .sum()
     }
 
-    /// Every entry with its MAC (`None` while unresolved), for `arp -a` / `ndp -a`-style display, in no particular order.
+    /// Every entry with its MAC (`None` while unresolved), for `arp -a` / `ndp -a`-style display;
+    /// in no particular order.
     pub fn entries(&self) -> Vec<(A, Option<[u8; 6]>)> {
         self.map
             .iter()
