@@ -488,8 +488,10 @@ impl Stack {
     /// Neighbour-cache counters of interface `index` (ARP, ND).
     pub fn neigh_stats(&self, index: u16) -> Option<(NeighStats, NeighStats)> {
         let ifaces = lock_read(&self.inner.ifaces);
-        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
-        Some((lock(&i.arp).stats(), lock(&i.nd).stats()))
+        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?.clone();
+        drop(ifaces);
+        let r = (lock(&i.arp).stats(), lock(&i.nd).stats());
+        Some(r)
     }
 
     /// Every connection and listener (netstat).
@@ -561,7 +563,7 @@ impl Stack {
         for _ in 0..16384 {
             *p = if *p >= 65535 { 49152 } else { *p + 1 };
             let local = SocketAddr::new(src, *p);
-            if self.lookup(local, remote).is_none() && !lock(&self.inner.listeners).contains_key(p) {
+            if self.lookup(local, remote).is_none() && !lock(&self.inner.listeners).contains_key(&*p) {
                 return Some(*p);
             }
         }
@@ -714,6 +716,7 @@ impl Stack {
             return;
         }
         let mut solicit = false;
+        let mut resolved = Vec::new();
         for f in frames {
             let h = match nexthop {
                 IpAddr::V4(a) => lock(&iface.arp).hold(a, f, now),
@@ -722,8 +725,12 @@ impl Stack {
             match h {
                 Hold::Solicit => solicit = true,
                 Hold::Held => {}
+                Hold::Resolved(m) => resolved.push(m),
                 Hold::Dropped(_) | Hold::Full(_) => bump(&self.inner.counters.resolve_failed),
             }
+        }
+        if !resolved.is_empty() {
+            self.enqueue(iface, resolved);
         }
         if solicit {
             self.solicit(iface, nexthop);

@@ -643,7 +643,8 @@ impl Tcb {
         }
         match self.state {
             TcpState::SynSent => {
-                self.state = TcpState::Closed;
+                // The FIN follows the handshake (FinWait1 once established).
+                self.snd_fin = true;
             }
             TcpState::SynReceived | TcpState::Established => {
                 self.snd_fin = true;
@@ -663,6 +664,12 @@ impl Tcb {
     /// must be sent (see [`Tcb::rst_for_abort`]).
     pub fn close(&mut self, now: Instant) -> bool {
         self.app_closed = true;
+        if self.state == TcpState::SynSent {
+            // Nothing synchronized yet: the connection just goes away (RFC 9293 CLOSE in SYN-SENT).
+            self.state = TcpState::Closed;
+            self.clear_timers();
+            return false;
+        }
         if !self.rcvbuf.is_empty() && !matches!(self.state, TcpState::Closed | TcpState::TimeWait) {
             self.abort(TcpError::Aborted);
             return true;
@@ -966,7 +973,8 @@ impl Tcb {
             self.snd_una = seg.ack;
             self.state = TcpState::Established;
             self.established = true;
-            self.snd_wnd = (seg.win as u32) << self.snd_scale;
+            // A SYN's window is never scaled (RFC 7323 §2.2).
+            self.snd_wnd = seg.win as u32;
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.t_rexmt = None;
@@ -1473,5 +1481,217 @@ impl Tcb {
             cc: self.cc.name(),
             stats: self.stats,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn path(mtu: u32, tso: bool) -> PathInfo {
+        PathInfo { mtu, ip_hlen: 20, link_hlen: 14, tso, tso_max: 65535 }
+    }
+
+    fn pair(cfg: TcbConfig, now: Instant) -> (Tcb, Tcb) {
+        let a: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.1:5001".parse().unwrap();
+        let p = path(1500, false);
+        let mut ta = Tcb::connect(cfg.clone(), a, b, 1000, &p, cc::by_name("newreno").unwrap());
+        let syn = ta.output(now, &p);
+        assert_eq!(syn.len(), 1);
+        assert_eq!(syn[0].flags, TH_SYN);
+        let s = &syn[0];
+        let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &[] };
+        let tb = Tcb::accept_syn(cfg, b, a, 0xffff_ff00, &p, cc::by_name("newreno").unwrap(), &sin);
+        (ta, tb)
+    }
+
+    /// Carries segments between two connections with a seeded loss rate and a
+    /// fixed one-way delay, on a virtual clock, until both are quiet.
+    fn run(ta: &mut Tcb, tb: &mut Tcb, loss: f64, data: &[u8], t0: Instant) -> (Vec<u8>, Instant) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let p = path(1500, false);
+        let mut now = t0;
+        let mut fly: Vec<(Instant, bool, SegOut)> = Vec::new();
+        let mut got = Vec::new();
+        let mut sent = 0;
+        let delay = Duration::from_millis(5);
+        for _ in 0..2_000_000 {
+            if sent < data.len() {
+                sent += ta.send(&data[sent..]).unwrap();
+                if sent == data.len() {
+                    ta.shutdown_write();
+                }
+            }
+            let mut progressed = false;
+            for (to_b, t) in [(true, &mut *ta), (false, &mut *tb)] {
+                t.on_timer(now);
+                for s in t.output(now, &p) {
+                    progressed = true;
+                    if !rng.gen_bool(loss) {
+                        fly.push((now + delay, to_b, s));
+                    }
+                }
+            }
+            let mut buf = [0u8; 65536];
+            let n = tb.recv(&mut buf);
+            got.extend_from_slice(&buf[..n]);
+            if tb.at_eof() && tb.state() == TcpState::CloseWait {
+                tb.shutdown_write();
+            }
+            fly.sort_by_key(|f| f.0);
+            let due: Vec<_> = fly.iter().take_while(|f| f.0 <= now).cloned().collect();
+            fly.drain(..due.len());
+            progressed |= !due.is_empty();
+            for (_, to_b, s) in due {
+                let sin = SegIn {
+                    seq: s.seq,
+                    ack: s.ack,
+                    flags: s.flags,
+                    win: s.win,
+                    options: &s.options,
+                    payload: &s.payload,
+                };
+                // As the stack does: output right after each input (one duplicate ACK per segment).
+                let (t, back) = if to_b { (&mut *tb, false) } else { (&mut *ta, true) };
+                t.input(&sin, now);
+                for s in t.output(now, &p) {
+                    if !rng.gen_bool(loss) {
+                        fly.push((now + delay, back, s));
+                    }
+                }
+            }
+            if std::env::var("TCB_DEBUG").is_ok() {
+                eprintln!("{:?} una={} nxt={} max={} rec={} cwnd={} dup={} rx={} fly={} got={}", now - t0, ta.snd_una, ta.snd_nxt, ta.snd_max, ta.recover, ta.ccv.cwnd, ta.dupacks, ta.rxtshift, fly.len(), got.len());
+            }
+            let quiet = fly.is_empty() && ta.is_closed() || (ta.state() == TcpState::TimeWait && tb.is_closed());
+            if quiet && fly.is_empty() {
+                break;
+            }
+            if progressed {
+                continue;
+            }
+            let next = [fly.first().map(|f| f.0), ta.next_timer(), tb.next_timer()].into_iter().flatten().min();
+            now = match next {
+                Some(t) if t > now => t,
+                _ => now + Duration::from_micros(100),
+            };
+        }
+        (got, now)
+    }
+
+    #[test]
+    fn transfer_and_close_without_loss() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = pair(TcbConfig::default(), t0);
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let (got, _) = run(&mut a, &mut b, 0.0, &data, t0);
+        assert!(got == data, "received {} of {} bytes, or different bytes", got.len(), data.len());
+        assert_eq!(a.state(), TcpState::TimeWait, "the active closer waits 2 MSL");
+        assert_eq!(b.state(), TcpState::Closed);
+        assert_eq!(a.info().stats.rexmit_segs, 0);
+        // MSS 1460 both ways (1500 - 40), window scaling agreed (256 KiB buffer: shift 3).
+        assert_eq!(a.info().t_maxseg, 1460);
+        assert_eq!(a.info().wscale, Some((3, 3)));
+        assert!(b.info().srtt.is_some(), "{:?}", b.info());
+    }
+
+    #[test]
+    fn transfer_survives_five_percent_loss() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = pair(TcbConfig::default(), t0);
+        let data: Vec<u8> = (0..400_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+        let (got, _) = run(&mut a, &mut b, 0.05, &data, t0);
+        assert!(got == data, "received {} of {} bytes, or different bytes", got.len(), data.len());
+        let st = a.info().stats;
+        assert!(st.rexmit_segs > 0 && st.fast_rexmits > 0, "{st:?}");
+    }
+
+    // RFC 5681 §3.2 / RFC 6582 §3.2 (2): the third duplicate ACK retransmits
+    // the first unacknowledged segment at once and sets cwnd = ssthresh + 3 MSS.
+    #[test]
+    fn third_duplicate_ack_fast_retransmits() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = pair(TcbConfig::default(), t0);
+        let p = path(1500, false);
+        let deliver = |from: &mut Tcb, to: &mut Tcb, now| {
+            for s in from.output(now, &p) {
+                let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &s.payload };
+                to.input(&sin, now);
+            }
+        };
+        deliver(&mut b, &mut a, t0); // SYN-ACK
+        deliver(&mut a, &mut b, t0); // ACK
+        assert_eq!((a.state(), b.state()), (TcpState::Established, TcpState::Established));
+        a.send(&vec![1u8; 10 * 1460]).unwrap();
+        let segs = a.output(t0, &p);
+        assert_eq!(segs.len(), 10, "initial window of 10 segments (RFC 6928)");
+        let una = segs[0].seq;
+        let flight = 10 * 1460;
+        // Lose the first; the next ones each draw a duplicate ACK (the first of
+        // them also updates the window from the SYN's unscaled one, so it does not count).
+        for s in &segs[1..5] {
+            let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &s.payload };
+            b.input(&sin, t0);
+            let acks = b.output(t0, &p);
+            assert_eq!(acks.len(), 1);
+            assert_eq!(acks[0].ack, una, "a duplicate ACK for the hole");
+            let k = &acks[0];
+            let sin = SegIn { seq: k.seq, ack: k.ack, flags: k.flags, win: k.win, options: &[], payload: &[] };
+            a.input(&sin, t0);
+        }
+        let r = a.output(t0, &p);
+        assert_eq!(r[0].seq, una, "the first unacknowledged segment again");
+        assert_eq!(r[0].payload.len(), 1460);
+        let i = a.info();
+        assert_eq!(i.stats.fast_rexmits, 1);
+        assert_eq!(i.ssthresh, flight / 2);
+        assert_eq!(i.cwnd, flight / 2 + 3 * 1460);
+    }
+
+    // RFC 6298 (2.2)/(2.3): SRTT = R, RTTVAR = R/2 first; then the smoothed updates; RTO = SRTT + 4 RTTVAR.
+    #[test]
+    fn rto_follows_rfc6298() {
+        let t0 = Instant::now();
+        let (mut a, _) = pair(TcbConfig { rto_min: Duration::from_millis(1), ..Default::default() }, t0);
+        a.rtt_sample(Duration::from_millis(100));
+        assert_eq!((a.srtt, a.rttvar, a.rto), (Some(Duration::from_millis(100)), Duration::from_millis(50), Duration::from_millis(300)));
+        a.rtt_sample(Duration::from_millis(200));
+        // RTTVAR = 3/4 * 50 + 1/4 * 100 = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5; RTO = 112.5 + 250 = 362.5 ms.
+        assert_eq!(a.rttvar, Duration::from_micros(62_500));
+        assert_eq!(a.srtt, Some(Duration::from_micros(112_500)));
+        assert_eq!(a.rto, Duration::from_micros(362_500));
+    }
+
+    #[test]
+    fn smaller_mtu_shrinks_segments_and_resends() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = pair(TcbConfig::default(), t0);
+        let p = path(1500, false);
+        for s in b.output(t0, &p) {
+            let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &[] };
+            a.input(&sin, t0);
+        }
+        a.send(&vec![0u8; 5000]).unwrap();
+        let first = a.output(t0, &p);
+        assert_eq!(first[0].payload.len(), 1460);
+        assert!(a.mtu_changed(1400));
+        assert!(!a.mtu_changed(1400), "the same size again changes nothing (no loop)");
+        assert!(!a.mtu_changed(9000), "never raised by a message");
+        let again = a.output(t0, &path(1400, false));
+        assert_eq!(again[0].seq, first[0].seq, "resent from the oldest unacknowledged byte");
+        assert_eq!(again[0].payload.len(), 1360);
+    }
+
+    #[test]
+    fn segment_without_connection_gets_the_rfc_reset() {
+        let s = SegIn { seq: 100, ack: 0, flags: TH_SYN, win: 0, options: &[], payload: &[] };
+        let r = Tcb::rst_for(&s).unwrap();
+        assert_eq!((r.seq, r.ack, r.flags), (0, 101, TH_RST | TH_ACK));
+        let s = SegIn { seq: 100, ack: 555, flags: TH_ACK, win: 0, options: &[], payload: &[1, 2] };
+        let r = Tcb::rst_for(&s).unwrap();
+        assert_eq!((r.seq, r.flags), (555, TH_RST));
+        assert!(Tcb::rst_for(&SegIn { flags: TH_RST, ..s }).is_none());
     }
 }
