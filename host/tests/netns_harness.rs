@@ -1,7 +1,9 @@
 //! The Linux-peer harness (tests/common/netns.rs) checked against Linux
 //! itself, independently of our stack: the routed topology forwards, and
 //! the Python peers move 1 MiB with matching SHA-256 on both ends, over IPv4
-//! and IPv6, and see a reset as `ConnectionResetError`.
+//! and IPv6, and see a reset as `ConnectionResetError`; and the router
+//! answers oversize DF packets with ICMP/ICMPv6 "too big" (path MTU
+//! discovery), both from the peer's side and from the TAP's.
 //!
 //! Needs root, iproute2, /dev/net/tun, python3 and ping; skips with a SKIP
 //! line otherwise, fails instead when `NIC_REQUIRE_NETNS=1` (scripts/test).
@@ -149,4 +151,110 @@ fn router_sends_icmp_too_big_when_the_route_mtu_is_lowered() {
     net.set_link_mtu(1400).unwrap();
     peer.run(&["ping", "-c1", "-W2", "-M", "do", "-s", "1372", ROUTER_V4])
         .expect("1400-byte packets still pass");
+}
+
+#[test]
+fn router_answers_oversize_frames_from_the_tap_with_icmp_too_big() {
+    // The direction the stack's PMTU tests use: a DF packet written into the
+    // router's TAP (where the NIC sits) toward the peer, over a route whose
+    // MTU was lowered with set_route_mtu, comes back out of the TAP as ICMP
+    // "fragmentation needed" / ICMPv6 "packet too big" carrying that MTU.
+    use etherparse::{Icmpv4Type, Icmpv6Type, PacketBuilder, SlicedPacket, TransportSlice};
+    if !require_or_skip("router_answers_oversize_frames_from_the_tap_with_icmp_too_big") {
+        return;
+    }
+    let net = PeerNet::routed("nht", "tapnh2").expect("build the routed topology");
+    let tap = nic_sim::tap::open_in_netns(&net.ns.name, &net.tap).expect("open the router's TAP");
+    let mac = net
+        .ns
+        .run(&["cat", "/sys/class/net/tapnh2/address"])
+        .unwrap();
+    let router_mac: Vec<u8> = mac
+        .trim()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    let our_mac = [0x02, 0, 0, 0, 0, 0x02];
+    // The router answers 10.0.0.2 / fd00::2 without asking (nobody here answers ARP/ND).
+    net.ns
+        .ip(&[
+            "neigh",
+            "replace",
+            "10.0.0.2",
+            "lladdr",
+            "02:00:00:00:00:02",
+            "dev",
+            "tapnh2",
+        ])
+        .unwrap();
+    net.ns
+        .ip(&[
+            "-6",
+            "neigh",
+            "replace",
+            "fd00::2",
+            "lladdr",
+            "02:00:00:00:00:02",
+            "dev",
+            "tapnh2",
+        ])
+        .unwrap();
+    net.set_route_mtu(PEER_V4, 1400).unwrap();
+    net.set_route_mtu(PEER_V6, 1280).unwrap();
+
+    let payload = vec![0u8; 1500 - 20 - 8];
+    let eth = || PacketBuilder::ethernet2(our_mac, router_mac[..6].try_into().unwrap());
+    let mut v4 = Vec::new();
+    // etherparse's IPv4 header has DF set by default.
+    eth()
+        .ipv4([10, 0, 0, 2], [10, 0, 1, 2], 64)
+        .udp(5000, 9)
+        .write(&mut v4, &payload)
+        .unwrap();
+    let mut v6 = Vec::new();
+    let v6_src = "fd00::2".parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let v6_dst = PEER_V6.parse::<std::net::Ipv6Addr>().unwrap().octets();
+    eth()
+        .ipv6(v6_src, v6_dst, 64)
+        .udp(5000, 9)
+        .write(&mut v6, &payload[20..])
+        .unwrap();
+
+    for (frame, want) in [(v4, 1400u32), (v6, 1280)] {
+        tap.write_frame(&frame).unwrap();
+        let mut buf = vec![0u8; 2048];
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut got = None;
+        while got.is_none() && std::time::Instant::now() < deadline {
+            let Some(n) = tap
+                .read_frame(&mut buf, Duration::from_millis(100))
+                .unwrap()
+            else {
+                continue;
+            };
+            let Ok(p) = SlicedPacket::from_ethernet(&buf[..n]) else {
+                continue;
+            };
+            got = match p.transport {
+                Some(TransportSlice::Icmpv4(i)) => match i.icmp_type() {
+                    Icmpv4Type::DestinationUnreachable(
+                        etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+                            next_hop_mtu,
+                        },
+                    ) => Some(next_hop_mtu as u32),
+                    _ => None,
+                },
+                Some(TransportSlice::Icmpv6(i)) => match i.icmp_type() {
+                    Icmpv6Type::PacketTooBig { mtu } => Some(mtu),
+                    _ => None,
+                },
+                _ => None,
+            };
+        }
+        assert_eq!(
+            got,
+            Some(want),
+            "ICMP too-big from the router through the TAP"
+        );
+    }
 }

@@ -9,8 +9,8 @@
 //! one into a visible SKIP line, or into a failure when `NIC_REQUIRE_NETNS=1`
 //! (as `scripts/test` sets).
 //!
-//! Path MTU discovery in [`PeerNet::routed`] (checked by hand on Linux 6.x,
-//! by writing DF frames into the router's TAP): when the router forwards a
+//! Path MTU discovery in [`PeerNet::routed`] (pinned by tests/netns_harness.rs,
+//! which writes DF frames into the router's TAP): when the router forwards a
 //! packet larger than the MTU toward the peer, it answers the sender through
 //! the TAP with ICMP "fragmentation needed" (type 3 code 4, next-hop MTU) or
 //! ICMPv6 "packet too big" (type 2, MTU). Either a route MTU
