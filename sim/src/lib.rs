@@ -17,6 +17,8 @@
 //!   ([`time`]).
 //! - When every NIC's `idle` output is high and nothing is queued, the clock
 //!   thread sleeps (time stands still) until the next request.
+//! - On Linux, a TAP device can be the far end of an [`External`] wire
+//!   ([`tap`]): Linux's own stack becomes the NIC's peer.
 //! - VCD waveforms are written for a window of cycles only ([`VcdWindow`]).
 //! - The per-cycle loop does not allocate (frame buffers are pooled); a
 //!   frame handed to or taken from the caller does.
@@ -35,6 +37,8 @@ pub mod fault;
 pub mod mac;
 pub mod model;
 pub mod pcap;
+#[cfg(target_os = "linux")]
+pub mod tap;
 pub mod time;
 pub mod wire;
 mod world;
@@ -45,5 +49,7 @@ pub use fault::{FaultConfig, Faults};
 pub use mac::{Frame, MacConfig, MacCounters};
 pub use model::{NicIn, NicModel, NicOut, LINT_WAIVER_FLAGS, NIC_VERILOG};
 pub use pcap::PcapTap;
+#[cfg(target_os = "linux")]
+pub use tap::{open_in_netns, TapBridge, TapCounters, TapDevice, TapError};
 pub use wire::{Cable, Endpoint, External, Loopback, Wire, WireCounters};
 pub use world::{NicStats, Sim, SimConfig, SimNic, SimStats, VcdWindow};

@@ -472,6 +472,12 @@ impl SimNic {
             .wait_event(timeout, || irq.load(Ordering::Acquire))
     }
 
+    /// Whether this NIC's wire ends at the caller (`inject`/`take_tx` work):
+    /// lets a bridge refuse to start instead of failing on its first frame.
+    pub fn is_external(&self) -> bool {
+        self.shared.external
+    }
+
     /// Sends `frame` into this NIC's MAC receive port (External wire only);
     /// `errored` marks it bad (`tuser` on its last beat).
     pub fn inject(&self, frame: &[u8], errored: bool) -> Result<(), SimError> {

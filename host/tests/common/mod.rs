@@ -2,6 +2,8 @@
 //! independent reference that checks every checksum on the wire.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::{NetHeaders, PacketHeaders, TransportHeader};
