@@ -45,6 +45,8 @@ pub mod mbuf;
 pub mod net;
 pub mod offload;
 pub mod stack;
+#[cfg(unix)]
+pub mod ctl;
 #[cfg(feature = "sim")]
 pub mod replay;
 pub mod traffic;

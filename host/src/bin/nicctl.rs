@@ -4,7 +4,10 @@
 //!   through two NICs on a cable, a summary, a pcap and a short VCD window;
 //! - `nicctl replay`: a pcap through the NIC as the stack would send it;
 //! - `nicctl verilog`: the RTL as Verilog for other tools;
-//! - `nicctl up [--vfio BDF]`: the driver attached to the model or to a board (nicctl/up.rs);
+//! - `nicctl up [--vfio BDF]`: the driver attached to the model or to a board;
+//!   `nicctl up --tap IFNAME --addr A/N --addr6 A/N`: the stack on the model,
+//!   its wire a Linux TAP, serving the control socket (nicctl/up.rs);
+//! - `nicctl nc`, `nicctl iperf`: traffic through a running stack's control socket (nicctl/tools.rs);
 //! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (nicctl/bitstream.rs).
 
 use clap::{Parser, Subcommand};
@@ -14,6 +17,8 @@ use std::process::ExitCode;
 
 #[path = "nicctl/bitstream.rs"]
 mod bitstream;
+#[path = "nicctl/tools.rs"]
+mod tools;
 #[path = "nicctl/up.rs"]
 mod up;
 
@@ -78,15 +83,22 @@ enum Cmd {
         #[arg(long = "out")]
         out: PathBuf,
     },
-    /// Attach the driver to the Verilator model or, with --vfio, to a PCIe function bound to vfio-pci.
+    /// Attach the driver to the Verilator model or, with --vfio, to a PCIe function bound to vfio-pci;
+    /// with --tap, run the TCP/IP stack on the model with a Linux TAP as its wire, until interrupted.
     Up {
         /// PCI address of the board's function (e.g. 0000:01:00.0); without it, the Verilator model.
-        #[arg(long, value_name = "BDF")]
+        #[arg(long, value_name = "BDF", conflicts_with = "tap")]
         vfio: Option<String>,
-        /// Stay up this many seconds, receiving, then print the NIC's counters.
+        /// Stay up this many seconds, receiving, then print the NIC's counters (without --tap).
         #[arg(long, default_value_t = 0)]
         hold: u64,
+        #[command(flatten)]
+        stack: up::StackArgs,
     },
+    /// netcat through the running stack: `nc HOST PORT` sends standard input; `nc -l PORT` writes what arrives.
+    Nc(tools::NcArgs),
+    /// A timed bulk TCP transfer through the running stack (server: -s, client: -c HOST).
+    Iperf(tools::IperfArgs),
     /// FPGA bitstreams from the same RTL (open flow: yosys + nextpnr).
     Bitstream {
         #[command(subcommand)]
@@ -104,7 +116,12 @@ fn main() -> ExitCode {
             cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss))
         }
         Cmd::Verilog { out } => verilog(out),
-        Cmd::Up { vfio, hold } => up::run(vfio, hold),
+        Cmd::Up { vfio, hold, stack } => match stack.tap.is_some() {
+            true => up::run_stack(stack),
+            false => up::run(vfio, hold),
+        },
+        Cmd::Nc(a) => tools::nc(a),
+        Cmd::Iperf(a) => tools::iperf(a),
         Cmd::Bitstream { cmd } => bitstream::run(cmd),
     };
     match r {

@@ -548,6 +548,14 @@ impl Driver {
         self.irq
     }
 
+    /// Sets the IP MTU (`ifconfig mtu`): what the link beyond the NIC carries, at most
+    /// the NIC's largest frame less an Ethernet header and tag. Returns the MTU in effect.
+    pub fn set_mtu(&mut self, mtu: u32) -> u32 {
+        let max = self.info.max_frame.saturating_sub(18).max(68);
+        self.ifnet.if_mtu = mtu.clamp(68, max);
+        self.ifnet.if_mtu
+    }
+
     /// Names the interface as the stack numbers it (`nic0`, index 1, generation):
     /// received packets then carry the `rcvif` the stack checks.
     pub fn set_ifname(&mut self, name: &str, index: u16, generation: u32) {

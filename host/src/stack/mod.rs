@@ -36,6 +36,8 @@ pub mod hostcache;
 mod input;
 pub mod socket;
 pub mod tcb;
+#[cfg(all(feature = "sim", target_os = "linux"))]
+pub mod tapnic;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;

@@ -76,11 +76,36 @@ pub struct TcpListener {
     shared: Arc<ListenShared>,
 }
 
-/// A connected TCP socket. Dropping it closes it (orderly, or a RST when unread data remains).
+/// A connected TCP socket. Dropping the last handle ([`TcpStream::try_clone`])
+/// closes it (orderly, or a RST when unread data remains).
 pub struct TcpStream {
     stack: Stack,
     conn: Arc<Conn>,
     read_timeout: Option<Duration>,
+    _close: Arc<CloseOnDrop>,
+}
+
+/// Closes the connection when the last handle goes.
+struct CloseOnDrop {
+    stack: Stack,
+    conn: Arc<Conn>,
+}
+
+impl TcpStream {
+    fn new(stack: Stack, conn: Arc<Conn>) -> TcpStream {
+        let close = Arc::new(CloseOnDrop { stack: stack.clone(), conn: conn.clone() });
+        TcpStream { stack, conn, read_timeout: None, _close: close }
+    }
+
+    /// Another handle to the same connection (one thread reads while another writes).
+    pub fn try_clone(&self) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            stack: self.stack.clone(),
+            conn: self.conn.clone(),
+            read_timeout: self.read_timeout,
+            _close: self._close.clone(),
+        })
+    }
 }
 
 impl Stack {
@@ -148,7 +173,7 @@ impl Stack {
         }
         let t = lock(&conn.tcb);
         self.conn_output(&conn, t);
-        let stream = TcpStream { stack: self.clone(), conn, read_timeout: None };
+        let stream = TcpStream::new(self.clone(), conn);
         let mut t = lock(&stream.conn.tcb);
         loop {
             if t.is_connected() {
@@ -191,7 +216,7 @@ impl TcpListener {
         loop {
             if let Some(c) = q.pop_front() {
                 c.owned.store(true, Ordering::SeqCst);
-                return Ok(Some(TcpStream { stack: self.stack.clone(), conn: c, read_timeout: None }));
+                return Ok(Some(TcpStream::new(self.stack.clone(), c)));
             }
             let now = Instant::now();
             if now >= until {
@@ -266,7 +291,7 @@ impl TcpStream {
     }
 
     /// Aborts with a RST (`SO_LINGER` 0 then `close`): the peer sees a reset.
-    pub fn abort(self) {
+    pub fn abort(&self) {
         let mut t = lock(&self.conn.tcb);
         let rst = t.abort(TcpError::Aborted).then(|| t.rst_for_abort());
         drop(t);
@@ -274,7 +299,7 @@ impl TcpStream {
             self.stack.send_segments(&self.conn.route, self.conn.local, self.conn.remote, vec![r]);
         }
         self.conn.cv.notify_all();
-        // Drop runs close(), which finds the connection closed.
+        // The last handle's drop runs close(), which finds the connection closed.
     }
 
     /// Waits until everything written was acknowledged and the connection
@@ -364,7 +389,7 @@ impl Write for TcpStream {
     }
 }
 
-impl Drop for TcpStream {
+impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         let mut t = lock(&self.conn.tcb);
         let rst = t.close(Instant::now());

@@ -65,3 +65,106 @@ pub fn run(vfio: Option<String>, hold: u64) -> Res {
     drv.detach()?;
     Ok(())
 }
+
+/// `nicctl up --tap …`: the stack's options.
+#[derive(clap::Args, Debug)]
+pub struct StackArgs {
+    /// Run the TCP/IP stack with this Linux TAP as the NIC's wire (created if missing; run
+    /// `nicctl` inside the TAP's network namespace, e.g. `ip netns exec NS nicctl up --tap tap0 ...`).
+    #[arg(long, value_name = "IFNAME")]
+    pub tap: Option<String>,
+    /// IPv4 address and prefix length of nic0.
+    #[arg(long, value_name = "A.B.C.D/N", requires = "tap")]
+    pub addr: Option<String>,
+    /// IPv6 address and prefix length of nic0 (repeatable; a link-local address is always added).
+    #[arg(long, value_name = "ADDR6/N", requires = "tap")]
+    pub addr6: Vec<String>,
+    /// IPv4 default gateway.
+    #[arg(long, requires = "tap")]
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// IPv6 default gateway.
+    #[arg(long, requires = "tap")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    /// Control socket (default: $XDG_RUNTIME_DIR/nicctl.sock or /tmp/nicctl-UID.sock).
+    #[arg(long, value_name = "PATH", requires = "tap")]
+    pub ctl: Option<std::path::PathBuf>,
+    /// ifconfig words applied at start, comma-separated (e.g. `-txcsum,-txcsum6,-rxcsum,-rxcsum6,-tso`);
+    /// every offload the NIC has is on otherwise.
+    #[arg(long, value_name = "WORDS", requires = "tap", allow_hyphen_values = true)]
+    pub ifconfig: Option<String>,
+    /// Record the NIC's wire (both directions) to this pcap file.
+    #[arg(long, requires = "tap")]
+    pub pcap: Option<std::path::PathBuf>,
+    /// IP MTU (default: the TAP's MTU).
+    #[arg(long, requires = "tap")]
+    pub mtu: Option<u32>,
+    /// Seconds between status lines.
+    #[arg(long, default_value_t = 5, requires = "tap")]
+    pub status_every: u64,
+}
+
+fn parse_cidr<T: std::str::FromStr>(s: &str, max: u8) -> Result<(T, u8), String> {
+    let (a, n) = s.split_once('/').ok_or_else(|| format!("{s:?}: write ADDRESS/PREFIXLEN"))?;
+    let a = a.parse::<T>().map_err(|_| format!("{a:?} is not an address"))?;
+    let n: u8 = n.parse().ok().filter(|n| *n <= max).ok_or_else(|| format!("{n:?} is not a prefix length 0..={max}"))?;
+    Ok((a, n))
+}
+
+/// Runs the stack on the model bridged to the TAP and serves the control socket until killed.
+pub fn run_stack(a: StackArgs) -> Res {
+    use nic_host::stack::tapnic::{TapNic, TapNicConfig};
+    use nic_host::stack::IfAddrs;
+    let tap = a.tap.clone().unwrap_or_default();
+    let addrs = IfAddrs {
+        v4: a.addr.as_deref().map(|s| parse_cidr(s, 32)).transpose()?,
+        v6: a.addr6.iter().map(|s| parse_cidr(s, 128)).collect::<Result<_, _>>()?,
+        gateway4: a.gateway,
+        gateway6: a.gateway6,
+    };
+    if addrs.v4.is_none() && addrs.v6.is_empty() {
+        return Err("give nic0 an address: --addr A.B.C.D/N and/or --addr6 ADDR/N".into());
+    }
+    let mut cfg = TapNicConfig::new(&tap, addrs.clone());
+    cfg.ifconfig = a.ifconfig.iter().flat_map(|s| s.split(',')).map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect();
+    cfg.pcap = a.pcap.clone();
+    cfg.mtu = a.mtu;
+    let nic = TapNic::start(cfg).map_err(|e| format!("cannot bring up the stack on TAP {tap}: {e}"))?;
+    let ctl = a.ctl.clone().unwrap_or_else(nic_host::ctl::default_path);
+    let _server = nic_host::ctl::CtlServer::start(nic.stack.clone(), &ctl, Some(nic.clock()))?;
+    let ifp = nic.stack.ifnet(nic.ifindex).ok_or("the interface vanished at start")?;
+    let mac: Vec<String> = ifp.if_lladdr.iter().map(|b| format!("{b:02x}")).collect();
+    println!("{}: up on TAP {tap} (Verilator model), mtu {}", ifp.if_xname, ifp.if_mtu);
+    println!("\t{}", ifp.options_line());
+    println!("\tether {}", mac.join(":"));
+    if let Some((v4, n)) = addrs.v4 {
+        println!("\tinet {v4}/{n}");
+    }
+    for (v6, n) in &addrs.v6 {
+        println!("\tinet6 {v6}/{n}");
+    }
+    println!("\tinet6 {}/64 (link-local)", nic_host::stack::link_local(ifp.if_lladdr));
+    println!("\tcontrol socket {}", ctl.display());
+    let t0 = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_secs(a.status_every.max(1)));
+        if let Some(e) = nic.bridge_error() {
+            return Err(format!("the TAP bridge stopped: {e}").into());
+        }
+        let b = nic.bridge_counters();
+        let st = nic.stack.net_stats();
+        let conns = nic.stack.connections().len();
+        let cyc = nic.cycles();
+        println!(
+            "{}: {:.0} s, sim {} cycles ({:.3} s), wire in {} / out {} frames, tcp in {} / out {} segments, {} sockets",
+            ifp.if_xname,
+            t0.elapsed().as_secs_f64(),
+            cyc,
+            cyc as f64 * 6.4e-9,
+            b.frames_in,
+            b.frames_out,
+            st.tcp.tcps_rcvtotal,
+            st.tcp.tcps_sndtotal,
+            conns
+        );
+    }
+}

@@ -1,0 +1,430 @@
+//! The control socket: how tools reach a running stack (`nicctl up`), the
+//! way FreeBSD's tools reach the kernel through sockets and ioctls.
+//!
+//! A Unix stream socket. The client writes one request line; the server
+//! answers with one line, `ok …` or `err <message>`. `connect` and `listen`
+//! then turn the socket into the TCP connection's data path, in frames so
+//! that an orderly close, a reset and an error stay distinguishable:
+//!
+//! ```text
+//! request  := "connect" ADDR PORT [cc=NAME] | "listen" PORT
+//!           | "iperf-send" ADDR PORT BYTES SECS [cc=NAME] | "iperf-recv" PORT
+//!           | "status" | "detach" IFINDEX
+//! frame    := kind:u8 len:u32be bytes
+//! kind     := 'D' data | 'E' end of data (FIN) | 'A' abort (client: RST) | 'X' error (server, UTF-8 text)
+//! ```
+//!
+//! `iperf-send` / `iperf-recv` run the transfer inside the stack process
+//! (the data never crosses the control socket) and answer with one JSON line
+//! of bytes, wall time and simulated cycles.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::stack::socket::SockOpts;
+use crate::stack::{Stack, TcpStream};
+
+/// Frame kinds on the data path.
+pub const FRAME_DATA: u8 = b'D';
+/// The sender is done (TCP: FIN).
+pub const FRAME_EOF: u8 = b'E';
+/// Client to server: reset the connection.
+pub const FRAME_ABORT: u8 = b'A';
+/// Server to client: the connection failed; the payload says why.
+pub const FRAME_ERROR: u8 = b'X';
+
+/// Where `nicctl up` listens and the tools connect, unless told otherwise.
+pub fn default_path() -> PathBuf {
+    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return Path::new(&d).join("nicctl.sock");
+    }
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    PathBuf::from(format!("/tmp/nicctl-{uid}.sock"))
+}
+
+/// Writes one frame.
+pub fn write_frame(w: &mut impl Write, kind: u8, data: &[u8]) -> io::Result<()> {
+    let mut h = [0u8; 5];
+    h[0] = kind;
+    h[1..].copy_from_slice(&(data.len() as u32).to_be_bytes());
+    w.write_all(&h)?;
+    w.write_all(data)
+}
+
+/// Largest frame accepted (a peer that claims more is broken).
+const MAX_FRAME: usize = 1 << 20;
+
+/// Reads one frame; `None` at a clean end of stream.
+pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
+    let mut h = [0u8; 5];
+    match r.read_exact(&mut h) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes([h[1], h[2], h[3], h[4]]) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("control frame of {len} bytes")));
+    }
+    let mut data = vec![0u8; len];
+    r.read_exact(&mut data)?;
+    Ok(Some((h[0], data)))
+}
+
+/// Simulated cycles so far (the Verilator model's clock), when the device is simulated.
+pub type CycleClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The result of an `iperf-*` request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IperfReport {
+    /// Payload bytes moved.
+    pub bytes: u64,
+    /// Wall-clock seconds.
+    pub wall_s: f64,
+    /// Simulated cycles elapsed (0 without a simulator).
+    pub cycles: u64,
+    /// Simulated nanoseconds.
+    pub sim_ns: u64,
+    /// Retransmitted segments (sender side).
+    pub rexmits: u64,
+    /// Segment size used.
+    pub mss: u32,
+    /// TSO bursts sent.
+    pub tso_bursts: u64,
+}
+
+impl IperfReport {
+    /// As one JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "bytes": self.bytes, "wall_s": self.wall_s, "cycles": self.cycles, "sim_ns": self.sim_ns,
+            "rexmits": self.rexmits, "mss": self.mss, "tso_bursts": self.tso_bursts,
+        })
+    }
+}
+
+/// The running control server.
+pub struct CtlServer {
+    path: PathBuf,
+}
+
+impl Drop for CtlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl CtlServer {
+    /// Listens at `path` (replacing a stale socket no one answers on) and
+    /// serves requests on their own threads.
+    pub fn start(stack: Stack, path: &Path, clock: Option<CycleClock>) -> io::Result<CtlServer> {
+        if path.exists() {
+            if UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("a stack already answers at {}; stop it or use --ctl", path.display()),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        let l = UnixListener::bind(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display()))
+        })?;
+        std::thread::Builder::new().name("ctl".into()).spawn(move || {
+            for c in l.incoming().flatten() {
+                let (stack, clock) = (stack.clone(), clock.clone());
+                let _ = std::thread::Builder::new().name("ctl-conn".into()).spawn(move || {
+                    if let Err(e) = serve(&stack, c, clock) {
+                        log::info!("control connection: {e}");
+                    }
+                });
+            }
+        })?;
+        Ok(CtlServer { path: path.to_path_buf() })
+    }
+}
+
+fn parse_addr(host: &str, port: &str) -> Result<SocketAddr, String> {
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("{host:?} is not an IPv4 or IPv6 address (names are not resolved)"))?;
+    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port number"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn opts_from(words: &[&str]) -> SockOpts {
+    let cc = words.iter().find_map(|w| w.strip_prefix("cc=")).map(str::to_string);
+    SockOpts { cc, tcb: None }
+}
+
+fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>) -> io::Result<()> {
+    let mut rd = BufReader::new(c.try_clone()?);
+    let mut w = c;
+    let mut line = String::new();
+    rd.read_line(&mut line)?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let reply = |w: &mut UnixStream, s: String| writeln!(w, "{s}");
+    match words.as_slice() {
+        ["connect", host, port, rest @ ..] => {
+            let dst = match parse_addr(host, port) {
+                Ok(a) => a,
+                Err(e) => return reply(&mut w, format!("err {e}")),
+            };
+            match stack.tcp_connect(dst, opts_from(rest)) {
+                Ok(s) => {
+                    reply(&mut w, format!("ok {} {}", s.local_addr(), s.peer_addr()))?;
+                    pump(s, rd, w)
+                }
+                Err(e) => reply(&mut w, format!("err connect to {dst}: {e}")),
+            }
+        }
+        ["listen", port, rest @ ..] => {
+            let port: u16 = match port.parse() {
+                Ok(p) => p,
+                Err(_) => return reply(&mut w, format!("err {port:?} is not a port number")),
+            };
+            let l = match stack.tcp_listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), 8, opts_from(rest)) {
+                Ok(l) => l,
+                Err(e) => return reply(&mut w, format!("err listen on port {port}: {e}")),
+            };
+            reply(&mut w, format!("ok listening {}", l.local_addr()))?;
+            let s = l.accept()?;
+            drop(l);
+            reply(&mut w, format!("ok accepted {}", s.peer_addr()))?;
+            pump(s, rd, w)
+        }
+        ["iperf-send", host, port, bytes, secs, rest @ ..] => {
+            let dst = match parse_addr(host, port) {
+                Ok(a) => a,
+                Err(e) => return reply(&mut w, format!("err {e}")),
+            };
+            let (Ok(bytes), Ok(secs)) = (bytes.parse::<u64>(), secs.parse::<f64>()) else {
+                return reply(&mut w, "err iperf-send wants BYTES and SECS as numbers".into());
+            };
+            match iperf_send(stack, dst, bytes, secs, opts_from(rest), clock.as_ref()) {
+                Ok(r) => reply(&mut w, format!("ok {}", r.to_json())),
+                Err(e) => reply(&mut w, format!("err iperf to {dst}: {e}")),
+            }
+        }
+        ["iperf-recv", port] => {
+            let port: u16 = match port.parse() {
+                Ok(p) => p,
+                Err(_) => return reply(&mut w, format!("err {port:?} is not a port number")),
+            };
+            let l = match stack.tcp_listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), 8, SockOpts::default())
+            {
+                Ok(l) => l,
+                Err(e) => return reply(&mut w, format!("err listen on port {port}: {e}")),
+            };
+            reply(&mut w, format!("ok listening {}", l.local_addr()))?;
+            let s = l.accept()?;
+            drop(l);
+            match iperf_recv(s, clock.as_ref()) {
+                Ok(r) => reply(&mut w, format!("ok {}", r.to_json())),
+                Err(e) => reply(&mut w, format!("err iperf receive: {e}")),
+            }
+        }
+        ["status"] => reply(&mut w, format!("ok {}", status_json(stack, clock.as_ref()))),
+        ["detach", idx] => match idx.parse::<u16>().map_err(|e| e.to_string()).and_then(|i| {
+            stack.detach(i).map_err(|e| e.to_string())
+        }) {
+            Ok(r) => reply(
+                &mut w,
+                format!("ok {}", serde_json::json!({"frames_purged": r.frames_purged, "conns_aborted": r.conns_aborted})),
+            ),
+            Err(e) => reply(&mut w, format!("err detach {idx}: {e}")),
+        },
+        _ => reply(
+            &mut w,
+            format!("err unknown request {:?}; see nic_host::ctl for the protocol", line.trim_end()),
+        ),
+    }
+}
+
+/// Moves data between the control socket's frames and the TCP connection until both directions end.
+fn pump(s: TcpStream, mut rd: BufReader<UnixStream>, mut w: UnixStream) -> io::Result<()> {
+    let mut tx = s.try_clone()?;
+    let up = std::thread::spawn(move || -> io::Result<()> {
+        loop {
+            match read_frame(&mut rd)? {
+                Some((FRAME_DATA, d)) => tx.write_all(&d)?,
+                Some((FRAME_EOF, _)) => return tx.shutdown(Shutdown::Write),
+                Some((FRAME_ABORT, _)) | None => {
+                    tx.abort();
+                    return Ok(());
+                }
+                Some((k, _)) => {
+                    tx.abort();
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame kind {k}")));
+                }
+            }
+        }
+    });
+    let mut rx = s;
+    let mut buf = vec![0u8; 64 << 10];
+    let r = loop {
+        match rx.read(&mut buf) {
+            Ok(0) => break write_frame(&mut w, FRAME_EOF, &[]),
+            Ok(n) => {
+                if let Err(e) = write_frame(&mut w, FRAME_DATA, &buf[..n]) {
+                    rx.abort();
+                    break Err(e);
+                }
+            }
+            Err(e) => break write_frame(&mut w, FRAME_ERROR, e.to_string().as_bytes()),
+        }
+    };
+    // The peer's side is done; our sending side finishes on its own (or was aborted).
+    let up = up.join().unwrap_or_else(|_| Err(io::Error::other("control pump thread panicked")));
+    if let Err(e) = &up {
+        let _ = write_frame(&mut w, FRAME_ERROR, e.to_string().as_bytes());
+    }
+    // Wait for our FIN to be acknowledged so the tool exits only when everything arrived.
+    let _ = rx.wait_closed(Duration::from_secs(30));
+    r
+}
+
+fn cycles(clock: Option<&CycleClock>) -> u64 {
+    clock.map_or(0, |c| c())
+}
+
+/// Sends `bytes` (or for `secs` when `bytes` is 0) of a repeating pattern to `dst`, then closes.
+pub fn iperf_send(
+    stack: &Stack,
+    dst: SocketAddr,
+    bytes: u64,
+    secs: f64,
+    opts: SockOpts,
+    clock: Option<&CycleClock>,
+) -> io::Result<IperfReport> {
+    let mut s = stack.tcp_connect(dst, opts)?;
+    let buf: Vec<u8> = (0..256 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let (t0, c0) = (Instant::now(), cycles(clock));
+    let until = (bytes == 0).then(|| t0 + Duration::from_secs_f64(secs.max(0.1)));
+    let mut sent = 0u64;
+    while until.map_or(sent < bytes, |u| Instant::now() < u) {
+        let n = if bytes > 0 { (bytes - sent).min(buf.len() as u64) as usize } else { buf.len() };
+        s.write_all(&buf[..n])?;
+        sent += n as u64;
+    }
+    s.shutdown(Shutdown::Write)?;
+    s.wait_closed(Duration::from_secs(60))?;
+    let info = s.info();
+    Ok(IperfReport {
+        bytes: sent,
+        wall_s: t0.elapsed().as_secs_f64(),
+        cycles: cycles(clock) - c0,
+        sim_ns: nic_sim_ns(cycles(clock) - c0),
+        rexmits: info.stats.rexmit_segs,
+        mss: info.t_maxseg,
+        tso_bursts: info.stats.tso_bursts,
+    })
+}
+
+/// Counts what arrives on `s` until the peer closes.
+pub fn iperf_recv(mut s: TcpStream, clock: Option<&CycleClock>) -> io::Result<IperfReport> {
+    let mut buf = vec![0u8; 256 << 10];
+    let (t0, c0) = (Instant::now(), cycles(clock));
+    let mut got = 0u64;
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        got += n as u64;
+    }
+    let info = s.info();
+    Ok(IperfReport {
+        bytes: got,
+        wall_s: t0.elapsed().as_secs_f64(),
+        cycles: cycles(clock) - c0,
+        sim_ns: nic_sim_ns(cycles(clock) - c0),
+        rexmits: info.stats.rexmit_segs,
+        mss: info.t_maxseg,
+        tso_bursts: info.stats.tso_bursts,
+    })
+}
+
+/// Cycles of the 156.25 MHz core clock as nanoseconds (6.4 ns each).
+fn nic_sim_ns(cycles: u64) -> u64 {
+    cycles * 32 / 5
+}
+
+fn status_json(stack: &Stack, clock: Option<&CycleClock>) -> serde_json::Value {
+    let c = stack.counters();
+    let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let conns: Vec<serde_json::Value> = stack
+        .connections()
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({"local": r.local.to_string(), "remote": r.remote.to_string(), "state": r.state,
+                "recv_q": r.rcv_q, "send_q": r.snd_q,
+                "mss": r.info.as_ref().map(|i| i.t_maxseg), "pmtu": r.info.as_ref().map(|i| i.pmtu)})
+        })
+        .collect();
+    let st = stack.net_stats();
+    serde_json::json!({
+        "cycles": cycles(clock),
+        "interfaces": stack.interfaces().iter().map(|(i, n)| serde_json::json!({"index": i, "name": n})).collect::<Vec<_>>(),
+        "connections": conns,
+        "tcp": {"rcvtotal": st.tcp.tcps_rcvtotal, "sndtotal": st.tcp.tcps_sndtotal, "rcvbadsum": st.tcp.tcps_rcvbadsum},
+        "csum": {"l3_hw": st.csum.l3_hw, "l3_sw": st.csum.l3_sw, "l4_hw": st.csum.l4_hw, "l4_sw": st.csum.l4_sw,
+                 "tx_hw": st.csum.tx_hw, "tx_sw": st.csum.tx_sw},
+        "pmtu_msgs": ld(&c.pmtu_msgs), "pmtu_applied": ld(&c.pmtu_applied), "echo_replies": ld(&c.echo_replies),
+        "rst_no_conn": ld(&c.rst_no_conn), "txq_drops": ld(&c.txq_drops), "purged": ld(&c.purged),
+        "resolve_failed": ld(&c.resolve_failed), "bad_control": ld(&c.bad_control), "driver_errors": ld(&c.driver_errors),
+    })
+}
+
+/// A client's connection to a running stack.
+pub struct CtlClient {
+    rd: BufReader<UnixStream>,
+    w: UnixStream,
+}
+
+impl CtlClient {
+    /// Connects to the stack listening at `path`.
+    pub fn connect(path: &Path) -> io::Result<CtlClient> {
+        let s = UnixStream::connect(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "no stack answers at {} ({e}); start one with `nicctl up --tap IFNAME ...` or pass --ctl",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(CtlClient { rd: BufReader::new(s.try_clone()?), w: s })
+    }
+
+    /// Sends a request line and returns the text after `ok `, or the server's error.
+    pub fn request(&mut self, line: &str) -> io::Result<String> {
+        writeln!(self.w, "{line}")?;
+        self.reply()
+    }
+
+    /// Reads one more reply line (`listen` answers twice: listening, then accepted).
+    pub fn reply(&mut self) -> io::Result<String> {
+        let mut r = String::new();
+        if self.rd.read_line(&mut r)? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the stack closed the control connection"));
+        }
+        let r = r.trim_end();
+        match r.strip_prefix("ok") {
+            Some(rest) => Ok(rest.trim_start().to_string()),
+            None => Err(io::Error::other(r.strip_prefix("err ").unwrap_or(r).to_string())),
+        }
+    }
+
+    /// The data path, after `connect`/`listen`: reader and writer halves.
+    pub fn into_data(self) -> (BufReader<UnixStream>, UnixStream) {
+        (self.rd, self.w)
+    }
+}
