@@ -205,7 +205,7 @@ fn ifreq(name: [libc::c_char; libc::IFNAMSIZ]) -> libc::ifreq {
 }
 
 /// `ioctl(fd, req, &mut r)`, with errno as an `io::Error`.
-fn ioctl_ifreq(fd: &OwnedFd, req: u64, r: &mut libc::ifreq) -> io::Result<()> {
+fn ioctl_ifreq(fd: &OwnedFd, req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
     // SAFETY: every request passed here (TUNSETIFF, SIOCGIFFLAGS,
     // SIOCSIFFLAGS, SIOCGIFMTU) reads and/or writes one `struct ifreq`, and
     // `r` is a valid, exclusively borrowed one for the duration of the call.
@@ -241,7 +241,10 @@ impl TapDevice {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut r = ifreq(raw_name);
         r.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as libc::c_short;
-        ioctl_ifreq(&fd, libc::TUNSETIFF as u64, &mut r).map_err(|source| TapError::Attach {
+        // libc types TUNSETIFF as its `Ioctl` (c_int on musl, c_ulong on glibc).
+        #[allow(clippy::unnecessary_cast)]
+        let tunsetiff = libc::TUNSETIFF as libc::c_ulong;
+        ioctl_ifreq(&fd, tunsetiff, &mut r).map_err(|source| TapError::Attach {
             name: name.to_string(),
             source,
         })?;
@@ -276,13 +279,12 @@ impl TapDevice {
             }
         };
         let mut r = ifreq(ifname(&self.name)?);
-        ioctl_ifreq(&self.ctl, libc::SIOCGIFFLAGS as u64, &mut r).map_err(err("read the flags"))?;
+        ioctl_ifreq(&self.ctl, libc::SIOCGIFFLAGS, &mut r).map_err(err("read the flags"))?;
         // SAFETY: SIOCGIFFLAGS filled the `ifru_flags` member of the union.
         let flags = unsafe { r.ifr_ifru.ifru_flags };
         if flags & libc::IFF_UP as libc::c_short == 0 {
             r.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
-            ioctl_ifreq(&self.ctl, libc::SIOCSIFFLAGS as u64, &mut r)
-                .map_err(err("bring up the link"))?;
+            ioctl_ifreq(&self.ctl, libc::SIOCSIFFLAGS, &mut r).map_err(err("bring up the link"))?;
             eprintln!("nic-sim: TAP {} was down; brought its link up", self.name);
         }
         Ok(())
@@ -297,12 +299,10 @@ impl TapDevice {
     /// this many bytes plus the Ethernet header.
     pub fn mtu(&self) -> Result<u32, TapError> {
         let mut r = ifreq(ifname(&self.name)?);
-        ioctl_ifreq(&self.ctl, libc::SIOCGIFMTU as u64, &mut r).map_err(|source| {
-            TapError::Ioctl {
-                name: self.name.clone(),
-                what: "read the MTU",
-                source,
-            }
+        ioctl_ifreq(&self.ctl, libc::SIOCGIFMTU, &mut r).map_err(|source| TapError::Ioctl {
+            name: self.name.clone(),
+            what: "read the MTU",
+            source,
         })?;
         // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member of the union.
         Ok(unsafe { r.ifr_ifru.ifru_mtu }.max(0) as u32)
