@@ -370,7 +370,17 @@ fn status_json(stack: &Stack, clock: Option<&CycleClock>) -> serde_json::Value {
         })
         .collect();
     let st = stack.net_stats();
+    let hw: serde_json::Map<String, serde_json::Value> = stack
+        .interfaces()
+        .first()
+        .and_then(|(i, _)| stack.with_driver(*i, |d| d.hw_stats()).ok())
+        .and_then(Result::ok)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v.into()))
+        .collect();
     serde_json::json!({
+        "nic": hw,
         "cycles": cycles(clock),
         "interfaces": stack.interfaces().iter().map(|(i, n)| serde_json::json!({"index": i, "name": n})).collect::<Vec<_>>(),
         "connections": conns,

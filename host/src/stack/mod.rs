@@ -266,7 +266,7 @@ pub struct Stack {
 pub struct DetachReport {
     /// Frames queued for the interface (transmit queue, held for resolution) that were freed.
     pub frames_purged: usize,
-    /// Connections routed over it, ended with `ENETDOWN`.
+    /// Connections routed over it, ended with `ENETDOWN` (and forgotten).
     pub conns_aborted: usize,
 }
 
@@ -424,9 +424,7 @@ impl Stack {
             };
             for c in gone {
                 let mut t = lock(&c.tcb);
-                if !t.is_closed() {
-                    rep.conns_aborted += 1;
-                }
+                rep.conns_aborted += 1;
                 t.abort(TcpError::NetDown);
                 drop(t);
                 c.cv.notify_all();
