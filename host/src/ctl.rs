@@ -9,7 +9,7 @@
 //! ```text
 //! request  := "connect" ADDR PORT [cc=NAME] | "listen" PORT
 //!           | "iperf-send" ADDR PORT BYTES SECS [cc=NAME] | "iperf-recv" PORT
-//!           | "status" | "detach" IFINDEX
+//!           | "status" | "detach" IFINDEX | "shutdown"
 //! frame    := kind:u8 len:u32be bytes
 //! kind     := 'D' data | 'E' end of data (FIN) | 'A' abort (client: RST) | 'X' error (server, UTF-8 text)
 //! ```
@@ -111,6 +111,7 @@ impl IperfReport {
 /// The running control server.
 pub struct CtlServer {
     path: PathBuf,
+    shutdown: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for CtlServer {
@@ -135,17 +136,24 @@ impl CtlServer {
         let l = UnixListener::bind(path).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display()))
         })?;
+        let shutdown = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = shutdown.clone();
         std::thread::Builder::new().name("ctl".into()).spawn(move || {
             for c in l.incoming().flatten() {
-                let (stack, clock) = (stack.clone(), clock.clone());
+                let (stack, clock, flag) = (stack.clone(), clock.clone(), flag.clone());
                 let _ = std::thread::Builder::new().name("ctl-conn".into()).spawn(move || {
-                    if let Err(e) = serve(&stack, c, clock) {
+                    if let Err(e) = serve(&stack, c, clock, &flag) {
                         log::info!("control connection: {e}");
                     }
                 });
             }
         })?;
-        Ok(CtlServer { path: path.to_path_buf() })
+        Ok(CtlServer { path: path.to_path_buf(), shutdown })
+    }
+
+    /// Whether a client asked the stack to stop (`shutdown`).
+    pub fn shutdown_requested(&self) -> bool {
+        self.shutdown.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -164,7 +172,7 @@ fn opts_from(words: &[&str]) -> SockOpts {
     SockOpts { cc, tcb: None }
 }
 
-fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>) -> io::Result<()> {
+fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std::sync::atomic::AtomicBool) -> io::Result<()> {
     let mut rd = BufReader::new(c.try_clone()?);
     let mut w = c;
     let mut line = String::new();
@@ -232,6 +240,10 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>) -> io::Result<
             }
         }
         ["status"] => reply(&mut w, format!("ok {}", status_json(stack, clock.as_ref()))),
+        ["shutdown"] => {
+            shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
+            reply(&mut w, "ok stopping".into())
+        }
         ["detach", idx] => match idx.parse::<u16>().map_err(|e| e.to_string()).and_then(|i| {
             stack.detach(i).map_err(|e| e.to_string())
         }) {

@@ -99,6 +99,12 @@ enum Cmd {
     Nc(tools::NcArgs),
     /// A timed bulk TCP transfer through the running stack (server: -s, client: -c HOST).
     Iperf(tools::IperfArgs),
+    /// Stop a running stack (`nicctl up --tap`) cleanly: interface detached, control socket removed.
+    Shutdown {
+        /// Control socket of the running stack.
+        #[arg(long, value_name = "PATH")]
+        ctl: Option<PathBuf>,
+    },
     /// FPGA bitstreams from the same RTL (open flow: yosys + nextpnr).
     Bitstream {
         #[command(subcommand)]
@@ -122,6 +128,7 @@ fn main() -> ExitCode {
         },
         Cmd::Nc(a) => tools::nc(a),
         Cmd::Iperf(a) => tools::iperf(a),
+        Cmd::Shutdown { ctl } => tools::shutdown(ctl),
         Cmd::Bitstream { cmd } => bitstream::run(cmd),
     };
     match r {

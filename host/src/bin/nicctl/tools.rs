@@ -154,3 +154,9 @@ pub fn iperf(a: IperfArgs) -> Res {
     println!("{json}");
     Ok(())
 }
+
+/// Asks the running stack to stop.
+pub fn shutdown(ctl: Option<PathBuf>) -> Res {
+    client(&ctl)?.request("shutdown")?;
+    Ok(())
+}

@@ -130,7 +130,7 @@ pub fn run_stack(a: StackArgs) -> Res {
     cfg.mtu = a.mtu;
     let nic = TapNic::start(cfg).map_err(|e| format!("cannot bring up the stack on TAP {tap}: {e}"))?;
     let ctl = a.ctl.clone().unwrap_or_else(nic_host::ctl::default_path);
-    let _server = nic_host::ctl::CtlServer::start(nic.stack.clone(), &ctl, Some(nic.clock()))?;
+    let server = nic_host::ctl::CtlServer::start(nic.stack.clone(), &ctl, Some(nic.clock()))?;
     let ifp = nic.stack.ifnet(nic.ifindex).ok_or("the interface vanished at start")?;
     let mac: Vec<String> = ifp.if_lladdr.iter().map(|b| format!("{b:02x}")).collect();
     println!("{}: up on TAP {tap} (Verilator model), mtu {}", ifp.if_xname, ifp.if_mtu);
@@ -145,8 +145,17 @@ pub fn run_stack(a: StackArgs) -> Res {
     println!("\tinet6 {}/64 (link-local)", nic_host::stack::link_local(ifp.if_lladdr));
     println!("\tcontrol socket {}", ctl.display());
     let t0 = Instant::now();
+    let mut next = t0;
     loop {
-        std::thread::sleep(Duration::from_secs(a.status_every.max(1)));
+        next += Duration::from_secs(a.status_every.max(1));
+        while Instant::now() < next {
+            if server.shutdown_requested() {
+                println!("{}: stopping (asked on the control socket)", ifp.if_xname);
+                drop(nic);
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
         if let Some(e) = nic.bridge_error() {
             return Err(format!("the TAP bridge stopped: {e}").into());
         }
