@@ -372,8 +372,8 @@ impl Stack {
             ifnet: RwLock::new(ifnet),
             addrs,
             ll6,
-            arp: Mutex::new(NeighCache::new(self.inner.cfg.neigh.clone())),
-            nd: Mutex::new(NeighCache::new(self.inner.cfg.neigh.clone())),
+            arp: Mutex::new(NeighCache::new(self.inner.cfg.neigh)),
+            nd: Mutex::new(NeighCache::new(self.inner.cfg.neigh)),
             snd: Mutex::new(VecDeque::new()),
             departed: AtomicBool::new(false),
             ip_id: AtomicU16::new((std::process::id() & 0xffff) as u16),
@@ -561,7 +561,7 @@ impl Stack {
     pub(crate) fn ephemeral_port(&self, remote: SocketAddr, src: IpAddr) -> Option<u16> {
         let mut p = lock(&self.inner.next_port);
         for _ in 0..16384 {
-            *p = if *p >= 65535 { 49152 } else { *p + 1 };
+            *p = if *p == u16::MAX { 49152 } else { *p + 1 };
             let local = SocketAddr::new(src, *p);
             if self.lookup(local, remote).is_none() && !lock(&self.inner.listeners).contains_key(&*p) {
                 return Some(*p);
