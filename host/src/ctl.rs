@@ -328,16 +328,22 @@ pub fn iperf_send(
     }
     s.shutdown(Shutdown::Write)?;
     s.wait_closed(Duration::from_secs(60))?;
+    Ok(report(&s, sent, t0, c0, clock))
+}
+
+/// What an iperf run measured, from its start (`t0`, cycle `c0`) until now.
+fn report(s: &TcpStream, bytes: u64, t0: Instant, c0: u64, clock: Option<&CycleClock>) -> IperfReport {
     let info = s.info();
-    Ok(IperfReport {
-        bytes: sent,
+    let cycles = cycles(clock) - c0;
+    IperfReport {
+        bytes,
         wall_s: t0.elapsed().as_secs_f64(),
-        cycles: cycles(clock) - c0,
-        sim_ns: nic_sim_ns(cycles(clock) - c0),
+        cycles,
+        sim_ns: nic_sim_ns(cycles),
         rexmits: info.stats.rexmit_segs,
         mss: info.t_maxseg,
         tso_bursts: info.stats.tso_bursts,
-    })
+    }
 }
 
 /// Counts what arrives on `s` until the peer closes.
@@ -352,16 +358,7 @@ pub fn iperf_recv(mut s: TcpStream, clock: Option<&CycleClock>) -> io::Result<Ip
         }
         got += n as u64;
     }
-    let info = s.info();
-    Ok(IperfReport {
-        bytes: got,
-        wall_s: t0.elapsed().as_secs_f64(),
-        cycles: cycles(clock) - c0,
-        sim_ns: nic_sim_ns(cycles(clock) - c0),
-        rexmits: info.stats.rexmit_segs,
-        mss: info.t_maxseg,
-        tso_bursts: info.stats.tso_bursts,
-    })
+    Ok(report(&s, got, t0, c0, clock))
 }
 
 /// Cycles of the 156.25 MHz core clock as nanoseconds (6.4 ns each).
