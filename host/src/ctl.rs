@@ -176,7 +176,11 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
     let mut rd = BufReader::new(c.try_clone()?);
     let mut w = c;
     let mut line = String::new();
-    rd.read_line(&mut line)?;
+    // One request line, bounded: a client that never sends a newline cannot grow it.
+    (&mut rd).take(4096).read_line(&mut line)?;
+    if !line.ends_with('\n') {
+        return writeln!(w, "err a request is one line of at most 4096 bytes");
+    }
     let words: Vec<&str> = line.split_whitespace().collect();
     let reply = |w: &mut UnixStream, s: String| writeln!(w, "{s}");
     match words.as_slice() {
@@ -216,6 +220,9 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
             let (Ok(bytes), Ok(secs)) = (bytes.parse::<u64>(), secs.parse::<f64>()) else {
                 return reply(&mut w, "err iperf-send wants BYTES and SECS as numbers".into());
             };
+            if !(secs.is_finite() && (0.0..=86400.0).contains(&secs)) {
+                return reply(&mut w, format!("err iperf-send: {secs} s is not a duration of 0 to 86400 s"));
+            }
             match iperf_send(stack, dst, bytes, secs, opts_from(rest), clock.as_ref()) {
                 Ok(r) => reply(&mut w, format!("ok {}", r.to_json())),
                 Err(e) => reply(&mut w, format!("err iperf to {dst}: {e}")),
@@ -264,8 +271,16 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
 fn pump(s: TcpStream, mut rd: BufReader<UnixStream>, mut w: UnixStream) -> io::Result<()> {
     let mut tx = s.try_clone()?;
     let up = std::thread::spawn(move || -> io::Result<()> {
+        let r = pump_up(&mut rd, &mut tx);
+        if r.is_err() {
+            // The client is gone or broken: the connection must not wait for data that never comes.
+            tx.abort();
+        }
+        r
+    });
+    fn pump_up(rd: &mut BufReader<UnixStream>, tx: &mut TcpStream) -> io::Result<()> {
         loop {
-            match read_frame(&mut rd)? {
+            match read_frame(rd)? {
                 Some((FRAME_DATA, d)) => tx.write_all(&d)?,
                 Some((FRAME_EOF, _)) => return tx.shutdown(Shutdown::Write),
                 Some((FRAME_ABORT, _)) | None => {
@@ -273,12 +288,11 @@ fn pump(s: TcpStream, mut rd: BufReader<UnixStream>, mut w: UnixStream) -> io::R
                     return Ok(());
                 }
                 Some((k, _)) => {
-                    tx.abort();
                     return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame kind {k}")));
                 }
             }
         }
-    });
+    }
     let mut rx = s;
     let mut buf = vec![0u8; 64 << 10];
     let r = loop {

@@ -338,17 +338,21 @@ fn detach_during_a_transfer_ends_it_with_an_error() {
         loop {
             match s.write_all(&chunk) {
                 Ok(()) => sent += chunk.len(),
-                Err(e) => return (sent, e),
+                // The socket is handed back: the application still holds it while detach runs.
+                Err(e) => return (sent, e, s),
             }
         }
     });
     std::thread::sleep(Duration::from_secs(2));
     let rep = nic.stack.detach(nic.ifindex).expect("detach");
-    let (sent, err) = writer.join().expect("the writer did not panic");
+    let (sent, err, mut s) = writer.join().expect("the writer did not panic");
     assert_eq!(err.kind(), std::io::ErrorKind::NetworkDown, "{err}");
     assert!(sent > 0, "the transfer was under way");
     assert_eq!(rep.conns_aborted, 1);
     assert!(nic.stack.interfaces().is_empty() && nic.stack.connections().is_empty(), "nothing left behind");
+    let mut buf = [0u8; 8];
+    assert_eq!(s.read(&mut buf).map_err(|e| e.kind()).err(), Some(std::io::ErrorKind::NetworkDown), "reads say so too");
+    drop(s);
     assert!(nic.stack.detach(nic.ifindex).is_err(), "a departed interface cannot depart twice");
     assert_eq!(
         nic.stack.counters().purged.load(std::sync::atomic::Ordering::Relaxed),

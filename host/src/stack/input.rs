@@ -252,15 +252,16 @@ impl Stack {
         }
         let local = SocketAddr::new(q.src, q.sport);
         let remote = SocketAddr::new(q.dst, q.dport);
-        // The cache may refuse; the connection is updated regardless.
-        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, Instant::now());
+        // Never below the family's minimum (a router's 0, a forged 68).
+        let mtu = mtu.max(super::min_mtu(remote.is_ipv6()));
+        // Only for a segment we have in flight (RFC 5927 §4.1): anything else is ignored, cache included.
         let Some(c) = self.lookup(local, remote) else { return };
         let mut t = lock(&c.tcb);
-        if let Some(seq) = q.seq {
-            if !t.seq_in_flight(seq) {
-                return;
-            }
+        if !q.seq.is_some_and(|seq| t.seq_in_flight(seq)) {
+            return;
         }
+        // The cache may refuse; the connection is updated regardless.
+        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, Instant::now());
         if t.mtu_changed(mtu) {
             bump(&self.inner.counters.pmtu_applied);
             self.conn_output(&c, t);
@@ -368,7 +369,16 @@ impl Stack {
         }
         if let Some(l) = &c.listener {
             l.embryonic.fetch_sub(1, Ordering::SeqCst);
-            l.push(c.clone());
+            if !l.push(c.clone()) {
+                // The listener closed during the handshake: nobody will accept this one.
+                let mut t = lock(&c.tcb);
+                let rst = t.abort(super::TcpError::Aborted).then(|| t.rst_for_abort());
+                drop(t);
+                if let Some(r) = rst {
+                    self.send_segments(&c.route, c.local, c.remote, vec![r]);
+                }
+                self.remove(c);
+            }
         }
     }
 

@@ -287,6 +287,16 @@ pub struct ConnRow {
     pub info: Option<TcpInfo>,
 }
 
+/// The smallest path MTU accepted from "too big" messages: RFC 1191's 576-byte
+/// datagram every IPv4 host takes (FreeBSD's `tcp_minmss` floor), IPv6's 1280.
+pub(crate) fn min_mtu(v6: bool) -> u32 {
+    if v6 {
+        1280
+    } else {
+        576
+    }
+}
+
 /// Protocol family's TSO bit in `if_hwassist`.
 fn tso_flag(v6: bool) -> u32 {
     if v6 {
@@ -423,6 +433,9 @@ impl Stack {
                 keys.into_iter().filter_map(|k| m.remove(&k)).collect()
             };
             for c in gone {
+                if let (Some(l), false) = (&c.listener, c.handed_over.swap(true, Ordering::SeqCst)) {
+                    l.embryonic.fetch_sub(1, Ordering::SeqCst);
+                }
                 let mut t = lock(&c.tcb);
                 rep.conns_aborted += 1;
                 t.abort(TcpError::NetDown);
@@ -533,6 +546,21 @@ impl Stack {
         &self.inner.shards[h as usize & (self.inner.shards.len() - 1)]
     }
 
+    /// Connections of listener `l` still in their handshake (for its close).
+    pub(crate) fn embryonic_of(&self, l: &Arc<socket::ListenShared>) -> Vec<Arc<Conn>> {
+        let mut v = Vec::new();
+        for shard in &self.inner.shards {
+            v.extend(
+                lock(shard)
+                    .values()
+                    .filter(|c| c.listener.as_ref().is_some_and(|x| Arc::ptr_eq(x, l)))
+                    .filter(|c| !c.handed_over.load(Ordering::SeqCst))
+                    .cloned(),
+            );
+        }
+        v
+    }
+
     pub(crate) fn lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<Arc<Conn>> {
         lock(self.shard(local, remote)).get(&(local, remote)).cloned()
     }
@@ -612,7 +640,7 @@ impl Stack {
         let v6 = remote.is_ipv6();
         let mut mtu = ifnet.if_mtu;
         if let Some(m) = lock(&self.inner.hostcache).mtu(remote, Instant::now()) {
-            mtu = mtu.min(m);
+            mtu = mtu.min(m.max(min_mtu(v6)));
         }
         Some(PathInfo {
             mtu,

@@ -61,12 +61,14 @@ impl ListenShared {
         lock(&self.queue).len() + self.embryonic.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn push(&self, c: Arc<Conn>) {
+    /// Queues an established connection for `accept`; `false` when the listener is gone.
+    pub(crate) fn push(&self, c: Arc<Conn>) -> bool {
         if self.closed.load(Ordering::SeqCst) {
-            return;
+            return false;
         }
         lock(&self.queue).push_back(c);
         self.cv.notify_all();
+        true
     }
 }
 
@@ -241,8 +243,10 @@ impl Drop for TcpListener {
                 ls.remove(&self.shared.addr.port());
             }
         }
-        // Connections nobody accepted are reset, as a closing listen socket's queue is.
-        let queued: Vec<Arc<Conn>> = lock(&self.shared.queue).drain(..).collect();
+        // Connections nobody accepted are reset, as a closing listen socket's queue is:
+        // the queued ones and those still in their handshake.
+        let mut queued: Vec<Arc<Conn>> = lock(&self.shared.queue).drain(..).collect();
+        queued.extend(self.stack.embryonic_of(&self.shared));
         for c in queued {
             let mut t = lock(&c.tcb);
             let rst = t.abort(TcpError::Aborted).then(|| t.rst_for_abort());

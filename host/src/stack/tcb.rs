@@ -285,6 +285,8 @@ const DEFAULT_MSS_V4: u32 = 536;
 const DEFAULT_MSS_V6: u32 = 1220;
 /// TCP header without options.
 const TCP_HDR: u32 = 20;
+/// Out-of-order segments queued at most (FreeBSD `net.inet.tcp.reass.maxqueuelen` is per connection too).
+const REASS_MAX_SEGS: usize = 256;
 
 /// The options of a SYN we understand.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -392,6 +394,10 @@ pub struct Tcb {
     recover: u32,
     rexmit_one: bool,
     force_one: bool,
+    /// The largest window the peer ever offered (RFC 9293 §3.8.6.2.1's sender SWS rule).
+    max_sndwnd: u32,
+    /// The peer answered since the last retransmission timeout (a zero window is an answer).
+    peer_answered: bool,
     /// A RST the next output sends first (data after close, an unacceptable ACK during the handshake).
     pending_rst: Option<SegOut>,
     /// The handshake completed at some point (connect/accept succeeded).
@@ -494,6 +500,8 @@ impl Tcb {
             recover: iss,
             rexmit_one: false,
             force_one: false,
+            max_sndwnd: 0,
+            peer_answered: false,
             pending_rst: None,
             established: false,
             cc: cc_algo,
@@ -535,6 +543,7 @@ impl Tcb {
         t.state = TcpState::SynReceived;
         t.irs = syn.seq;
         t.rcv_nxt = syn.seq.wrapping_add(1);
+        t.rcv_adv = t.rcv_nxt;
         t.take_syn_options(syn);
         t.snd_wnd = syn.win as u32; // never scaled in a SYN (RFC 7323 §2.2)
         t.snd_wl1 = syn.seq;
@@ -646,7 +655,11 @@ impl Tcb {
                 // The FIN follows the handshake (FinWait1 once established).
                 self.snd_fin = true;
             }
-            TcpState::SynReceived | TcpState::Established => {
+            TcpState::SynReceived => {
+                // The FIN follows the handshake (FinWait1 once the ACK arrives).
+                self.snd_fin = true;
+            }
+            TcpState::Established => {
                 self.snd_fin = true;
                 self.state = TcpState::FinWait1;
             }
@@ -802,7 +815,10 @@ impl Tcb {
             TcpState::SynSent | TcpState::SynReceived => self.cfg.syn_retries,
             _ => self.cfg.data_retries,
         };
-        if self.rxtshift >= limit {
+        // A peer that keeps answering our zero-window probes is alive: probing goes on
+        // (RFC 1122 §4.2.2.17), only the backoff grows.
+        let probing = self.snd_wnd == 0 && std::mem::take(&mut self.peer_answered);
+        if self.rxtshift >= limit && !probing {
             self.error = Some(TcpError::TimedOut);
             self.state = TcpState::Closed;
             self.clear_timers();
@@ -822,6 +838,11 @@ impl Tcb {
         self.dupacks = 0;
         self.recover = self.snd_max;
         self.snd_nxt = self.snd_una;
+        if self.snd_wnd == 0 {
+            // Nothing fits the window: what goes out is a one-byte probe.
+            self.force_one = true;
+        }
+        self.rxtshift = self.rxtshift.min(limit);
         self.t_rexmt = Some(now + self.backoff_rto());
     }
 
@@ -830,8 +851,7 @@ impl Tcb {
     /// at the new size (FreeBSD `tcp_mtudisc`). Only ever lowers the size, so
     /// a repeated or forged message cannot make it loop. Returns whether anything changed.
     pub fn mtu_changed(&mut self, mtu: u32) -> bool {
-        let floor = if self.remote.is_ipv6() { 1280 } else { 576 };
-        let mtu = mtu.max(floor);
+        let mtu = mtu.max(super::min_mtu(self.remote.is_ipv6()));
         if mtu >= self.pmtu {
             return false;
         }
@@ -968,6 +988,7 @@ impl Tcb {
         }
         self.irs = seg.seq;
         self.rcv_nxt = seg.seq.wrapping_add(1);
+        self.rcv_adv = self.rcv_nxt;
         self.take_syn_options(seg);
         if ack {
             self.snd_una = seg.ack;
@@ -1032,10 +1053,12 @@ impl Tcb {
             self.snd_wnd = win;
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
+            self.max_sndwnd = self.max_sndwnd.max(win);
             if win > 0 {
                 self.t_persist = None;
             }
         }
+        self.peer_answered = true;
         let fin_acked = self.fin_acked();
         match self.state {
             TcpState::FinWait1 if fin_acked => {
@@ -1180,8 +1203,8 @@ impl Tcb {
             data = &data[skip..];
             seq = self.rcv_nxt;
         }
-        // Trim to the buffer.
-        let room_end = self.rcv_nxt.wrapping_add(self.rcv_space() as u32);
+        // Trim to the buffer (queued out-of-order bytes already lie inside it).
+        let room_end = self.rcv_nxt.wrapping_add(self.cfg.rcvbuf.saturating_sub(self.rcvbuf.len()) as u32);
         let fits = room_end.wrapping_sub(seq) as usize;
         if seq_ge(seq, room_end) {
             self.stats.out_of_window += 1;
@@ -1210,6 +1233,12 @@ impl Tcb {
             }
         } else {
             self.stats.ooo_segs += 1;
+            // Bounded, as FreeBSD's tcp_reass is: a peer cannot make every insert walk a huge queue.
+            if self.reass.len() >= REASS_MAX_SEGS {
+                self.stats.out_of_window += 1;
+                self.ack_now = true;
+                return;
+            }
             self.insert_reass(seq, data);
             // A duplicate ACK at once so the sender can fast-retransmit.
             self.ack_now = true;
@@ -1291,6 +1320,13 @@ impl Tcb {
         match self.state {
             TcpState::Closed | TcpState::TimeWait if !self.ack_now => return out,
             TcpState::Closed => return out,
+            TcpState::SynReceived if self.snd_nxt != self.iss && self.ack_now => {
+                // Simultaneous open: the peer's SYN-ACK needs our ACK to finish the handshake.
+                let win = self.rcv_space().min(65535) as u16;
+                out.push(SegOut { seq: self.snd_nxt, ack: self.rcv_nxt, flags: TH_ACK, win, ..Tcb::empty() });
+                self.ack_done();
+                return out;
+            }
             TcpState::SynSent | TcpState::SynReceived => {
                 if self.snd_nxt == self.iss {
                     let mut flags = TH_SYN;
@@ -1338,8 +1374,9 @@ impl Tcb {
             let in_flight = self.snd_nxt.wrapping_sub(self.snd_una);
             let wnd = self.snd_wnd.min(self.ccv.cwnd);
             let mut usable = wnd.saturating_sub(in_flight) as usize;
-            if self.force_one {
-                self.force_one = false;
+            // A probe or the override timeout (RFC 9293 §3.8.6.2.1 (4)): send what fits, at least a byte.
+            let forced = std::mem::take(&mut self.force_one);
+            if forced {
                 usable = usable.max(1);
             }
             let fin_pending = self.fin_seq().is_some_and(|f| seq_le(self.snd_nxt, f));
@@ -1347,22 +1384,25 @@ impl Tcb {
             let mss = self.t_maxseg as usize;
             if len == 0 {
                 if fin_pending && avail == 0 {
-                    if let Some(s) = self.data_segment(self.snd_nxt, 0) {
-                        self.push_seg(&mut out, s, now);
+                    match self.data_segment(self.snd_nxt, 0) {
+                        Some(s) => self.push_seg(&mut out, s, now),
+                        None => break,
                     }
                     continue;
                 }
-                if avail > 0 && self.snd_wnd == 0 && self.snd_una == self.snd_max && self.t_persist.is_none() {
-                    self.t_persist = Some(now + self.backoff_rto().max(self.cfg.rto_min));
-                }
+                self.arm_persist(avail, now);
                 break;
             }
             // Nagle (RFC 896 / RFC 9293 §3.7.4): a short segment waits while data is unacknowledged,
             // unless it empties the buffer with nothing in flight.
-            if len < mss && len < avail {
+            // Sender SWS avoidance (RFC 9293 §3.8.6.2.1): a short segment goes only
+            // when it is all there is, or at least half the largest window the peer offered.
+            let half_window = self.max_sndwnd > 0 && len >= (self.max_sndwnd / 2) as usize;
+            if !forced && len < mss && len < avail && !half_window {
+                self.arm_persist(avail, now);
                 break;
             }
-            if len < mss && self.cfg.nagle && in_flight > 0 && !fin_pending {
+            if !forced && len < mss && self.cfg.nagle && in_flight > 0 && !fin_pending {
                 break;
             }
             let plan = tso_plan(path.tso_max, len, mss, 0, path.link_hlen as usize, path.ip_hlen as usize, path.tso);
@@ -1388,6 +1428,15 @@ impl Tcb {
             self.ack_done();
         }
         out
+    }
+
+    /// Data waits, nothing is in flight and no timer would ever resend: the
+    /// persist timer guarantees a probe (zero window) or the override send (a
+    /// window too small to fill), so a lost window update cannot stall us.
+    fn arm_persist(&mut self, avail: usize, now: Instant) {
+        if avail > 0 && self.snd_una == self.snd_max && self.t_rexmt.is_none() && self.t_persist.is_none() {
+            self.t_persist = Some(now + self.backoff_rto().max(self.cfg.rto_min));
+        }
     }
 
     fn ack_done(&mut self) {
@@ -1693,5 +1742,59 @@ mod tests {
         let r = Tcb::rst_for(&s).unwrap();
         assert_eq!((r.seq, r.flags), (555, TH_RST));
         assert!(Tcb::rst_for(&SegIn { flags: TH_RST, ..s }).is_none());
+    }
+
+    fn deliver_all(from: &mut Tcb, to: &mut Tcb, now: Instant, p: &PathInfo) -> usize {
+        let segs = from.output(now, p);
+        for s in &segs {
+            let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &s.payload };
+            to.input(&sin, now);
+        }
+        segs.len()
+    }
+
+    // The window closes when the application stops reading, whatever the peer's ISS
+    // (here one in the upper half of sequence space, where a zero right edge would look "ahead").
+    #[test]
+    fn the_window_closes_when_nobody_reads_and_probes_reopen_it() {
+        let t0 = Instant::now();
+        let a: SocketAddr = "10.0.0.2:40000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.1:5001".parse().unwrap();
+        let p = path(1500, false);
+        let cfg = TcbConfig { rcvbuf: 64 << 10, ..Default::default() };
+        let mut ta = Tcb::connect(cfg.clone(), a, b, 0x9000_0000, &p, cc::by_name("newreno").unwrap());
+        let syn = ta.output(t0, &p).remove(0);
+        let sin = SegIn { seq: syn.seq, ack: 0, flags: syn.flags, win: syn.win, options: &syn.options, payload: &[] };
+        let mut tb = Tcb::accept_syn(cfg, b, a, 0xc000_0000, &p, cc::by_name("newreno").unwrap(), &sin);
+        deliver_all(&mut tb, &mut ta, t0, &p);
+        deliver_all(&mut ta, &mut tb, t0, &p);
+        ta.send(&vec![7u8; 200 << 10]).unwrap();
+        let mut now = t0;
+        for _ in 0..2000 {
+            now += Duration::from_millis(1);
+            ta.on_timer(now);
+            tb.on_timer(now);
+            deliver_all(&mut ta, &mut tb, now, &p);
+            deliver_all(&mut tb, &mut ta, now, &p);
+        }
+        let full = 64 << 10;
+        // Filled to within one segment; the sender then waits (sender SWS avoidance) and the
+        // persist timer's override send fills the rest: the window closes completely.
+        assert_eq!(tb.readable(), full, "the receive buffer filled exactly");
+        assert_eq!(ta.info().snd_wnd, 0, "and the sender saw the window close");
+        // The reader wakes up; even if its window update were lost, the sender's probe finds the open window.
+        let mut sink = vec![0u8; 64 << 10];
+        tb.recv(&mut sink);
+        let _lost_update = tb.output(now, &p);
+        let probes_before = ta.info().stats.window_probes + ta.info().stats.timeouts;
+        for _ in 0..100 {
+            now += Duration::from_millis(50);
+            ta.on_timer(now);
+            deliver_all(&mut ta, &mut tb, now, &p);
+            deliver_all(&mut tb, &mut ta, now, &p);
+        }
+        assert!(ta.info().stats.window_probes + ta.info().stats.timeouts > probes_before, "a probe went out");
+        assert!(tb.readable() > 0, "and data flows again");
+        assert!(ta.error().is_none());
     }
 }
