@@ -303,7 +303,7 @@ impl Stack {
         }
         if sin.flags & (TH_SYN | TH_ACK | TH_RST) == TH_SYN {
             if let Some(l) = self.listener_for(local) {
-                self.passive_open(&l, local, remote, &sin, now);
+                self.passive_open(&l, local, remote, &sin);
                 return;
             }
         }
@@ -330,7 +330,6 @@ impl Stack {
         local: SocketAddr,
         remote: SocketAddr,
         syn: &SegIn<'_>,
-        now: Instant,
     ) {
         if l.pending() >= l.backlog {
             bump(&self.inner.counters.listen_overflows);
@@ -359,7 +358,6 @@ impl Stack {
         }
         l.embryonic.fetch_add(1, Ordering::SeqCst);
         let t = lock(&c.tcb);
-        let _ = now;
         self.conn_output(&c, t);
     }
 

@@ -1611,9 +1611,6 @@ mod tests {
                     }
                 }
             }
-            if std::env::var("TCB_DEBUG").is_ok() {
-                eprintln!("{:?} una={} nxt={} max={} rec={} cwnd={} dup={} rx={} fly={} got={}", now - t0, ta.snd_una, ta.snd_nxt, ta.snd_max, ta.recover, ta.ccv.cwnd, ta.dupacks, ta.rxtshift, fly.len(), got.len());
-            }
             let quiet = fly.is_empty() && ta.is_closed() || (ta.state() == TcpState::TimeWait && tb.is_closed());
             if quiet && fly.is_empty() {
                 break;
