@@ -10,6 +10,7 @@
 //! request  := "connect" ADDR PORT [cc=NAME] | "listen" PORT
 //!           | "iperf-send" ADDR PORT BYTES SECS [cc=NAME] | "iperf-recv" PORT
 //!           | "status" | "detach" IFINDEX | "shutdown"
+//!           | "ifinfo" [IFNAME] | "setcap" IFNAME REQCAP | "netstat"
 //! frame    := kind:u8 len:u32be bytes
 //! kind     := 'D' data | 'E' end of data (FIN) | 'A' abort (client: RST) | 'X' error (server, UTF-8 text)
 //! ```
@@ -176,12 +177,23 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
     let mut rd = BufReader::new(c.try_clone()?);
     let mut w = c;
     let mut line = String::new();
-    // One request line, bounded: a client that never sends a newline cannot grow it.
-    (&mut rd).take(4096).read_line(&mut line)?;
-    if !line.ends_with('\n') {
-        return writeln!(w, "err a request is one line of at most 4096 bytes");
-    }
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let words: Vec<String> = loop {
+        line.clear();
+        // One request line, bounded: a client that never sends a newline cannot grow it.
+        if (&mut rd).take(4096).read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        if !line.ends_with('\n') {
+            return writeln!(w, "err a request is one line of at most 4096 bytes");
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        // Queries and settings answer one line each; a client may send several.
+        match simple(stack, &words, clock.as_ref(), shutdown) {
+            Some(r) => writeln!(w, "{r}")?,
+            None => break words.iter().map(|w| w.to_string()).collect(),
+        }
+    };
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let reply = |w: &mut UnixStream, s: String| writeln!(w, "{s}");
     match words.as_slice() {
         ["connect", host, port, rest @ ..] => {
@@ -246,26 +258,80 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
                 Err(e) => reply(&mut w, format!("err iperf receive: {e}")),
             }
         }
-        ["status"] => reply(&mut w, format!("ok {}", status_json(stack, clock.as_ref()))),
-        ["shutdown"] => {
-            shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
-            reply(&mut w, "ok stopping".into())
-        }
-        ["detach", idx] => match idx.parse::<u16>().map_err(|e| e.to_string()).and_then(|i| {
-            stack.detach(i).map_err(|e| e.to_string())
-        }) {
-            Ok(r) => reply(
-                &mut w,
-                format!("ok {}", serde_json::json!({"frames_purged": r.frames_purged, "conns_aborted": r.conns_aborted})),
-            ),
-            Err(e) => reply(&mut w, format!("err detach {idx}: {e}")),
-        },
         _ => reply(
             &mut w,
             format!("err unknown request {:?}; see nic_host::ctl for the protocol", line.trim_end()),
         ),
     }
 }
+
+/// The requests that answer with one line and leave the connection open for more.
+fn simple(
+    stack: &Stack,
+    words: &[&str],
+    clock: Option<&CycleClock>,
+    shutdown: &std::sync::atomic::AtomicBool,
+) -> Option<String> {
+    let r = match words {
+        ["status"] => format!("ok {}", status_json(stack, clock)),
+        ["ifinfo", rest @ ..] => {
+            let names: Vec<String> = match rest {
+                [] => stack.interfaces().into_iter().map(|(_, n)| n).collect(),
+                [n] => vec![n.to_string()],
+                _ => return Some("err ifinfo takes at most one interface name".into()),
+            };
+            let mut v = Vec::new();
+            for n in &names {
+                match ifinfo_json(stack, n) {
+                    Some(j) => v.push(j),
+                    None => return Some(format!("err interface {n} does not exist")),
+                }
+            }
+            format!("ok {}", serde_json::Value::Array(v))
+        }
+        ["setcap", name, req] => {
+            let Some(index) = stack.if_index(name) else {
+                return Some(format!("err ENXIO interface {name} does not exist"));
+            };
+            let Some(req) = req.strip_prefix("0x").and_then(|h| u32::from_str_radix(h, 16).ok()) else {
+                return Some(format!("err EINVAL {req:?} is not a hexadecimal capability word"));
+            };
+            match stack.with_driver(index, |d| d.set_capenable(req)) {
+                Ok(Ok(c)) => {
+                    format!("ok {}", serde_json::json!({"old": c.old, "new": c.new, "messages": c.messages}))
+                }
+                Ok(Err(e)) => format!("err {} {e}", e.errno_name()),
+                Err(e) => format!("err ENXIO {e}"),
+            }
+        }
+        ["netstat"] => {
+            let rows: Vec<serde_json::Value> = stack
+                .connections()
+                .into_iter()
+                .map(|r| {
+                    serde_json::json!({"proto": r.proto, "recv_q": r.rcv_q, "send_q": r.snd_q,
+                        "local": r.local.to_string(), "foreign": r.remote.to_string(), "state": r.state})
+                })
+                .collect();
+            format!("ok {}", serde_json::Value::Array(rows))
+        }
+        ["shutdown"] => {
+            shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
+            "ok stopping".into()
+        }
+        ["detach", idx] => match idx.parse::<u16>().map_err(|e| e.to_string()).and_then(|i| {
+            stack.detach(i).map_err(|e| e.to_string())
+        }) {
+            Ok(r) => {
+                format!("ok {}", serde_json::json!({"frames_purged": r.frames_purged, "conns_aborted": r.conns_aborted}))
+            }
+            Err(e) => format!("err detach {idx}: {e}"),
+        },
+        _ => return None,
+    };
+    Some(r)
+}
+
 
 /// Moves data between the control socket's frames and the TCP connection until both directions end.
 fn pump(s: TcpStream, mut rd: BufReader<UnixStream>, mut w: UnixStream) -> io::Result<()> {
@@ -315,6 +381,25 @@ fn pump(s: TcpStream, mut rd: BufReader<UnixStream>, mut w: UnixStream) -> io::R
     // Wait for our FIN to be acknowledged so the tool exits only when everything arrived.
     let _ = rx.wait_closed(Duration::from_secs(30));
     r
+}
+
+/// One interface as `ifconfig` shows it.
+fn ifinfo_json(stack: &Stack, name: &str) -> Option<serde_json::Value> {
+    let index = stack.if_index(name)?;
+    let ifp = stack.ifnet(index)?;
+    let (addrs, ll6) = stack.if_addrs(index)?;
+    // What the NIC's CAPENABLE register holds, read back: the change reached the hardware.
+    let nic_capenable = stack.with_driver(index, |d| d.device().read32(nic_abi::regs::ctrl::CAPENABLE).ok()).ok()?;
+    let mut inet6 = vec![serde_json::json!([ll6.to_string(), 64])];
+    inet6.extend(addrs.v6.iter().map(|(a, n)| serde_json::json!([a.to_string(), n])));
+    Some(serde_json::json!({
+        "name": ifp.if_xname, "index": index, "mtu": ifp.if_mtu,
+        "capabilities": ifp.if_capabilities, "capenable": ifp.if_capenable, "hwassist": ifp.if_hwassist,
+        "nic_capenable": nic_capenable,
+        "lladdr": ifp.if_lladdr.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+        "inet": addrs.v4.map(|(a, n)| vec![serde_json::json!([a.to_string(), n])]).unwrap_or_default(),
+        "inet6": inet6,
+    }))
 }
 
 fn cycles(clock: Option<&CycleClock>) -> u64 {

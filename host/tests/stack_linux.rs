@@ -20,108 +20,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::netns::{
     python_peer_client, python_peer_server, require_or_skip, PeerMode, PeerNet, PEER_V4, PEER_V6,
 };
-use nic_host::ctl::CtlClient;
+use common::up::{addrs, data, serial, sha256_file, tmp, Up, MIB, WAIT};
 use nic_host::stack::socket::SockOpts;
 use nic_host::stack::tapnic::{TapNic, TapNicConfig};
-use nic_host::stack::IfAddrs;
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-const WAIT: Duration = Duration::from_secs(180);
-const MIB: usize = 1 << 20;
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("stack_linux-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
-fn sha256_file(p: &Path) -> String {
-    let out = Command::new("sha256sum").arg(p).output().expect("sha256sum (coreutils)");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
-}
-
-/// Bytes no compressor or pattern-matcher would mistake for each other.
-fn data(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-fn addrs() -> IfAddrs {
-    IfAddrs {
-        v4: Some(("10.0.0.2".parse().unwrap(), 24)),
-        v6: vec![("fd00::2".parse().unwrap(), 64)],
-        gateway4: Some("10.0.0.1".parse().unwrap()),
-        gateway6: Some("fd00::1".parse().unwrap()),
-    }
-}
-
-/// `ip netns exec NS nicctl up --tap ...` in the background; killed on drop.
-struct Up {
-    child: Child,
-    ctl: PathBuf,
-    pcap: PathBuf,
-}
-
-impl Up {
-    fn start(net: &PeerNet, tag: &str, ifconfig: Option<&str>) -> Up {
-        let ctl = tmp(&format!("{tag}.sock"));
-        let pcap = tmp(&format!("{tag}.pcap"));
-        let log = std::fs::File::create(tmp(&format!("{tag}.log"))).unwrap();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &net.ns.name, env!("CARGO_BIN_EXE_nicctl"), "up", "--tap", &net.tap]);
-        cmd.args(["--addr", "10.0.0.2/24", "--addr6", "fd00::2/64", "--status-every", "2"]);
-        cmd.arg("--ctl").arg(&ctl).arg("--pcap").arg(&pcap);
-        if let Some(w) = ifconfig {
-            cmd.arg(format!("--ifconfig={w}"));
-        }
-        let child = cmd.stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("spawn nicctl up");
-        let up = Up { child, ctl, pcap };
-        let _ = &up.pcap;
-        let t0 = Instant::now();
-        while CtlClient::connect(&up.ctl).is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(60), "nicctl up did not open its control socket; see {tag}.log");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        up
-    }
-
-    fn status(&self) -> serde_json::Value {
-        let s = CtlClient::connect(&self.ctl).unwrap().request("status").unwrap();
-        serde_json::from_str(&s).unwrap()
-    }
-
-    fn nc(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_nicctl"));
-        c.arg("nc").arg("--ctl").arg(&self.ctl);
-        c
-    }
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// nicctl nc -> Linux sink, then Linux source -> nicctl nc -l, 16 MiB each, over `peer_ip`.
 fn both_ways(up: &Up, net: &PeerNet, peer_ip: &str, port: u16, seed: u64) {
@@ -194,7 +102,8 @@ fn tshark_clean(pcap: &Path) {
 
 fn transfers(tag: &str, ifconfig: Option<&str>) {
     let net = PeerNet::tap(tag, &format!("tap{tag}"), "10.0.0.1/24", "fd00::1/64").unwrap();
-    let up = Up::start(&net, tag, ifconfig);
+    let words = ifconfig.map(|w| format!("--ifconfig={w}"));
+    let up = Up::start(&net, tag, &words.iter().map(String::as_str).collect::<Vec<_>>());
     both_ways(&up, &net, "10.0.0.1", 5000, 1);
     both_ways(&up, &net, "fd00::1", 5002, 2);
     let s = up.status();

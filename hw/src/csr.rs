@@ -29,6 +29,7 @@ macro_rules! csr_block {
             $( $vk: Constant<Bits<32>>, )*
             en_q: DFF<Bit>,
             capen: DFF<Bits<32>>,
+            capdis: DFF<Bits<32>>,
             irq_status: DFF<Bits<2>>,
             irq_mask: DFF<Bits<2>>,
             txb_lo: DFF<Bits<32>>, txb_hi: DFF<Bits<32>>, tx_log2: DFF<Bits<4>>, txt: DFF<Bits<16>>,
@@ -57,7 +58,8 @@ macro_rules! csr_block {
                     $( $p: Default::default(), )*
                     $( $k: Constant::new((($v) as u64).to_bits()), )*
                     $( $vk: Constant::new((($vv) as u64).to_bits()), )*
-                    en_q: Default::default(), capen: Default::default(), irq_status: Default::default(),
+                    en_q: Default::default(), capen: Default::default(), capdis: Default::default(),
+                    irq_status: Default::default(),
                     irq_mask: Default::default(), txb_lo: Default::default(), txb_hi: Default::default(),
                     tx_log2: Default::default(), txt: Default::default(), txcb_lo: Default::default(),
                     txcb_hi: Default::default(), txch: Default::default(), rxb_lo: Default::default(),
@@ -206,7 +208,7 @@ csr_block! {
         a_max_frame = id::MAX_FRAME, a_tso_max = id::TSO_MAX, a_tso_segs = id::TSO_SEGS,
         a_toe = id::TOE_CONTEXTS, a_nq = id::NUM_QUEUES, a_next = id::NEXT,
         a_ctrl = ctrl::CTRL, a_capen = ctrl::CAPENABLE, a_irq_status = ctrl::IRQ_STATUS,
-        a_irq_mask = ctrl::IRQ_MASK, a_status = ctrl::STATUS,
+        a_irq_mask = ctrl::IRQ_MASK, a_status = ctrl::STATUS, a_capdis = ctrl::CAPDISABLE,
         a_txb_lo = TXQ0 + queue::BASE_LO, a_txb_hi = TXQ0 + queue::BASE_HI,
         a_tx_log2 = TXQ0 + queue::SIZE_LOG2, a_tx_tail = TXQ0 + queue::TAIL, a_tx_head = TXQ0 + queue::HEAD,
         a_txcb_lo = TXQ0 + queue::CQ_BASE_LO, a_txcb_hi = TXQ0 + queue::CQ_BASE_HI,
@@ -241,7 +243,7 @@ impl Logic for Csr {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, en_q, capen, irq_status, irq_mask, txb_lo, txb_hi, tx_log2, txt, txcb_lo, txcb_hi, txch,
+            self, clock, en_q, capen, capdis, irq_status, irq_mask, txb_lo, txb_hi, tx_log2, txt, txcb_lo, txcb_hi, txch,
             rxb_lo, rxb_hi, rx_log2, rxt, rxcb_lo, rxcb_hi, rxch, c_tx_frames, c_tx_bytes, c_tx_csum_ip,
             c_tx_csum_l4, c_tx_desc_err, c_rx_frames, c_rx_bytes, c_rx_drop_nobuf, c_rx_drop_err, c_rx_l3_bad,
             c_rx_l4_bad, c_rx_l4_calc, c_dma_err, c_tx_tso, bvalid_q, bresp_q, rvalid_q, rdata_q, soft_q
@@ -323,7 +325,10 @@ impl Logic for Csr {
                 self.en_q.d.next = self.wdata.val().get_bit(0);
                 self.soft_q.d.next = self.wdata.val().get_bit(1);
             } else if self.awaddr.val() == self.a_capen.val() {
-                self.capen.d.next = self.wdata.val() & self.caps_k.val();
+                self.capen.d.next = self.wdata.val() & self.caps_k.val() & !self.capdis.q.val();
+            } else if self.awaddr.val() == self.a_capdis.val() {
+                self.capdis.d.next = self.wdata.val() & self.caps_k.val();
+                self.capen.d.next = self.capen.q.val() & !self.wdata.val();
             } else if self.awaddr.val() == self.a_irq_status.val() {
                 self.irq_status.d.next = self.irq_status.q.val() & !bit_cast::<2, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_irq_mask.val() {
@@ -385,7 +390,7 @@ impl Logic for Csr {
         } else if self.araddr.val() == self.a_hash.val() {
             self.rd.next = self.hash_k.val();
         } else if self.araddr.val() == self.a_caps.val() {
-            self.rd.next = self.caps_k.val();
+            self.rd.next = self.caps_k.val() & !self.capdis.q.val();
         } else if self.araddr.val() == self.a_datapath.val() {
             self.rd.next = self.v_datapath.val();
         } else if self.araddr.val() == self.a_clock.val() {
@@ -407,6 +412,8 @@ impl Logic for Csr {
             self.rd.next = bit_cast::<32, 2>(self.irq_status.q.val());
         } else if self.araddr.val() == self.a_irq_mask.val() {
             self.rd.next = bit_cast::<32, 2>(self.irq_mask.q.val());
+        } else if self.araddr.val() == self.a_capdis.val() {
+            self.rd.next = self.capdis.q.val();
         } else if self.araddr.val() == self.a_status.val() {
             self.rd.next = bit_cast::<32, 1>(self.idle_in.val().into());
         } else if self.araddr.val() == self.a_txb_lo.val() {
@@ -503,6 +510,7 @@ impl Logic for Csr {
         if self.reset.val() {
             self.en_q.d.next = false;
             self.capen.d.next = 0.into();
+            self.capdis.d.next = 0.into();
             self.irq_status.d.next = 0.into();
             self.irq_mask.d.next = 0.into();
             self.txt.d.next = 0.into();

@@ -24,6 +24,7 @@ fn render() -> String {
         (ctrl::CTRL, "CTRL (bit 0 ENABLE; bit 1 RESET, reads 1 until the reset has happened)", "RW"), (ctrl::CAPENABLE, "CAPENABLE (IFCAP_*, masked by CAPS)", "RW"),
         (ctrl::IRQ_STATUS, "IRQ_STATUS (bit 0 TX, bit 1 RX; write 1 to clear)", "RW1C"), (ctrl::IRQ_MASK, "IRQ_MASK", "RW"),
         (ctrl::STATUS, "STATUS (bit 0 IDLE)", "RO"),
+        (ctrl::CAPDISABLE, "CAPDISABLE (ABI 1.2; IFCAP bits a board straps off: CAPS reads without them, CAPENABLE cannot set them; kept by soft reset)", "RW"),
     ];
     for (off, name, acc) in regs {
         let _ = writeln!(w, "| `{off:#05x}` | {name} | {acc} |");

@@ -553,3 +553,31 @@ fn ctrl_reset_reads_back_until_the_reset_has_happened() {
     assert_eq!(nic.nic.read32(ctrl::CTRL).unwrap() & ctrl::CTRL_RESET, 0, "and then completes");
     assert_ne!(nic.nic.read32(ctrl::STATUS).unwrap() & ctrl::STATUS_IDLE, 0, "idle after it");
 }
+
+/// CAPDISABLE (ABI 1.2) takes capabilities away from a build: CAPS reads without them, CAPENABLE
+/// cannot turn them on (and loses them when the strap is written), a soft reset keeps the strap,
+/// and a request that needs a switched-off offload is refused as with CAPENABLE off.
+#[test]
+fn capdisable_masks_caps_and_capenable_and_survives_soft_reset() {
+    use nic_abi::regs::{ctrl, id};
+    let mut rng = SmallRng::seed_from_u64(77);
+    let mut nic = RawNic::new();
+    let build = nic.nic.read32(id::CAPS).unwrap();
+    assert_ne!(build & ifcap::IFCAP_TXCSUM, 0, "the default build has txcsum");
+    nic.set_capenable(build);
+    let off = ifcap::IFCAP_TXCSUM | ifcap::IFCAP_TSO4;
+    nic.nic.write32(ctrl::CAPDISABLE, off).unwrap();
+    assert_eq!(nic.nic.read32(ctrl::CAPDISABLE).unwrap(), off);
+    assert_eq!(nic.nic.read32(id::CAPS).unwrap(), build & !off, "CAPS without the strapped-off bits");
+    assert_eq!(nic.nic.read32(ctrl::CAPENABLE).unwrap(), build & !off, "and CAPENABLE lost them");
+    nic.nic.write32(ctrl::CAPENABLE, u32::MAX).unwrap();
+    assert_eq!(nic.nic.read32(ctrl::CAPENABLE).unwrap(), build & !off, "CAPENABLE cannot turn them on");
+    let f4 = traffic::frame_of_len(Kind { v6: false, tcp: true, vlan: false, ext: false, frag: false }, 200, 1, &mut rng);
+    let (s4, d4) = seed(&f4).unwrap();
+    nic.post_tx(&s4, d4, false);
+    assert_eq!(nic.tx_cpl().status & 0x7f, status::BAD_FLAGS, "a v4 checksum request with txcsum strapped off");
+    nic.soft_reset();
+    assert_eq!(nic.nic.read32(id::CAPS).unwrap(), build & !off, "the strap survives a soft reset");
+    nic.nic.write32(ctrl::CAPDISABLE, 0).unwrap();
+    assert_eq!(nic.nic.read32(id::CAPS).unwrap(), build, "and can be lifted");
+}

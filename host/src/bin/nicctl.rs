@@ -7,7 +7,8 @@
 //! - `nicctl up [--vfio BDF]`: the driver attached to the model or to a board;
 //!   `nicctl up --tap IFNAME --addr A/N --addr6 A/N`: the stack on the model,
 //!   its wire a Linux TAP, serving the control socket (nicctl/up.rs);
-//! - `nicctl nc`, `nicctl iperf`: traffic through a running stack's control socket (nicctl/tools.rs);
+//! - `nicctl nc`, `nicctl iperf`: traffic through a running stack's control socket, and
+//!   `nicctl ifconfig`, `nicctl netstat`: FreeBSD's tools for it (nicctl/tools.rs);
 //! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (nicctl/bitstream.rs).
 
 use clap::{Parser, Subcommand};
@@ -99,6 +100,10 @@ enum Cmd {
     Nc(tools::NcArgs),
     /// A timed bulk TCP transfer through the running stack (server: -s, client: -c HOST).
     Iperf(tools::IperfArgs),
+    /// Show interfaces or switch offloads the way FreeBSD's ifconfig does (`nicctl ifconfig nic0 -txcsum`).
+    Ifconfig(tools::IfconfigArgs),
+    /// List the running stack's sockets the way FreeBSD's netstat does.
+    Netstat(tools::NetstatArgs),
     /// Stop a running stack (`nicctl up --tap`) cleanly: interface detached, control socket removed.
     Shutdown {
         /// Control socket of the running stack.
@@ -129,6 +134,8 @@ fn main() -> ExitCode {
         Cmd::Nc(a) => tools::nc(a),
         Cmd::Iperf(a) => tools::iperf(a),
         Cmd::Shutdown { ctl } => tools::shutdown(ctl),
+        Cmd::Ifconfig(a) => tools::ifconfig(a),
+        Cmd::Netstat(a) => tools::netstat(a),
         Cmd::Bitstream { cmd } => bitstream::run(cmd),
     };
     match r {

@@ -28,7 +28,9 @@ use nic_abi::csum::{
     CSUM_IP_TSO, CSUM_IP_UDP, CSUM_TSO, TX_SUPPORTED,
 };
 use nic_abi::desc::{Completion, RxDesc, TxDesc, STATUS_CODE, TXD_MORE};
-use nic_abi::ifcap::{IFCAP_RXCSUM, IFCAP_RXCSUM_IPV6};
+use nic_abi::ifcap::{
+    IFCAP_RXCSUM, IFCAP_RXCSUM_IPV6, IFCAP_TSO, IFCAP_TXCSUM, IFCAP_TXCSUM_IPV6, IFCAP_VLAN_HWCSUM, IFCAP_VLAN_HWTSO,
+};
 use nic_abi::regs::{self, ctrl, id, queue, RXQ0, TXQ0};
 use nic_abi::status::Status;
 use nic_abi::{ABI_MAJOR, ABI_MINOR, MAX_FRAME, MIN_TX_FRAME, NIC_ID, RING_MAX_LOG2, RING_MIN_LOG2};
@@ -587,12 +589,48 @@ impl Driver {
         // request per word), so the hardware is programmed either way.
         let r = self.ifnet.ifconfig(words);
         if self.ifnet.if_capenable != before.if_capenable {
+            self.drain_before_disabling(before.if_capenable, self.ifnet.if_capenable);
             if let Err(e) = self.dev.write32(ctrl::CAPENABLE, self.ifnet.if_capenable) {
                 self.ifnet = before;
                 return Err(CapError::Device(e.to_string()));
             }
         }
         r
+    }
+
+    /// `SIOCSIFCAP` with a computed request (what ifconfig sends): applies the
+    /// dependency rules ([`Ifnet::set_capenable`]), all or nothing, and
+    /// programs `CAPENABLE`; on a device error the interface is left as it was.
+    pub fn set_capenable(&mut self, reqcap: u32) -> Result<crate::ifnet::CapChange, CapError> {
+        let before = self.ifnet.clone();
+        let change = self.ifnet.set_capenable(reqcap)?;
+        if change.new != change.old {
+            self.drain_before_disabling(change.old, change.new);
+            if let Err(e) = self.dev.write32(ctrl::CAPENABLE, change.new) {
+                self.ifnet = before;
+                return Err(CapError::Device(e.to_string()));
+            }
+        }
+        Ok(change)
+    }
+
+    /// Before a transmit offload is switched off in the NIC, lets the frames
+    /// already on the ring (which may ask for it) complete: the NIC refuses a
+    /// request for a disabled offload, and those frames would be lost. New
+    /// frames cannot be posted meanwhile (`&mut self`). Bounded by the
+    /// register timeout; a NIC that does not finish is left to its counters.
+    fn drain_before_disabling(&mut self, old: u32, new: u32) {
+        let tx_caps = IFCAP_TXCSUM | IFCAP_TXCSUM_IPV6 | IFCAP_TSO | IFCAP_VLAN_HWCSUM | IFCAP_VLAN_HWTSO;
+        if old & !new & tx_caps == 0 {
+            return;
+        }
+        let until = Instant::now() + self.reg_timeout;
+        while self.tx.ring.outstanding() > 0 && Instant::now() < until {
+            if self.tx_reclaim().is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
     }
 
     /// The NIC's own counters (`regs::stats`), by name.

@@ -273,6 +273,10 @@ pub struct DetachReport {
 /// A row of the connection table (netstat).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnRow {
+    /// netstat's protocol column: `tcp4`, `tcp6`, `tcp46` (a listener taking both families),
+    /// or `toe4`/`toe6` for a connection offloaded to the NIC's TCP engine (`TF_TOE`; this NIC
+    /// has no engine yet, so none is).
+    pub proto: &'static str,
     /// Local address.
     pub local: SocketAddr,
     /// Remote address (unspecified for listeners).
@@ -460,6 +464,18 @@ impl Stack {
         (i.ifref == r && !i.departed.load(Ordering::SeqCst)).then(|| i.clone())
     }
 
+    /// The index of the interface called `name` (`nic0`).
+    pub fn if_index(&self, name: &str) -> Option<u16> {
+        lock_read(&self.inner.ifaces).iter().flatten().find(|i| i.name == name).map(|i| i.ifref.index)
+    }
+
+    /// The addresses of interface `index`, with its link-local IPv6 address.
+    pub fn if_addrs(&self, index: u16) -> Option<(IfAddrs, Ipv6Addr)> {
+        let ifaces = lock_read(&self.inner.ifaces);
+        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
+        Some((i.addrs.clone(), i.ll6))
+    }
+
     /// The interface's `Ifnet` as the protocol code sees it.
     pub fn ifnet(&self, index: u16) -> Option<Ifnet> {
         let ifaces = lock_read(&self.inner.ifaces);
@@ -512,6 +528,13 @@ impl Stack {
         let mut rows = Vec::new();
         for l in lock(&self.inner.listeners).values() {
             rows.push(ConnRow {
+                proto: if l.addr.is_ipv6() && l.addr.ip().is_unspecified() {
+                    "tcp46"
+                } else if l.addr.is_ipv6() {
+                    "tcp6"
+                } else {
+                    "tcp4"
+                },
                 local: l.addr,
                 remote: SocketAddr::new(
                     if l.addr.is_ipv6() { Ipv6Addr::UNSPECIFIED.into() } else { Ipv4Addr::UNSPECIFIED.into() },
@@ -528,6 +551,7 @@ impl Stack {
             for c in conns {
                 let info = lock(&c.tcb).info();
                 rows.push(ConnRow {
+                    proto: if c.local.is_ipv6() { "tcp6" } else { "tcp4" },
                     local: c.local,
                     remote: c.remote,
                     state: info.state.to_string(),
@@ -883,6 +907,32 @@ impl Stack {
         let mut g = lock(&iface.drv);
         let Some(drv) = g.as_mut() else { return };
         let mut q = lock(&iface.snd);
+        // Frames built before a capability change may ask for an offload that is now
+        // off: finish those in software (the delayed checksum / GSO path) instead of
+        // letting the driver refuse them.
+        let (assist, capen) = (drv.ifnet().if_hwassist, drv.ifnet().if_capenable);
+        if q.iter().any(|m| m.pkthdr.csum_flags & !assist != 0) {
+            let old: Vec<Mbuf> = q.drain(..).collect();
+            for m in old {
+                if m.pkthdr.csum_flags & !assist == 0 {
+                    q.push_back(m);
+                } else if m.pkthdr.csum_flags & nic_abi::csum::CSUM_TSO != 0 {
+                    match offload::tso_or_gso(m, assist, capen) {
+                        Ok((ms, _)) => q.extend(ms),
+                        Err(_) => bump(&self.inner.counters.output_errors),
+                    }
+                } else {
+                    match offload::software_finish(&m) {
+                        Ok(bytes) => {
+                            let mut f = Mbuf::from_vec(bytes);
+                            f.pkthdr.l2hlen = m.pkthdr.l2hlen;
+                            q.push_back(f);
+                        }
+                        Err(_) => bump(&self.inner.counters.output_errors),
+                    }
+                }
+            }
+        }
         for _ in 0..2 {
             if q.is_empty() {
                 break;

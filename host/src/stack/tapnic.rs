@@ -34,6 +34,9 @@ pub struct TapNicConfig {
     pub mtu: Option<u32>,
     /// MAC address of the simulated NIC.
     pub lladdr: [u8; 6],
+    /// `IFCAP_*` bits written to the NIC's `CAPDISABLE` before the driver attaches, as a
+    /// board's firmware would strap off offloads the product does not have.
+    pub capdisable: u32,
     /// Stack tunables.
     pub stack: StackConfig,
 }
@@ -49,6 +52,7 @@ impl TapNicConfig {
             pcap: None,
             mtu: None,
             lladdr: [0x02, 0x6e, 0x69, 0x63, 0x00, 0x02],
+            capdisable: 0,
             stack: StackConfig::default(),
         }
     }
@@ -88,6 +92,9 @@ impl TapNic {
         };
         let nic = sim.nic(0);
         let bridge = TapBridge::start(nic.clone(), tap)?;
+        if cfg.capdisable != 0 {
+            nic.write32(nic_abi::regs::ctrl::CAPDISABLE, cfg.capdisable)?;
+        }
         let dev = Arc::new(SimDevice::new(nic.clone(), 16 << 20)?);
         let dcfg = DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr: cfg.lladdr, ..Default::default() };
         let mut drv = Driver::attach_with(dev, dcfg)?;

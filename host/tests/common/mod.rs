@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod up;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

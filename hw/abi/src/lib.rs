@@ -29,7 +29,7 @@ pub mod status;
 /// ABI major version: bumped on any incompatible change; the driver refuses other majors.
 pub const ABI_MAJOR: u16 = 1;
 /// ABI minor version: bumped on compatible additions.
-pub const ABI_MINOR: u16 = 1;
+pub const ABI_MINOR: u16 = 2;
 /// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half.
 pub const ABI_VERSION: u32 = ((ABI_MAJOR as u32) << 16) | ABI_MINOR as u32;
 /// The value of [`regs::id::ID`]: "OFLD" in ASCII, so a hexdump of BAR0 says what it is.

@@ -64,6 +64,11 @@ pub mod ctrl {
     pub const IRQ_MASK: u32 = 0x10c;
     /// Status: [`STATUS_IDLE`].
     pub const STATUS: u32 = 0x110;
+    /// Capabilities this board switches off (ABI 1.2), `IFCAP_*` layout: a strap that firmware or a
+    /// board shell writes before a driver attaches (a board without a TOE memory, a product that
+    /// sells without TSO). `CAPS` then reads the build's capabilities without these bits, and
+    /// `CAPENABLE` cannot turn them on. Survives the soft reset; cleared by power-on reset.
+    pub const CAPDISABLE: u32 = 0x114;
 
     /// CTRL bit: the datapaths run (rings are fetched, frames received).
     pub const CTRL_ENABLE: u32 = 1 << 0;

@@ -160,3 +160,148 @@ pub fn shutdown(ctl: Option<PathBuf>) -> Res {
     client(&ctl)?.request("shutdown")?;
     Ok(())
 }
+
+/// `nicctl ifconfig`.
+#[derive(clap::Args, Debug)]
+pub struct IfconfigArgs {
+    /// Control socket of the running stack.
+    #[arg(long, value_name = "PATH")]
+    ctl: Option<PathBuf>,
+    /// Also print `capabilities=` (what the hardware can do).
+    #[arg(short = 'm')]
+    m: bool,
+    /// Interface (`nic0`); every interface when omitted.
+    ifname: Option<String>,
+    /// Capability words (`txcsum`, `-tso4`, …), applied in order.
+    #[arg(allow_hyphen_values = true)]
+    words: Vec<String>,
+}
+
+/// `nicctl netstat`.
+#[derive(clap::Args, Debug)]
+pub struct NetstatArgs {
+    /// Control socket of the running stack.
+    #[arg(long, value_name = "PATH")]
+    ctl: Option<PathBuf>,
+    /// Numeric addresses (the stack has no resolver: always numeric; accepted for muscle memory).
+    #[arg(short = 'n')]
+    n: bool,
+    /// Include listening sockets.
+    #[arg(short = 'a')]
+    a: bool,
+}
+
+fn ifinfo(c: &mut CtlClient, name: Option<&str>) -> Result<Vec<serde_json::Value>, Box<dyn std::error::Error>> {
+    let r = c.request(format!("ifinfo {}", name.unwrap_or("")).trim_end())?;
+    match serde_json::from_str::<serde_json::Value>(&r)? {
+        serde_json::Value::Array(v) => Ok(v),
+        _ => Err("bad ifinfo answer from the stack".into()),
+    }
+}
+
+fn u32_of(v: &serde_json::Value) -> u32 {
+    v.as_u64().unwrap_or(0) as u32
+}
+
+/// FreeBSD's ifconfig output for one interface.
+fn print_if(i: &serde_json::Value, m: bool) {
+    use nic_host::ifnet::format_caps;
+    let name = i["name"].as_str().unwrap_or("?");
+    // UP, BROADCAST, RUNNING, SIMPLEX, MULTICAST: what an attached Ethernet interface shows.
+    println!("{name}: flags=8843<UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST> metric 0 mtu {}", i["mtu"]);
+    println!("\t{}", format_caps("options", u32_of(&i["capenable"])));
+    if m {
+        println!("\t{}", format_caps("capabilities", u32_of(&i["capabilities"])));
+    }
+    println!("\tether {}", i["lladdr"].as_str().unwrap_or(""));
+    for a in i["inet"].as_array().into_iter().flatten() {
+        let (addr, len) = (a[0].as_str().unwrap_or(""), a[1].as_u64().unwrap_or(0) as u32);
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32)) };
+        let ip: std::net::Ipv4Addr = addr.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        let bcast = std::net::Ipv4Addr::from(u32::from(ip) | !mask);
+        println!("\tinet {addr} netmask 0x{mask:08x} broadcast {bcast}");
+    }
+    for a in i["inet6"].as_array().into_iter().flatten() {
+        let (addr, len) = (a[0].as_str().unwrap_or(""), a[1].as_u64().unwrap_or(0));
+        if addr.starts_with("fe80:") {
+            println!("\tinet6 {addr}%{name} prefixlen {len} scopeid 0x{:x}", i["index"].as_u64().unwrap_or(0));
+        } else {
+            println!("\tinet6 {addr} prefixlen {len}");
+        }
+    }
+    println!("\tmedia: Ethernet autoselect (co-simulated NIC)");
+    println!("\tstatus: active");
+}
+
+/// Shows interfaces, or changes capabilities the way FreeBSD's ifconfig does: one
+/// `SIOCSIFCAP` per word, computed from the current set, nothing sent when unchanged.
+pub fn ifconfig(a: IfconfigArgs) -> Res {
+    let mut c = client(&a.ctl)?;
+    if a.words.is_empty() {
+        for i in ifinfo(&mut c, a.ifname.as_deref())? {
+            print_if(&i, a.m);
+        }
+        return Ok(());
+    }
+    let name = a.ifname.clone().unwrap_or_default();
+    // Every word must be one before anything is sent.
+    for w in &a.words {
+        if nic_host::ifnet::ifcap_word(w.trim_start_matches('-')).is_none() {
+            return Err(nic_host::ifnet::CapError::UnknownWord(w.clone()).to_string().into());
+        }
+    }
+    for w in &a.words {
+        let info = ifinfo(&mut c, Some(&name))?;
+        let i = info.first().ok_or("the stack answered with no interface")?;
+        let mut ifp = nic_host::ifnet::Ifnet::new(&name, 0, u32_of(&i["capabilities"]), [0; 6]);
+        ifp.if_capenable = u32_of(&i["capenable"]);
+        let Some(req) = ifp.cap_request(w)? else { continue };
+        match c.request(&format!("setcap {name} 0x{req:x}")) {
+            Ok(r) => {
+                let v: serde_json::Value = serde_json::from_str(&r)?;
+                for m in v["messages"].as_array().into_iter().flatten() {
+                    eprintln!("{}", m.as_str().unwrap_or(""));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let (errno, why) = msg.split_once(' ').unwrap_or(("", &msg));
+                return Err(format!("{name}: SIOCSIFCAP ({w}): {errno}: {why}").into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// FreeBSD's netstat address: `a.b.c.d.port`, `v6addr.port`, `*.port`, `*.*`.
+fn netstat_addr(s: &str) -> String {
+    let Ok(a) = s.parse::<std::net::SocketAddr>() else { return s.to_string() };
+    let host = if a.ip().is_unspecified() { "*".to_string() } else { a.ip().to_string() };
+    let port = if a.port() == 0 { "*".to_string() } else { a.port().to_string() };
+    format!("{host}.{port}")
+}
+
+/// Lists the stack's sockets as FreeBSD's netstat does.
+pub fn netstat(a: NetstatArgs) -> Res {
+    let _ = a.n;
+    let mut c = client(&a.ctl)?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&c.request("netstat")?)?;
+    println!("Active Internet connections{}", if a.a { " (including servers)" } else { "" });
+    println!("{:<5} {:>6} {:>6} {:<22} {:<22} (state)", "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address");
+    for r in rows {
+        let state = r["state"].as_str().unwrap_or("");
+        if state == "LISTEN" && !a.a {
+            continue;
+        }
+        println!(
+            "{:<5} {:>6} {:>6} {:<22} {:<22} {}",
+            r["proto"].as_str().unwrap_or(""),
+            r["recv_q"].as_u64().unwrap_or(0),
+            r["send_q"].as_u64().unwrap_or(0),
+            netstat_addr(r["local"].as_str().unwrap_or("")),
+            netstat_addr(r["foreign"].as_str().unwrap_or("")),
+            state
+        );
+    }
+    Ok(())
+}

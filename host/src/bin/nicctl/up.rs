@@ -92,6 +92,10 @@ pub struct StackArgs {
     /// every offload the NIC has is on otherwise.
     #[arg(long, value_name = "WORDS", requires = "tap", allow_hyphen_values = true)]
     pub ifconfig: Option<String>,
+    /// Offloads the board lacks, comma-separated ifconfig words (`tso4,tso6`): written to the NIC's
+    /// CAPDISABLE strap before the driver attaches, as a board's firmware would.
+    #[arg(long, value_name = "WORDS", requires = "tap")]
+    pub hw_disable: Option<String>,
     /// Record the NIC's wire (both directions) to this pcap file.
     #[arg(long, requires = "tap")]
     pub pcap: Option<std::path::PathBuf>,
@@ -127,6 +131,9 @@ pub fn run_stack(a: StackArgs) -> Res {
     let mut cfg = TapNicConfig::new(&tap, addrs.clone());
     cfg.ifconfig = a.ifconfig.iter().flat_map(|s| s.split(',')).map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect();
     cfg.pcap = a.pcap.clone();
+    for w in a.hw_disable.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|w| !w.is_empty()) {
+        cfg.capdisable |= nic_host::ifnet::ifcap_word(w).ok_or_else(|| nic_host::ifnet::CapError::UnknownWord(w.to_string()).to_string())?;
+    }
     cfg.mtu = a.mtu;
     let nic = TapNic::start(cfg).map_err(|e| format!("cannot bring up the stack on TAP {tap}: {e}"))?;
     let ctl = a.ctl.clone().unwrap_or_else(nic_host::ctl::default_path);
