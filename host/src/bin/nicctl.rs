@@ -52,6 +52,15 @@ enum Cmd {
         /// Seed of the traffic mix.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Bytes of the TCP transfer between two stacks on the cable (each family).
+        #[arg(long, default_value_t = 4 << 20)]
+        tcp_bytes: usize,
+        /// Control socket of the demo's first stack (`nicctl ifconfig`, `nicctl netstat` reach it).
+        #[arg(long, value_name = "PATH")]
+        ctl: Option<PathBuf>,
+        /// Keep the two stacks up this many seconds after the transfer, for ifconfig/netstat.
+        #[arg(long, default_value_t = 0)]
+        hold: u64,
     },
     /// Send every frame of a pcap through the simulated NIC (loopback) and report what came back.
     Replay {
@@ -120,8 +129,9 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Demo { frames, pcap, vcd, vcd_start, vcd_cycles, seed } => {
-            demo(frames, pcap, vcd, vcd_start, vcd_cycles, seed)
+        Cmd::Demo { frames, pcap, vcd, vcd_start, vcd_cycles, seed, tcp_bytes, ctl, hold } => {
+            demo(frames, pcap.clone(), vcd, vcd_start, vcd_cycles, seed)
+                .and_then(|()| tools::demo_tcp(tcp_bytes, &pcap, ctl, hold))
         }
         Cmd::Replay { input, output, rx_report, offload, raw, tso, mss } => {
             cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss))

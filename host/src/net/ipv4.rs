@@ -184,6 +184,7 @@ pub fn ip_output(
     m.pkthdr.csum_flags |= CSUM_IP;
     if tso {
         // Every checksum of a burst is per segment: the NIC's, or GSO's (`offload::tso_or_gso`).
+        stats.csum.tx_hw += (m.pkthdr.csum_flags & ifp.hwassist(link.vlan.is_some()) & !CSUM_TSO).count_ones() as u64;
         stats.ip.ips_localout += 1;
         ether_output(&mut m, link, super::ether::ETHERTYPE_IP, stats);
         return Ok(m);

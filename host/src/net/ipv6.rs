@@ -269,6 +269,7 @@ pub fn ip6_output(
     if tso {
         // Per-segment checksums: the NIC's, or GSO's (`offload::tso_or_gso`).
         m.pkthdr.l3hlen = u8::try_from(hlen).map_err(|_| OutputError::TooLong(hlen))?;
+        stats.csum.tx_hw += (m.pkthdr.csum_flags & ifp.hwassist(link.vlan.is_some()) & !CSUM_TSO).count_ones() as u64;
         stats.ip6.ip6s_localout += 1;
         ether_output(&mut m, link, super::ether::ETHERTYPE_IPV6, stats);
         return Ok(m);

@@ -36,6 +36,8 @@ pub mod hostcache;
 mod input;
 pub mod socket;
 pub mod tcb;
+#[cfg(feature = "sim")]
+pub mod cable;
 #[cfg(all(feature = "sim", target_os = "linux"))]
 pub mod tapnic;
 

@@ -305,3 +305,89 @@ pub fn netstat(a: NetstatArgs) -> Res {
     }
     Ok(())
 }
+
+/// The demo's second part: two stacks on the cable, a TCP transfer each way per family
+/// (TSO and checksum offload on), while the first stack serves its control socket.
+pub fn demo_tcp(bytes: usize, pcap: &std::path::Path, ctl: Option<PathBuf>, hold: u64) -> Res {
+    use nic_host::stack::cable::CablePair;
+    use nic_host::stack::socket::SockOpts;
+    use nic_host::stack::IfAddrs;
+    use std::net::{Shutdown, SocketAddr};
+    use std::time::{Duration, Instant};
+    let addrs = |n: u8| IfAddrs {
+        v4: Some((std::net::Ipv4Addr::new(10, 1, 0, n), 24)),
+        v6: vec![(format!("fd01::{n}").parse().expect("literal"), 64)],
+        gateway4: None,
+        gateway6: None,
+    };
+    let tcp_pcap = pcap.with_file_name(format!(
+        "{}-tcp.pcap",
+        pcap.file_stem().and_then(|s| s.to_str()).unwrap_or("demo")
+    ));
+    let pair = CablePair::start(addrs(1), addrs(2), Some(tcp_pcap.clone())).map_err(|e| e.to_string())?;
+    let ctl = ctl.unwrap_or_else(nic_host::ctl::default_path);
+    println!("nicctl demo, part 2: TCP between two stacks (nic0 10.1.0.1 / fd01::1 <-cable-> 10.1.0.2 / fd01::2), every offload on");
+    // A demo does not fail because another stack already serves the default socket.
+    let server = match nic_host::ctl::CtlServer::start(pair.a.clone(), &ctl, Some(pair.clock())) {
+        Ok(s) => {
+            println!("  control socket {} (try: nicctl ifconfig -m nic0; nicctl netstat -a; with --hold N)", ctl.display());
+            Some(s)
+        }
+        Err(e) => {
+            println!("  no control socket: {e}");
+            None
+        }
+    };
+    let l = pair.b.tcp_listen("[::]:5001".parse()?, 4, SockOpts::default())?;
+    let payload: Vec<u8> = (0..bytes).map(|i| (i * 31 + i / 977) as u8).collect();
+    for dst in ["10.1.0.2:5001", "[fd01::2]:5001"] {
+        let dst: SocketAddr = dst.parse()?;
+        let (t0, c0) = (Instant::now(), pair.cycles());
+        let sender = {
+            let (stack, payload) = (pair.a.clone(), payload.clone());
+            std::thread::spawn(move || -> std::io::Result<nic_host::stack::TcpInfo> {
+                let mut s = stack.tcp_connect(dst, SockOpts::default())?;
+                s.write_all(&payload)?;
+                s.shutdown(Shutdown::Write)?;
+                s.wait_closed(Duration::from_secs(120))?;
+                Ok(s.info())
+            })
+        };
+        let mut r = l.accept_timeout(Duration::from_secs(60))?.ok_or("no connection within 60 s")?;
+        let mut got = Vec::with_capacity(bytes);
+        r.read_to_end(&mut got)?;
+        drop(r);
+        let info = sender.join().map_err(|_| "sender panicked")??;
+        if got != payload {
+            return Err(format!("{dst}: received {} bytes that differ from the {} sent", got.len(), bytes).into());
+        }
+        let (wall, cyc) = (t0.elapsed().as_secs_f64(), pair.cycles() - c0);
+        println!(
+            "  {dst}: {bytes} bytes intact in {wall:.2} s wall ({:.0} Mbit/s), {cyc} cycles ({:.2} ms simulated); MSS {}, {} TSO bursts, {} retransmitted",
+            bytes as f64 * 8.0 / wall / 1e6,
+            cyc as f64 * 6.4e-6,
+            info.t_maxseg,
+            info.stats.tso_bursts,
+            info.stats.rexmit_segs
+        );
+    }
+    let st = pair.a.net_stats();
+    println!(
+        "  nic0's stack: checksums left to the NIC {} (TX) / trusted from it {} (RX), computed in software {} / {}",
+        st.csum.tx_hw, st.csum.l4_hw, st.csum.tx_sw, st.csum.l4_sw
+    );
+    if let Some((i, _)) = pair.a.interfaces().first() {
+        let hw = pair.a.with_driver(*i, |d| d.hw_stats())?.map_err(|e| e.to_string())?;
+        let line: Vec<String> = hw.iter().filter(|(_, v)| *v != 0).map(|(n, v)| format!("{n}={v}")).collect();
+        println!("  nic0 counters: {}", line.join(" "));
+    }
+    println!("  wrote {}", tcp_pcap.display());
+    if hold > 0 {
+        println!("  holding {hold} s for nicctl ifconfig / netstat (nicctl shutdown ends it) ...");
+        let until = Instant::now() + Duration::from_secs(hold);
+        while Instant::now() < until && !server.as_ref().is_some_and(|s| s.shutdown_requested()) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
