@@ -270,3 +270,53 @@ fn detach_during_a_transfer_ends_it_with_an_error() {
     );
     drop(sink);
 }
+
+/// Linux's UDP echoes (reversed) what it gets, `count` datagrams, after printing "ready".
+const UDP_ECHO: &str = r#"
+import socket, sys
+addr, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+print('ready', flush=True)
+for _ in range(count):
+    d, a = s.recvfrom(65535)
+    s.sendto(d[::-1], a)
+"#;
+
+#[test]
+fn udp_datagrams_to_linux_and_back_both_families() {
+    if !require_or_skip("udp_datagrams_to_linux_and_back_both_families") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("sud", "tapsud", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let nic = in_process(&net);
+    let mut sock = nic.stack.udp_bind("[::]:0".parse().unwrap()).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)));
+    for (peer, port, max) in [("10.0.0.1", 7600u16, 1500 - 28), ("fd00::1", 7601, 1500 - 48)] {
+        let n = 40;
+        let mut echo = net.ns.spawn(&["python3", "-c", UDP_ECHO, peer, &port.to_string(), &n.to_string()]).unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(echo.stdout.as_mut().unwrap()), &mut line).unwrap();
+        assert_eq!(line.trim(), "ready");
+        let dst = SocketAddr::new(peer.parse().unwrap(), port);
+        let e = sock.send_to(&vec![0u8; max + 1], dst).unwrap_err();
+        assert!(e.to_string().contains("EMSGSIZE"), "one byte over the MTU is refused, not fragmented: {e}");
+        for i in 0..n {
+            let len = [1, max, 18, 512, 1000][i % 5] + i % 3;
+            let d = data(len.min(max), i as u64 + 10);
+            sock.send_to(&d, dst).unwrap();
+            let mut buf = vec![0u8; 2048];
+            let (got, from) = sock.recv_from(&mut buf).expect("the echo");
+            assert_eq!(from, dst);
+            let mut back = buf[..got].to_vec();
+            back.reverse();
+            assert_eq!(back, d, "datagram {i} ({} bytes) came back intact", d.len());
+        }
+        assert!(echo.wait().unwrap().success());
+    }
+    let st = nic.stack.net_stats();
+    assert!(st.udp.udps_opackets >= 80 && st.udp.udps_ipackets >= 80, "{:?}", st.udp);
+    assert_eq!(st.udp.udps_badsum, 0);
+    assert!(st.csum.l4_hw > 0, "received UDP checksums were verified by the NIC");
+}

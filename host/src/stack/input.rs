@@ -128,7 +128,17 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
                 icmp6_input(stack, iface, src, dst, d.hlim, d.m.data(), now);
             }
         }
-        Input::Udp(_) => bump(&stack.inner.counters.udp_noport),
+        Input::Udp(d) => {
+            let ours = match d.dst.ip() {
+                IpAddr::V4(a) => iface.has_v4(a),
+                IpAddr::V6(a) => iface.has_v6(a),
+            };
+            let sock = lock(&stack.inner.udp).get(&d.dst.port()).filter(|s| s.takes(d.dst)).cloned();
+            match sock {
+                Some(s) if ours => s.deliver(d.src, d.m.data()),
+                _ => bump(&stack.inner.counters.udp_noport),
+            }
+        }
         _ => {}
     }
 }
@@ -349,6 +359,7 @@ impl Stack {
             route,
             tcb: std::sync::Mutex::new(tcb),
             cv: std::sync::Condvar::new(),
+            txlock: std::sync::Mutex::new(()),
             listener: Some(l.clone()),
             handed_over: std::sync::atomic::AtomicBool::new(false),
             owned: std::sync::atomic::AtomicBool::new(false),

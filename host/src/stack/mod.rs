@@ -36,6 +36,7 @@ pub mod hostcache;
 mod input;
 pub mod socket;
 pub mod tcb;
+pub mod udp;
 #[cfg(feature = "sim")]
 pub mod cable;
 #[cfg(all(feature = "sim", target_os = "linux"))]
@@ -64,6 +65,7 @@ use crate::net::{
 use crate::offload;
 
 pub use socket::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
 pub use tcb::{TcbConfig, TcpError, TcpInfo, TcpState};
 
 use hostcache::HostCache;
@@ -171,7 +173,7 @@ pub struct StackCounters {
     pub output_errors: AtomicU64,
     /// Driver errors seen by the worker (it keeps going).
     pub driver_errors: AtomicU64,
-    /// UDP datagrams for a port nobody has bound (no UDP sockets in this stack), dropped.
+    /// UDP datagrams for a port nobody has bound, dropped (`udps_noport`).
     pub udp_noport: AtomicU64,
 }
 
@@ -234,6 +236,10 @@ pub(crate) struct Conn {
     pub(crate) tcb: Mutex<Tcb>,
     /// Signalled whenever the connection's state changes (data, window, state, error).
     pub(crate) cv: Condvar,
+    /// Held from producing segments (under `tcb`) until they are queued on the interface, so two
+    /// threads sending for one connection keep its segments in order on the wire, without the
+    /// protocol lock being held across the send. Taken only while holding `tcb`.
+    pub(crate) txlock: Mutex<()>,
     /// The listener to hand it to once established (passive opens).
     pub(crate) listener: Option<Arc<socket::ListenShared>>,
     pub(crate) handed_over: AtomicBool,
@@ -249,6 +255,7 @@ pub(crate) struct Inner {
     generations: Mutex<Vec<u32>>,
     shards: Vec<Mutex<HashMap<ConnKey, Arc<Conn>>>>,
     pub(crate) listeners: Mutex<HashMap<u16, Arc<socket::ListenShared>>>,
+    pub(crate) udp: Mutex<HashMap<u16, Arc<udp::UdpShared>>>,
     hostcache: Mutex<HostCache>,
     next_port: Mutex<u16>,
     iss_key: std::collections::hash_map::RandomState,
@@ -351,6 +358,7 @@ impl Stack {
                 ifaces: RwLock::new(Vec::new()),
                 generations: Mutex::new(Vec::new()),
                 listeners: Mutex::new(HashMap::new()),
+                udp: Mutex::new(HashMap::new()),
                 hostcache: Mutex::new(hc),
                 next_port: Mutex::new(49152 + (std::process::id() % 10000) as u16),
                 iss_key: std::collections::hash_map::RandomState::new(),
@@ -548,6 +556,22 @@ impl Stack {
                 info: None,
             });
         }
+        for u in lock(&self.inner.udp).values() {
+            let any = if u.addr.is_ipv6() { IpAddr::from(Ipv6Addr::UNSPECIFIED) } else { Ipv4Addr::UNSPECIFIED.into() };
+            rows.push(ConnRow {
+                proto: match (u.addr.is_ipv6(), u.addr.ip().is_unspecified()) {
+                    (true, true) => "udp46",
+                    (true, false) => "udp6",
+                    _ => "udp4",
+                },
+                local: u.addr,
+                remote: SocketAddr::new(any, 0),
+                state: String::new(),
+                rcv_q: u.queued_bytes(),
+                snd_q: 0,
+                info: None,
+            });
+        }
         for shard in &self.inner.shards {
             let conns: Vec<Arc<Conn>> = lock(shard).values().cloned().collect();
             for c in conns {
@@ -688,9 +712,11 @@ impl Stack {
                 Vec::new()
             }
         };
+        let order = lock(&c.txlock);
         drop(t);
         c.cv.notify_all();
         self.send_segments(&c.route, c.local, c.remote, segs);
+        drop(order);
     }
 
     /// Builds frames for `segs` from `local` to `remote` and queues them on the route's interface.

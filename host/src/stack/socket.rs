@@ -166,6 +166,7 @@ impl Stack {
             route,
             tcb: Mutex::new(tcb),
             cv: Condvar::new(),
+            txlock: Mutex::new(()),
             listener: None,
             handed_over: AtomicBool::new(true),
             owned: AtomicBool::new(true),

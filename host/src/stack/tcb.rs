@@ -908,6 +908,10 @@ impl Tcb {
             return;
         }
         if seg.flags & TH_RST != 0 {
+            if self.state == TcpState::TimeWait {
+                // RFC 1337: a RST must not cut TIME_WAIT short (FreeBSD's tcp_twcheck drops it too).
+                return;
+            }
             if seg.seq == self.rcv_nxt {
                 let was = self.state;
                 self.state = TcpState::Closed;
@@ -1793,5 +1797,20 @@ mod tests {
         assert!(ta.info().stats.window_probes + ta.info().stats.timeouts > probes_before, "a probe went out");
         assert!(tb.readable() > 0, "and data flows again");
         assert!(ta.error().is_none());
+    }
+
+    // RFC 1337: TIME_WAIT is not cut short by a RST (a stray one answering a late duplicate).
+    #[test]
+    fn time_wait_ignores_a_reset() {
+        let t0 = Instant::now();
+        let (mut a, mut b) = pair(TcbConfig::default(), t0);
+        let (got, now) = run(&mut a, &mut b, 0.0, b"bye", t0);
+        assert_eq!((got.as_slice(), a.state()), (&b"bye"[..], TcpState::TimeWait));
+        let i = a.info();
+        let rst = SegIn { seq: a.rcv_nxt, ack: 0, flags: TH_RST, win: 0, options: &[], payload: &[] };
+        a.input(&rst, now);
+        assert_eq!(a.state(), TcpState::TimeWait, "{i:?}");
+        a.on_timer(now + 2 * a.cfg.msl);
+        assert_eq!(a.state(), TcpState::Closed, "2 MSL later it ends");
     }
 }

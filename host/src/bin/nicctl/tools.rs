@@ -290,7 +290,8 @@ pub fn netstat(a: NetstatArgs) -> Res {
     println!("{:<5} {:>6} {:>6} {:<22} {:<22} (state)", "Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address");
     for r in rows {
         let state = r["state"].as_str().unwrap_or("");
-        if state == "LISTEN" && !a.a {
+        // Servers: listening TCP sockets and unconnected UDP ones (FreeBSD shows both only with -a).
+        if (state == "LISTEN" || r["foreign"].as_str().is_some_and(|f| f.ends_with(":0"))) && !a.a {
             continue;
         }
         println!(

@@ -1,0 +1,175 @@
+//! UDP sockets: `bind`, `send_to`, `recv_from`. Datagrams go out through
+//! `udp_output` (checksum left to the NIC where `if_hwassist` allows) and are
+//! never fragmented: one larger than the path MTU is refused with EMSGSIZE,
+//! as a socket with `IP_DONTFRAG` is. A socket's receive queue is bounded;
+//! datagrams past it are dropped and counted (`udps_fullsock`).
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{lock, Stack};
+use crate::mbuf::Mbuf;
+use crate::net::{udp_output, IpOut, Ipv4Out, Ipv6Out, LinkOut, OutputError};
+
+/// Bytes a socket queues before it drops (`net.inet.udp.recvspace`).
+const UDP_RECVSPACE: usize = 256 << 10;
+
+/// A bound socket's shared half: the queue input fills.
+pub(crate) struct UdpShared {
+    pub(crate) addr: SocketAddr,
+    queue: Mutex<(VecDeque<(SocketAddr, Vec<u8>)>, usize)>,
+    cv: Condvar,
+    /// Datagrams dropped because the queue was full.
+    pub(crate) fullsock: AtomicU64,
+}
+
+impl UdpShared {
+    /// Whether a datagram for `local` is this socket's (`[::]` takes both families, `0.0.0.0` IPv4).
+    pub(crate) fn takes(&self, local: SocketAddr) -> bool {
+        let ip = self.addr.ip();
+        if ip.is_unspecified() {
+            ip.is_ipv6() || local.is_ipv4()
+        } else {
+            ip == local.ip()
+        }
+    }
+
+    pub(crate) fn deliver(&self, src: SocketAddr, data: &[u8]) {
+        let mut q = lock(&self.queue);
+        if q.1 + data.len() > UDP_RECVSPACE {
+            self.fullsock.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        q.1 += data.len();
+        q.0.push_back((src, data.to_vec()));
+        drop(q);
+        self.cv.notify_all();
+    }
+
+    /// Datagrams queued (netstat's Recv-Q counts their bytes).
+    pub(crate) fn queued_bytes(&self) -> usize {
+        lock(&self.queue).1
+    }
+}
+
+/// A bound UDP socket. Dropping it unbinds it.
+pub struct UdpSocket {
+    stack: Stack,
+    shared: Arc<UdpShared>,
+    read_timeout: Option<Duration>,
+}
+
+impl Stack {
+    /// `socket(SOCK_DGRAM)` + `bind`: port 0 picks an ephemeral one; `[::]` receives both families.
+    pub fn udp_bind(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
+        let mut t = lock(&self.inner.udp);
+        let mut addr = addr;
+        if addr.port() == 0 {
+            let p = (49152..=u16::MAX).find(|p| !t.contains_key(p)).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::AddrInUse, "no free UDP port")
+            })?;
+            addr.set_port(p);
+        }
+        if t.contains_key(&addr.port()) {
+            return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("UDP port {} is bound", addr.port())));
+        }
+        let shared = Arc::new(UdpShared {
+            addr,
+            queue: Mutex::new((VecDeque::new(), 0)),
+            cv: Condvar::new(),
+            fullsock: AtomicU64::new(0),
+        });
+        t.insert(addr.port(), shared.clone());
+        Ok(UdpSocket { stack: self.clone(), shared, read_timeout: None })
+    }
+}
+
+impl UdpSocket {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// `SO_RCVTIMEO` (`None`: wait forever); a read that times out fails with `WouldBlock`.
+    pub fn set_read_timeout(&mut self, t: Option<Duration>) {
+        self.read_timeout = t;
+    }
+
+    /// Datagrams dropped because this socket's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.fullsock.load(Ordering::Relaxed)
+    }
+
+    /// Sends one datagram; EMSGSIZE when it does not fit the path MTU (no fragmentation).
+    pub fn send_to(&self, buf: &[u8], dst: SocketAddr) -> io::Result<usize> {
+        let st = &self.stack;
+        let route = st.route(dst.ip()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NetworkUnreachable, super::StackError::NoRoute(dst.ip()).to_string())
+        })?;
+        let iface = st
+            .iface(route.ifref)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NetworkDown, "the route's interface departed"))?;
+        let src = if self.shared.addr.ip().is_unspecified() { route.src } else { self.shared.addr.ip() };
+        let ifnet = iface.ifnet.read().map_err(|_| io::Error::other("interface state poisoned"))?.clone();
+        let ip = match (src, dst.ip()) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mut o = Ipv4Out::new(a, b);
+                o.id = iface.ip_id.fetch_add(1, Ordering::Relaxed);
+                IpOut::V4(o)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => IpOut::V6(Ipv6Out::new(a, b)),
+            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")),
+        };
+        let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
+        let r = udp_output(
+            &ifnet,
+            Mbuf::from_payload(buf),
+            &ip,
+            self.shared.addr.port(),
+            dst.port(),
+            &link,
+            &mut lock(&st.inner.stats),
+        );
+        match r {
+            Ok(m) => {
+                st.l2_output(&iface, route.nexthop, vec![m]);
+                Ok(buf.len())
+            }
+            Err(e @ (OutputError::MsgSize { .. } | OutputError::TooLong(_))) => {
+                Err(io::Error::new(io::ErrorKind::InvalidInput, format!("EMSGSIZE: {e}")))
+            }
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+
+    /// Receives one datagram into `buf` (truncated if longer, as `recvfrom` does); returns its length and sender.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        let until = self.read_timeout.map(|d| Instant::now() + d);
+        let mut q = lock(&self.shared.queue);
+        loop {
+            if let Some((src, d)) = q.0.pop_front() {
+                q.1 -= d.len();
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                return Ok((n, src));
+            }
+            if until.is_some_and(|u| Instant::now() >= u) {
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, "receive timed out"));
+            }
+            q = self.shared.cv.wait_timeout(q, Duration::from_millis(50)).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        let mut t = lock(&self.stack.inner.udp);
+        if t.get(&self.shared.addr.port()).is_some_and(|s| Arc::ptr_eq(s, &self.shared)) {
+            t.remove(&self.shared.addr.port());
+        }
+    }
+}
