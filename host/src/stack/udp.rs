@@ -18,10 +18,13 @@ use crate::net::{udp_output, IpOut, Ipv4Out, Ipv6Out, LinkOut, OutputError};
 /// Bytes a socket queues before it drops (`net.inet.udp.recvspace`).
 const UDP_RECVSPACE: usize = 256 << 10;
 
+/// Received datagrams with their senders, and the bytes they hold.
+type RecvQueue = (VecDeque<(SocketAddr, Vec<u8>)>, usize);
+
 /// A bound socket's shared half: the queue input fills.
 pub(crate) struct UdpShared {
     pub(crate) addr: SocketAddr,
-    queue: Mutex<(VecDeque<(SocketAddr, Vec<u8>)>, usize)>,
+    queue: Mutex<RecvQueue>,
     cv: Condvar,
     /// Datagrams dropped because the queue was full.
     pub(crate) fullsock: AtomicU64,
