@@ -25,6 +25,7 @@ pub mod nic;
 pub mod records;
 pub mod rx_csum;
 pub mod rx_engine;
+pub mod rss;
 pub mod rx_parse;
 pub mod tx_csum;
 pub mod tx_engine;
