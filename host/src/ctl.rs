@@ -296,6 +296,11 @@ fn simple(
             let Some(req) = req.strip_prefix("0x").and_then(|h| u32::from_str_radix(h, 16).ok()) else {
                 return Some(format!("err EINVAL {req:?} is not a hexadecimal capability word"));
             };
+            // SIOCSIFCAP refuses bits the interface does not have (ifconfig masks them first).
+            let unsupported = stack.ifnet(index).map_or(0, |i| req & !i.if_capabilities);
+            if unsupported != 0 {
+                return Some(format!("err EINVAL capabilities 0x{unsupported:x} are not supported by {name}"));
+            }
             match stack.with_driver(index, |d| d.set_capenable(req)) {
                 Ok(Ok(c)) => {
                     format!("ok {}", serde_json::json!({"old": c.old, "new": c.new, "messages": c.messages}))

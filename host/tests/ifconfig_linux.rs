@@ -108,6 +108,10 @@ fn capability_rules_reach_the_stack_and_the_nic() {
     assert_eq!(all & (IFCAP_TOE | IFCAP_LRO), 0);
     assert_eq!(ok(&up, &["toe", "lro"]), "");
     assert_eq!(caps(&up).0, all);
+    // SIOCSIFCAP itself refuses bits the interface lacks (EINVAL); ifconfig never sends them.
+    let e = nic_host::ctl::CtlClient::connect(&up.ctl).unwrap().request("setcap nic0 0xffffffff").unwrap_err();
+    assert!(e.to_string().starts_with("EINVAL"), "{e}");
+    assert_eq!(caps(&up).0, all);
     // Errors a person can act on.
     let out = fails(&up, &["-txcsum", "turbo"]);
     assert!(out.contains("unknown capability 'turbo'"), "{out}");

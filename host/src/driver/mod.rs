@@ -475,7 +475,19 @@ impl Driver {
         program_queue(&*dev, RXQ0, rx.descs.iova(), rx.cq.iova(), cfg.rx_ring_log2)?;
 
         // Offloads: everything the hardware has, as drivers enable at attach.
-        let mut ifnet = Ifnet::new(&cfg.if_name, cfg.if_index, info.caps, cfg.lladdr);
+        // TSO needs the checksum offload of its family (the NIC refuses it otherwise): a board
+        // that straps txcsum off has no usable TSO either, and does not advertise it.
+        let mut caps = info.caps;
+        if caps & IFCAP_TXCSUM == 0 {
+            caps &= !nic_abi::ifcap::IFCAP_TSO4;
+        }
+        if caps & IFCAP_TXCSUM_IPV6 == 0 {
+            caps &= !nic_abi::ifcap::IFCAP_TSO6;
+        }
+        if caps & IFCAP_TSO == 0 {
+            caps &= !IFCAP_VLAN_HWTSO;
+        }
+        let mut ifnet = Ifnet::new(&cfg.if_name, cfg.if_index, caps, cfg.lladdr);
         if info.tso_max != 0 {
             // The stack sizes bursts by these (tcp_output); the driver copies a burst into its
             // own buffers, so the chain limit is the NIC's, in whole buffers of max_frame bytes.

@@ -297,7 +297,12 @@ impl Stack {
             options: &seg.options,
             payload: seg.m.data(),
         };
-        if let Some(c) = self.lookup(local, remote) {
+        let mut found = self.lookup(local, remote);
+        if let Some(c) = found.take_if(|c| lock(&c.tcb).syn_recycles(&sin)) {
+            // The peer reconnects from the same port: TIME_WAIT gives way to the new connection.
+            self.remove(&c);
+        }
+        if let Some(c) = found {
             let mut t = lock(&c.tcb);
             t.input(&sin, now);
             let handover = t.is_passive() && t.is_connected() && !c.handed_over.load(Ordering::SeqCst);
@@ -382,10 +387,7 @@ impl Stack {
                 // The listener closed during the handshake: nobody will accept this one.
                 let mut t = lock(&c.tcb);
                 let rst = t.abort(super::TcpError::Aborted).then(|| t.rst_for_abort());
-                drop(t);
-                if let Some(r) = rst {
-                    self.send_segments(&c.route, c.local, c.remote, vec![r]);
-                }
+                self.send_after(c, t, rst);
                 self.remove(c);
             }
         }

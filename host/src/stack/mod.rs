@@ -719,6 +719,18 @@ impl Stack {
         drop(order);
     }
 
+    /// Sends `seg` (a RST) for `c` after whatever another thread is sending for it, releasing
+    /// the connection's lock first (the order `conn_output` keeps).
+    pub(crate) fn send_after(&self, c: &Conn, t: MutexGuard<'_, Tcb>, seg: Option<SegOut>) {
+        let order = lock(&c.txlock);
+        drop(t);
+        c.cv.notify_all();
+        if let Some(s) = seg {
+            self.send_segments(&c.route, c.local, c.remote, vec![s]);
+        }
+        drop(order);
+    }
+
     /// Builds frames for `segs` from `local` to `remote` and queues them on the route's interface.
     pub(crate) fn send_segments(&self, route: &Route, local: SocketAddr, remote: SocketAddr, segs: Vec<SegOut>) {
         if segs.is_empty() {

@@ -251,10 +251,7 @@ impl Drop for TcpListener {
         for c in queued {
             let mut t = lock(&c.tcb);
             let rst = t.abort(TcpError::Aborted).then(|| t.rst_for_abort());
-            drop(t);
-            if let Some(r) = rst {
-                self.stack.send_segments(&c.route, c.local, c.remote, vec![r]);
-            }
+            self.stack.send_after(&c, t, rst);
             self.stack.remove(&c);
         }
     }
@@ -299,11 +296,7 @@ impl TcpStream {
     pub fn abort(&self) {
         let mut t = lock(&self.conn.tcb);
         let rst = t.abort(TcpError::Aborted).then(|| t.rst_for_abort());
-        drop(t);
-        if let Some(r) = rst {
-            self.stack.send_segments(&self.conn.route, self.conn.local, self.conn.remote, vec![r]);
-        }
-        self.conn.cv.notify_all();
+        self.stack.send_after(&self.conn, t, rst);
         // The last handle's drop runs close(), which finds the connection closed.
     }
 
@@ -401,8 +394,7 @@ impl Drop for CloseOnDrop {
         let closed = t.is_closed();
         if rst {
             let r = t.rst_for_abort();
-            drop(t);
-            self.stack.send_segments(&self.conn.route, self.conn.local, self.conn.remote, vec![r]);
+            self.stack.send_after(&self.conn, t, Some(r));
         } else {
             self.stack.conn_output(&self.conn, t);
         }

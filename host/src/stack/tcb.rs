@@ -569,6 +569,14 @@ impl Tcb {
         self.ccv.mss = self.t_maxseg;
     }
 
+    /// A new SYN for this tuple while in TIME_WAIT, beyond what the old connection used:
+    /// the old one may be recycled for it (FreeBSD `tcp_twcheck`, RFC 9293 §3.6.1 note).
+    pub fn syn_recycles(&self, seg: &SegIn<'_>) -> bool {
+        self.state == TcpState::TimeWait
+            && seg.flags & (TH_SYN | TH_ACK | TH_RST) == TH_SYN
+            && seq_gt(seg.seq, self.rcv_nxt)
+    }
+
     /// Whether `seq` lies in what we sent and the peer has not acknowledged
     /// (an ICMP message quoting it is plausibly about this connection).
     pub fn seq_in_flight(&self, seq: u32) -> bool {
@@ -1810,6 +1818,10 @@ mod tests {
         let rst = SegIn { seq: a.rcv_nxt, ack: 0, flags: TH_RST, win: 0, options: &[], payload: &[] };
         a.input(&rst, now);
         assert_eq!(a.state(), TcpState::TimeWait, "{i:?}");
+        // A new SYN beyond the old connection's sequence space may recycle it; an old duplicate may not.
+        let syn = |seq| SegIn { seq, ack: 0, flags: TH_SYN, win: 1000, options: &[], payload: &[] };
+        assert!(a.syn_recycles(&syn(a.rcv_nxt.wrapping_add(100_000))));
+        assert!(!a.syn_recycles(&syn(a.rcv_nxt.wrapping_sub(1))));
         a.on_timer(now + 2 * a.cfg.msl);
         assert_eq!(a.state(), TcpState::Closed, "2 MSL later it ends");
     }
