@@ -120,8 +120,9 @@ mod tests {
     fn published_vectors_reproduce() {
         let mut b = Toeplitz::default();
         b.connect_all();
-        let cases: [([u8; 4], [u8; 4], u16, u16, u32, u32); 3] = [
-            ([66, 9, 149, 187], [161, 142, 100, 80], 2794, 1766, 0x323e8fc2, 0x51ccc178),
+        // (source, destination, source port, destination port, hash of addresses, hash with ports)
+        let cases = [
+            ([66u8, 9, 149, 187], [161u8, 142, 100, 80], 2794u16, 1766u16, 0x323e8fc2u32, 0x51ccc178u32),
             ([199, 92, 111, 2], [65, 69, 140, 83], 14230, 4739, 0xd718262a, 0xc626b0ea),
             ([24, 19, 198, 95], [12, 22, 207, 184], 12898, 38024, 0xd2d0a5de, 0x5c2b394a),
         ];
