@@ -95,10 +95,7 @@ fn neigh_tick(stack: &Stack, iface: &Iface, now: Instant) {
 fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
     let Ok(l2) = ether::parse(m.data()) else {
         // ether_input counts it.
-        let ifnet = iface.ifnet.read().map(|g| g.clone());
-        if let Ok(ifnet) = ifnet {
-            let _ = ether_input(&ifnet, m, &mut lock(&stack.inner.stats));
-        }
+        let _ = ether_input(&iface.ifnet(), m, &mut lock(&stack.inner.stats));
         return;
     };
     let mac = iface.lladdr();
@@ -111,11 +108,7 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
         arp_input(stack, iface, &m.data()[l2.hlen..], now);
         return;
     }
-    let ifnet = match iface.ifnet.read() {
-        Ok(g) => g.clone(),
-        Err(_) => return,
-    };
-    let r = ether_input(&ifnet, m, &mut lock(&stack.inner.stats));
+    let r = ether_input(&iface.ifnet(), m, &mut lock(&stack.inner.stats));
     match r {
         Input::Tcp(seg) => stack.tcp_input(iface, seg, now),
         Input::Ip(d) if d.proto == 1 => {
@@ -129,10 +122,7 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
             }
         }
         Input::Udp(d) => {
-            let ours = match d.dst.ip() {
-                IpAddr::V4(a) => iface.has_v4(a),
-                IpAddr::V6(a) => iface.has_v6(a),
-            };
+            let ours = iface.has_addr(d.dst.ip());
             let sock = lock(&stack.inner.udp).get(&d.dst.port()).filter(|s| s.takes(d.dst)).cloned();
             match sock {
                 Some(s) if ours => s.deliver(d.src, d.m.data()),
@@ -280,11 +270,7 @@ impl Stack {
 
     /// Demultiplexes one TCP segment (FreeBSD `tcp_input`'s lookup half).
     pub(crate) fn tcp_input(&self, iface: &Iface, seg: TcpSegment, now: Instant) {
-        let ours = match seg.dst.ip() {
-            IpAddr::V4(a) => iface.has_v4(a),
-            IpAddr::V6(a) => iface.has_v6(a),
-        };
-        if !ours {
+        if !iface.has_addr(seg.dst.ip()) {
             bump(&self.inner.counters.not_ours_l3);
             return;
         }

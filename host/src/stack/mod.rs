@@ -200,7 +200,34 @@ pub(crate) struct Iface {
 
 impl Iface {
     fn lladdr(&self) -> [u8; 6] {
-        self.ifnet.read().map(|i| i.if_lladdr).unwrap_or_default()
+        lock_read(&self.ifnet).if_lladdr
+    }
+
+    /// The interface as the protocol code reads it now (capabilities change under ifconfig).
+    pub(crate) fn ifnet(&self) -> Ifnet {
+        lock_read(&self.ifnet).clone()
+    }
+
+    /// Whether `a` is one of this interface's unicast addresses.
+    pub(crate) fn has_addr(&self, a: IpAddr) -> bool {
+        match a {
+            IpAddr::V4(a) => self.has_v4(a),
+            IpAddr::V6(a) => self.has_v6(a),
+        }
+    }
+
+    /// The IP header for a packet from `src` to `dst` (IPv4's gets the next identification);
+    /// `None` when the two are of different families.
+    pub(crate) fn ip_out(&self, src: IpAddr, dst: IpAddr) -> Option<IpOut> {
+        match (src, dst) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                let mut o = Ipv4Out::new(a, b);
+                o.id = self.ip_id.fetch_add(1, Ordering::Relaxed);
+                Some(IpOut::V4(o))
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => Some(IpOut::V6(Ipv6Out::new(a, b))),
+            _ => None,
+        }
     }
 
     pub(crate) fn has_v4(&self, a: Ipv4Addr) -> bool {
@@ -490,7 +517,7 @@ impl Stack {
     pub fn ifnet(&self, index: u16) -> Option<Ifnet> {
         let ifaces = lock_read(&self.inner.ifaces);
         let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
-        i.ifnet.read().ok().map(|g| g.clone())
+        Some(i.ifnet())
     }
 
     /// Runs `f` on interface `index`'s driver (counters, capability changes); the stack's
@@ -685,8 +712,7 @@ impl Stack {
 
     /// What the path to `remote` over `route` allows now.
     pub(crate) fn path(&self, route: &Route, remote: IpAddr) -> Option<PathInfo> {
-        let iface = self.iface(route.ifref)?;
-        let ifnet = iface.ifnet.read().ok()?;
+        let ifnet = self.iface(route.ifref)?.ifnet();
         let v6 = remote.is_ipv6();
         let mut mtu = ifnet.if_mtu;
         if let Some(m) = lock(&self.inner.hostcache).mtu(remote, Instant::now()) {
@@ -737,22 +763,11 @@ impl Stack {
             return;
         }
         let Some(iface) = self.iface(route.ifref) else { return };
-        let ifnet = match iface.ifnet.read() {
-            Ok(g) => g.clone(),
-            Err(_) => return,
-        };
+        let ifnet = iface.ifnet();
         let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
         let mut frames = Vec::new();
         for s in segs {
-            let ip = match (local.ip(), remote.ip()) {
-                (IpAddr::V4(a), IpAddr::V4(b)) => {
-                    let mut o = Ipv4Out::new(a, b);
-                    o.id = iface.ip_id.fetch_add(1, Ordering::Relaxed);
-                    IpOut::V4(o)
-                }
-                (IpAddr::V6(a), IpAddr::V6(b)) => IpOut::V6(Ipv6Out::new(a, b)),
-                _ => continue,
-            };
+            let Some(ip) = iface.ip_out(local.ip(), remote.ip()) else { continue };
             let seg = TcpOut {
                 sport: local.port(),
                 dport: remote.port(),
@@ -863,10 +878,7 @@ impl Stack {
     /// Sends an ICMPv6 message (`nd`: hop limit 255, as neighbour discovery requires).
     pub(crate) fn icmp6_output(&self, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, msg: &icmp6::Icmp6Msg, nd: bool) {
         let body = icmp6::emit(src, dst, msg);
-        let ifnet = match iface.ifnet.read() {
-            Ok(g) => g.clone(),
-            Err(_) => return,
-        };
+        let ifnet = iface.ifnet();
         let mut o = Ipv6Out::new(src, dst);
         if nd {
             o.hop_limit = icmp6::ND_HOP_LIMIT;
@@ -896,10 +908,7 @@ impl Stack {
 
     /// Sends an ICMP message to `dst` from `src`.
     pub(crate) fn icmp_output(&self, iface: &Iface, src: Ipv4Addr, dst: Ipv4Addr, body: Vec<u8>) {
-        let ifnet = match iface.ifnet.read() {
-            Ok(g) => g.clone(),
-            Err(_) => return,
-        };
+        let ifnet = iface.ifnet();
         let mut o = Ipv4Out::new(src, dst);
         o.id = iface.ip_id.fetch_add(1, Ordering::Relaxed);
         o.df = false;

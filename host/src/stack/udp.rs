@@ -6,14 +6,14 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::{lock, Stack};
 use crate::mbuf::Mbuf;
-use crate::net::{udp_output, IpOut, Ipv4Out, Ipv6Out, LinkOut, OutputError};
+use crate::net::{udp_output, LinkOut, OutputError};
 
 /// Bytes a socket queues before it drops (`net.inet.udp.recvspace`).
 const UDP_RECVSPACE: usize = 256 << 10;
@@ -117,16 +117,10 @@ impl UdpSocket {
             .iface(route.ifref)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NetworkDown, "the route's interface departed"))?;
         let src = if self.shared.addr.ip().is_unspecified() { route.src } else { self.shared.addr.ip() };
-        let ifnet = iface.ifnet.read().map_err(|_| io::Error::other("interface state poisoned"))?.clone();
-        let ip = match (src, dst.ip()) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mut o = Ipv4Out::new(a, b);
-                o.id = iface.ip_id.fetch_add(1, Ordering::Relaxed);
-                IpOut::V4(o)
-            }
-            (IpAddr::V6(a), IpAddr::V6(b)) => IpOut::V6(Ipv6Out::new(a, b)),
-            _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")),
-        };
+        let ifnet = iface.ifnet();
+        let ip = iface.ip_out(src, dst.ip()).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")
+        })?;
         let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
         let r = udp_output(
             &ifnet,
