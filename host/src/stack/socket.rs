@@ -10,13 +10,13 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::cc;
-use super::tcb::{TcbConfig, TcpError, TcpInfo, TcpState};
+use super::tcb::{Tcb, TcbConfig, TcpError, TcpInfo, TcpState};
 use super::{lock, Conn, Stack};
 
 /// How often a blocked call re-checks for a departed interface.
@@ -111,16 +111,40 @@ impl TcpStream {
 }
 
 impl Stack {
+    /// The congestion control a socket asked for (the stack's default when `None`), by name and
+    /// as a fresh instance; InvalidInput naming the known ones otherwise.
+    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl>)> {
+        let name = name.unwrap_or_else(|| self.inner.cfg.cc_default.clone());
+        match cc::by_name(&name) {
+            Some(c) => Ok((name, c)),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown congestion control {name:?}; known: {}", cc::ALGORITHMS.join(", ")),
+            )),
+        }
+    }
+
+    /// The route to `dst` with its interface's path, as a socket call's error when there is none.
+    pub(crate) fn route_to(&self, dst: IpAddr) -> io::Result<super::Route> {
+        self.route(dst).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NetworkUnreachable, super::StackError::NoRoute(dst).to_string())
+        })
+    }
+
+    /// Waits at most `d` for `c` to change; a departed interface ends the connection (ENETDOWN)
+    /// even if no one else notices, so no blocked call outlives its interface.
+    pub(crate) fn wait_conn<'a>(&self, c: &'a Conn, t: MutexGuard<'a, Tcb>, d: Duration) -> MutexGuard<'a, Tcb> {
+        let mut t = c.cv.wait_timeout(t, d.min(RECHECK)).unwrap_or_else(|e| e.into_inner()).0;
+        if self.iface(c.route.ifref).is_none() {
+            t.abort(TcpError::NetDown);
+        }
+        t
+    }
+
     /// `socket` + `bind` + `listen`: `addr` may be unspecified (`[::]:port`
     /// takes IPv4 and IPv6, `0.0.0.0:port` IPv4 only).
     pub fn tcp_listen(&self, addr: SocketAddr, backlog: usize, opts: SockOpts) -> io::Result<TcpListener> {
-        let cc = opts.cc.unwrap_or_else(|| self.inner.cfg.cc_default.clone());
-        if cc::by_name(&cc).is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown congestion control {cc:?}; known: {}", cc::ALGORITHMS.join(", ")),
-            ));
-        }
+        let (cc, _) = self.cc_for(opts.cc)?;
         let mut ls = lock(&self.inner.listeners);
         if addr.port() == 0 || ls.contains_key(&addr.port()) {
             return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("port {} is taken (or 0)", addr.port())));
@@ -141,19 +165,11 @@ impl Stack {
 
     /// `connect`: blocks until the handshake completes or fails (refused, timed out, no route).
     pub fn tcp_connect(&self, remote: SocketAddr, opts: SockOpts) -> io::Result<TcpStream> {
-        let route = self.route(remote.ip()).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NetworkUnreachable, super::StackError::NoRoute(remote.ip()).to_string())
-        })?;
+        let route = self.route_to(remote.ip())?;
         let path = self
             .path(&route, remote.ip())
             .ok_or_else(|| io::Error::new(io::ErrorKind::NetworkDown, "the route's interface departed"))?;
-        let cc_name = opts.cc.unwrap_or_else(|| self.inner.cfg.cc_default.clone());
-        let cc = cc::by_name(&cc_name).ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown congestion control {cc_name:?}; known: {}", cc::ALGORITHMS.join(", ")),
-            )
-        })?;
+        let (_, cc) = self.cc_for(opts.cc)?;
         let port = self
             .ephemeral_port(remote, route.src)
             .ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free ephemeral port"))?;
@@ -192,10 +208,7 @@ impl Stack {
                 self.remove(&stream.conn);
                 return Err(io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed during handshake"));
             }
-            t = stream.conn.cv.wait_timeout(t, RECHECK).unwrap_or_else(|e| e.into_inner()).0;
-            if self.iface(stream.conn.route.ifref).is_none() {
-                t.abort(TcpError::NetDown);
-            }
+            t = self.wait_conn(&stream.conn, t, RECHECK);
         }
         drop(t);
         Ok(stream)
@@ -319,10 +332,7 @@ impl TcpStream {
             if now >= until {
                 return Ok(false);
             }
-            t = self.conn.cv.wait_timeout(t, (until - now).min(RECHECK)).unwrap_or_else(|e| e.into_inner()).0;
-            if self.stack.iface(self.conn.route.ifref).is_none() {
-                t.abort(TcpError::NetDown);
-            }
+            t = self.stack.wait_conn(&self.conn, t, until - now);
         }
     }
 }
@@ -352,10 +362,7 @@ impl Read for TcpStream {
             if until.is_some_and(|u| Instant::now() >= u) {
                 return Err(io::Error::new(io::ErrorKind::WouldBlock, "read timed out"));
             }
-            t = self.conn.cv.wait_timeout(t, RECHECK).unwrap_or_else(|e| e.into_inner()).0;
-            if self.stack.iface(self.conn.route.ifref).is_none() {
-                t.abort(TcpError::NetDown);
-            }
+            t = self.stack.wait_conn(&self.conn, t, RECHECK);
         }
     }
 }
@@ -375,10 +382,7 @@ impl Write for TcpStream {
                 }
                 Err(e) => return Err(io_err(e)),
             }
-            t = self.conn.cv.wait_timeout(t, RECHECK).unwrap_or_else(|e| e.into_inner()).0;
-            if self.stack.iface(self.conn.route.ifref).is_none() {
-                t.abort(TcpError::NetDown);
-            }
+            t = self.stack.wait_conn(&self.conn, t, RECHECK);
         }
     }
 

@@ -110,9 +110,7 @@ impl UdpSocket {
     /// Sends one datagram; EMSGSIZE when it does not fit the path MTU (no fragmentation).
     pub fn send_to(&self, buf: &[u8], dst: SocketAddr) -> io::Result<usize> {
         let st = &self.stack;
-        let route = st.route(dst.ip()).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NetworkUnreachable, super::StackError::NoRoute(dst.ip()).to_string())
-        })?;
+        let route = st.route_to(dst.ip())?;
         let iface = st
             .iface(route.ifref)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NetworkDown, "the route's interface departed"))?;
