@@ -42,8 +42,30 @@ pub trait CongestionControl: Send {
     fn ack_received(&mut self, v: &mut CcVars, acked: u32, now: Instant);
     /// A loss was detected: set `ssthresh` and `cwnd` for what follows.
     fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, now: Instant);
-    /// Recovery ended with a full ACK: settle `cwnd`.
-    fn post_recovery(&mut self, v: &mut CcVars, now: Instant);
+    /// Recovery ended with a full ACK: settle `cwnd`. RFC 6582 §3.2 (5), option 1, guarded
+    /// against a burst, unless an algorithm says otherwise.
+    fn post_recovery(&mut self, v: &mut CcVars, _now: Instant) {
+        v.cwnd = v.ssthresh.min(v.flight + v.mss).max(v.mss);
+    }
+}
+
+/// Slow start below `ssthresh`, with RFC 3465's L = 2·SMSS limit per ACK; `false` (nothing
+/// done) in congestion avoidance, which is each algorithm's own.
+fn slow_start(v: &mut CcVars, acked: u32) -> bool {
+    if v.cwnd >= v.ssthresh {
+        return false;
+    }
+    v.cwnd = v.cwnd.saturating_add(acked.min(2 * v.mss));
+    true
+}
+
+/// The window after a loss, given the new `ssthresh`: RFC 6582 §3.2 (2)'s ssthresh plus the
+/// three segments that left the network on duplicate ACKs, RFC 5681 (5)'s loss window on a timeout.
+fn window_after(v: &CcVars, sig: CongSignal) -> u32 {
+    match sig {
+        CongSignal::DupAck => v.ssthresh + 3 * v.mss,
+        CongSignal::Rto => v.mss,
+    }
 }
 
 /// The initial window of RFC 6928 (10 segments, capped by bytes as RFC 3390 writes it).
@@ -69,33 +91,21 @@ impl CongestionControl for NewReno {
     }
 
     fn ack_received(&mut self, v: &mut CcVars, acked: u32, _now: Instant) {
-        if v.cwnd < v.ssthresh {
-            // Slow start, with RFC 3465's L = 2 * SMSS limit per ACK.
-            v.cwnd = v.cwnd.saturating_add(acked.min(2 * v.mss));
-        } else {
-            // Congestion avoidance: one MSS per window's worth of acknowledged bytes.
-            self.bytes_acked = self.bytes_acked.saturating_add(acked);
-            if self.bytes_acked >= v.cwnd {
-                self.bytes_acked -= v.cwnd;
-                v.cwnd = v.cwnd.saturating_add(v.mss);
-            }
+        if slow_start(v, acked) {
+            return;
+        }
+        // Congestion avoidance: one MSS per window's worth of acknowledged bytes.
+        self.bytes_acked = self.bytes_acked.saturating_add(acked);
+        if self.bytes_acked >= v.cwnd {
+            self.bytes_acked -= v.cwnd;
+            v.cwnd = v.cwnd.saturating_add(v.mss);
         }
     }
 
     fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, _now: Instant) {
         v.ssthresh = half_flight(v);
         self.bytes_acked = 0;
-        v.cwnd = match sig {
-            // RFC 6582 §3.2 (2): ssthresh plus the three segments that left the network.
-            CongSignal::DupAck => v.ssthresh + 3 * v.mss,
-            // RFC 5681 (5): the loss window.
-            CongSignal::Rto => v.mss,
-        };
-    }
-
-    fn post_recovery(&mut self, v: &mut CcVars, _now: Instant) {
-        // RFC 6582 §3.2 (5), option 1, guarded against a burst.
-        v.cwnd = v.ssthresh.min(v.flight + v.mss).max(v.mss);
+        v.cwnd = window_after(v, sig);
     }
 }
 
@@ -122,8 +132,7 @@ impl CongestionControl for Cubic {
     }
 
     fn ack_received(&mut self, v: &mut CcVars, acked: u32, now: Instant) {
-        if v.cwnd < v.ssthresh {
-            v.cwnd = v.cwnd.saturating_add(acked.min(2 * v.mss));
+        if slow_start(v, acked) {
             return;
         }
         let mss = v.mss as f64;
@@ -155,14 +164,7 @@ impl CongestionControl for Cubic {
         self.k = 0.0;
         self.carry = 0.0;
         v.ssthresh = ((v.flight as f64 * CUBIC_BETA) as u32).max(2 * v.mss);
-        v.cwnd = match sig {
-            CongSignal::DupAck => v.ssthresh + 3 * v.mss,
-            CongSignal::Rto => v.mss,
-        };
-    }
-
-    fn post_recovery(&mut self, v: &mut CcVars, _now: Instant) {
-        v.cwnd = v.ssthresh.min(v.flight + v.mss).max(v.mss);
+        v.cwnd = window_after(v, sig);
     }
 }
 
