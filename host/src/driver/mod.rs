@@ -593,21 +593,17 @@ impl Driver {
         Ok(())
     }
 
-    /// `ifconfig ofld0 <capability words>`: applies the ifconfig rules and
-    /// programs `CAPENABLE`; on a device error the interface is left as it was.
+    /// `ifconfig ofld0 <capability words>`: one [`Driver::set_capenable`] per word, as
+    /// ifconfig sends one request per word. Words before a refused one stay applied (and
+    /// programmed); a device error leaves the interface as it was before that word.
     pub fn ifconfig(&mut self, words: &[&str]) -> Result<Vec<String>, CapError> {
-        let before = self.ifnet.clone();
-        // Words before a refused one stay applied (as with ifconfig's one
-        // request per word), so the hardware is programmed either way.
-        let r = self.ifnet.ifconfig(words);
-        if self.ifnet.if_capenable != before.if_capenable {
-            self.drain_before_disabling(before.if_capenable, self.ifnet.if_capenable);
-            if let Err(e) = self.dev.write32(ctrl::CAPENABLE, self.ifnet.if_capenable) {
-                self.ifnet = before;
-                return Err(CapError::Device(e.to_string()));
+        let mut messages = Vec::new();
+        for w in words {
+            if let Some(req) = self.ifnet.cap_request(w)? {
+                messages.extend(self.set_capenable(req)?.messages);
             }
         }
-        r
+        Ok(messages)
     }
 
     /// `SIOCSIFCAP` with a computed request (what ifconfig sends): applies the
