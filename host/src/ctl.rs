@@ -209,21 +209,13 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
                 Err(e) => reply(&mut w, format!("err connect to {dst}: {e}")),
             }
         }
-        ["listen", port, rest @ ..] => {
-            let port: u16 = match port.parse() {
-                Ok(p) => p,
-                Err(_) => return reply(&mut w, format!("err {port:?} is not a port number")),
-            };
-            let l = match stack.tcp_listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), 8, opts_from(rest)) {
-                Ok(l) => l,
-                Err(e) => return reply(&mut w, format!("err listen on port {port}: {e}")),
-            };
-            reply(&mut w, format!("ok listening {}", l.local_addr()))?;
-            let s = l.accept()?;
-            drop(l);
-            reply(&mut w, format!("ok accepted {}", s.peer_addr()))?;
-            pump(s, rd, w)
-        }
+        ["listen", port, rest @ ..] => match accept_one(stack, port, opts_from(rest), &mut w)? {
+            Some(s) => {
+                reply(&mut w, format!("ok accepted {}", s.peer_addr()))?;
+                pump(s, rd, w)
+            }
+            None => Ok(()),
+        },
         ["iperf-send", host, port, bytes, secs, rest @ ..] => {
             let dst = match parse_addr(host, port) {
                 Ok(a) => a,
@@ -240,29 +232,36 @@ fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std
                 Err(e) => reply(&mut w, format!("err iperf to {dst}: {e}")),
             }
         }
-        ["iperf-recv", port] => {
-            let port: u16 = match port.parse() {
-                Ok(p) => p,
-                Err(_) => return reply(&mut w, format!("err {port:?} is not a port number")),
-            };
-            let l = match stack.tcp_listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), 8, SockOpts::default())
-            {
-                Ok(l) => l,
-                Err(e) => return reply(&mut w, format!("err listen on port {port}: {e}")),
-            };
-            reply(&mut w, format!("ok listening {}", l.local_addr()))?;
-            let s = l.accept()?;
-            drop(l);
-            match iperf_recv(s, clock.as_ref()) {
+        ["iperf-recv", port] => match accept_one(stack, port, SockOpts::default(), &mut w)? {
+            Some(s) => match iperf_recv(s, clock.as_ref()) {
                 Ok(r) => reply(&mut w, format!("ok {}", r.to_json())),
                 Err(e) => reply(&mut w, format!("err iperf receive: {e}")),
-            }
-        }
+            },
+            None => Ok(()),
+        },
         _ => reply(
             &mut w,
             format!("err unknown request {:?}; see nic_host::ctl for the protocol", line.trim_end()),
         ),
     }
+}
+
+/// `listen` and `iperf-recv`: listens on `[::]:port`, answers "ok listening", accepts one
+/// connection and stops listening. `None` when it answered an error instead.
+fn accept_one(stack: &Stack, port: &str, opts: SockOpts, w: &mut UnixStream) -> io::Result<Option<TcpStream>> {
+    let Ok(port) = port.parse::<u16>() else {
+        writeln!(w, "err {port:?} is not a port number")?;
+        return Ok(None);
+    };
+    let l = match stack.tcp_listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), 8, opts) {
+        Ok(l) => l,
+        Err(e) => {
+            writeln!(w, "err listen on port {port}: {e}")?;
+            return Ok(None);
+        }
+    };
+    writeln!(w, "ok listening {}", l.local_addr())?;
+    l.accept().map(Some)
 }
 
 /// The requests that answer with one line and leave the connection open for more.
