@@ -3,14 +3,11 @@
 //! demo runs; no root, TAP or Linux needed.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use nic_sim::{Cable, PcapTap, Sim, SimConfig, SimNic};
 
 use super::{IfAddrs, Stack, StackConfig};
 use crate::ctl::CycleClock;
-use crate::dev::sim::SimDevice;
-use crate::{Driver, DriverConfig};
 
 /// Two stacks, one interface (`nic0`) each, on NIC 0 and NIC 1 of one simulation.
 pub struct CablePair {
@@ -37,14 +34,7 @@ impl CablePair {
         };
         let mut stacks = Vec::new();
         for (i, addrs) in [a_addrs, b_addrs].into_iter().enumerate() {
-            let dev = Arc::new(SimDevice::new(sim.nic(i), 16 << 20)?);
-            let cfg = DriverConfig {
-                tx_ring_log2: 8,
-                rx_ring_log2: 8,
-                lladdr: [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1],
-                ..Default::default()
-            };
-            let drv = Driver::attach_with(dev, cfg)?;
+            let drv = super::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1])?;
             let s = Stack::new(StackConfig::default());
             s.attach(drv, addrs)?;
             stacks.push(s);
@@ -61,8 +51,7 @@ impl CablePair {
 
     /// A clock for the control socket's simulated-time reports.
     pub fn clock(&self) -> CycleClock {
-        let nic = self.nic.clone();
-        Arc::new(move || nic.cycles())
+        super::sim_clock(&self.nic)
     }
 }
 

@@ -346,6 +346,25 @@ fn tso_flag(v6: bool) -> u32 {
     }
 }
 
+/// A driver on a simulated NIC, sized for a stack (256-slot rings, 16 MiB of DMA memory): what
+/// the TAP interface and the demo's cable pair both attach.
+#[cfg(feature = "sim")]
+pub(crate) fn sim_driver(
+    nic: nic_sim::SimNic,
+    lladdr: [u8; 6],
+) -> Result<Driver, Box<dyn std::error::Error + Send + Sync>> {
+    let dev = Arc::new(crate::dev::sim::SimDevice::new(nic, 16 << 20)?);
+    let cfg = crate::DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr, ..Default::default() };
+    Ok(Driver::attach_with(dev, cfg)?)
+}
+
+/// The simulated NIC's cycle count as the control socket's clock (simulated-time reports).
+#[cfg(feature = "sim")]
+pub(crate) fn sim_clock(nic: &nic_sim::SimNic) -> crate::ctl::CycleClock {
+    let nic = nic.clone();
+    Arc::new(move || nic.cycles())
+}
+
 /// The link-local address from a MAC (RFC 4291 §2.5.1 modified EUI-64).
 pub fn link_local(mac: [u8; 6]) -> Ipv6Addr {
     Ipv6Addr::from([

@@ -7,15 +7,12 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use nic_sim::tap::{TapBridge, TapCounters, TapDevice};
 use nic_sim::{External, PcapTap, Sim, SimConfig, SimNic};
 
 use super::{IfAddrs, Stack, StackConfig};
 use crate::ctl::CycleClock;
-use crate::dev::sim::SimDevice;
-use crate::{Driver, DriverConfig};
 
 /// How to bring the interface up.
 #[derive(Clone, Debug)]
@@ -95,9 +92,7 @@ impl TapNic {
         if cfg.capdisable != 0 {
             nic.write32(nic_abi::regs::ctrl::CAPDISABLE, cfg.capdisable)?;
         }
-        let dev = Arc::new(SimDevice::new(nic.clone(), 16 << 20)?);
-        let dcfg = DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr: cfg.lladdr, ..Default::default() };
-        let mut drv = Driver::attach_with(dev, dcfg)?;
+        let mut drv = super::sim_driver(nic.clone(), cfg.lladdr)?;
         drv.set_mtu(mtu);
         let words: Vec<&str> = cfg.ifconfig.iter().map(String::as_str).collect();
         drv.ifconfig(&words)?;
@@ -113,8 +108,7 @@ impl TapNic {
 
     /// A clock for the control socket's simulated-time reports.
     pub fn clock(&self) -> CycleClock {
-        let nic = self.nic.clone();
-        Arc::new(move || nic.cycles())
+        super::sim_clock(&self.nic)
     }
 
     /// Frames moved between the TAP and the NIC.
