@@ -155,12 +155,7 @@ pub fn ip_output(
     if total > IP_MAXPACKET {
         return Err(OutputError::TooLong(total));
     }
-    // A TSO burst is checked by the size of the segments it will become.
-    let tso = m.pkthdr.csum_flags & CSUM_TSO != 0;
-    let on_wire = if tso { hlen + m.pkthdr.l4hlen as usize + m.pkthdr.tso_segsz as usize } else { total };
-    if on_wire > ifp.if_mtu as usize {
-        return Err(OutputError::MsgSize { len: on_wire, mtu: ifp.if_mtu });
-    }
+    let tso = super::fits_mtu(ifp, &m, hlen)?;
     {
         let h = m.prepend(hlen);
         let mut p = Ipv4Packet::new_unchecked(&mut h[..]);

@@ -259,12 +259,7 @@ pub fn ip6_output(
 ) -> Result<Mbuf, OutputError> {
     let hdr = ip.header(upper, m.len())?;
     let hlen = hdr.len();
-    let total = hlen + m.len();
-    let tso = m.pkthdr.csum_flags & CSUM_TSO != 0;
-    let on_wire = if tso { hlen + m.pkthdr.l4hlen as usize + m.pkthdr.tso_segsz as usize } else { total };
-    if on_wire > ifp.if_mtu as usize {
-        return Err(OutputError::MsgSize { len: on_wire, mtu: ifp.if_mtu });
-    }
+    let tso = super::fits_mtu(ifp, &m, hlen)?;
     m.prepend(hlen).copy_from_slice(&hdr);
     if tso {
         // Per-segment checksums: the NIC's, or GSO's (`offload::tso_or_gso`).

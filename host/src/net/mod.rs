@@ -395,6 +395,18 @@ impl L3 {
     }
 }
 
+/// The MTU check of `ip_output` / `ip6_output` for transport data `m` behind an IP header of
+/// `hlen` bytes: a TSO burst is checked by the size of the segments it will become, anything
+/// else whole (EMSGSIZE: this stack does not fragment). Returns whether `m` is a TSO burst.
+pub(crate) fn fits_mtu(ifp: &crate::ifnet::Ifnet, m: &Mbuf, hlen: usize) -> Result<bool, OutputError> {
+    let tso = m.pkthdr.csum_flags & nic_abi::csum::CSUM_TSO != 0;
+    let len = if tso { hlen + m.pkthdr.l4hlen as usize + m.pkthdr.tso_segsz as usize } else { hlen + m.len() };
+    if len > ifp.if_mtu as usize {
+        return Err(OutputError::MsgSize { len, mtu: ifp.if_mtu });
+    }
+    Ok(tso)
+}
+
 /// Computes in software the checksums `flags` requests, exactly as the NIC
 /// would: the IPv4 header checksum over `data[l3off..l3off + l3hlen]` (field
 /// treated as zero) for `CSUM_IP`, and the L4 checksum from `l3off + l3hlen`
