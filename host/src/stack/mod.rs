@@ -514,10 +514,14 @@ impl Stack {
         lock_read(&self.inner.ifaces).iter().flatten().map(|i| (i.ifref.index, i.name.clone())).collect()
     }
 
+    /// The interface at `index` now, whatever its generation (tools address interfaces by index).
+    fn iface_at(&self, index: u16) -> Option<Arc<Iface>> {
+        lock_read(&self.inner.ifaces).get((index as usize).checked_sub(1)?)?.clone()
+    }
+
+    /// The interface `r` refers to, if it is still that one (same generation, not departing).
     pub(crate) fn iface(&self, r: IfRef) -> Option<Arc<Iface>> {
-        let ifaces = lock_read(&self.inner.ifaces);
-        let i = ifaces.get((r.index as usize).checked_sub(1)?)?.as_ref()?;
-        (i.ifref == r && !i.departed.load(Ordering::SeqCst)).then(|| i.clone())
+        self.iface_at(r.index).filter(|i| i.ifref == r && !i.departed.load(Ordering::SeqCst))
     }
 
     /// The index of the interface called `name` (`nic0`).
@@ -527,28 +531,18 @@ impl Stack {
 
     /// The addresses of interface `index`, with its link-local IPv6 address.
     pub fn if_addrs(&self, index: u16) -> Option<(IfAddrs, Ipv6Addr)> {
-        let ifaces = lock_read(&self.inner.ifaces);
-        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
-        Some((i.addrs.clone(), i.ll6))
+        self.iface_at(index).map(|i| (i.addrs.clone(), i.ll6))
     }
 
     /// The interface's `Ifnet` as the protocol code sees it.
     pub fn ifnet(&self, index: u16) -> Option<Ifnet> {
-        let ifaces = lock_read(&self.inner.ifaces);
-        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?;
-        Some(i.ifnet())
+        self.iface_at(index).map(|i| i.ifnet())
     }
 
     /// Runs `f` on interface `index`'s driver (counters, capability changes); the stack's
     /// copy of `Ifnet` follows whatever `f` changed.
     pub fn with_driver<R>(&self, index: u16, f: impl FnOnce(&mut Driver) -> R) -> Result<R, StackError> {
-        let ifaces = lock_read(&self.inner.ifaces);
-        let i = ifaces
-            .get((index as usize).wrapping_sub(1))
-            .and_then(|s| s.as_ref())
-            .ok_or(StackError::NoInterface(index))?
-            .clone();
-        drop(ifaces);
+        let i = self.iface_at(index).ok_or(StackError::NoInterface(index))?;
         let mut g = lock(&i.drv);
         let d = g.as_mut().ok_or(StackError::NoInterface(index))?;
         let r = f(d);
@@ -572,9 +566,7 @@ impl Stack {
 
     /// Neighbour-cache counters of interface `index` (ARP, ND).
     pub fn neigh_stats(&self, index: u16) -> Option<(NeighStats, NeighStats)> {
-        let ifaces = lock_read(&self.inner.ifaces);
-        let i = ifaces.get((index as usize).checked_sub(1)?)?.as_ref()?.clone();
-        drop(ifaces);
+        let i = self.iface_at(index)?;
         let r = (lock(&i.arp).stats(), lock(&i.nd).stats());
         Some(r)
     }
