@@ -24,12 +24,13 @@ pub mod csum;
 pub mod desc;
 pub mod ifcap;
 pub mod regs;
+pub mod rss;
 pub mod status;
 
 /// ABI major version: bumped on any incompatible change; the driver refuses other majors.
-pub const ABI_MAJOR: u16 = 1;
+pub const ABI_MAJOR: u16 = 2;
 /// ABI minor version: bumped on compatible additions.
-pub const ABI_MINOR: u16 = 2;
+pub const ABI_MINOR: u16 = 0;
 /// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half.
 pub const ABI_VERSION: u32 = ((ABI_MAJOR as u32) << 16) | ABI_MINOR as u32;
 /// The value of [`regs::id::ID`]: "OFLD" in ASCII, so a hexdump of BAR0 says what it is.
@@ -51,8 +52,11 @@ pub const RING_MAX_LOG2: u32 = 12;
 pub const RING_MIN_LOG2: u32 = 2;
 /// DMA buffers (TX data, RX data, rings) must start on this many bytes.
 pub const DMA_ALIGN: u64 = 8;
-/// Number of TX/RX queue pairs this build has.
-pub const NUM_QUEUES: u32 = 1;
+/// Number of TX/RX queue pairs the default build has (the ID block's `NUM_QUEUES` says what a
+/// given bitstream or model has).
+pub const NUM_QUEUES: u32 = 2;
+/// Most queue pairs the register map has room for.
+pub const MAX_QUEUES: u32 = 8;
 
 #[cfg(test)]
 mod tests {

@@ -5,10 +5,17 @@
 //! ```text
 //! 0x000 ID      self-describing: what this NIC is and what it can do (read-only)
 //! 0x100 CTRL    enable, soft reset, offload enables, interrupts
-//! 0x200 TXQ0    transmit ring and its completion queue
-//! 0x300 RXQ0    receive (buffer) ring and its completion queue
+//! 0x300 RSS     Toeplitz key, hash-type enables, indirection table
 //! 0x400 STATS   free-running 32-bit counters (read-only, wrap)
+//! 0x800 + 0x100*q  queue pair q (q < NUM_QUEUES, at most 8):
+//!       +0x00 TXQ  transmit ring and its completion queue
+//!       +0x80 RXQ  receive (buffer) ring and its completion queue
 //! ```
+//!
+//! Queue pair `q` owns interrupt causes `irq_tx(q)` and `irq_rx(q)` and the
+//! NIC's interrupt line `q` (an MSI-X vector on a board; a board with one
+//! vector ORs them). Received frames are spread over the RX queues by RSS
+//! (block 0x300); a TX queue is the driver's to choose.
 //!
 //! Ring protocol (both directions): the driver owns a ring of descriptors of
 //! `1 << SIZE_LOG2` entries and a completion queue of the same size. Indices
@@ -46,10 +53,15 @@ pub mod id {
     pub const TSO_SEGS: u32 = 0x024;
     /// TOE connection contexts (0: no TOE in this build).
     pub const TOE_CONTEXTS: u32 = 0x028;
-    /// Number of TX/RX queue pairs.
+    /// Number of TX/RX queue pairs (a build parameter, 1 to [`crate::MAX_QUEUES`]).
     pub const NUM_QUEUES: u32 = 0x02c;
     /// Offset of the next register block (0x100), so a driver can walk the map.
     pub const NEXT: u32 = 0x030;
+    /// RSS (ABI 2.0): bits 15:0 indirection-table entries ([`crate::rss::RETA_SIZE`]), bits 23:16
+    /// key bytes ([`crate::rss::KEY_SIZE`]); zero: no RSS in this build.
+    pub const RSS_INFO: u32 = 0x034;
+    /// RSS hash types this build computes, `RSS_HASHTYPE_*` bits ([`crate::rss::HASHTYPES_SUPPORTED`]).
+    pub const RSS_HASHTYPES: u32 = 0x038;
 }
 
 /// Control block at 0x100.
@@ -58,7 +70,7 @@ pub mod ctrl {
     pub const CTRL: u32 = 0x100;
     /// Which offloads are on, `IFCAP_*` layout, masked by `CAPS` (FreeBSD's `if_capenable`).
     pub const CAPENABLE: u32 = 0x104;
-    /// Interrupt causes, write 1 to clear: [`IRQ_TX`], [`IRQ_RX`].
+    /// Interrupt causes, write 1 to clear: [`irq_tx`]`(q)`, [`irq_rx`]`(q)` for each queue pair.
     pub const IRQ_STATUS: u32 = 0x108;
     /// Interrupt enables, same bits as `IRQ_STATUS`.
     pub const IRQ_MASK: u32 = 0x10c;
@@ -76,15 +88,27 @@ pub mod ctrl {
     /// its DMA in flight and the frame on the MAC port finish; the bit reads 1 until the reset has
     /// happened, then 0 (wait for that before freeing DMA memory).
     pub const CTRL_RESET: u32 = 1 << 1;
-    /// IRQ bit: a TX completion was written.
-    pub const IRQ_TX: u32 = 1 << 0;
-    /// IRQ bit: an RX completion was written.
-    pub const IRQ_RX: u32 = 1 << 1;
+    /// IRQ bit: a completion was written to TX queue `q`'s completion queue (interrupt line `q`).
+    pub const fn irq_tx(q: u32) -> u32 {
+        1 << (2 * q)
+    }
+    /// IRQ bit: a completion was written to RX queue `q`'s completion queue (interrupt line `q`).
+    pub const fn irq_rx(q: u32) -> u32 {
+        1 << (2 * q + 1)
+    }
+    /// Both IRQ bits of queue pair `q`.
+    pub const fn irq_pair(q: u32) -> u32 {
+        irq_tx(q) | irq_rx(q)
+    }
+    /// Queue pair 0's TX cause.
+    pub const IRQ_TX: u32 = irq_tx(0);
+    /// Queue pair 0's RX cause.
+    pub const IRQ_RX: u32 = irq_rx(0);
     /// STATUS bit: no frame or DMA in flight.
     pub const STATUS_IDLE: u32 = 1 << 0;
 }
 
-/// Per-queue registers, relative to a queue block ([`TXQ0`], [`RXQ0`]).
+/// Per-queue registers, relative to a queue block ([`txq`], [`rxq`]).
 pub mod queue {
     /// Descriptor ring base IOVA, low 32 bits; bits 2:0 read as zero ([`crate::DMA_ALIGN`]).
     pub const BASE_LO: u32 = 0x00;
@@ -104,14 +128,50 @@ pub mod queue {
     pub const CQ_HEAD: u32 = 0x1c;
     /// Completion producer index, written by the device (read-only).
     pub const CQ_TAIL: u32 = 0x20;
+    /// Free-running count (read-only, wraps): TX packets sent from this queue; RX frames
+    /// delivered to it. Which queues the flows landed on, without a host in the way.
+    pub const PACKETS: u32 = 0x24;
+    /// Free-running count (read-only, wraps), RX only: frames RSS sent here that found no buffer
+    /// posted (also counted in `RX_DROP_NOBUF`).
+    pub const DROPS: u32 = 0x28;
 }
 
+/// First queue pair's block; queue pair `q` is at `QUEUES + q * QUEUE_STRIDE`.
+pub const QUEUES: u32 = 0x800;
+/// Bytes between queue pairs' blocks.
+pub const QUEUE_STRIDE: u32 = 0x100;
+/// Transmit queue `q`'s block.
+pub const fn txq(q: u32) -> u32 {
+    QUEUES + q * QUEUE_STRIDE
+}
+/// Receive queue `q`'s block.
+pub const fn rxq(q: u32) -> u32 {
+    QUEUES + q * QUEUE_STRIDE + 0x80
+}
 /// Transmit queue 0 block.
-pub const TXQ0: u32 = 0x200;
+pub const TXQ0: u32 = txq(0);
 /// Receive queue 0 block.
-pub const RXQ0: u32 = 0x300;
+pub const RXQ0: u32 = rxq(0);
 
-/// Free-running 32-bit counters at 0x400 (read-only, wrap around).
+/// RSS block at 0x300 (ABI 2.0): what the NIC hashes and where each hash value sends a frame.
+/// Written at run time; a frame takes the values in force when its last byte arrives. Reset
+/// (power-on, not soft reset) loads [`crate::rss::KEY_DEFAULT`], every supported hash type, and
+/// entry `i` = `i % NUM_QUEUES`.
+pub mod rss {
+    /// Enabled hash types, `RSS_HASHTYPE_*` bits, masked by the ID block's `RSS_HASHTYPES`.
+    /// A frame whose type is disabled falls back to the 2-tuple type of its family if that is
+    /// enabled, else it gets no hash (`rsstype` 0) and goes to queue 0.
+    pub const HASHTYPES: u32 = 0x300;
+    /// The 40-byte key as 10 words: key byte `4i + j` in bits `31 - 8j .. 24 - 8j` of `KEY + 4i`
+    /// (each word reads as the key's bytes written out in order).
+    pub const KEY: u32 = 0x340;
+    /// The indirection table as 32 words: entry `4i + j` (an RX queue number) in bits
+    /// `8j + 7 .. 8j` of `RETA + 4i`. A frame with hash `h` goes to entry `h & 127`. An entry
+    /// naming a queue the build lacks reads back as written and sends its frames to queue 0.
+    pub const RETA: u32 = 0x380;
+}
+
+/// Free-running 32-bit counters at 0x400 (read-only, wrap around), over all queues.
 pub mod stats {
     /// Frames put on the wire.
     pub const TX_FRAMES: u32 = 0x400;
