@@ -105,10 +105,10 @@ pub(crate) fn rx_tready(o: &NicOut) -> bool {
     o.s_axis_rx_tready != 0
 }
 
-/// Interrupt line.
+/// Interrupt lines, bit `q` for queue pair `q`.
 #[inline]
-pub(crate) fn irq(o: &NicOut) -> bool {
-    o.irq != 0
+pub(crate) fn irq(o: &NicOut) -> u8 {
+    o.irq as u8
 }
 
 /// No frame, DMA or bus work in flight inside the NIC.

@@ -15,7 +15,7 @@
 //! while it sleeps.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -105,8 +105,8 @@ pub struct NicStats {
     pub dma: DmaCounters,
     /// MAC traffic.
     pub mac: MacCounters,
-    /// The `irq` line now.
-    pub irq: bool,
+    /// The interrupt lines now (bit `q`: queue pair `q`'s line).
+    pub irq: u8,
     /// The `idle` line now.
     pub idle: bool,
 }
@@ -205,7 +205,7 @@ struct Inbox {
 }
 
 struct NicShared {
-    irq: AtomicBool,
+    irq: AtomicU8,
     tx: Mutex<Vec<Frame>>,
 }
 
@@ -331,7 +331,7 @@ impl Sim {
             event_cv: Condvar::new(),
             nics: (0..n)
                 .map(|_| NicShared {
-                    irq: AtomicBool::new(false),
+                    irq: AtomicU8::new(0),
                     tx: Mutex::new(Vec::new()),
                 })
                 .collect(),
@@ -460,16 +460,27 @@ impl SimNic {
         })
     }
 
-    /// The `irq` line now.
+    /// Whether any interrupt line is high now.
     pub fn irq(&self) -> bool {
+        self.irq_lines() != 0
+    }
+
+    /// The interrupt lines now: bit `q` is queue pair `q`'s line (an MSI-X vector on a board).
+    pub fn irq_lines(&self) -> u8 {
         self.shared.nics[self.index].irq.load(Ordering::Acquire)
     }
 
-    /// Waits (wall time) until the `irq` line is high: `Ok(true)`, or `Ok(false)` on timeout.
+    /// Waits (wall time) until any interrupt line is high: `Ok(true)`, or `Ok(false)` on timeout.
     pub fn wait_irq(&self, timeout: Duration) -> Result<bool, SimError> {
+        self.wait_irq_lines(u8::MAX, timeout)
+    }
+
+    /// Waits (wall time) until one of the interrupt lines in `mask` is high: `Ok(true)`, or
+    /// `Ok(false)` on timeout. One waiter per queue pair, each on its own line, as a driver's
+    /// per-queue interrupt handlers wait on their own MSI-X vectors.
+    pub fn wait_irq_lines(&self, mask: u8, timeout: Duration) -> Result<bool, SimError> {
         let irq = &self.shared.nics[self.index].irq;
-        self.shared
-            .wait_event(timeout, || irq.load(Ordering::Acquire))
+        self.shared.wait_event(timeout, || irq.load(Ordering::Acquire) & mask != 0)
     }
 
     /// Whether this NIC's wire ends at the caller (`inject`/`take_tx` work):
@@ -547,7 +558,7 @@ struct NicSlot {
     dma: AxiDmaSlave,
     tx: TxSink,
     rx: RxSource,
-    irq: bool,
+    irq: u8,
     idle: bool,
 }
 
@@ -587,7 +598,7 @@ impl World {
                 dma: AxiDmaSlave::new(cfg.dma),
                 tx: TxSink::new(&cfg.mac),
                 rx: RxSource::new(&cfg.mac),
-                irq: false,
+                irq: 0,
                 idle: false,
             })
             .collect();
@@ -750,9 +761,10 @@ impl World {
             n.rx.update(bind::rx_tready(o), &mut self.pool);
             let irq = bind::irq(o);
             if irq != n.irq {
+                let rising = irq & !n.irq != 0;
                 n.irq = irq;
                 self.shared.nics[i].irq.store(irq, Ordering::Release);
-                if irq {
+                if rising {
                     self.shared.notify_events();
                 }
             }
