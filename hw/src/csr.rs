@@ -1,18 +1,21 @@
-//! Register file behind an AXI4-Lite slave: the ID block, control, the two
-//! queues' ring registers and the statistics counters of `nic_abi::regs`.
+//! Register file behind an AXI4-Lite slave: the ID block, control and the
+//! statistics counters of `nic_abi::regs`; the queue pairs' blocks
+//! ([`crate::queue_regs`]) and the RSS block ([`crate::rss_regs`]) decode
+//! their own offsets from the write and read ports this block hands on.
 //!
 //! Every offset is a `Constant` initialised from `nic-abi`, so the decode
 //! cannot drift from the driver's view. Writes need all four byte strobes
 //! (the registers are 32-bit); a partial write is refused with SLVERR and
 //! changes nothing. Reads of unmapped offsets return 0 with OKAY, as BAR space
-//! usually does. One read and one write can be in flight; each completes in
-//! one cycle after the handshake.
+//! usually does. One read and one write can be in flight; a write completes
+//! one cycle after its handshake, a read two (the indirection table is block
+//! RAM, read a cycle after its address).
 //!
 //! ```text
-//! awvalid+wvalid ‾\__   bvalid __/‾\__      arvalid ‾\__   rvalid __/‾\__
+//! awvalid+wvalid ‾\__   bvalid __/‾\__      arvalid ‾\____   rvalid ____/‾\__
 //! ```
 
-use nic_abi::regs::{ctrl, id, queue, stats, RXQ0, TXQ0};
+use nic_abi::regs::{ctrl, id, stats};
 use rust_hdl::prelude::*;
 
 macro_rules! csr_block {
@@ -30,12 +33,12 @@ macro_rules! csr_block {
             en_q: DFF<Bit>,
             capen: DFF<Bits<32>>,
             capdis: DFF<Bits<32>>,
-            irq_status: DFF<Bits<2>>,
-            irq_mask: DFF<Bits<2>>,
-            txb_lo: DFF<Bits<32>>, txb_hi: DFF<Bits<32>>, tx_log2: DFF<Bits<4>>, txt: DFF<Bits<16>>,
-            txcb_lo: DFF<Bits<32>>, txcb_hi: DFF<Bits<32>>, txch: DFF<Bits<16>>,
-            rxb_lo: DFF<Bits<32>>, rxb_hi: DFF<Bits<32>>, rx_log2: DFF<Bits<4>>, rxt: DFF<Bits<16>>,
-            rxcb_lo: DFF<Bits<32>>, rxcb_hi: DFF<Bits<32>>, rxch: DFF<Bits<16>>,
+            irq_status: DFF<Bits<16>>,
+            irq_mask: DFF<Bits<16>>,
+            ra_q: DFF<Bits<12>>,
+            r1: DFF<Bit>,
+            pend: Signal<Local, Bits<16>>,
+            ev: Signal<Local, Bits<16>>,
             c_tx_frames: DFF<Bits<32>>, c_tx_bytes: DFF<Bits<32>>, c_tx_csum_ip: DFF<Bits<32>>,
             c_tx_csum_l4: DFF<Bits<32>>, c_tx_desc_err: DFF<Bits<32>>, c_rx_frames: DFF<Bits<32>>,
             c_rx_bytes: DFF<Bits<32>>, c_rx_drop_nobuf: DFF<Bits<32>>, c_rx_drop_err: DFF<Bits<32>>,
@@ -49,22 +52,20 @@ macro_rules! csr_block {
             hash_k: Constant<Bits<32>>,
             tso_max_k: Constant<Bits<32>>,
             tso_segs_k: Constant<Bits<32>>,
+            nq_k: Constant<Bits<32>>,
         }
 
         impl Csr {
-            /// A register file reporting `caps` (IFCAP bits) and `build_hash` in its ID block.
-            pub fn new(caps: u32, build_hash: u32) -> Self {
+            /// A register file reporting `caps` (IFCAP bits), `build_hash` and `num_queues` in its ID block.
+            pub fn new(caps: u32, build_hash: u32, num_queues: u32) -> Self {
                 Self {
                     $( $p: Default::default(), )*
                     $( $k: Constant::new((($v) as u64).to_bits()), )*
                     $( $vk: Constant::new((($vv) as u64).to_bits()), )*
                     en_q: Default::default(), capen: Default::default(), capdis: Default::default(),
                     irq_status: Default::default(),
-                    irq_mask: Default::default(), txb_lo: Default::default(), txb_hi: Default::default(),
-                    tx_log2: Default::default(), txt: Default::default(), txcb_lo: Default::default(),
-                    txcb_hi: Default::default(), txch: Default::default(), rxb_lo: Default::default(),
-                    rxb_hi: Default::default(), rx_log2: Default::default(), rxt: Default::default(),
-                    rxcb_lo: Default::default(), rxcb_hi: Default::default(), rxch: Default::default(),
+                    irq_mask: Default::default(), ra_q: Default::default(), r1: Default::default(),
+                    pend: Default::default(), ev: Default::default(),
                     c_tx_frames: Default::default(), c_tx_bytes: Default::default(), c_tx_csum_ip: Default::default(),
                     c_tx_csum_l4: Default::default(), c_tx_desc_err: Default::default(), c_rx_frames: Default::default(),
                     c_rx_bytes: Default::default(), c_rx_drop_nobuf: Default::default(), c_rx_drop_err: Default::default(),
@@ -83,6 +84,7 @@ macro_rules! csr_block {
                     tso_segs_k: Constant::new(
                         ((nic_abi::desc::TX_MAX_CHAIN | (nic_abi::desc::TX_MAX_SEGSIZE << 16)) as u64).to_bits(),
                     ),
+                    nq_k: Constant::new((num_queues as u64).to_bits()),
                 }
             }
         }
@@ -135,44 +137,30 @@ csr_block! {
         soft_reset: Signal<Out, Bit>,
         /// CAPENABLE, already masked by the capabilities.
         capenable: Signal<Out, Bits<32>>,
-        /// Interrupt line: any unmasked cause.
-        irq: Signal<Out, Bit>,
-        /// TX ring base.
-        tx_base: Signal<Out, Bits<64>>,
-        /// TX ring log2 size.
-        tx_size_log2: Signal<Out, Bits<4>>,
-        /// TX producer index (doorbell).
-        tx_tail: Signal<Out, Bits<16>>,
-        /// TX completion queue base.
-        txcq_base: Signal<Out, Bits<64>>,
-        /// TX completion consumer index.
-        txcq_head: Signal<Out, Bits<16>>,
-        /// RX ring base.
-        rx_base: Signal<Out, Bits<64>>,
-        /// RX ring log2 size.
-        rx_size_log2: Signal<Out, Bits<4>>,
-        /// RX producer index (doorbell).
-        rx_tail: Signal<Out, Bits<16>>,
-        /// RX completion queue base.
-        rxcq_base: Signal<Out, Bits<64>>,
-        /// RX completion consumer index.
-        rxcq_head: Signal<Out, Bits<16>>,
-        /// TX consumer index, from the TX engine.
-        tx_head: Signal<In, Bits<16>>,
-        /// TX completion producer index, from the TX engine.
-        txcq_tail: Signal<In, Bits<16>>,
-        /// RX consumer index, from the RX engine.
-        rx_head: Signal<In, Bits<16>>,
-        /// RX completion producer index, from the RX engine.
-        rxcq_tail: Signal<In, Bits<16>>,
+        /// Interrupt lines: line `q` is queue pair `q`'s unmasked causes.
+        irq: Signal<Out, Bits<8>>,
+        /// A full-width register write happens this cycle (to the queue and RSS blocks).
+        wfire_o: Signal<Out, Bit>,
+        /// Its address.
+        waddr_o: Signal<Out, Bits<12>>,
+        /// Its data.
+        wdata_o: Signal<Out, Bits<32>>,
+        /// Read address at the handshake (block RAM address).
+        raddr_o: Signal<Out, Bits<12>>,
+        /// The read address, registered: what `q_rdata`/`rss_rdata` answer.
+        raddr_q: Signal<Out, Bits<12>>,
+        /// The queue blocks' read data (OR; 0 where not addressed).
+        q_rdata: Signal<In, Bits<32>>,
+        /// The RSS block's read data (0 where not addressed).
+        rss_rdata: Signal<In, Bits<32>>,
         /// No frame or DMA in flight.
         idle_in: Signal<In, Bit>,
         /// A soft reset was requested and has not happened yet (reads back as CTRL bit 1).
         reset_pending: Signal<In, Bit>,
-        /// A TX completion was written.
-        ev_tx: Signal<In, Bit>,
-        /// An RX completion was written.
-        ev_rx: Signal<In, Bit>,
+        /// A TX completion was written, bit `q` for queue `q`.
+        ev_tx: Signal<In, Bits<8>>,
+        /// An RX completion was written, bit `q` for queue `q`.
+        ev_rx: Signal<In, Bits<8>>,
         /// Counter increments (one per pulse).
         inc_tx_frames: Signal<In, Bit>,
         /// Bytes to add to TX_BYTES this cycle.
@@ -207,16 +195,9 @@ csr_block! {
         a_datapath = id::DATAPATH, a_clock = id::CLOCK_KHZ, a_ring_limits = id::RING_LIMITS,
         a_max_frame = id::MAX_FRAME, a_tso_max = id::TSO_MAX, a_tso_segs = id::TSO_SEGS,
         a_toe = id::TOE_CONTEXTS, a_nq = id::NUM_QUEUES, a_next = id::NEXT,
+        a_rss_info = id::RSS_INFO, a_rss_types = id::RSS_HASHTYPES,
         a_ctrl = ctrl::CTRL, a_capen = ctrl::CAPENABLE, a_irq_status = ctrl::IRQ_STATUS,
         a_irq_mask = ctrl::IRQ_MASK, a_status = ctrl::STATUS, a_capdis = ctrl::CAPDISABLE,
-        a_txb_lo = TXQ0 + queue::BASE_LO, a_txb_hi = TXQ0 + queue::BASE_HI,
-        a_tx_log2 = TXQ0 + queue::SIZE_LOG2, a_tx_tail = TXQ0 + queue::TAIL, a_tx_head = TXQ0 + queue::HEAD,
-        a_txcb_lo = TXQ0 + queue::CQ_BASE_LO, a_txcb_hi = TXQ0 + queue::CQ_BASE_HI,
-        a_txcq_head = TXQ0 + queue::CQ_HEAD, a_txcq_tail = TXQ0 + queue::CQ_TAIL,
-        a_rxb_lo = RXQ0 + queue::BASE_LO, a_rxb_hi = RXQ0 + queue::BASE_HI,
-        a_rx_log2 = RXQ0 + queue::SIZE_LOG2, a_rx_tail = RXQ0 + queue::TAIL, a_rx_head = RXQ0 + queue::HEAD,
-        a_rxcb_lo = RXQ0 + queue::CQ_BASE_LO, a_rxcb_hi = RXQ0 + queue::CQ_BASE_HI,
-        a_rxcq_head = RXQ0 + queue::CQ_HEAD, a_rxcq_tail = RXQ0 + queue::CQ_TAIL,
         a_s_tx_frames = stats::TX_FRAMES, a_s_tx_bytes = stats::TX_BYTES, a_s_tx_csum_ip = stats::TX_CSUM_IP,
         a_s_tx_csum_l4 = stats::TX_CSUM_L4, a_s_tx_desc_err = stats::TX_DESC_ERR,
         a_s_rx_frames = stats::RX_FRAMES, a_s_rx_bytes = stats::RX_BYTES,
@@ -228,14 +209,15 @@ csr_block! {
         v_id = nic_abi::NIC_ID, v_version = nic_abi::ABI_VERSION, v_datapath = nic_abi::DATAPATH_BITS,
         v_clock = nic_abi::CLOCK_KHZ,
         v_ring_limits = nic_abi::RING_MAX_LOG2 | (nic_abi::RING_MIN_LOG2 << 8),
-        v_max_frame = nic_abi::MAX_FRAME, v_nq = nic_abi::NUM_QUEUES, v_next = ctrl::CTRL,
-        v_min_log2 = nic_abi::RING_MIN_LOG2, v_max_log2 = nic_abi::RING_MAX_LOG2,
+        v_max_frame = nic_abi::MAX_FRAME, v_next = ctrl::CTRL,
+        v_rss_info = nic_abi::rss::RETA_SIZE as u32 | ((nic_abi::rss::KEY_SIZE as u32) << 16),
+        v_rss_types = nic_abi::rss::HASHTYPES_SUPPORTED,
     }
 }
 
 impl Default for Csr {
     fn default() -> Self {
-        Csr::new(crate::nic::CAPS, 0)
+        Csr::new(crate::nic::CAPS, 0, nic_abi::NUM_QUEUES)
     }
 }
 
@@ -243,8 +225,7 @@ impl Logic for Csr {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, en_q, capen, capdis, irq_status, irq_mask, txb_lo, txb_hi, tx_log2, txt, txcb_lo, txcb_hi, txch,
-            rxb_lo, rxb_hi, rx_log2, rxt, rxcb_lo, rxcb_hi, rxch, c_tx_frames, c_tx_bytes, c_tx_csum_ip,
+            self, clock, en_q, capen, capdis, irq_status, irq_mask, ra_q, r1, c_tx_frames, c_tx_bytes, c_tx_csum_ip,
             c_tx_csum_l4, c_tx_desc_err, c_rx_frames, c_rx_bytes, c_rx_drop_nobuf, c_rx_drop_err, c_rx_l3_bad,
             c_rx_l4_bad, c_rx_l4_calc, c_dma_err, c_tx_tso, bvalid_q, bresp_q, rvalid_q, rdata_q, soft_q
         );
@@ -252,17 +233,32 @@ impl Logic for Csr {
         self.enable.next = self.en_q.q.val();
         self.soft_reset.next = self.soft_q.q.val();
         self.capenable.next = self.capen.q.val();
-        self.irq.next = (self.irq_status.q.val() & self.irq_mask.q.val()) != 0;
-        self.tx_base.next = (bit_cast::<64, 32>(self.txb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.txb_lo.q.val());
-        self.tx_size_log2.next = self.tx_log2.q.val();
-        self.tx_tail.next = self.txt.q.val();
-        self.txcq_base.next = (bit_cast::<64, 32>(self.txcb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.txcb_lo.q.val());
-        self.txcq_head.next = self.txch.q.val();
-        self.rx_base.next = (bit_cast::<64, 32>(self.rxb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.rxb_lo.q.val());
-        self.rx_size_log2.next = self.rx_log2.q.val();
-        self.rx_tail.next = self.rxt.q.val();
-        self.rxcq_base.next = (bit_cast::<64, 32>(self.rxcb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.rxcb_lo.q.val());
-        self.rxcq_head.next = self.rxch.q.val();
+        self.pend.next = self.irq_status.q.val() & self.irq_mask.q.val();
+        self.irq.next = 0.into();
+        if self.pend.val().get_bits::<2>(0) != 0 {
+            self.irq.next = self.irq.val() | 1_u64;
+        }
+        if self.pend.val().get_bits::<2>(2) != 0 {
+            self.irq.next = self.irq.val() | 2_u64;
+        }
+        if self.pend.val().get_bits::<2>(4) != 0 {
+            self.irq.next = self.irq.val() | 4_u64;
+        }
+        if self.pend.val().get_bits::<2>(6) != 0 {
+            self.irq.next = self.irq.val() | 8_u64;
+        }
+        if self.pend.val().get_bits::<2>(8) != 0 {
+            self.irq.next = self.irq.val() | 16_u64;
+        }
+        if self.pend.val().get_bits::<2>(10) != 0 {
+            self.irq.next = self.irq.val() | 32_u64;
+        }
+        if self.pend.val().get_bits::<2>(12) != 0 {
+            self.irq.next = self.irq.val() | 64_u64;
+        }
+        if self.pend.val().get_bits::<2>(14) != 0 {
+            self.irq.next = self.irq.val() | 128_u64;
+        }
 
         // Counters.
         if self.inc_tx_frames.val() {
@@ -303,19 +299,14 @@ impl Logic for Csr {
         if self.inc_dma_err.val() {
             self.c_dma_err.d.next = self.c_dma_err.q.val() + 1;
         }
-        // Interrupt causes latch until written 1 to clear (below).
-        if self.ev_tx.val() {
-            self.irq_status.d.next = self.irq_status.q.val() | 1;
-        }
-        if self.ev_rx.val() {
-            self.irq_status.d.next = self.irq_status.q.val() | 2;
-        }
-
         // Write channel: address and data together, one response at a time.
         self.soft_q.d.next = false;
         self.wfire.next = self.awvalid.val() & self.wvalid.val() & !self.bvalid_q.q.val();
         self.awready.next = self.wfire.val();
         self.wready.next = self.wfire.val();
+        self.wfire_o.next = self.wfire.val() & (self.wstrb.val() == 0xf);
+        self.waddr_o.next = self.awaddr.val();
+        self.wdata_o.next = self.wdata.val();
         if self.wfire.val() {
             self.bvalid_q.d.next = true;
             self.bresp_q.d.next = 0.into();
@@ -330,51 +321,64 @@ impl Logic for Csr {
                 self.capdis.d.next = self.wdata.val() & self.caps_k.val();
                 self.capen.d.next = self.capen.q.val() & !self.wdata.val();
             } else if self.awaddr.val() == self.a_irq_status.val() {
-                self.irq_status.d.next = self.irq_status.q.val() & !bit_cast::<2, 32>(self.wdata.val());
+                self.irq_status.d.next = self.irq_status.q.val() & !bit_cast::<16, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_irq_mask.val() {
-                self.irq_mask.d.next = bit_cast::<2, 32>(self.wdata.val());
-            } else if self.awaddr.val() == self.a_txb_lo.val() {
-                self.txb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
-            } else if self.awaddr.val() == self.a_txb_hi.val() {
-                self.txb_hi.d.next = self.wdata.val();
-            } else if self.awaddr.val() == self.a_tx_log2.val() {
-                self.tx_log2.d.next = bit_cast::<4, 32>(self.wdata.val());
-                if self.wdata.val() < self.v_min_log2.val() {
-                    self.tx_log2.d.next = bit_cast::<4, 32>(self.v_min_log2.val());
-                }
-                if self.wdata.val() > self.v_max_log2.val() {
-                    self.tx_log2.d.next = bit_cast::<4, 32>(self.v_max_log2.val());
-                }
-            } else if self.awaddr.val() == self.a_tx_tail.val() {
-                self.txt.d.next = bit_cast::<16, 32>(self.wdata.val());
-            } else if self.awaddr.val() == self.a_txcb_lo.val() {
-                self.txcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
-            } else if self.awaddr.val() == self.a_txcb_hi.val() {
-                self.txcb_hi.d.next = self.wdata.val();
-            } else if self.awaddr.val() == self.a_txcq_head.val() {
-                self.txch.d.next = bit_cast::<16, 32>(self.wdata.val());
-            } else if self.awaddr.val() == self.a_rxb_lo.val() {
-                self.rxb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
-            } else if self.awaddr.val() == self.a_rxb_hi.val() {
-                self.rxb_hi.d.next = self.wdata.val();
-            } else if self.awaddr.val() == self.a_rx_log2.val() {
-                self.rx_log2.d.next = bit_cast::<4, 32>(self.wdata.val());
-                if self.wdata.val() < self.v_min_log2.val() {
-                    self.rx_log2.d.next = bit_cast::<4, 32>(self.v_min_log2.val());
-                }
-                if self.wdata.val() > self.v_max_log2.val() {
-                    self.rx_log2.d.next = bit_cast::<4, 32>(self.v_max_log2.val());
-                }
-            } else if self.awaddr.val() == self.a_rx_tail.val() {
-                self.rxt.d.next = bit_cast::<16, 32>(self.wdata.val());
-            } else if self.awaddr.val() == self.a_rxcb_lo.val() {
-                self.rxcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
-            } else if self.awaddr.val() == self.a_rxcb_hi.val() {
-                self.rxcb_hi.d.next = self.wdata.val();
-            } else if self.awaddr.val() == self.a_rxcq_head.val() {
-                self.rxch.d.next = bit_cast::<16, 32>(self.wdata.val());
+                self.irq_mask.d.next = bit_cast::<16, 32>(self.wdata.val());
             }
         }
+        // Causes latch after a write-1-to-clear of the same cycle, so none is lost.
+        // Queue q's TX cause is bit 2q, its RX cause bit 2q + 1 (nic_abi::regs::ctrl::irq_tx/irq_rx).
+        self.ev.next = 0.into();
+        if self.ev_tx.val().get_bit(0) {
+            self.ev.next = self.ev.val() | 1_u64;
+        }
+        if self.ev_rx.val().get_bit(0) {
+            self.ev.next = self.ev.val() | 2_u64;
+        }
+        if self.ev_tx.val().get_bit(1) {
+            self.ev.next = self.ev.val() | 4_u64;
+        }
+        if self.ev_rx.val().get_bit(1) {
+            self.ev.next = self.ev.val() | 8_u64;
+        }
+        if self.ev_tx.val().get_bit(2) {
+            self.ev.next = self.ev.val() | 16_u64;
+        }
+        if self.ev_rx.val().get_bit(2) {
+            self.ev.next = self.ev.val() | 32_u64;
+        }
+        if self.ev_tx.val().get_bit(3) {
+            self.ev.next = self.ev.val() | 64_u64;
+        }
+        if self.ev_rx.val().get_bit(3) {
+            self.ev.next = self.ev.val() | 128_u64;
+        }
+        if self.ev_tx.val().get_bit(4) {
+            self.ev.next = self.ev.val() | 256_u64;
+        }
+        if self.ev_rx.val().get_bit(4) {
+            self.ev.next = self.ev.val() | 512_u64;
+        }
+        if self.ev_tx.val().get_bit(5) {
+            self.ev.next = self.ev.val() | 1024_u64;
+        }
+        if self.ev_rx.val().get_bit(5) {
+            self.ev.next = self.ev.val() | 2048_u64;
+        }
+        if self.ev_tx.val().get_bit(6) {
+            self.ev.next = self.ev.val() | 4096_u64;
+        }
+        if self.ev_rx.val().get_bit(6) {
+            self.ev.next = self.ev.val() | 8192_u64;
+        }
+        if self.ev_tx.val().get_bit(7) {
+            self.ev.next = self.ev.val() | 16384_u64;
+        }
+        if self.ev_rx.val().get_bit(7) {
+            self.ev.next = self.ev.val() | 32768_u64;
+        }
+        self.irq_status.d.next = self.irq_status.d.val() | self.ev.val();
+
         if self.bvalid_q.q.val() & self.bready.val() {
             self.bvalid_q.d.next = false;
         }
@@ -382,112 +386,88 @@ impl Logic for Csr {
         self.bresp.next = self.bresp_q.q.val();
 
         // Read channel.
-        self.rd.next = 0.into();
-        if self.araddr.val() == self.a_id.val() {
+        self.rd.next = self.q_rdata.val() | self.rss_rdata.val();
+        if self.ra_q.q.val() == self.a_id.val() {
             self.rd.next = self.v_id.val();
-        } else if self.araddr.val() == self.a_version.val() {
+        } else if self.ra_q.q.val() == self.a_version.val() {
             self.rd.next = self.v_version.val();
-        } else if self.araddr.val() == self.a_hash.val() {
+        } else if self.ra_q.q.val() == self.a_hash.val() {
             self.rd.next = self.hash_k.val();
-        } else if self.araddr.val() == self.a_caps.val() {
+        } else if self.ra_q.q.val() == self.a_caps.val() {
             self.rd.next = self.caps_k.val() & !self.capdis.q.val();
-        } else if self.araddr.val() == self.a_datapath.val() {
+        } else if self.ra_q.q.val() == self.a_datapath.val() {
             self.rd.next = self.v_datapath.val();
-        } else if self.araddr.val() == self.a_clock.val() {
+        } else if self.ra_q.q.val() == self.a_clock.val() {
             self.rd.next = self.v_clock.val();
-        } else if self.araddr.val() == self.a_ring_limits.val() {
+        } else if self.ra_q.q.val() == self.a_ring_limits.val() {
             self.rd.next = self.v_ring_limits.val();
-        } else if self.araddr.val() == self.a_max_frame.val() {
+        } else if self.ra_q.q.val() == self.a_max_frame.val() {
             self.rd.next = self.v_max_frame.val();
-        } else if self.araddr.val() == self.a_nq.val() {
-            self.rd.next = self.v_nq.val();
-        } else if self.araddr.val() == self.a_next.val() {
+        } else if self.ra_q.q.val() == self.a_nq.val() {
+            self.rd.next = self.nq_k.val();
+        } else if self.ra_q.q.val() == self.a_next.val() {
             self.rd.next = self.v_next.val();
-        } else if self.araddr.val() == self.a_ctrl.val() {
+        } else if self.ra_q.q.val() == self.a_ctrl.val() {
             self.rd.next = bit_cast::<32, 1>(self.en_q.q.val().into())
                 | (bit_cast::<32, 1>((self.reset_pending.val() | self.soft_q.q.val()).into()) << 1);
-        } else if self.araddr.val() == self.a_capen.val() {
+        } else if self.ra_q.q.val() == self.a_capen.val() {
             self.rd.next = self.capen.q.val();
-        } else if self.araddr.val() == self.a_irq_status.val() {
-            self.rd.next = bit_cast::<32, 2>(self.irq_status.q.val());
-        } else if self.araddr.val() == self.a_irq_mask.val() {
-            self.rd.next = bit_cast::<32, 2>(self.irq_mask.q.val());
-        } else if self.araddr.val() == self.a_capdis.val() {
+        } else if self.ra_q.q.val() == self.a_irq_status.val() {
+            self.rd.next = bit_cast::<32, 16>(self.irq_status.q.val());
+        } else if self.ra_q.q.val() == self.a_irq_mask.val() {
+            self.rd.next = bit_cast::<32, 16>(self.irq_mask.q.val());
+        } else if self.ra_q.q.val() == self.a_capdis.val() {
             self.rd.next = self.capdis.q.val();
-        } else if self.araddr.val() == self.a_status.val() {
+        } else if self.ra_q.q.val() == self.a_status.val() {
             self.rd.next = bit_cast::<32, 1>(self.idle_in.val().into());
-        } else if self.araddr.val() == self.a_txb_lo.val() {
-            self.rd.next = self.txb_lo.q.val();
-        } else if self.araddr.val() == self.a_txb_hi.val() {
-            self.rd.next = self.txb_hi.q.val();
-        } else if self.araddr.val() == self.a_tx_log2.val() {
-            self.rd.next = bit_cast::<32, 4>(self.tx_log2.q.val());
-        } else if self.araddr.val() == self.a_tx_tail.val() {
-            self.rd.next = bit_cast::<32, 16>(self.txt.q.val());
-        } else if self.araddr.val() == self.a_tx_head.val() {
-            self.rd.next = bit_cast::<32, 16>(self.tx_head.val());
-        } else if self.araddr.val() == self.a_txcb_lo.val() {
-            self.rd.next = self.txcb_lo.q.val();
-        } else if self.araddr.val() == self.a_txcb_hi.val() {
-            self.rd.next = self.txcb_hi.q.val();
-        } else if self.araddr.val() == self.a_txcq_head.val() {
-            self.rd.next = bit_cast::<32, 16>(self.txch.q.val());
-        } else if self.araddr.val() == self.a_txcq_tail.val() {
-            self.rd.next = bit_cast::<32, 16>(self.txcq_tail.val());
-        } else if self.araddr.val() == self.a_rxb_lo.val() {
-            self.rd.next = self.rxb_lo.q.val();
-        } else if self.araddr.val() == self.a_rxb_hi.val() {
-            self.rd.next = self.rxb_hi.q.val();
-        } else if self.araddr.val() == self.a_rx_log2.val() {
-            self.rd.next = bit_cast::<32, 4>(self.rx_log2.q.val());
-        } else if self.araddr.val() == self.a_rx_tail.val() {
-            self.rd.next = bit_cast::<32, 16>(self.rxt.q.val());
-        } else if self.araddr.val() == self.a_rx_head.val() {
-            self.rd.next = bit_cast::<32, 16>(self.rx_head.val());
-        } else if self.araddr.val() == self.a_rxcb_lo.val() {
-            self.rd.next = self.rxcb_lo.q.val();
-        } else if self.araddr.val() == self.a_rxcb_hi.val() {
-            self.rd.next = self.rxcb_hi.q.val();
-        } else if self.araddr.val() == self.a_rxcq_head.val() {
-            self.rd.next = bit_cast::<32, 16>(self.rxch.q.val());
-        } else if self.araddr.val() == self.a_rxcq_tail.val() {
-            self.rd.next = bit_cast::<32, 16>(self.rxcq_tail.val());
-        } else if self.araddr.val() == self.a_s_tx_frames.val() {
+        } else if self.ra_q.q.val() == self.a_s_tx_frames.val() {
             self.rd.next = self.c_tx_frames.q.val();
-        } else if self.araddr.val() == self.a_s_tx_bytes.val() {
+        } else if self.ra_q.q.val() == self.a_s_tx_bytes.val() {
             self.rd.next = self.c_tx_bytes.q.val();
-        } else if self.araddr.val() == self.a_s_tx_csum_ip.val() {
+        } else if self.ra_q.q.val() == self.a_s_tx_csum_ip.val() {
             self.rd.next = self.c_tx_csum_ip.q.val();
-        } else if self.araddr.val() == self.a_s_tx_csum_l4.val() {
+        } else if self.ra_q.q.val() == self.a_s_tx_csum_l4.val() {
             self.rd.next = self.c_tx_csum_l4.q.val();
-        } else if self.araddr.val() == self.a_s_tx_desc_err.val() {
+        } else if self.ra_q.q.val() == self.a_s_tx_desc_err.val() {
             self.rd.next = self.c_tx_desc_err.q.val();
-        } else if self.araddr.val() == self.a_s_rx_frames.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_frames.val() {
             self.rd.next = self.c_rx_frames.q.val();
-        } else if self.araddr.val() == self.a_s_rx_bytes.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_bytes.val() {
             self.rd.next = self.c_rx_bytes.q.val();
-        } else if self.araddr.val() == self.a_s_rx_drop_nobuf.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_drop_nobuf.val() {
             self.rd.next = self.c_rx_drop_nobuf.q.val();
-        } else if self.araddr.val() == self.a_s_rx_drop_err.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_drop_err.val() {
             self.rd.next = self.c_rx_drop_err.q.val();
-        } else if self.araddr.val() == self.a_s_rx_l3_bad.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_l3_bad.val() {
             self.rd.next = self.c_rx_l3_bad.q.val();
-        } else if self.araddr.val() == self.a_s_rx_l4_bad.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_l4_bad.val() {
             self.rd.next = self.c_rx_l4_bad.q.val();
-        } else if self.araddr.val() == self.a_s_rx_l4_calc.val() {
+        } else if self.ra_q.q.val() == self.a_s_rx_l4_calc.val() {
             self.rd.next = self.c_rx_l4_calc.q.val();
-        } else if self.araddr.val() == self.a_s_dma_err.val() {
+        } else if self.ra_q.q.val() == self.a_s_dma_err.val() {
             self.rd.next = self.c_dma_err.q.val();
-        } else if self.araddr.val() == self.a_s_tx_tso.val() {
+        } else if self.ra_q.q.val() == self.a_s_tx_tso.val() {
             self.rd.next = self.c_tx_tso.q.val();
-        } else if self.araddr.val() == self.a_tso_max.val() {
+        } else if self.ra_q.q.val() == self.a_rss_info.val() {
+            self.rd.next = self.v_rss_info.val();
+        } else if self.ra_q.q.val() == self.a_rss_types.val() {
+            self.rd.next = self.v_rss_types.val();
+        } else if self.ra_q.q.val() == self.a_tso_max.val() {
             self.rd.next = self.tso_max_k.val();
-        } else if self.araddr.val() == self.a_tso_segs.val() {
+        } else if self.ra_q.q.val() == self.a_tso_segs.val() {
             self.rd.next = self.tso_segs_k.val();
         }
         // TOE_CONTEXTS reads as zero: this build has no TOE.
-        self.arready.next = !self.rvalid_q.q.val();
-        if self.arvalid.val() & !self.rvalid_q.q.val() {
+        // Handshake, then one cycle for the registered address (and block RAM), then the answer.
+        self.raddr_o.next = self.araddr.val();
+        self.raddr_q.next = self.ra_q.q.val();
+        self.arready.next = !self.rvalid_q.q.val() & !self.r1.q.val();
+        self.r1.d.next = false;
+        if self.arvalid.val() & !self.rvalid_q.q.val() & !self.r1.q.val() {
+            self.ra_q.d.next = self.araddr.val();
+            self.r1.d.next = true;
+        }
+        if self.r1.q.val() {
             self.rvalid_q.d.next = true;
             self.rdata_q.d.next = self.rd.val();
         }
@@ -501,10 +481,6 @@ impl Logic for Csr {
         // Soft reset: stop, forget the doorbells and pending causes; keep bases and counters.
         if self.soft_q.q.val() {
             self.en_q.d.next = false;
-            self.txt.d.next = 0.into();
-            self.txch.d.next = 0.into();
-            self.rxt.d.next = 0.into();
-            self.rxch.d.next = 0.into();
             self.irq_status.d.next = 0.into();
         }
         if self.reset.val() {
@@ -513,13 +489,8 @@ impl Logic for Csr {
             self.capdis.d.next = 0.into();
             self.irq_status.d.next = 0.into();
             self.irq_mask.d.next = 0.into();
-            self.txt.d.next = 0.into();
-            self.txch.d.next = 0.into();
-            self.rxt.d.next = 0.into();
-            self.rxch.d.next = 0.into();
-            self.tx_log2.d.next = bit_cast::<4, 32>(self.v_min_log2.val());
-            self.rx_log2.d.next = bit_cast::<4, 32>(self.v_min_log2.val());
             self.bvalid_q.d.next = false;
+            self.r1.d.next = false;
             self.rvalid_q.d.next = false;
             self.soft_q.d.next = false;
         }

@@ -38,9 +38,9 @@ pub struct DmaRead {
     /// Beats to read (at least 1).
     pub cmd_beats: Signal<In, Bits<16>>,
     /// Which client the command is for (returned with its beats).
-    pub cmd_tag: Signal<In, Bit>,
+    pub cmd_tag: Signal<In, Bits<2>>,
     /// The tag of the command `dout` belongs to.
-    pub dout_tag: Signal<Out, Bit>,
+    pub dout_tag: Signal<Out, Bits<2>>,
     /// Returned data.
     pub dout: Signal<Out, Bits<64>>,
     /// `dout` holds a beat.
@@ -77,11 +77,11 @@ pub struct DmaRead {
     // The command whose beats are streaming (A) and the one queued behind it (B).
     a_v: DFF<Bit>,
     a_left: DFF<Bits<16>>,
-    a_tag: DFF<Bit>,
+    a_tag: DFF<Bits<2>>,
     err: DFF<Bit>,
     b_v: DFF<Bit>,
     b_left: DFF<Bits<16>>,
-    b_tag: DFF<Bit>,
+    b_tag: DFF<Bits<2>>,
     to4k: Signal<Local, Bits<16>>,
     blen: Signal<Local, Bits<16>>,
     fire: Signal<Local, Bit>,

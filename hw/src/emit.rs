@@ -25,9 +25,16 @@ pub fn build_hash() -> u32 {
     env!("NIC_BUILD_HASH").parse().unwrap_or(0)
 }
 
-/// Verilog of the whole NIC core (`top`) with the given capabilities, as the simulator and synthesis consume it.
+/// Verilog of the whole NIC core (`top`) with the given capabilities and the default number of
+/// queue pairs, as the simulator and synthesis consume it.
 pub fn nic_verilog_with_caps(caps: u32) -> String {
-    let mut uut = crate::nic::NicCore::with_caps(caps, build_hash());
+    nic_verilog_build(caps, nic_abi::NUM_QUEUES)
+}
+
+/// Verilog of the whole NIC core with the given capabilities and `num_queues` queue pairs (the
+/// build parameter the ID block's `NUM_QUEUES` reports).
+pub fn nic_verilog_build(caps: u32, num_queues: u32) -> String {
+    let mut uut = crate::nic::NicCore::with_caps(caps, build_hash(), num_queues);
     uut.connect_all();
     generate_verilog(&uut)
 }

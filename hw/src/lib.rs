@@ -16,17 +16,22 @@
 #![warn(missing_docs)]
 
 pub mod emit;
+pub mod arb;
 pub mod csr;
 pub mod desc_fetch;
 pub mod dma_rd;
 pub mod dma_wr;
 pub mod fifo;
 pub mod nic;
+pub mod queue_regs;
 pub mod records;
 pub mod rx_csum;
+pub mod rx_dispatch;
 pub mod rx_engine;
 pub mod rss;
+pub mod rss_regs;
 pub mod rx_parse;
+pub mod rx_rss;
 pub mod tx_csum;
 pub mod tx_engine;
 pub mod tx_out;

@@ -1,15 +1,33 @@
 //! The NIC core: register slave, DMA master, TX and RX paths, MAC ports.
+//!
+//! Two TX/RX queue pairs ([`MAX_BUILD_QUEUES`]; a build may use one). Each
+//! queue has its own engine, rings, completion queue and interrupt line:
+//! ```text
+//! TX: txq0 engine -> FIFO 0 \                      RX: MAC -> verify + RSS -> FIFO -> dispatch -+-> rxq0 engine
+//!     txq1 engine -> FIFO 1 -+- frame RR -> MAC                    (indirection table)       \-> rxq1 engine
+//! DMA read and write: round-robin over tx0, rx0, tx1, rx1 (one command at a time per direction)
+//! ```
+//! TX queues take turns frame by frame at the MAC (a frame is whole in its
+//! FIFO's order, never interleaved); received frames keep their wire order
+//! and go to the queue RSS picks.
 
+use crate::arb::Arb4;
 use crate::csr::Csr;
 use crate::dma_rd::DmaRead;
 use crate::dma_wr::DmaWrite;
 use crate::fifo::Fifo;
+use crate::queue_regs::QueueRegs;
+use crate::rss_regs::RssRegs;
 use crate::rx_csum::{RxCsum, RxMeta};
+use crate::rx_dispatch::RxDispatch;
 use crate::rx_engine::RxEngine;
 use crate::tx_engine::TxEngine;
 use crate::tx_out::{TxMeta, TxOut};
 use nic_abi::ifcap::*;
 use rust_hdl::prelude::*;
+
+/// Most queue pairs this core instantiates (`NicCore::with_caps` may use fewer).
+pub const MAX_BUILD_QUEUES: u32 = 2;
 
 /// What this build of the NIC can do, in `IFCAP_*` layout (the ID block's CAPS register).
 pub const CAPS: u32 = IFCAP_RXCSUM
@@ -139,36 +157,51 @@ pub struct NicCore {
     pub s_axis_rx_tvalid: Signal<In, Bit>,
     /// Always high: the receive path never stalls the MAC.
     pub s_axis_rx_tready: Signal<Out, Bit>,
-    /// Interrupt (level): an unmasked cause in IRQ_STATUS.
-    pub irq: Signal<Out, Bit>,
+    /// Interrupt lines (level), line `q` for queue pair `q`'s unmasked causes (an MSI-X vector each).
+    pub irq: Signal<Out, Bits<8>>,
     /// Nothing in flight and nothing about to start: the simulator may sleep.
     pub idle: Signal<Out, Bit>,
     csr: Csr,
+    qr0: QueueRegs,
+    qr1: QueueRegs,
+    rssr: RssRegs,
     rd: DmaRead,
     wr: DmaWrite,
-    tx: TxEngine,
-    txf: Fifo<Bits<64>, 12, 13>,
-    txm: Fifo<TxMeta, 3, 4>,
+    rarb: Arb4,
+    warb: Arb4,
+    tx0: TxEngine,
+    tx1: TxEngine,
+    txf0: Fifo<Bits<64>, 12, 13>,
+    txf1: Fifo<Bits<64>, 12, 13>,
+    txm0: Fifo<TxMeta, 3, 4>,
+    txm1: Fifo<TxMeta, 3, 4>,
     txo: TxOut,
     rxc: RxCsum,
     rxf: Fifo<Bits<64>, 12, 13>,
     rxm: Fifo<RxMeta, 4, 5>,
-    rx: RxEngine,
-    rd_tx: DFF<Bit>,
-    wr_tx: DFF<Bit>,
+    disp: RxDispatch,
+    rx0: RxEngine,
+    rx1: RxEngine,
+    wr_who: DFF<Bits<2>>,
+    tx_cur: DFF<Bit>,
+    tx_last: DFF<Bit>,
     quiet_q: DFF<Bit>,
     reset_req: DFF<Bit>,
     rst: Signal<Local, Bit>,
-    pick_rd_tx: Signal<Local, Bit>,
-    pick_wr_tx: Signal<Local, Bit>,
+    tx_pick: Signal<Local, Bit>,
     quiet: Signal<Local, Bit>,
+    q1_on: Constant<Bit>,
+    nq_k: Constant<Bits<8>>,
 }
 
 impl Logic for NicCore {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, rd_tx, wr_tx, quiet_q, reset_req);
-        clock!(self, clock, csr, rd, wr, tx, txf, txm, txo, rxc, rxf, rxm, rx);
+        dff_setup!(self, clock, wr_who, tx_cur, tx_last, quiet_q, reset_req);
+        clock!(
+            self, clock, csr, qr0, qr1, rssr, rd, wr, rarb, warb, tx0, tx1, txf0, txf1, txm0, txm1, txo, rxc, rxf, rxm,
+            disp, rx0, rx1
+        );
         // Soft reset is graceful: no new DMA command is granted and no new frame starts toward the
         // MAC; the DMA commands in flight finish (an AXI burst cannot be abandoned: the memory would
         // still answer it) and so does the frame on the MAC port (a MAC cannot take half a frame);
@@ -182,18 +215,28 @@ impl Logic for NicCore {
             self.reset_req.d.next = false;
         }
         self.csr.reset.next = self.reset.val();
+        self.qr0.reset.next = self.reset.val();
+        self.qr1.reset.next = self.reset.val();
+        self.rssr.reset.next = self.reset.val();
         self.rd.reset.next = self.rst.val();
         self.wr.reset.next = self.rst.val();
-        self.tx.reset.next = self.rst.val();
-        self.txf.reset.next = self.rst.val();
-        self.txm.reset.next = self.rst.val();
+        self.rarb.reset.next = self.rst.val();
+        self.warb.reset.next = self.rst.val();
+        self.tx0.reset.next = self.rst.val();
+        self.tx1.reset.next = self.rst.val();
+        self.txf0.reset.next = self.rst.val();
+        self.txf1.reset.next = self.rst.val();
+        self.txm0.reset.next = self.rst.val();
+        self.txm1.reset.next = self.rst.val();
         self.txo.reset.next = self.rst.val();
         self.rxc.reset.next = self.rst.val();
         self.rxf.reset.next = self.rst.val();
         self.rxm.reset.next = self.rst.val();
-        self.rx.reset.next = self.rst.val();
+        self.disp.reset.next = self.rst.val();
+        self.rx0.reset.next = self.rst.val();
+        self.rx1.reset.next = self.rst.val();
 
-        // AXI4-Lite to the register file.
+        // AXI4-Lite to the register file; it hands writes and read addresses to the other blocks.
         self.csr.awaddr.next = self.s_axil_awaddr.val();
         self.csr.awvalid.next = self.s_axil_awvalid.val();
         self.s_axil_awready.next = self.csr.awready.val();
@@ -212,76 +255,151 @@ impl Logic for NicCore {
         self.s_axil_rvalid.next = self.csr.rvalid.val();
         self.csr.rready.next = self.s_axil_rready.val();
         self.irq.next = self.csr.irq.val();
+        self.qr0.sreset.next = self.csr.soft_reset.val();
+        self.qr0.wfire.next = self.csr.wfire_o.val();
+        self.qr0.waddr.next = self.csr.waddr_o.val();
+        self.qr0.wdata.next = self.csr.wdata_o.val();
+        self.qr0.raddr.next = self.csr.raddr_q.val();
+        self.qr1.sreset.next = self.csr.soft_reset.val();
+        self.qr1.wfire.next = self.csr.wfire_o.val();
+        self.qr1.waddr.next = self.csr.waddr_o.val();
+        self.qr1.wdata.next = self.csr.wdata_o.val();
+        self.qr1.raddr.next = self.csr.raddr_q.val();
+        self.rssr.wfire.next = self.csr.wfire_o.val();
+        self.rssr.waddr.next = self.csr.waddr_o.val();
+        self.rssr.wdata.next = self.csr.wdata_o.val();
+        self.rssr.raddr.next = self.csr.raddr_o.val();
+        self.rssr.raddr_q.next = self.csr.raddr_q.val();
+        self.csr.q_rdata.next = self.qr0.rdata.val() | self.qr1.rdata.val();
+        self.csr.rss_rdata.next = self.rssr.rdata.val();
 
-        // Register file <-> engines.
-        self.tx.enable.next = self.csr.enable.val();
-        self.tx.capenable.next = self.csr.capenable.val();
-        self.tx.base.next = self.csr.tx_base.val();
-        self.tx.size_log2.next = self.csr.tx_size_log2.val();
-        self.tx.tail.next = self.csr.tx_tail.val();
-        self.tx.cq_base.next = self.csr.txcq_base.val();
-        self.tx.cq_head.next = self.csr.txcq_head.val();
-        self.csr.tx_head.next = self.tx.head.val();
-        self.csr.txcq_tail.next = self.tx.cq_tail.val();
-        self.rx.enable.next = self.csr.enable.val();
-        self.rx.base.next = self.csr.rx_base.val();
-        self.rx.size_log2.next = self.csr.rx_size_log2.val();
-        self.rx.tail.next = self.csr.rx_tail.val();
-        self.rx.cq_base.next = self.csr.rxcq_base.val();
-        self.rx.cq_head.next = self.csr.rxcq_head.val();
-        self.csr.rx_head.next = self.rx.head.val();
-        self.csr.rxcq_tail.next = self.rx.cq_tail.val();
+        // Queue registers <-> engines.
+        self.tx0.enable.next = self.csr.enable.val();
+        self.tx0.capenable.next = self.csr.capenable.val();
+        self.tx0.base.next = self.qr0.tx_base.val();
+        self.tx0.size_log2.next = self.qr0.tx_size_log2.val();
+        self.tx0.tail.next = self.qr0.tx_tail.val();
+        self.tx0.cq_base.next = self.qr0.txcq_base.val();
+        self.tx0.cq_head.next = self.qr0.txcq_head.val();
+        self.qr0.tx_head.next = self.tx0.head.val();
+        self.qr0.txcq_tail.next = self.tx0.cq_tail.val();
+        self.tx1.enable.next = self.csr.enable.val() & self.q1_on.val();
+        self.tx1.capenable.next = self.csr.capenable.val();
+        self.tx1.base.next = self.qr1.tx_base.val();
+        self.tx1.size_log2.next = self.qr1.tx_size_log2.val();
+        self.tx1.tail.next = self.qr1.tx_tail.val();
+        self.tx1.cq_base.next = self.qr1.txcq_base.val();
+        self.tx1.cq_head.next = self.qr1.txcq_head.val();
+        self.qr1.tx_head.next = self.tx1.head.val();
+        self.qr1.txcq_tail.next = self.tx1.cq_tail.val();
+        self.rx0.enable.next = self.csr.enable.val();
+        self.rx0.base.next = self.qr0.rx_base.val();
+        self.rx0.size_log2.next = self.qr0.rx_size_log2.val();
+        self.rx0.tail.next = self.qr0.rx_tail.val();
+        self.rx0.cq_base.next = self.qr0.rxcq_base.val();
+        self.rx0.cq_head.next = self.qr0.rxcq_head.val();
+        self.qr0.rx_head.next = self.rx0.head.val();
+        self.qr0.rxcq_tail.next = self.rx0.cq_tail.val();
+        self.rx1.enable.next = self.csr.enable.val() & self.q1_on.val();
+        self.rx1.base.next = self.qr1.rx_base.val();
+        self.rx1.size_log2.next = self.qr1.rx_size_log2.val();
+        self.rx1.tail.next = self.qr1.rx_tail.val();
+        self.rx1.cq_base.next = self.qr1.rxcq_base.val();
+        self.rx1.cq_head.next = self.qr1.rxcq_head.val();
+        self.qr1.rx_head.next = self.rx1.head.val();
+        self.qr1.rxcq_tail.next = self.rx1.cq_tail.val();
         self.rxc.capenable.next = self.csr.capenable.val();
-        self.csr.ev_tx.next = self.tx.ev_cpl.val();
-        self.csr.ev_rx.next = self.rx.ev_cpl.val();
+        self.rxc.rss_key.next = self.rssr.key.val();
+        self.rxc.rss_types.next = self.rssr.types.val();
+        self.csr.ev_tx.next = bit_cast::<8, 1>(self.tx0.ev_cpl.val().into())
+            | (bit_cast::<8, 1>(self.tx1.ev_cpl.val().into()) << 1);
+        self.csr.ev_rx.next = bit_cast::<8, 1>(self.rx0.ev_cpl.val().into())
+            | (bit_cast::<8, 1>(self.rx1.ev_cpl.val().into()) << 1);
+
+        // Counters.
         self.csr.inc_tx_frames.next = self.txo.sent.val();
         self.csr.add_tx_bytes.next = 0.into();
         if self.txo.sent.val() {
             self.csr.add_tx_bytes.next = self.txo.sent_len.val();
         }
+        self.qr0.inc_tx_packets.next = self.txo.sent.val() & !self.tx_cur.q.val();
+        self.qr1.inc_tx_packets.next = self.txo.sent.val() & self.tx_cur.q.val();
         self.csr.inc_tx_csum_ip.next = self.txo.did_ip.val();
         self.csr.inc_tx_csum_l4.next = self.txo.did_l4.val();
-        self.csr.inc_tx_desc_err.next = self.tx.inc_desc_err.val();
-        self.csr.inc_rx_frames.next = self.rx.delivered.val();
+        self.csr.inc_tx_desc_err.next = self.tx0.inc_desc_err.val() | self.tx1.inc_desc_err.val();
+        self.csr.inc_rx_frames.next = self.rx0.delivered.val() | self.rx1.delivered.val();
         self.csr.add_rx_bytes.next = 0.into();
-        if self.rx.delivered.val() {
-            self.csr.add_rx_bytes.next = self.rx.delivered_len.val();
+        if self.rx0.delivered.val() {
+            self.csr.add_rx_bytes.next = self.rx0.delivered_len.val();
         }
-        self.csr.inc_rx_drop_nobuf.next = self.rx.inc_drop_nobuf.val();
-        self.csr.inc_rx_drop_err.next = self.rx.inc_drop_err.val() | self.rxc.inc_drop_err.val();
+        if self.rx1.delivered.val() {
+            self.csr.add_rx_bytes.next = self.rx1.delivered_len.val();
+        }
+        self.qr0.inc_rx_packets.next = self.rx0.delivered.val();
+        self.qr1.inc_rx_packets.next = self.rx1.delivered.val();
+        self.qr0.inc_rx_drops.next = self.rx0.inc_drop_nobuf.val();
+        self.qr1.inc_rx_drops.next = self.rx1.inc_drop_nobuf.val();
+        self.csr.inc_rx_drop_nobuf.next = self.rx0.inc_drop_nobuf.val() | self.rx1.inc_drop_nobuf.val();
+        self.csr.inc_rx_drop_err.next =
+            self.rx0.inc_drop_err.val() | self.rx1.inc_drop_err.val() | self.rxc.inc_drop_err.val();
         self.csr.inc_rx_l3_bad.next = self.rxc.inc_l3_bad.val();
         self.csr.inc_rx_l4_bad.next = self.rxc.inc_l4_bad.val();
         self.csr.inc_rx_l4_calc.next = self.rxc.inc_l4_calc.val();
         self.csr.inc_dma_err.next = self.rd.err_pulse.val() | self.wr.err_pulse.val();
         self.csr.inc_tx_tso.next = self.txo.did_tso.val();
 
-        // Read DMA: round-robin between the TX and RX engines, one command at a time.
-        self.pick_rd_tx.next = self.tx.rd_cmd_valid.val() & (!self.rx.rd_cmd_valid.val() | !self.rd_tx.q.val());
-        self.rd.cmd_valid.next = (self.tx.rd_cmd_valid.val() | self.rx.rd_cmd_valid.val()) & !self.reset_req.q.val();
-        self.rd.cmd_addr.next = self.rx.rd_cmd_addr.val();
-        self.rd.cmd_beats.next = self.rx.rd_cmd_beats.val();
-        self.rd.cmd_tag.next = self.pick_rd_tx.val();
-        if self.pick_rd_tx.val() {
-            self.rd.cmd_addr.next = self.tx.rd_cmd_addr.val();
-            self.rd.cmd_beats.next = self.tx.rd_cmd_beats.val();
+        // Read DMA: round-robin over tx0 (0), rx0 (1), tx1 (2), rx1 (3), one command at a time; the
+        // command's client rides with its beats as the tag (two commands may be in flight).
+        self.rarb.req.next = bit_cast::<4, 1>(self.tx0.rd_cmd_valid.val().into())
+            | (bit_cast::<4, 1>(self.rx0.rd_cmd_valid.val().into()) << 1)
+            | (bit_cast::<4, 1>(self.tx1.rd_cmd_valid.val().into()) << 2)
+            | (bit_cast::<4, 1>(self.rx1.rd_cmd_valid.val().into()) << 3);
+        self.rd.cmd_valid.next = self.rarb.any.val() & !self.reset_req.q.val();
+        self.rd.cmd_tag.next = self.rarb.gnt.val();
+        self.rd.cmd_addr.next = self.tx0.rd_cmd_addr.val();
+        self.rd.cmd_beats.next = self.tx0.rd_cmd_beats.val();
+        if self.rarb.gnt.val() == 1 {
+            self.rd.cmd_addr.next = self.rx0.rd_cmd_addr.val();
+            self.rd.cmd_beats.next = self.rx0.rd_cmd_beats.val();
         }
-        self.tx.rd_cmd_ready.next = self.rd.cmd_ready.val() & self.pick_rd_tx.val() & !self.reset_req.q.val();
-        self.rx.rd_cmd_ready.next = self.rd.cmd_ready.val() & !self.pick_rd_tx.val() & !self.reset_req.q.val();
-        if self.rd.cmd_ready.val() & self.rd.cmd_valid.val() {
-            self.rd_tx.d.next = self.pick_rd_tx.val();
+        if self.rarb.gnt.val() == 2 {
+            self.rd.cmd_addr.next = self.tx1.rd_cmd_addr.val();
+            self.rd.cmd_beats.next = self.tx1.rd_cmd_beats.val();
         }
-        self.tx.rd_data.next = self.rd.dout.val();
-        self.rx.rd_data.next = self.rd.dout.val();
-        self.tx.rd_last.next = self.rd.dout_last.val();
-        self.rx.rd_last.next = self.rd.dout_last.val();
-        self.tx.rd_err.next = self.rd.dout_err.val();
-        self.rx.rd_err.next = self.rd.dout_err.val();
-        // Beats go to the client of the command they belong to (two commands may be in flight).
-        self.tx.rd_valid.next = self.rd.dout_valid.val() & self.rd.dout_tag.val();
-        self.rx.rd_valid.next = self.rd.dout_valid.val() & !self.rd.dout_tag.val();
-        self.rd.dout_ready.next = self.rx.rd_ready.val();
-        if self.rd.dout_tag.val() {
-            self.rd.dout_ready.next = self.tx.rd_ready.val();
+        if self.rarb.gnt.val() == 3 {
+            self.rd.cmd_addr.next = self.rx1.rd_cmd_addr.val();
+            self.rd.cmd_beats.next = self.rx1.rd_cmd_beats.val();
+        }
+        self.rarb.take.next = self.rd.cmd_ready.val() & self.rd.cmd_valid.val();
+        self.tx0.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 0) & !self.reset_req.q.val();
+        self.rx0.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 1) & !self.reset_req.q.val();
+        self.tx1.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 2) & !self.reset_req.q.val();
+        self.rx1.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 3) & !self.reset_req.q.val();
+        self.tx0.rd_data.next = self.rd.dout.val();
+        self.rx0.rd_data.next = self.rd.dout.val();
+        self.tx1.rd_data.next = self.rd.dout.val();
+        self.rx1.rd_data.next = self.rd.dout.val();
+        self.tx0.rd_last.next = self.rd.dout_last.val();
+        self.rx0.rd_last.next = self.rd.dout_last.val();
+        self.tx1.rd_last.next = self.rd.dout_last.val();
+        self.rx1.rd_last.next = self.rd.dout_last.val();
+        self.tx0.rd_err.next = self.rd.dout_err.val();
+        self.rx0.rd_err.next = self.rd.dout_err.val();
+        self.tx1.rd_err.next = self.rd.dout_err.val();
+        self.rx1.rd_err.next = self.rd.dout_err.val();
+        self.tx0.rd_valid.next = self.rd.dout_valid.val() & (self.rd.dout_tag.val() == 0);
+        self.rx0.rd_valid.next = self.rd.dout_valid.val() & (self.rd.dout_tag.val() == 1);
+        self.tx1.rd_valid.next = self.rd.dout_valid.val() & (self.rd.dout_tag.val() == 2);
+        self.rx1.rd_valid.next = self.rd.dout_valid.val() & (self.rd.dout_tag.val() == 3);
+        self.rd.dout_ready.next = self.tx0.rd_ready.val();
+        if self.rd.dout_tag.val() == 1 {
+            self.rd.dout_ready.next = self.rx0.rd_ready.val();
+        }
+        if self.rd.dout_tag.val() == 2 {
+            self.rd.dout_ready.next = self.tx1.rd_ready.val();
+        }
+        if self.rd.dout_tag.val() == 3 {
+            self.rd.dout_ready.next = self.rx1.rd_ready.val();
         }
         self.m_axi_araddr.next = self.rd.araddr.val();
         self.m_axi_arlen.next = self.rd.arlen.val();
@@ -294,32 +412,60 @@ impl Logic for NicCore {
         self.rd.rvalid.next = self.m_axi_rvalid.val();
         self.m_axi_rready.next = self.rd.rready.val();
 
-        // Write DMA: round-robin between TX completions and RX data/completions.
-        self.pick_wr_tx.next = self.tx.wr_cmd_valid.val() & (!self.rx.wr_cmd_valid.val() | !self.wr_tx.q.val());
-        self.wr.cmd_valid.next = (self.tx.wr_cmd_valid.val() | self.rx.wr_cmd_valid.val()) & !self.reset_req.q.val();
-        self.wr.cmd_addr.next = self.rx.wr_cmd_addr.val();
-        self.wr.cmd_beats.next = self.rx.wr_cmd_beats.val();
-        self.wr.cmd_strb.next = self.rx.wr_cmd_strb.val();
-        if self.pick_wr_tx.val() {
-            self.wr.cmd_addr.next = self.tx.wr_cmd_addr.val();
-            self.wr.cmd_beats.next = self.tx.wr_cmd_beats.val();
-            self.wr.cmd_strb.next = self.tx.wr_cmd_strb.val();
+        // Write DMA: the same round-robin; the granted client owns the write engine until `done`.
+        self.warb.req.next = bit_cast::<4, 1>(self.tx0.wr_cmd_valid.val().into())
+            | (bit_cast::<4, 1>(self.rx0.wr_cmd_valid.val().into()) << 1)
+            | (bit_cast::<4, 1>(self.tx1.wr_cmd_valid.val().into()) << 2)
+            | (bit_cast::<4, 1>(self.rx1.wr_cmd_valid.val().into()) << 3);
+        self.wr.cmd_valid.next = self.warb.any.val() & !self.reset_req.q.val();
+        self.wr.cmd_addr.next = self.tx0.wr_cmd_addr.val();
+        self.wr.cmd_beats.next = self.tx0.wr_cmd_beats.val();
+        self.wr.cmd_strb.next = self.tx0.wr_cmd_strb.val();
+        if self.warb.gnt.val() == 1 {
+            self.wr.cmd_addr.next = self.rx0.wr_cmd_addr.val();
+            self.wr.cmd_beats.next = self.rx0.wr_cmd_beats.val();
+            self.wr.cmd_strb.next = self.rx0.wr_cmd_strb.val();
         }
-        self.tx.wr_cmd_ready.next = self.wr.cmd_ready.val() & self.pick_wr_tx.val() & !self.reset_req.q.val();
-        self.rx.wr_cmd_ready.next = self.wr.cmd_ready.val() & !self.pick_wr_tx.val() & !self.reset_req.q.val();
+        if self.warb.gnt.val() == 2 {
+            self.wr.cmd_addr.next = self.tx1.wr_cmd_addr.val();
+            self.wr.cmd_beats.next = self.tx1.wr_cmd_beats.val();
+            self.wr.cmd_strb.next = self.tx1.wr_cmd_strb.val();
+        }
+        if self.warb.gnt.val() == 3 {
+            self.wr.cmd_addr.next = self.rx1.wr_cmd_addr.val();
+            self.wr.cmd_beats.next = self.rx1.wr_cmd_beats.val();
+            self.wr.cmd_strb.next = self.rx1.wr_cmd_strb.val();
+        }
+        self.warb.take.next = self.wr.cmd_ready.val() & self.wr.cmd_valid.val();
+        self.tx0.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 0) & !self.reset_req.q.val();
+        self.rx0.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 1) & !self.reset_req.q.val();
+        self.tx1.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 2) & !self.reset_req.q.val();
+        self.rx1.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 3) & !self.reset_req.q.val();
         if self.wr.cmd_ready.val() & self.wr.cmd_valid.val() {
-            self.wr_tx.d.next = self.pick_wr_tx.val();
+            self.wr_who.d.next = self.warb.gnt.val();
         }
-        self.wr.din.next = self.rx.wr_data.val();
-        self.wr.din_valid.next = self.rx.wr_data_valid.val();
-        if self.wr_tx.q.val() {
-            self.wr.din.next = self.tx.wr_data.val();
-            self.wr.din_valid.next = self.tx.wr_data_valid.val();
+        self.wr.din.next = self.tx0.wr_data.val();
+        self.wr.din_valid.next = self.tx0.wr_data_valid.val();
+        if self.wr_who.q.val() == 1 {
+            self.wr.din.next = self.rx0.wr_data.val();
+            self.wr.din_valid.next = self.rx0.wr_data_valid.val();
         }
-        self.tx.wr_data_ready.next = self.wr.din_ready.val() & self.wr_tx.q.val();
-        self.rx.wr_data_ready.next = self.wr.din_ready.val() & !self.wr_tx.q.val();
-        self.tx.wr_done.next = self.wr.done.val() & self.wr_tx.q.val();
-        self.rx.wr_done.next = self.wr.done.val() & !self.wr_tx.q.val();
+        if self.wr_who.q.val() == 2 {
+            self.wr.din.next = self.tx1.wr_data.val();
+            self.wr.din_valid.next = self.tx1.wr_data_valid.val();
+        }
+        if self.wr_who.q.val() == 3 {
+            self.wr.din.next = self.rx1.wr_data.val();
+            self.wr.din_valid.next = self.rx1.wr_data_valid.val();
+        }
+        self.tx0.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 0);
+        self.rx0.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 1);
+        self.tx1.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 2);
+        self.rx1.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 3);
+        self.tx0.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 0);
+        self.rx0.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 1);
+        self.tx1.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 2);
+        self.rx1.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 3);
         self.m_axi_awaddr.next = self.wr.awaddr.val();
         self.m_axi_awlen.next = self.wr.awlen.val();
         self.m_axi_awsize.next = 3.into();
@@ -335,19 +481,40 @@ impl Logic for NicCore {
         self.wr.bvalid.next = self.m_axi_bvalid.val();
         self.m_axi_bready.next = self.wr.bready.val();
 
-        // Transmit datapath: engine -> FIFOs -> output stage -> MAC.
-        self.txf.push.next = self.tx.fifo_push.val();
-        self.txf.din.next = self.tx.fifo_din.val();
-        self.tx.fifo_free.next = bit_cast::<16, 13>(self.txf.free.val());
-        self.txm.push.next = self.tx.meta_push.val();
-        self.txm.din.next = self.tx.meta_din.val();
-        self.tx.meta_full.next = self.txm.full.val();
-        self.txo.fifo_dout.next = self.txf.dout.val();
-        self.txo.fifo_empty.next = self.txf.empty.val();
-        self.txf.pop.next = self.txo.fifo_pop.val();
-        self.txo.meta_dout.next = self.txm.dout.val();
-        self.txo.meta_empty.next = self.txm.empty.val() | self.reset_req.q.val();
-        self.txm.pop.next = self.txo.meta_pop.val();
+        // Transmit datapath: each engine fills its own FIFOs; the output stage takes whole frames
+        // from the queues in turn (the one not served last first), then the MAC.
+        self.txf0.push.next = self.tx0.fifo_push.val();
+        self.txf0.din.next = self.tx0.fifo_din.val();
+        self.tx0.fifo_free.next = bit_cast::<16, 13>(self.txf0.free.val());
+        self.txm0.push.next = self.tx0.meta_push.val();
+        self.txm0.din.next = self.tx0.meta_din.val();
+        self.tx0.meta_full.next = self.txm0.full.val();
+        self.txf1.push.next = self.tx1.fifo_push.val();
+        self.txf1.din.next = self.tx1.fifo_din.val();
+        self.tx1.fifo_free.next = bit_cast::<16, 13>(self.txf1.free.val());
+        self.txm1.push.next = self.tx1.meta_push.val();
+        self.txm1.din.next = self.tx1.meta_din.val();
+        self.tx1.meta_full.next = self.txm1.full.val();
+        self.tx_pick.next = !self.txm1.empty.val() & (self.txm0.empty.val() | !self.tx_last.q.val());
+        self.txo.meta_empty.next = (self.txm0.empty.val() & self.txm1.empty.val()) | self.reset_req.q.val();
+        self.txo.meta_dout.next = self.txm0.dout.val();
+        if self.tx_pick.val() {
+            self.txo.meta_dout.next = self.txm1.dout.val();
+        }
+        self.txm0.pop.next = self.txo.meta_pop.val() & !self.tx_pick.val();
+        self.txm1.pop.next = self.txo.meta_pop.val() & self.tx_pick.val();
+        if self.txo.meta_pop.val() {
+            self.tx_cur.d.next = self.tx_pick.val();
+            self.tx_last.d.next = self.tx_pick.val();
+        }
+        self.txo.fifo_dout.next = self.txf0.dout.val();
+        self.txo.fifo_empty.next = self.txf0.empty.val();
+        if self.tx_cur.q.val() {
+            self.txo.fifo_dout.next = self.txf1.dout.val();
+            self.txo.fifo_empty.next = self.txf1.empty.val();
+        }
+        self.txf0.pop.next = self.txo.fifo_pop.val() & !self.tx_cur.q.val();
+        self.txf1.pop.next = self.txo.fifo_pop.val() & self.tx_cur.q.val();
         self.m_axis_tx_tdata.next = self.txo.tdata.val();
         self.m_axis_tx_tkeep.next = self.txo.tkeep.val();
         self.m_axis_tx_tlast.next = self.txo.tlast.val();
@@ -355,7 +522,9 @@ impl Logic for NicCore {
         self.m_axis_tx_tvalid.next = self.txo.tvalid.val();
         self.txo.tready.next = self.m_axis_tx_tready.val();
 
-        // Receive datapath: MAC -> parser/verifier -> FIFOs -> engine. The MAC is never stalled.
+        // Receive datapath: MAC -> parser/verifier/RSS -> FIFOs -> dispatch -> the queue's engine.
+        // The MAC is never stalled. Frames leave in wire order: an engine takes its next frame
+        // only while the other is not taking beats from the shared data FIFO.
         self.s_axis_rx_tready.next = true;
         self.rxc.tdata.next = self.s_axis_rx_tdata.val();
         self.rxc.tkeep.next = self.s_axis_rx_tkeep.val();
@@ -368,22 +537,37 @@ impl Logic for NicCore {
         self.rxm.push.next = self.rxc.meta_push.val();
         self.rxm.din.next = self.rxc.meta_din.val();
         self.rxc.meta_full.next = self.rxm.full.val();
-        self.rx.fifo_dout.next = self.rxf.dout.val();
-        self.rx.fifo_empty.next = self.rxf.empty.val();
-        self.rxf.pop.next = self.rx.fifo_pop.val();
-        self.rx.meta_dout.next = self.rxm.dout.val();
-        self.rx.meta_empty.next = self.rxm.empty.val();
-        self.rxm.pop.next = self.rx.meta_pop.val();
+        self.disp.nq.next = self.nq_k.val();
+        self.disp.meta_dout.next = self.rxm.dout.val();
+        self.disp.meta_empty.next = self.rxm.empty.val();
+        self.rxm.pop.next = self.disp.meta_pop.val();
+        self.rssr.look_hash.next = self.disp.look_hash.val();
+        self.disp.look_q.next = self.rssr.look_q.val();
+        self.rx0.meta_dout.next = self.disp.meta.val();
+        self.rx1.meta_dout.next = self.disp.meta.val();
+        self.rx0.meta_empty.next = !(self.disp.valid.val() & (self.disp.qnum.val() == 0) & !self.rx1.streaming.val());
+        self.rx1.meta_empty.next = !(self.disp.valid.val() & (self.disp.qnum.val() == 1) & !self.rx0.streaming.val());
+        self.disp.take.next = self.rx0.meta_pop.val() | self.rx1.meta_pop.val();
+        self.rx0.fifo_dout.next = self.rxf.dout.val();
+        self.rx1.fifo_dout.next = self.rxf.dout.val();
+        self.rx0.fifo_empty.next = self.rxf.empty.val();
+        self.rx1.fifo_empty.next = self.rxf.empty.val();
+        self.rxf.pop.next = self.rx0.fifo_pop.val() | self.rx1.fifo_pop.val();
 
         // Idle: nothing in flight and nothing about to start, for two cycles running.
-        self.quiet.next = !self.tx.busy.val()
+        self.quiet.next = !self.tx0.busy.val()
+            & !self.tx1.busy.val()
             & !self.txo.busy.val()
             & !self.rxc.busy.val()
-            & !self.rx.busy.val()
+            & !self.disp.busy.val()
+            & !self.rx0.busy.val()
+            & !self.rx1.busy.val()
             & !self.rd.busy.val()
             & !self.wr.busy.val()
-            & self.txf.empty.val()
-            & self.txm.empty.val()
+            & self.txf0.empty.val()
+            & self.txm0.empty.val()
+            & self.txf1.empty.val()
+            & self.txm1.empty.val()
             & self.rxf.empty.val()
             & self.rxm.empty.val()
             & !self.s_axis_rx_tvalid.val()
@@ -396,8 +580,10 @@ impl Logic for NicCore {
 }
 
 impl NicCore {
-    /// A core advertising `caps` (a subset of [`CAPS`] masks offloads out at build time) and `build_hash`.
-    pub fn with_caps(caps: u32, build_hash: u32) -> Self {
+    /// A core advertising `caps` (a subset of [`CAPS`] masks offloads out at build time) and
+    /// `build_hash`, with `num_queues` queue pairs (1 to [`MAX_BUILD_QUEUES`]).
+    pub fn with_caps(caps: u32, build_hash: u32, num_queues: u32) -> Self {
+        assert!((1..=MAX_BUILD_QUEUES).contains(&num_queues), "this core has 1 to {MAX_BUILD_QUEUES} queue pairs");
         Self {
             clock: Default::default(),
             reset: Default::default(),
@@ -457,31 +643,43 @@ impl NicCore {
             s_axis_rx_tready: Default::default(),
             irq: Default::default(),
             idle: Default::default(),
-            csr: Csr::new(caps, build_hash),
+            csr: Csr::new(caps, build_hash, num_queues),
+            qr0: QueueRegs::new(0),
+            qr1: QueueRegs::new(1),
+            rssr: RssRegs::new(num_queues),
             rd: Default::default(),
             wr: Default::default(),
-            tx: Default::default(),
-            txf: Default::default(),
-            txm: Default::default(),
+            rarb: Default::default(),
+            warb: Default::default(),
+            tx0: Default::default(),
+            tx1: Default::default(),
+            txf0: Default::default(),
+            txf1: Default::default(),
+            txm0: Default::default(),
+            txm1: Default::default(),
             txo: Default::default(),
             rxc: Default::default(),
             rxf: Default::default(),
             rxm: Default::default(),
-            rx: Default::default(),
-            rd_tx: Default::default(),
-            wr_tx: Default::default(),
+            disp: Default::default(),
+            rx0: Default::default(),
+            rx1: Default::default(),
+            wr_who: Default::default(),
+            tx_cur: Default::default(),
+            tx_last: Default::default(),
             quiet_q: Default::default(),
             reset_req: Default::default(),
             rst: Default::default(),
-            pick_rd_tx: Default::default(),
-            pick_wr_tx: Default::default(),
+            tx_pick: Default::default(),
             quiet: Default::default(),
+            q1_on: Constant::new(num_queues > 1),
+            nq_k: Constant::new((num_queues as u64).to_bits()),
         }
     }
 }
 
 impl Default for NicCore {
     fn default() -> Self {
-        Self::with_caps(CAPS, crate::emit::build_hash())
+        Self::with_caps(CAPS, crate::emit::build_hash(), nic_abi::NUM_QUEUES)
     }
 }

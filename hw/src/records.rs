@@ -19,6 +19,8 @@ pub struct RxMeta {
     pub flags: Bits<32>,
     /// Folded L4 sum including the pseudo-header (0xffff when valid).
     pub cdata: Bits<16>,
+    pub hash: Bits<32>,
+    pub htype: Bits<8>,
 }
 
 /// Per-frame record from the TX engine to the output stage (`tx_out`).

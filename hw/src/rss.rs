@@ -1,67 +1,53 @@
-//! The Toeplitz hash of receive-side scaling (offloads.md §6), 8 input
-//! bytes per cycle: the block a receive path hashes a frame's addresses and
-//! ports with, so a flow always lands on the same queue.
+//! The Toeplitz hash of receive-side scaling (offloads.md §6) over a whole
+//! tuple in one cycle: the block the receive path hashes a frame's addresses
+//! and ports with, so a flow always lands on the same queue.
 //!
 //! For every input bit, most significant first, a set bit XORs the key's
 //! current left-most 32 bits into the hash; the key then moves left one bit.
-//! A beat of 64 input bits is 64 such steps in one cycle (an AND-XOR tree per
-//! hash bit); the key window moves 64 bits per beat. The input is the tuple
-//! as the hash defines it (source address, destination address, then source
-//! and destination port), first byte in bits 63..56; the last beat's unused
-//! bytes must be zero (a zero bit adds nothing, so a 12- or 36-byte tuple
-//! simply ends early).
+//! Since the key is a register, input bit `i` always meets the same window
+//! (key bits `319 - i ..= 288 - i`), so each hash bit is one AND-XOR tree over
+//! the 288 tuple bits: no iteration, no state. The tuple is laid out as the
+//! hash defines it (source address, destination address, then source and
+//! destination port), first byte in bits 287..280; an IPv4 or 2-tuple input
+//! leaves its unused low bits zero (a zero bit adds nothing, so a 12-byte
+//! tuple simply ends early).
 //!
 //! ```text
-//! start  ‾\________        (with the first beat: the key window restarts, the hash clears)
-//! valid  ‾‾‾‾‾‾\___        hash: valid the cycle after the last beat
+//! tuple, valid ‾‾\___     hash: the cycle after valid, held until the next
 //! ```
-//!
-//! Not yet in the NIC's receive path: the RSS issue (queues, indirection
-//! table, completions carrying the hash) wires it in.
 
 use rust_hdl::prelude::*;
 
-/// Toeplitz hash over up to 40 bytes (5 beats) with a 40-byte key.
+/// Toeplitz hash over up to 36 bytes with a 40-byte key, registered.
 #[derive(LogicBlock, Default)]
 pub struct Toeplitz {
     /// Clock.
     pub clock: Signal<In, Clock>,
     /// The 40-byte key, its first byte in bits 319..312.
     pub key: Signal<In, Bits<320>>,
-    /// This beat is the tuple's first.
-    pub start: Signal<In, Bit>,
-    /// Eight tuple bytes, the first in bits 63..56.
-    pub din: Signal<In, Bits<64>>,
-    /// `din` is valid this cycle.
+    /// The tuple, its first byte in bits 287..280, unused low bytes zero.
+    pub tuple: Signal<In, Bits<288>>,
+    /// Hash `tuple` this cycle.
     pub valid: Signal<In, Bit>,
-    /// The hash of the beats since `start`, one cycle after the last.
+    /// The hash of the last valid tuple, from the cycle after.
     pub hash: Signal<Out, Bits<32>>,
     acc: DFF<Bits<32>>,
-    kwin: DFF<Bits<320>>,
-    k: Signal<Local, Bits<320>>,
     h: Signal<Local, Bits<32>>,
 }
 
 impl Logic for Toeplitz {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc, kwin);
+        dff_setup!(self, clock, acc);
         self.hash.next = self.acc.q.val();
-        self.k.next = self.kwin.q.val();
-        self.h.next = self.acc.q.val();
-        if self.start.val() {
-            self.k.next = self.key.val();
-            self.h.next = 0.into();
-        }
-        for j in 0..64 {
-            if self.din.val().get_bit(63 - j) {
-                self.h.next = self.h.val() ^ self.k.val().get_bits::<32>(288);
+        self.h.next = 0.into();
+        for i in 0..288 {
+            if self.tuple.val().get_bit(287 - i) {
+                self.h.next = self.h.val() ^ self.key.val().get_bits::<32>(288 - i);
             }
-            self.k.next = self.k.val() << 1;
         }
         if self.valid.val() {
             self.acc.d.next = self.h.val();
-            self.kwin.d.next = self.k.val();
         }
     }
 }
@@ -85,16 +71,14 @@ mod tests {
 
     fn hash(b: &mut Toeplitz, input: &[u8]) -> u32 {
         b.key.next = key_bits();
-        for (i, chunk) in input.chunks(8).enumerate() {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            b.din.next = u64::from_be_bytes(w).to_bits();
-            b.start.next = i == 0;
-            b.valid.next = true;
-            clock_cycle(b, |b, c| b.clock.next = Clock { clk: c }, |_| {});
+        let mut t: Bits<288> = 0.into();
+        for i in 0..36 {
+            t = (t << 8) | bits::<288>(*input.get(i).unwrap_or(&0) as u64);
         }
+        b.tuple.next = t;
+        b.valid.next = true;
+        clock_cycle(b, |b, c| b.clock.next = Clock { clk: c }, |_| {});
         b.valid.next = false;
-        b.start.next = false;
         clock_cycle(b, |b, c| b.clock.next = Clock { clk: c }, |_| {});
         b.hash.val().index() as u32
     }

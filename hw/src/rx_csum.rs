@@ -6,7 +6,8 @@
 //! stage 0  RxParse sees beat k            (registers what beats 0..=k say)
 //! stage 1  this block sums beat k         (masks from the parser's registers)
 //!          and pushes it into the RX FIFO
-//! stage 2  after the last beat: verdict -> RxMeta into the meta FIFO
+//! stage 2  after the last beat: verdict -> RxMeta; RSS hashes the frame (rx_rss)
+//! stage 3  RxMeta with the hash into the meta FIFO
 //! ```
 //! Three sums per frame: the IPv4 header (must fold to 0xffff), the L4
 //! segment up to the IP datagram's end (Ethernet padding excluded), and the
@@ -20,6 +21,7 @@
 //! pseudo-header would need the final destination, which is not in the header.
 
 use crate::rx_parse::RxParse;
+use crate::rx_rss::RxRss;
 use nic_abi::{csum, ifcap};
 pub use crate::records::{RxMeta};
 use rust_hdl::prelude::*;
@@ -34,6 +36,10 @@ pub struct RxCsum {
     pub reset: Signal<In, Bit>,
     /// CAPENABLE: RXCSUM gates IPv4 verdicts, RXCSUM_IPV6 IPv6 ones.
     pub capenable: Signal<In, Bits<32>>,
+    /// RSS key ([`crate::rx_rss`]).
+    pub rss_key: Signal<In, Bits<320>>,
+    /// Enabled RSS hash types.
+    pub rss_types: Signal<In, Bits<32>>,
     /// MAC beat data.
     pub tdata: Signal<In, Bits<64>>,
     /// MAC byte enables.
@@ -67,6 +73,10 @@ pub struct RxCsum {
     /// A frame is in the pipeline.
     pub busy: Signal<Out, Bit>,
     p: RxParse,
+    rss: RxRss,
+    fin2: DFF<Bit>,
+    acc2: DFF<Bit>,
+    mq: DFF<RxMeta>,
     mid: DFF<Bit>,
     too_long: DFF<Bit>,
     s1_first: DFF<Bit>,
@@ -136,6 +146,7 @@ pub struct RxCsum {
     s4: Signal<Local, Bits<32>>,
     t4: Signal<Local, Bits<32>>,
     drop: Signal<Local, Bit>,
+    md: Signal<Local, RxMeta>,
     k_l3c: Constant<Bits<32>>,
     k_l3v: Constant<Bits<32>>,
     k_l4c: Constant<Bits<32>>,
@@ -157,7 +168,9 @@ impl Default for RxCsum {
             fifo_din: Default::default(), fifo_free: Default::default(), meta_push: Default::default(),
             meta_din: Default::default(), meta_full: Default::default(), inc_l3_bad: Default::default(),
             inc_l4_bad: Default::default(), inc_l4_calc: Default::default(), inc_drop_err: Default::default(),
-            busy: Default::default(), p: Default::default(), mid: Default::default(), too_long: Default::default(), s1_first: Default::default(), f_long: Default::default(), skip: Default::default(), v_in: Default::default(), s1_data: Default::default(),
+            busy: Default::default(), p: Default::default(), rss: Default::default(), fin2: Default::default(),
+            acc2: Default::default(), mq: Default::default(), rss_key: Default::default(), rss_types: Default::default(),
+            mid: Default::default(), too_long: Default::default(), s1_first: Default::default(), f_long: Default::default(), skip: Default::default(), v_in: Default::default(), s1_data: Default::default(),
             s1_keep: Default::default(), s1_valid: Default::default(), s1_last: Default::default(),
             s1_user: Default::default(), s1_b: Default::default(), acc3: Default::default(),
             acc4: Default::default(), acca: Default::default(), accept_q: Default::default(),
@@ -176,7 +189,7 @@ impl Default for RxCsum {
             l3valid: Default::default(), s3: Default::default(), t3: Default::default(),
             hdrmin: Default::default(), l4ok: Default::default(), cap4: Default::default(),
             l4calc: Default::default(), l4valid: Default::default(), tot: Default::default(),
-            s4: Default::default(), t4: Default::default(), drop: Default::default(),
+            s4: Default::default(), t4: Default::default(), drop: Default::default(), md: Default::default(),
             k_l3c: k32(csum::CSUM_L3_CALC),
             k_l3v: k32(csum::CSUM_L3_VALID),
             k_l4c: k32(csum::CSUM_L4_CALC),
@@ -194,7 +207,7 @@ impl Logic for RxCsum {
     fn update(&mut self) {
         dff_setup!(
             self, clock, mid, too_long, s1_first, f_long, skip, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
-            ufield, fin, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_route, f_proto, f_len,
+            ufield, fin, fin2, acc2, mq, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_route, f_proto, f_len,
             f_user, f_accept, f_nbeats, f_ufield
         );
         // A reset in the middle of a frame skips the rest of that frame (it is not a frame start).
@@ -454,32 +467,60 @@ impl Logic for RxCsum {
         self.l4valid.next = self.l4calc.val() & (self.t4.val() == 0xffff);
         self.drop.next = self.f_user.q.val() | self.f_long.q.val() | (self.f_len.q.val() > self.k_max.val());
 
-        self.meta_din.next.len = self.f_len.q.val();
-        self.meta_din.next.nbeats = self.f_nbeats.q.val();
-        self.meta_din.next.drop = self.drop.val();
-        self.meta_din.next.flags = 0.into();
+        self.md.next.hash = 0.into();
+        self.md.next.htype = 0.into();
+        self.md.next.len = self.f_len.q.val();
+        self.md.next.nbeats = self.f_nbeats.q.val();
+        self.md.next.drop = self.drop.val();
+        self.md.next.flags = 0.into();
         if self.l3calc.val() {
-            self.meta_din.next.flags = self.k_l3c.val();
+            self.md.next.flags = self.k_l3c.val();
             if self.l3valid.val() {
-                self.meta_din.next.flags = self.k_l3c.val() | self.k_l3v.val();
+                self.md.next.flags = self.k_l3c.val() | self.k_l3v.val();
             }
         }
         if self.l4calc.val() {
-            self.meta_din.next.flags = self.meta_din.val().flags | self.k_l4c.val();
+            self.md.next.flags = self.md.val().flags | self.k_l4c.val();
             if self.l4valid.val() {
-                self.meta_din.next.flags = self.meta_din.val().flags | self.k_l4c.val() | self.k_l4v.val();
+                self.md.next.flags = self.md.val().flags | self.k_l4c.val() | self.k_l4v.val();
             }
         }
-        self.meta_din.next.cdata = 0.into();
+        self.md.next.cdata = 0.into();
         if self.l4calc.val() {
-            self.meta_din.next.cdata = bit_cast::<16, 32>(self.t4.val());
+            self.md.next.cdata = bit_cast::<16, 32>(self.t4.val());
         }
-        self.meta_push.next = self.fin.q.val() & self.f_accept.q.val();
+        // The record waits a cycle for the RSS hash of the same frame (rx_rss: valid after `go`).
+        self.fin2.d.next = self.fin.q.val();
+        if self.fin.q.val() {
+            self.mq.d.next = self.md.val();
+            self.acc2.d.next = self.f_accept.q.val();
+        }
+        self.meta_din.next = self.mq.q.val();
+        self.meta_din.next.hash = self.rss.hash.val();
+        self.meta_din.next.htype = self.rss.htype.val();
+        self.meta_push.next = self.fin2.q.val() & self.acc2.q.val();
         self.inc_drop_err.next = self.fin.q.val() & (!self.f_accept.q.val() | self.drop.val());
         self.inc_l3_bad.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l3calc.val() & !self.l3valid.val();
         self.inc_l4_bad.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val() & !self.l4valid.val();
         self.inc_l4_calc.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val();
-        self.busy.next = self.s1_valid.q.val() | self.fin.q.val() | (self.s1_b.q.val() != 0);
+        self.busy.next = self.s1_valid.q.val() | self.fin.q.val() | self.fin2.q.val() | (self.s1_b.q.val() != 0);
+
+        // RSS beside the verifier: the same beats, the same parser view at the verdict.
+        self.rss.clock.next = self.clock.val();
+        self.rss.key.next = self.rss_key.val();
+        self.rss.types.next = self.rss_types.val();
+        self.rss.data.next = self.s1_data.q.val();
+        self.rss.valid.next = self.s1_valid.q.val();
+        self.rss.beat.next = self.s1_b.q.val();
+        self.rss.go.next = self.fin.q.val();
+        self.rss.v4.next = self.f_v4.q.val();
+        self.rss.v6.next = self.f_v6.q.val();
+        self.rss.l3start.next = self.f_l3start.q.val();
+        self.rss.ihl.next = self.f_ihl.q.val();
+        self.rss.l4start.next = self.f_l4start.q.val();
+        self.rss.l4_known.next = self.f_l4_known.q.val();
+        self.rss.proto.next = self.f_proto.q.val();
+        self.rss.len.next = self.f_len.q.val();
         if self.reset.val() {
             self.too_long.d.next = false;
             self.skip.d.next = (self.mid.q.val() & !(self.tvalid.val() & self.tlast.val()))
@@ -487,6 +528,7 @@ impl Logic for RxCsum {
             self.s1_valid.d.next = false;
             self.s1_b.d.next = 0.into();
             self.fin.d.next = false;
+            self.fin2.d.next = false;
         }
     }
 }

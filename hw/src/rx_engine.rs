@@ -127,6 +127,8 @@ pub struct RxEngine {
     pub inc_drop_err: Signal<Out, Bit>,
     /// Not in Idle, or about to leave it (a frame, a descriptor batch to fetch, a bad descriptor).
     pub busy: Signal<Out, Bit>,
+    /// Taking a frame's beats from the shared data FIFO (another queue's engine must wait).
+    pub streaming: Signal<Out, Bit>,
     state: DFF<RxState>,
     head_q: DFF<Bits<16>>,
     cq_tail_q: DFF<Bits<16>>,
@@ -169,7 +171,7 @@ impl Default for RxEngine {
             fifo_pop: Default::default(), meta_dout: Default::default(), meta_empty: Default::default(),
             meta_pop: Default::default(), ev_cpl: Default::default(), delivered: Default::default(),
             delivered_len: Default::default(), inc_drop_nobuf: Default::default(), inc_drop_err: Default::default(),
-            busy: Default::default(), state: Default::default(), head_q: Default::default(),
+            busy: Default::default(), streaming: Default::default(), state: Default::default(), head_q: Default::default(),
             cq_tail_q: Default::default(), cnt: Default::default(), b_addr: Default::default(),
             dq: Default::default(), pf: DescFetch::new(4), pf_addr: Default::default(),
             pf_err: Default::default(), room: Default::default(),
@@ -247,6 +249,9 @@ impl Logic for RxEngine {
             | self.pf.busy.val()
             | (!self.dq.empty.val() & (self.dq.dout.val().code != 0));
 
+        self.streaming.next = (self.state.q.val() == RxState::DataReq)
+            | (self.state.q.val() == RxState::Data)
+            | (self.state.q.val() == RxState::Discard);
         self.wr_cmd_valid.next = false;
         self.wr_cmd_addr.next = self.b_addr.q.val();
         self.wr_cmd_beats.next = self.m.q.val().nbeats;
@@ -276,6 +281,8 @@ impl Logic for RxEngine {
                         self.m.d.next.len = 0.into();
                         self.m.d.next.flags = 0.into();
                         self.m.d.next.cdata = 0.into();
+                        self.m.d.next.hash = 0.into();
+                        self.m.d.next.htype = 0.into();
                         self.state.d.next = RxState::CplReq;
                     }
                 } else if !self.meta_empty.val() {
@@ -335,12 +342,14 @@ impl Logic for RxEngine {
                 }
             }
             RxState::Cpl => {
-                // Beat 0: len, index, csum_flags; beat 1: flowid 0, csum_data, rsstype 0, status|phase.
+                // Beat 0: len, index, csum_flags; beat 1: flowid, csum_data, rsstype, status|phase.
                 self.wr_data.next = bit_cast::<64, 16>(self.m.q.val().len)
                     | (bit_cast::<64, 16>(self.head_q.q.val()) << 16)
                     | (bit_cast::<64, 32>(self.m.q.val().flags) << 32);
                 if self.cnt.q.val() == 1 {
-                    self.wr_data.next = (bit_cast::<64, 16>(self.m.q.val().cdata) << 32)
+                    self.wr_data.next = bit_cast::<64, 32>(self.m.q.val().hash)
+                        | (bit_cast::<64, 16>(self.m.q.val().cdata) << 32)
+                        | (bit_cast::<64, 8>(self.m.q.val().htype) << 48)
                         | ((bit_cast::<64, 7>(self.st.q.val()) | (bit_cast::<64, 1>(self.phase.val().into()) << 7)) << 56);
                 }
                 self.wr_data_valid.next = true;

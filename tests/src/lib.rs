@@ -9,7 +9,7 @@
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use nic_abi::desc::{phase_for, Completion, RxDesc, TxDesc};
-use nic_abi::regs::{ctrl, id, queue, RXQ0, TXQ0};
+use nic_abi::regs::{ctrl, id, queue, rxq, RXQ0, TXQ0};
 use nic_abi::{cksum, csum, ifcap};
 use nic_sim::{DmaMemory, Frame, Sim, SimConfig, SimNic, VecMemory};
 use std::sync::Arc;
@@ -26,9 +26,12 @@ const RX_RING: u64 = BASE + 0x2000;
 const RX_CQ: u64 = BASE + 0x3000;
 const TX_BUFS: u64 = BASE + 0x10000;
 const RX_BUFS: u64 = BASE + 0x10000 + RING * 0x2400;
+const RX1_RING: u64 = BASE + 0x4000;
+const RX1_CQ: u64 = BASE + 0x5000;
+const RX1_BUFS: u64 = BASE + 0x10000 + 2 * RING * 0x2400;
 /// Bytes per buffer: a maximum frame, 8-aligned (also the largest piece of a chain here).
 pub const BUF: u64 = 0x2400;
-const MEM: usize = (0x10000 + 2 * RING * 0x2400) as usize;
+const MEM: usize = (0x10000 + 3 * RING * 0x2400) as usize;
 
 /// The NIC core in Verilator with rings the test manages.
 pub struct RawNic {
@@ -42,6 +45,8 @@ pub struct RawNic {
     tx_cq_head: u16,
     rx_tail: u16,
     rx_cq_head: u16,
+    rx1_tail: u16,
+    rx1_cq_head: u16,
 }
 
 impl RawNic {
@@ -57,7 +62,7 @@ impl RawNic {
         let mem = Arc::new(VecMemory::new(BASE, MEM));
         nic.attach_memory(mem.clone()).unwrap();
         assert_eq!(nic.read32(id::ID).unwrap(), nic_abi::NIC_ID);
-        let mut n = RawNic { sim, nic, mem, tx_tail: 0, tx_cq_head: 0, rx_tail: 0, rx_cq_head: 0 };
+        let mut n = RawNic { sim, nic, mem, tx_tail: 0, tx_cq_head: 0, rx_tail: 0, rx_cq_head: 0, rx1_tail: 0, rx1_cq_head: 0 };
         n.program();
         n
     }
@@ -71,6 +76,14 @@ impl RawNic {
             w(q + queue::CQ_BASE_HI, (cq >> 32) as u32);
             w(q + queue::SIZE_LOG2, RING_LOG2);
         }
+        // RX queue 1 is there for the RSS tests ([`RawNic::spread_rx`]); every other test sees
+        // queue pair 0 only: every indirection-table entry names it.
+        w(rxq(1) + queue::BASE_LO, RX1_RING as u32);
+        w(rxq(1) + queue::BASE_HI, (RX1_RING >> 32) as u32);
+        w(rxq(1) + queue::CQ_BASE_LO, RX1_CQ as u32);
+        w(rxq(1) + queue::CQ_BASE_HI, (RX1_CQ >> 32) as u32);
+        w(rxq(1) + queue::SIZE_LOG2, RING_LOG2);
+        self.set_reta(|_| 0);
         w(ctrl::CAPENABLE, 0xffff_ffff);
         w(ctrl::IRQ_MASK, ctrl::IRQ_TX | ctrl::IRQ_RX);
         w(ctrl::CTRL, ctrl::CTRL_ENABLE);
@@ -94,6 +107,9 @@ impl RawNic {
         }
         self.mem.write(TX_CQ, &[0u8; (RING * 16) as usize]);
         self.mem.write(RX_CQ, &[0u8; (RING * 16) as usize]);
+        self.mem.write(RX1_CQ, &[0u8; (RING * 16) as usize]);
+        self.rx1_tail = 0;
+        self.rx1_cq_head = 0;
         self.tx_tail = 0;
         self.tx_cq_head = 0;
         self.rx_tail = 0;
@@ -160,17 +176,26 @@ impl RawNic {
     }
 
     fn wait_cpl(&mut self, cq: u64, head: u16, what: &str) -> Completion {
+        match self.poll_cpl(cq, head, Duration::from_secs(60)) {
+            Some(c) => c,
+            None => panic!("no {what} completion (index {head}) after 60 s"),
+        }
+    }
+
+    fn poll_cpl(&mut self, cq: u64, head: u16, timeout: Duration) -> Option<Completion> {
         let t0 = Instant::now();
         loop {
             let slot = head as u64 % RING;
             let raw = self.mem.get(cq + slot * 16, 16).unwrap();
             let c = Completion::read_from_bytes(&raw).unwrap();
             if (c.status & 0x80 != 0) == phase_for(head, RING_LOG2) {
-                return c;
+                return Some(c);
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "no {what} completion (index {head}) after 60 s");
+            if t0.elapsed() >= timeout {
+                return None;
+            }
             let _ = self.nic.wait_irq(Duration::from_millis(2));
-            self.nic.write32(ctrl::IRQ_STATUS, ctrl::IRQ_TX | ctrl::IRQ_RX).unwrap();
+            self.nic.write32(ctrl::IRQ_STATUS, 0xffff).unwrap();
         }
     }
 
@@ -212,6 +237,54 @@ impl RawNic {
         self.rx_cq_head = head.wrapping_add(1);
         self.nic.write32(RXQ0 + queue::CQ_HEAD, self.rx_cq_head as u32).unwrap();
         (c, data)
+    }
+
+    /// Writes indirection-table entry `i` = `f(i)` for all 128 entries.
+    pub fn set_reta(&self, f: impl Fn(usize) -> u8) {
+        for w in 0..nic_abi::rss::RETA_SIZE / 4 {
+            let v = (0..4).fold(0u32, |acc, j| acc | (f(4 * w + j) as u32) << (8 * j));
+            self.nic.write32(nic_abi::regs::rss::RETA + 4 * w as u32, v).unwrap();
+        }
+    }
+
+    /// Spreads received frames over RX queues 0 and 1 (entry `i` = `i % 2`).
+    pub fn spread_rx(&self) {
+        self.set_reta(|i| (i % 2) as u8);
+    }
+
+    /// Posts `n` receive buffers of `len` bytes on RX queue 1.
+    pub fn post_rx_q1(&mut self, n: usize, len: u32) {
+        for _ in 0..n {
+            let slot = self.rx1_tail as u64 % RING;
+            let d = RxDesc { addr: (RX1_BUFS + slot * BUF).into(), len: len.into(), rsvd: 0.into() };
+            assert!(self.mem.write(RX1_RING + slot * 16, d.as_bytes()));
+            self.rx1_tail = self.rx1_tail.wrapping_add(1);
+        }
+        self.nic.write32(rxq(1) + queue::TAIL, self.rx1_tail as u32).unwrap();
+    }
+
+    /// The next RX completion of queue 1, if one is written within `timeout`, with its bytes.
+    pub fn try_rx_cpl_q1(&mut self, timeout: Duration) -> Option<(Completion, Vec<u8>)> {
+        let head = self.rx1_cq_head;
+        let c = self.poll_cpl(RX1_CQ, head, timeout)?;
+        assert_eq!(c.index.get(), head, "RX completions in order");
+        let slot = head as u64 % RING;
+        let data = self.mem.get(RX1_BUFS + slot * BUF, c.len.get() as usize).unwrap();
+        self.rx1_cq_head = head.wrapping_add(1);
+        self.nic.write32(rxq(1) + queue::CQ_HEAD, self.rx1_cq_head as u32).unwrap();
+        Some((c, data))
+    }
+
+    /// The next RX completion of queue 0, if one is written within `timeout`, with its bytes.
+    pub fn try_rx_cpl(&mut self, timeout: Duration) -> Option<(Completion, Vec<u8>)> {
+        let head = self.rx_cq_head;
+        let c = self.poll_cpl(RX_CQ, head, timeout)?;
+        assert_eq!(c.index.get(), head, "RX completions in order");
+        let slot = head as u64 % RING;
+        let data = self.mem.get(RX_BUFS + slot * BUF, c.len.get() as usize).unwrap();
+        self.rx_cq_head = head.wrapping_add(1);
+        self.nic.write32(RXQ0 + queue::CQ_HEAD, self.rx_cq_head as u32).unwrap();
+        Some((c, data))
     }
 
     /// Frames the NIC put on the wire, waiting up to `timeout` for at least `n`.

@@ -1,0 +1,322 @@
+//! One queue pair's registers (`nic_abi::regs::txq(q)`, `rxq(q)`): ring and
+//! completion-queue bases, sizes, doorbells, the engines' indices, and the
+//! pair's own packet counters. One instance per queue pair; the register file
+//! ([`crate::csr`]) hands every write to all of them and ORs their read data,
+//! so each decodes only its own 256-byte block.
+//!
+//! Offsets are `Constant`s from `nic-abi`. Soft reset forgets the doorbells
+//! (as the engines forget their indices) and keeps bases and counters;
+//! power-on reset clears everything.
+
+use nic_abi::regs::{queue, rxq, txq};
+use rust_hdl::prelude::*;
+
+/// The registers of one TX/RX queue pair.
+#[derive(LogicBlock)]
+pub struct QueueRegs {
+    /// Clock.
+    pub clock: Signal<In, Clock>,
+    /// Power-on reset.
+    pub reset: Signal<In, Bit>,
+    /// Soft reset pulse (CTRL_RESET).
+    pub sreset: Signal<In, Bit>,
+    /// A full-width register write happens this cycle.
+    pub wfire: Signal<In, Bit>,
+    /// Its address.
+    pub waddr: Signal<In, Bits<12>>,
+    /// Its data.
+    pub wdata: Signal<In, Bits<32>>,
+    /// Read address.
+    pub raddr: Signal<In, Bits<12>>,
+    /// Read data: the register at `raddr` if it is this pair's, else 0.
+    pub rdata: Signal<Out, Bits<32>>,
+    /// TX ring base.
+    pub tx_base: Signal<Out, Bits<64>>,
+    /// TX ring log2 size.
+    pub tx_size_log2: Signal<Out, Bits<4>>,
+    /// TX producer index (doorbell).
+    pub tx_tail: Signal<Out, Bits<16>>,
+    /// TX completion queue base.
+    pub txcq_base: Signal<Out, Bits<64>>,
+    /// TX completion consumer index.
+    pub txcq_head: Signal<Out, Bits<16>>,
+    /// RX ring base.
+    pub rx_base: Signal<Out, Bits<64>>,
+    /// RX ring log2 size.
+    pub rx_size_log2: Signal<Out, Bits<4>>,
+    /// RX producer index (doorbell).
+    pub rx_tail: Signal<Out, Bits<16>>,
+    /// RX completion queue base.
+    pub rxcq_base: Signal<Out, Bits<64>>,
+    /// RX completion consumer index.
+    pub rxcq_head: Signal<Out, Bits<16>>,
+    /// TX consumer index, from the TX engine.
+    pub tx_head: Signal<In, Bits<16>>,
+    /// TX completion producer index, from the TX engine.
+    pub txcq_tail: Signal<In, Bits<16>>,
+    /// RX consumer index, from the RX engine.
+    pub rx_head: Signal<In, Bits<16>>,
+    /// RX completion producer index, from the RX engine.
+    pub rxcq_tail: Signal<In, Bits<16>>,
+    /// Counter pulse: a frame of this TX queue went on the wire.
+    pub inc_tx_packets: Signal<In, Bit>,
+    /// Counter pulse: a frame was delivered to this RX queue.
+    pub inc_rx_packets: Signal<In, Bit>,
+    /// Counter pulse: a frame for this RX queue found no buffer.
+    pub inc_rx_drops: Signal<In, Bit>,
+    txb_lo: DFF<Bits<32>>,
+    txb_hi: DFF<Bits<32>>,
+    tx_log2: DFF<Bits<4>>,
+    txt: DFF<Bits<16>>,
+    txcb_lo: DFF<Bits<32>>,
+    txcb_hi: DFF<Bits<32>>,
+    txch: DFF<Bits<16>>,
+    rxb_lo: DFF<Bits<32>>,
+    rxb_hi: DFF<Bits<32>>,
+    rx_log2: DFF<Bits<4>>,
+    rxt: DFF<Bits<16>>,
+    rxcb_lo: DFF<Bits<32>>,
+    rxcb_hi: DFF<Bits<32>>,
+    rxch: DFF<Bits<16>>,
+    c_txp: DFF<Bits<32>>,
+    c_rxp: DFF<Bits<32>>,
+    c_rxd: DFF<Bits<32>>,
+    log2: Signal<Local, Bits<4>>,
+    k_tx: Constant<Bits<12>>,
+    k_rx: Constant<Bits<12>>,
+    o_base_lo: Constant<Bits<12>>,
+    o_base_hi: Constant<Bits<12>>,
+    o_size_log2: Constant<Bits<12>>,
+    o_tail: Constant<Bits<12>>,
+    o_head: Constant<Bits<12>>,
+    o_cq_base_lo: Constant<Bits<12>>,
+    o_cq_base_hi: Constant<Bits<12>>,
+    o_cq_head: Constant<Bits<12>>,
+    o_cq_tail: Constant<Bits<12>>,
+    o_packets: Constant<Bits<12>>,
+    o_drops: Constant<Bits<12>>,
+    v_min_log2: Constant<Bits<32>>,
+    v_max_log2: Constant<Bits<32>>,
+}
+
+impl QueueRegs {
+    /// The registers of queue pair `q`.
+    pub fn new(q: u32) -> Self {
+        let k12 = |v: u32| Constant::new((v as u64).to_bits());
+        let k32 = |v: u32| Constant::new((v as u64).to_bits());
+        Self {
+            clock: Default::default(),
+            reset: Default::default(),
+            sreset: Default::default(),
+            wfire: Default::default(),
+            waddr: Default::default(),
+            wdata: Default::default(),
+            raddr: Default::default(),
+            rdata: Default::default(),
+            tx_base: Default::default(),
+            tx_size_log2: Default::default(),
+            tx_tail: Default::default(),
+            txcq_base: Default::default(),
+            txcq_head: Default::default(),
+            rx_base: Default::default(),
+            rx_size_log2: Default::default(),
+            rx_tail: Default::default(),
+            rxcq_base: Default::default(),
+            rxcq_head: Default::default(),
+            tx_head: Default::default(),
+            txcq_tail: Default::default(),
+            rx_head: Default::default(),
+            rxcq_tail: Default::default(),
+            inc_tx_packets: Default::default(),
+            inc_rx_packets: Default::default(),
+            inc_rx_drops: Default::default(),
+            txb_lo: Default::default(),
+            txb_hi: Default::default(),
+            tx_log2: Default::default(),
+            txt: Default::default(),
+            txcb_lo: Default::default(),
+            txcb_hi: Default::default(),
+            txch: Default::default(),
+            rxb_lo: Default::default(),
+            rxb_hi: Default::default(),
+            rx_log2: Default::default(),
+            rxt: Default::default(),
+            rxcb_lo: Default::default(),
+            rxcb_hi: Default::default(),
+            rxch: Default::default(),
+            c_txp: Default::default(),
+            c_rxp: Default::default(),
+            c_rxd: Default::default(),
+            log2: Default::default(),
+            k_tx: k12(txq(q)),
+            k_rx: k12(rxq(q)),
+            o_base_lo: k12(queue::BASE_LO),
+            o_base_hi: k12(queue::BASE_HI),
+            o_size_log2: k12(queue::SIZE_LOG2),
+            o_tail: k12(queue::TAIL),
+            o_head: k12(queue::HEAD),
+            o_cq_base_lo: k12(queue::CQ_BASE_LO),
+            o_cq_base_hi: k12(queue::CQ_BASE_HI),
+            o_cq_head: k12(queue::CQ_HEAD),
+            o_cq_tail: k12(queue::CQ_TAIL),
+            o_packets: k12(queue::PACKETS),
+            o_drops: k12(queue::DROPS),
+            v_min_log2: k32(nic_abi::RING_MIN_LOG2),
+            v_max_log2: k32(nic_abi::RING_MAX_LOG2),
+        }
+    }
+}
+
+impl Logic for QueueRegs {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, txb_lo, txb_hi, tx_log2, txt, txcb_lo, txcb_hi, txch, rxb_lo, rxb_hi, rx_log2, rxt, rxcb_lo,
+            rxcb_hi, rxch, c_txp, c_rxp, c_rxd
+        );
+        self.tx_base.next = (bit_cast::<64, 32>(self.txb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.txb_lo.q.val());
+        self.tx_size_log2.next = self.tx_log2.q.val();
+        self.tx_tail.next = self.txt.q.val();
+        self.txcq_base.next = (bit_cast::<64, 32>(self.txcb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.txcb_lo.q.val());
+        self.txcq_head.next = self.txch.q.val();
+        self.rx_base.next = (bit_cast::<64, 32>(self.rxb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.rxb_lo.q.val());
+        self.rx_size_log2.next = self.rx_log2.q.val();
+        self.rx_tail.next = self.rxt.q.val();
+        self.rxcq_base.next = (bit_cast::<64, 32>(self.rxcb_hi.q.val()) << 32) | bit_cast::<64, 32>(self.rxcb_lo.q.val());
+        self.rxcq_head.next = self.rxch.q.val();
+
+        if self.inc_tx_packets.val() {
+            self.c_txp.d.next = self.c_txp.q.val() + 1;
+        }
+        if self.inc_rx_packets.val() {
+            self.c_rxp.d.next = self.c_rxp.q.val() + 1;
+        }
+        if self.inc_rx_drops.val() {
+            self.c_rxd.d.next = self.c_rxd.q.val() + 1;
+        }
+
+        // Ring sizes are clamped into the supported range.
+        self.log2.next = bit_cast::<4, 32>(self.wdata.val());
+        if self.wdata.val() < self.v_min_log2.val() {
+            self.log2.next = bit_cast::<4, 32>(self.v_min_log2.val());
+        }
+        if self.wdata.val() > self.v_max_log2.val() {
+            self.log2.next = bit_cast::<4, 32>(self.v_max_log2.val());
+        }
+        if self.wfire.val() {
+            if self.waddr.val() == self.k_tx.val() + self.o_base_lo.val() {
+                self.txb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
+            } else if self.waddr.val() == self.k_tx.val() + self.o_base_hi.val() {
+                self.txb_hi.d.next = self.wdata.val();
+            } else if self.waddr.val() == self.k_tx.val() + self.o_size_log2.val() {
+                self.tx_log2.d.next = self.log2.val();
+            } else if self.waddr.val() == self.k_tx.val() + self.o_tail.val() {
+                self.txt.d.next = bit_cast::<16, 32>(self.wdata.val());
+            } else if self.waddr.val() == self.k_tx.val() + self.o_cq_base_lo.val() {
+                self.txcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
+            } else if self.waddr.val() == self.k_tx.val() + self.o_cq_base_hi.val() {
+                self.txcb_hi.d.next = self.wdata.val();
+            } else if self.waddr.val() == self.k_tx.val() + self.o_cq_head.val() {
+                self.txch.d.next = bit_cast::<16, 32>(self.wdata.val());
+            } else if self.waddr.val() == self.k_rx.val() + self.o_base_lo.val() {
+                self.rxb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
+            } else if self.waddr.val() == self.k_rx.val() + self.o_base_hi.val() {
+                self.rxb_hi.d.next = self.wdata.val();
+            } else if self.waddr.val() == self.k_rx.val() + self.o_size_log2.val() {
+                self.rx_log2.d.next = self.log2.val();
+            } else if self.waddr.val() == self.k_rx.val() + self.o_tail.val() {
+                self.rxt.d.next = bit_cast::<16, 32>(self.wdata.val());
+            } else if self.waddr.val() == self.k_rx.val() + self.o_cq_base_lo.val() {
+                self.rxcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
+            } else if self.waddr.val() == self.k_rx.val() + self.o_cq_base_hi.val() {
+                self.rxcb_hi.d.next = self.wdata.val();
+            } else if self.waddr.val() == self.k_rx.val() + self.o_cq_head.val() {
+                self.rxch.d.next = bit_cast::<16, 32>(self.wdata.val());
+            }
+        }
+
+        self.rdata.next = 0.into();
+        if self.raddr.val() == self.k_tx.val() + self.o_base_lo.val() {
+            self.rdata.next = self.txb_lo.q.val();
+        } else if self.raddr.val() == self.k_tx.val() + self.o_base_hi.val() {
+            self.rdata.next = self.txb_hi.q.val();
+        } else if self.raddr.val() == self.k_tx.val() + self.o_size_log2.val() {
+            self.rdata.next = bit_cast::<32, 4>(self.tx_log2.q.val());
+        } else if self.raddr.val() == self.k_tx.val() + self.o_tail.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.txt.q.val());
+        } else if self.raddr.val() == self.k_tx.val() + self.o_head.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.tx_head.val());
+        } else if self.raddr.val() == self.k_tx.val() + self.o_cq_base_lo.val() {
+            self.rdata.next = self.txcb_lo.q.val();
+        } else if self.raddr.val() == self.k_tx.val() + self.o_cq_base_hi.val() {
+            self.rdata.next = self.txcb_hi.q.val();
+        } else if self.raddr.val() == self.k_tx.val() + self.o_cq_head.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.txch.q.val());
+        } else if self.raddr.val() == self.k_tx.val() + self.o_cq_tail.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.txcq_tail.val());
+        } else if self.raddr.val() == self.k_tx.val() + self.o_packets.val() {
+            self.rdata.next = self.c_txp.q.val();
+        } else if self.raddr.val() == self.k_rx.val() + self.o_base_lo.val() {
+            self.rdata.next = self.rxb_lo.q.val();
+        } else if self.raddr.val() == self.k_rx.val() + self.o_base_hi.val() {
+            self.rdata.next = self.rxb_hi.q.val();
+        } else if self.raddr.val() == self.k_rx.val() + self.o_size_log2.val() {
+            self.rdata.next = bit_cast::<32, 4>(self.rx_log2.q.val());
+        } else if self.raddr.val() == self.k_rx.val() + self.o_tail.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.rxt.q.val());
+        } else if self.raddr.val() == self.k_rx.val() + self.o_head.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.rx_head.val());
+        } else if self.raddr.val() == self.k_rx.val() + self.o_cq_base_lo.val() {
+            self.rdata.next = self.rxcb_lo.q.val();
+        } else if self.raddr.val() == self.k_rx.val() + self.o_cq_base_hi.val() {
+            self.rdata.next = self.rxcb_hi.q.val();
+        } else if self.raddr.val() == self.k_rx.val() + self.o_cq_head.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.rxch.q.val());
+        } else if self.raddr.val() == self.k_rx.val() + self.o_cq_tail.val() {
+            self.rdata.next = bit_cast::<32, 16>(self.rxcq_tail.val());
+        } else if self.raddr.val() == self.k_rx.val() + self.o_packets.val() {
+            self.rdata.next = self.c_rxp.q.val();
+        } else if self.raddr.val() == self.k_rx.val() + self.o_drops.val() {
+            self.rdata.next = self.c_rxd.q.val();
+        }
+
+        if self.sreset.val() {
+            self.txt.d.next = 0.into();
+            self.txch.d.next = 0.into();
+            self.rxt.d.next = 0.into();
+            self.rxch.d.next = 0.into();
+        }
+        if self.reset.val() {
+            self.txb_lo.d.next = 0.into();
+            self.txb_hi.d.next = 0.into();
+            self.txcb_lo.d.next = 0.into();
+            self.txcb_hi.d.next = 0.into();
+            self.rxb_lo.d.next = 0.into();
+            self.rxb_hi.d.next = 0.into();
+            self.rxcb_lo.d.next = 0.into();
+            self.rxcb_hi.d.next = 0.into();
+            self.txt.d.next = 0.into();
+            self.txch.d.next = 0.into();
+            self.rxt.d.next = 0.into();
+            self.rxch.d.next = 0.into();
+            self.tx_log2.d.next = bit_cast::<4, 32>(self.v_min_log2.val());
+            self.rx_log2.d.next = bit_cast::<4, 32>(self.v_min_log2.val());
+            self.c_txp.d.next = 0.into();
+            self.c_rxp.d.next = 0.into();
+            self.c_rxd.d.next = 0.into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::lint;
+
+    #[test]
+    fn queue_regs_lint_in_verilator() {
+        let mut b = QueueRegs::new(1);
+        b.connect_all();
+        lint("queue_regs", &generate_verilog(&b));
+    }
+}
