@@ -2,7 +2,7 @@
 //! Regenerate with `UPDATE_DOCS=1 cargo test -p nic-tests --test abi_doc`.
 
 use nic_abi::desc::{beat, cpl, lsb, rx, tx};
-use nic_abi::regs::{ctrl, id, queue, stats, RXQ0, TXQ0};
+use nic_abi::regs::{ctrl, id, queue, rss, rxq, stats, txq};
 use nic_abi::{csum, ifcap, status};
 use std::fmt::Write;
 
@@ -20,22 +20,32 @@ fn render() -> String {
         (id::CAPS, "CAPS (IFCAP_*)", "RO"), (id::DATAPATH, "DATAPATH bits", "RO"), (id::CLOCK_KHZ, "CLOCK_KHZ", "RO"),
         (id::RING_LIMITS, "RING_LIMITS (max log2 [7:0], min log2 [15:8])", "RO"), (id::MAX_FRAME, "MAX_FRAME", "RO"),
         (id::TSO_MAX, "TSO_MAX (0: no TSO)", "RO"), (id::TSO_SEGS, "TSO_SEGS", "RO"), (id::TOE_CONTEXTS, "TOE_CONTEXTS (0: no TOE)", "RO"),
-        (id::NUM_QUEUES, "NUM_QUEUES", "RO"), (id::NEXT, "NEXT (next block)", "RO"),
+        (id::NUM_QUEUES, "NUM_QUEUES (queue pairs in this build)", "RO"), (id::NEXT, "NEXT (next block)", "RO"),
+        (id::RSS_INFO, "RSS_INFO (indirection entries [15:0], key bytes [23:16]; 0: no RSS)", "RO"),
+        (id::RSS_HASHTYPES, "RSS_HASHTYPES (RSS_HASHTYPE_* bits computed)", "RO"),
         (ctrl::CTRL, "CTRL (bit 0 ENABLE; bit 1 RESET, reads 1 until the reset has happened)", "RW"), (ctrl::CAPENABLE, "CAPENABLE (IFCAP_*, masked by CAPS)", "RW"),
-        (ctrl::IRQ_STATUS, "IRQ_STATUS (bit 0 TX, bit 1 RX; write 1 to clear)", "RW1C"), (ctrl::IRQ_MASK, "IRQ_MASK", "RW"),
+        (ctrl::IRQ_STATUS, "IRQ_STATUS (bit 2q: TX queue q, bit 2q+1: RX queue q; write 1 to clear; line q = queue pair q's unmasked bits)", "RW1C"), (ctrl::IRQ_MASK, "IRQ_MASK", "RW"),
         (ctrl::STATUS, "STATUS (bit 0 IDLE)", "RO"),
         (ctrl::CAPDISABLE, "CAPDISABLE (ABI 1.2; IFCAP bits a board straps off: CAPS reads without them, CAPENABLE cannot set them; kept by soft reset)", "RW"),
     ];
     for (off, name, acc) in regs {
         let _ = writeln!(w, "| `{off:#05x}` | {name} | {acc} |");
     }
-    for (base, q) in [(TXQ0, "TXQ0"), (RXQ0, "RXQ0")] {
+    let _ = writeln!(w, "| `{:#05x}` | RSS.HASHTYPES (RSS_HASHTYPE_* enabled; reset: all computed) | RW |", rss::HASHTYPES);
+    let _ = writeln!(w, "| `{:#05x}`..`{:#05x}` | RSS.KEY (40 bytes; byte 4i+j in bits 31-8j..24-8j of word i; reset: the default key) | RW |", rss::KEY, rss::KEY + 36);
+    let _ = writeln!(w, "| `{:#05x}`..`{:#05x}` | RSS.RETA (128 entries; entry 4i+j in bits 8j+7..8j of word i; a hash h uses entry h & 127; loaded with the bitstream as i % NUM_QUEUES) | RW |", rss::RETA, rss::RETA + 124);
+    for (base, q) in [(txq(0), "TXQ(q)"), (rxq(0), "RXQ(q)")] {
         for (off, name, acc) in [
             (queue::BASE_LO, "BASE_LO (bits 2:0 read 0)", "RW"), (queue::BASE_HI, "BASE_HI", "RW"), (queue::SIZE_LOG2, "SIZE_LOG2", "RW"),
             (queue::TAIL, "TAIL (doorbell)", "RW"), (queue::HEAD, "HEAD", "RO"), (queue::CQ_BASE_LO, "CQ_BASE_LO (bits 2:0 read 0)", "RW"),
             (queue::CQ_BASE_HI, "CQ_BASE_HI", "RW"), (queue::CQ_HEAD, "CQ_HEAD", "RW"), (queue::CQ_TAIL, "CQ_TAIL", "RO"),
+            (queue::PACKETS, "PACKETS (TX: frames sent from it; RX: frames delivered to it)", "RO"),
+            (queue::DROPS, "DROPS (RX: frames for it that found no buffer)", "RO"),
         ] {
-            let _ = writeln!(w, "| `{:#05x}` | {q}.{name} | {acc} |", base + off);
+            if base == txq(0) && off == queue::DROPS {
+                continue;
+            }
+            let _ = writeln!(w, "| `{:#05x}` + {:#x}·q | {q}.{name} | {acc} |", base + off, nic_abi::regs::QUEUE_STRIDE);
         }
     }
     for (off, name) in stats::ALL {
@@ -77,6 +87,24 @@ fn render() -> String {
         nic_abi::desc::TXD_MORE, nic_abi::desc::TX_MAX_CHAIN, nic_abi::desc::TX_MAX_SEGSIZE, nic_abi::BEAT_BYTES);
     let _ = writeln!(w, "- TSO (`CSUM_IP_TSO`/`CSUM_IP6_TSO`, FreeBSD sets both, with `CSUM_IP_TCP` or `CSUM_IP6_TCP` naming the family): the first `l2hlen + l3hlen + l4hlen` bytes (at most {}, all in the first buffer with payload after them) are the template; the payload is cut into `tso_segsz`-byte segments (headers plus `tso_segsz` at most MAX_FRAME; the packet at most TSO_MAX = {} bytes). The TCP checksum field holds the pseudo-header sum **without** the length (FreeBSD's and DPDK's convention; plain checksum offload seeds *with* it); the NIC adds each segment's TCP length. Per segment: IPv4 ID +1 (wrapping), total length and header checksum recomputed (always, `CSUM_IP` or not); IPv6 payload length; TCP sequence + k·`tso_segsz`; FIN and PSH only on the last segment, CWR only on the first. A data read error stops the burst: later segments are dropped, the completions say `DMA_ERROR`.",
         nic_abi::desc::TSO_MAX_HDR, nic_abi::desc::TSO_MAX_BYTES);
+    let _ = writeln!(w, "- Queue pairs (ABI 2.0): NUM_QUEUES pairs, pair q's TX block at `{:#x} + {:#x}·q` and RX block 0x80 above it; each has its own rings, completion queue, interrupt causes and line. A driver picks a frame's TX queue; TX queues take turns frame by frame at the MAC.", nic_abi::regs::QUEUES, nic_abi::regs::QUEUE_STRIDE);
+    let _ = writeln!(w, "- RSS: a received frame's completion carries `flowid` (Toeplitz hash, offloads.md §6) and `rsstype` (FreeBSD `M_HASHTYPE_*`), and goes to the RX queue RSS.RETA[flowid & 127] names (queue 0 when that entry names a queue the build lacks, or when there is no hash). What is hashed:");
+    let _ = writeln!(w, "
+  | frame | input | rsstype |
+  |---|---|---|");
+    for (f, i, t) in [
+        ("IPv4 TCP, not a fragment", "src dst sport dport", nic_abi::rss::hashtype::RSS_TCP_IPV4),
+        ("IPv4 UDP, not a fragment", "src dst sport dport", nic_abi::rss::hashtype::RSS_UDP_IPV4),
+        ("other IPv4, and every IPv4 fragment (first or later)", "src dst", nic_abi::rss::hashtype::RSS_IPV4),
+        ("IPv6 TCP, not a fragment", "src dst sport dport", nic_abi::rss::hashtype::RSS_TCP_IPV6),
+        ("IPv6 UDP, not a fragment", "src dst sport dport", nic_abi::rss::hashtype::RSS_UDP_IPV6),
+        ("other IPv6, and every IPv6 fragment", "src dst", nic_abi::rss::hashtype::RSS_IPV6),
+        ("not IP (ARP, LLDP, ...), or an IP header the parser cannot read", "nothing: flowid 0, queue 0", nic_abi::rss::hashtype::NONE),
+    ] {
+        let _ = writeln!(w, "  | {f} | {i} | `{}` ({t:#04x}) |", nic_abi::rss::hashtype::name(t).unwrap_or("?"));
+    }
+    let _ = writeln!(w, "
+  Ports are taken from the frame's first 64 bytes: more than 20 bytes of IPv4 options behind a VLAN tag, or an IPv6 extension header that pushes TCP/UDP past byte 64, hash as the 2-tuple. Addresses are as received (the `_EX` types are not computed). A type disabled in RSS.HASHTYPES falls back to its family's 2-tuple type if that is enabled, else no hash.");
     let _ = writeln!(w, "- Rings: free-running 16-bit indices; the device writes completions in order with the phase bit `1` on the first lap, `0` on the second, and so on; the driver zeroes completion queues before use.");
     s
 }

@@ -154,9 +154,9 @@ pub const TXQ0: u32 = txq(0);
 pub const RXQ0: u32 = rxq(0);
 
 /// RSS block at 0x300 (ABI 2.0): what the NIC hashes and where each hash value sends a frame.
-/// Written at run time; a frame takes the values in force when its last byte arrives. Reset
-/// (power-on, not soft reset) loads [`crate::rss::KEY_DEFAULT`], every supported hash type, and
-/// entry `i` = `i % NUM_QUEUES`.
+/// Written at run time; a frame takes the values in force when its last byte arrives. Power-on
+/// reset (not soft reset) loads [`crate::rss::KEY_DEFAULT`] and every supported hash type; the
+/// table is loaded with the bitstream (entry `i` = `i % NUM_QUEUES`) and kept across resets.
 pub mod rss {
     /// Enabled hash types, `RSS_HASHTYPE_*` bits, masked by the ID block's `RSS_HASHTYPES`.
     /// A frame whose type is disabled falls back to the 2-tuple type of its family if that is

@@ -17,8 +17,8 @@
 //! first and later ones alike, land on one queue where they can be reassembled.
 //! The ports are taken from the first 64 bytes of the frame: an IPv4 header
 //! with options that push the ports past byte 64 (over 20 bytes of options
-//! behind an 802.1Q tag), or an IPv6 extension header before TCP/UDP, hashes
-//! as the 2-tuple. The addresses are the ones in the header as received (the
+//! behind an 802.1Q tag), or IPv6 extension headers that do, hash as the
+//! 2-tuple. The addresses are the ones in the header as received (the
 //! `_EX` types, which substitute a home address or a routing header's final
 //! destination, are not computed). With a type disabled in `regs::rss::HASHTYPES`
 //! a frame falls back to its family's 2-tuple type if that is enabled, else
