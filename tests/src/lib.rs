@@ -9,7 +9,7 @@
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use nic_abi::desc::{phase_for, Completion, RxDesc, TxDesc};
-use nic_abi::regs::{ctrl, id, queue, rxq, RXQ0, TXQ0};
+use nic_abi::regs::{ctrl, id, queue, rxq, txq, RXQ0, TXQ0};
 use nic_abi::{cksum, csum, ifcap};
 use nic_sim::{DmaMemory, Frame, Sim, SimConfig, SimNic, VecMemory};
 use std::sync::Arc;
@@ -29,9 +29,12 @@ const RX_BUFS: u64 = BASE + 0x10000 + RING * 0x2400;
 const RX1_RING: u64 = BASE + 0x4000;
 const RX1_CQ: u64 = BASE + 0x5000;
 const RX1_BUFS: u64 = BASE + 0x10000 + 2 * RING * 0x2400;
+const TX1_RING: u64 = BASE + 0x6000;
+const TX1_CQ: u64 = BASE + 0x7000;
+const TX1_BUFS: u64 = BASE + 0x10000 + 3 * RING * 0x2400;
 /// Bytes per buffer: a maximum frame, 8-aligned (also the largest piece of a chain here).
 pub const BUF: u64 = 0x2400;
-const MEM: usize = (0x10000 + 3 * RING * 0x2400) as usize;
+const MEM: usize = (0x10000 + 4 * RING * 0x2400) as usize;
 
 /// The NIC core in Verilator with rings the test manages.
 pub struct RawNic {
@@ -47,6 +50,8 @@ pub struct RawNic {
     rx_cq_head: u16,
     rx1_tail: u16,
     rx1_cq_head: u16,
+    tx1_tail: u16,
+    tx1_cq_head: u16,
 }
 
 impl RawNic {
@@ -62,7 +67,7 @@ impl RawNic {
         let mem = Arc::new(VecMemory::new(BASE, MEM));
         nic.attach_memory(mem.clone()).unwrap();
         assert_eq!(nic.read32(id::ID).unwrap(), nic_abi::NIC_ID);
-        let mut n = RawNic { sim, nic, mem, tx_tail: 0, tx_cq_head: 0, rx_tail: 0, rx_cq_head: 0, rx1_tail: 0, rx1_cq_head: 0 };
+        let mut n = RawNic { sim, nic, mem, tx_tail: 0, tx_cq_head: 0, rx_tail: 0, rx_cq_head: 0, rx1_tail: 0, rx1_cq_head: 0, tx1_tail: 0, tx1_cq_head: 0 };
         n.program();
         n
     }
@@ -76,6 +81,11 @@ impl RawNic {
             w(q + queue::CQ_BASE_HI, (cq >> 32) as u32);
             w(q + queue::SIZE_LOG2, RING_LOG2);
         }
+        w(txq(1) + queue::BASE_LO, TX1_RING as u32);
+        w(txq(1) + queue::BASE_HI, (TX1_RING >> 32) as u32);
+        w(txq(1) + queue::CQ_BASE_LO, TX1_CQ as u32);
+        w(txq(1) + queue::CQ_BASE_HI, (TX1_CQ >> 32) as u32);
+        w(txq(1) + queue::SIZE_LOG2, RING_LOG2);
         // RX queue 1 is there for the RSS tests ([`RawNic::spread_rx`]); every other test sees
         // queue pair 0 only: every indirection-table entry names it.
         w(rxq(1) + queue::BASE_LO, RX1_RING as u32);
@@ -108,6 +118,9 @@ impl RawNic {
         self.mem.write(TX_CQ, &[0u8; (RING * 16) as usize]);
         self.mem.write(RX_CQ, &[0u8; (RING * 16) as usize]);
         self.mem.write(RX1_CQ, &[0u8; (RING * 16) as usize]);
+        self.mem.write(TX1_CQ, &[0u8; (RING * 16) as usize]);
+        self.tx1_tail = 0;
+        self.tx1_cq_head = 0;
         self.rx1_tail = 0;
         self.rx1_cq_head = 0;
         self.tx_tail = 0;
@@ -250,6 +263,27 @@ impl RawNic {
     /// Spreads received frames over RX queues 0 and 1 (entry `i` = `i % 2`).
     pub fn spread_rx(&self) {
         self.set_reta(|i| (i % 2) as u8);
+    }
+
+    /// Posts `frame` on TX queue 1 with descriptor `d` (its `addr` and `len` filled in).
+    pub fn post_tx_q1(&mut self, frame: &[u8], mut d: TxDesc) {
+        let slot = self.tx1_tail as u64 % RING;
+        let buf = TX1_BUFS + slot * BUF;
+        assert!(self.mem.write(buf, frame));
+        d.addr = buf.into();
+        d.len = (frame.len() as u32).into();
+        assert!(self.mem.write(TX1_RING + slot * 32, d.as_bytes()));
+        self.tx1_tail = self.tx1_tail.wrapping_add(1);
+        self.nic.write32(txq(1) + queue::TAIL, self.tx1_tail as u32).unwrap();
+    }
+
+    /// Waits for TX queue 1's next completion and returns it.
+    pub fn tx_cpl_q1(&mut self) -> Completion {
+        let c = self.wait_cpl(TX1_CQ, self.tx1_cq_head, "TX queue 1");
+        assert_eq!(c.index.get(), self.tx1_cq_head, "TX completions in order");
+        self.tx1_cq_head = self.tx1_cq_head.wrapping_add(1);
+        self.nic.write32(txq(1) + queue::CQ_HEAD, self.tx1_cq_head as u32).unwrap();
+        c
     }
 
     /// Posts `n` receive buffers of `len` bytes on RX queue 1.
