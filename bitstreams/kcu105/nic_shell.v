@@ -17,7 +17,10 @@
 // - DMA: the AXI4 signals the core does not drive (ID, cache, protection, lock,
 //   QoS) are tied to constants: one ID, normal non-cacheable bufferable,
 //   unprivileged data accesses;
-// - interrupt: the core's level `irq` becomes one MSI per rising edge, held as
+// - interrupt: the core's per-queue-pair level lines are ORed into one (this
+//   shell asks XDMA for one user interrupt; the driver's interrupt handler
+//   then looks at every queue, as with any single-vector device); that level
+//   `irq` becomes one MSI per rising edge, held as
 //   a request until the bridge acknowledges it (`msi_req`/`msi_ack`, which is
 //   XDMA's usr_irq_req/usr_irq_ack); an edge during an outstanding request
 //   is merged into it (the driver re-checks its queues after every interrupt);
@@ -127,7 +130,8 @@ module nic_shell (
     end
     wire core_reset = rst_cnt != 3'd4;
 
-    wire irq;
+    wire [7:0] irq_lines;
+    wire irq = |irq_lines;
     wire rx_tready;
 
     top core (
@@ -187,7 +191,7 @@ module nic_shell (
         .s_axis_rx_tuser(rx_axis_tuser),
         .s_axis_rx_tvalid(rx_axis_tvalid),
         .s_axis_rx_tready(rx_tready),
-        .irq(irq),
+        .irq(irq_lines),
         .idle(idle)
     );
 
