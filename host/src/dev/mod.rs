@@ -15,6 +15,8 @@ mod freelist;
 pub mod vfio;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(test)]
+pub(crate) mod softnic;
 
 pub use dma::{DmaBuf, DmaRegion, DMA_BUF_ALIGN};
 

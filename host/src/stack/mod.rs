@@ -417,7 +417,7 @@ impl Stack {
 
     /// Attaches a driver as the next interface (`nic0`, `nic1`, …) with
     /// `addrs`, and starts its worker. Returns the interface index.
-    pub fn attach(&self, mut drv: Driver, addrs: IfAddrs) -> Result<u16, StackError> {
+    pub fn attach(&self, drv: Driver, addrs: IfAddrs) -> Result<u16, StackError> {
         let dev = drv.device().clone();
         let (slot, generation) = {
             let ifaces = lock_read(&self.inner.ifaces);
