@@ -90,6 +90,14 @@ struct Shared {
     cv: Condvar,
     peer: Mutex<Option<Weak<Shared>>>,
     index: usize,
+    /// Every frame this model transmitted, in wire order, while recording.
+    sent: Mutex<Option<Vec<Vec<u8>>>>,
+    /// The one transmit path to the wire: held from taking descriptors until their frames are
+    /// delivered, so a frame completed on one queue is on the wire before any frame another
+    /// queue posts after seeing that completion (as the RTL's shared, in-order path does).
+    txpath: Mutex<()>,
+    /// The link is stuck: nothing is taken from the TX rings (so they fill up).
+    paused: std::sync::atomic::AtomicBool,
 }
 
 /// A model NIC as a [`Device`].
@@ -123,6 +131,9 @@ impl SoftNic {
             cv: Condvar::new(),
             peer: Mutex::new(None),
             index,
+            sent: Mutex::new(None),
+            txpath: Mutex::new(()),
+            paused: Default::default(),
         }))
     }
 
@@ -133,6 +144,25 @@ impl SoftNic {
         *a.0.peer.lock().unwrap() = Some(Arc::downgrade(&b.0));
         *b.0.peer.lock().unwrap() = Some(Arc::downgrade(&a.0));
         (a, b)
+    }
+
+    /// Starts recording the frames this model transmits (in wire order).
+    #[allow(dead_code)] // the stack's tests use it
+    pub fn record(&self) {
+        *self.0.sent.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// The frames transmitted since [`SoftNic::record`].
+    #[allow(dead_code)] // the stack's tests use it
+    pub fn recorded(&self) -> Vec<Vec<u8>> {
+        self.0.sent.lock().unwrap().clone().unwrap_or_default()
+    }
+
+    /// Stops (or restarts) taking frames from the TX rings, as a stuck link would; the rings
+    /// fill and the host's queues behind them too.
+    #[allow(dead_code)] // the stack's tests use it
+    pub fn pause_tx(&self, paused: bool) {
+        self.0.paused.store(paused, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Frames received and frames dropped for want of a buffer, over all queues.
@@ -182,7 +212,7 @@ impl Shared {
     /// returns the frames to put on the wire.
     fn run_tx(&self, r: &mut Regs, q: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        if r.ctrl & ctrl::CTRL_ENABLE == 0 {
+        if r.ctrl & ctrl::CTRL_ENABLE == 0 || self.paused.load(std::sync::atomic::Ordering::SeqCst) {
             return out;
         }
         loop {
@@ -271,6 +301,9 @@ impl Shared {
     fn wire(&self, frames: Vec<Vec<u8>>) {
         if frames.is_empty() {
             return;
+        }
+        if let Some(log) = self.sent.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            log.extend(frames.iter().cloned());
         }
         let peer = self.peer.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match peer {
@@ -385,6 +418,7 @@ impl Device for SoftNic {
             return Err(DevError::Bus { off, detail: "outside BAR0 or unaligned".into() });
         }
         let s = &self.0;
+        let _path = s.txpath.lock().unwrap_or_else(|e| e.into_inner());
         let mut r = s.lock();
         let mut frames = Vec::new();
         match off {

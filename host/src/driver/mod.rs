@@ -664,6 +664,18 @@ impl Driver {
         self.ifnet_read().if_hwassist
     }
 
+    /// `(if_hwassist, if_capenable)` now, without copying the whole `Ifnet` (a transmit path
+    /// reads them per batch).
+    pub fn offload_state(&self) -> (u32, u32) {
+        let i = self.ifnet_read();
+        (i.if_hwassist, i.if_capenable)
+    }
+
+    /// The interface's Ethernet address.
+    pub fn lladdr(&self) -> [u8; 6] {
+        self.ifnet_read().if_lladdr
+    }
+
     fn ifname(&self) -> String {
         self.ifnet_read().if_xname.clone()
     }
@@ -986,6 +998,10 @@ impl Driver {
         let mut rings: Vec<_> = self.queues.iter().map(|p| (lock(&p.tx), lock(&p.rx))).collect();
         if rings.iter().all(|(t, r)| t.is_none() && r.is_none()) {
             return Ok(ShutdownReport::default());
+        }
+        // Completions already written are taken first: what is left was never confirmed.
+        for t in rings.iter_mut().filter_map(|(t, _)| t.as_mut()) {
+            let _ = t.reclaim(self);
         }
         let report =
             ShutdownReport { tx_unconfirmed: rings.iter().filter_map(|(t, _)| t.as_ref()).map(|t| t.outstanding()).sum() };
