@@ -9,6 +9,8 @@
 //!   its wire a Linux TAP, serving the control socket (nicctl/up.rs);
 //! - `nicctl nc`, `nicctl iperf`: traffic through a running stack's control socket, and
 //!   `nicctl ifconfig`, `nicctl netstat`: FreeBSD's tools for it (nicctl/tools.rs);
+//! - `nicctl rss [IFNAME [SETTING]]`: receive-side scaling of a running stack's interfaces,
+//!   shown or changed at run time (nicctl/rss.rs);
 //! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (nicctl/bitstream.rs).
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,8 @@ use std::process::ExitCode;
 
 #[path = "nicctl/bitstream.rs"]
 mod bitstream;
+#[path = "nicctl/rss.rs"]
+mod rss;
 #[path = "nicctl/tools.rs"]
 mod tools;
 #[path = "nicctl/up.rs"]
@@ -114,6 +118,9 @@ enum Cmd {
     Ifconfig(tools::IfconfigArgs),
     /// List the running stack's sockets the way FreeBSD's netstat does.
     Netstat(tools::NetstatArgs),
+    /// Show or change receive-side scaling (key, hash types, indirection table) of the running
+    /// stack's interfaces: `nicctl rss nic0 reta spread 2`, `nicctl rss nic0 types tcp4,udp4`.
+    Rss(rss::RssArgs),
     /// Stop a running stack (`nicctl up --tap`) cleanly: interface detached, control socket removed.
     Shutdown {
         /// Control socket of the running stack.
@@ -147,6 +154,7 @@ fn main() -> ExitCode {
         Cmd::Shutdown { ctl } => tools::shutdown(ctl),
         Cmd::Ifconfig(a) => tools::ifconfig(a),
         Cmd::Netstat(a) => tools::netstat(a),
+        Cmd::Rss(a) => rss::rss(a),
         Cmd::Bitstream { cmd } => bitstream::run(cmd),
     };
     match r {

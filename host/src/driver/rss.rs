@@ -11,7 +11,9 @@
 //! Changes are made under the driver's configuration lock, written to the NIC
 //! first and then to the shadow, whose generation moves on so cached queue
 //! choices are recomputed. A frame that arrives during a change is steered
-//! by the entries in force when its last byte arrived, old or new.
+//! by the entries in force when its last byte arrived, old or new. What the
+//! stack guarantees about a connection's order when its queue changes is in
+//! [`crate::stack`] ("Ordering when RSS changes").
 
 use std::net::SocketAddr;
 
