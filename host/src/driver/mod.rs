@@ -930,27 +930,38 @@ impl Driver {
     }
 
     /// Waits until a completion waits in any queue or `timeout` passes; `Ok(true)` when there
-    /// is work. For one thread driving every queue; per-queue workers use [`Queue::wait`]
-    /// (mixing the two on a one-vector backend lets one take the other's interrupt, which
-    /// then waits out its timeout).
+    /// is work. For one thread driving every queue; per-queue workers use [`Queue::wait`]. On
+    /// a one-vector backend both sleep through the vector's shared waiter, so they may be
+    /// mixed; with several vectors this waits for any line (level lines: nobody's interrupt
+    /// is taken from them) and acknowledges every queue.
     pub fn wait(&self, timeout: Duration) -> Result<bool, Error> {
-        if self.vectors.len() == 1 {
-            // One vector: queue 0's wait sleeps on it (and acknowledges every queue); then look
-            // at every queue.
-            if self.work_pending()? {
-                return Ok(true);
-            }
-            let woke = self.queue(0).wait(timeout)?;
-            return Ok(woke || self.work_pending()?);
-        }
+        // One vector: sleep on it through its sharers' fanout (taking its generation before
+        // looking at the queues, so no interrupt is lost).
+        let since = self.vectors[0].generation();
         if self.work_pending()? {
             return Ok(true);
         }
         let start = Instant::now();
         if self.uses_interrupts() {
-            match self.dev.wait_irq(timeout) {
+            let r = if self.vectors.len() == 1 {
+                self.vectors[0].wait_since(&*self.dev, 0, since, timeout, || {
+                    if let Err(e) = self.ack_vector(0) {
+                        log::warn!("{}: acknowledging interrupt vector 0: {e}", self.ifname());
+                    }
+                })
+            } else {
+                self.dev.wait_irq(timeout).and_then(|fired| {
+                    if fired {
+                        self.ack_interrupt().map_err(|e| match e {
+                            Error::Dev(d) => d,
+                            other => DevError::Gone(other.to_string()),
+                        })?;
+                    }
+                    Ok(fired)
+                })
+            };
+            match r {
                 Ok(true) => {
-                    self.ack_interrupt()?;
                     self.queues[0].irq_wakeups.fetch_add(1, Ordering::Relaxed);
                     return Ok(true);
                 }

@@ -261,12 +261,9 @@ fn shutdown_frees_every_queue_and_refuses_later_calls() {
             let mut refused = 0;
             for i in 0..100_000u32 {
                 let q = d.queue((i % 4) as u16);
-                match q.tx(udp(i as u16, 7)) {
-                    Err(TxError { reason: TxReject::Detached, .. }) => {
-                        refused += 1;
-                        break;
-                    }
-                    _ => {}
+                if let Err(TxError { reason: TxReject::Detached, .. }) = q.tx(udp(i as u16, 7)) {
+                    refused += 1;
+                    break;
                 }
                 let _ = q.tx_flush();
                 if matches!(q.poll(&mut out, 16), Err(Error::Detached)) {
@@ -287,4 +284,30 @@ fn shutdown_frees_every_queue_and_refuses_later_calls() {
     assert!(matches!(d.set_rss_spread(1), Err(Error::Detached)));
     assert!(d.set_capenable(0).is_err(), "no configuration change after detach");
     assert_eq!(d.shutdown().unwrap(), ShutdownReport::default(), "a second shutdown does nothing");
+}
+
+/// The one-thread calls (`wait`, `poll`) cover every queue, with one vector or several, with
+/// interrupts or polling.
+#[test]
+fn the_one_thread_wait_sees_every_queue() {
+    for (vectors, edge, use_irq) in [(8, false, true), (1, true, true), (1, true, false)] {
+        let cfg = SoftConfig { vectors, edge, ..Default::default() };
+        let (_nic, d) = attach(cfg, DriverConfig { use_irq, ..Default::default() });
+        let d = Arc::new(d);
+        let rss = d.rss();
+        for q in 0..d.num_queues() {
+            let port = (1u16..).find(|p| rss.flow_queue(flow(*p, 9).0, flow(*p, 9).1, IPPROTO_UDP) == q).unwrap();
+            let waiter = {
+                let d = d.clone();
+                std::thread::spawn(move || d.wait(Duration::from_secs(20)).unwrap())
+            };
+            std::thread::sleep(Duration::from_millis(10));
+            d.tx(udp(port, 9)).unwrap();
+            d.tx_flush().unwrap();
+            assert!(waiter.join().unwrap(), "{vectors} vector(s), irq {use_irq}: woke for queue {q}");
+            let mut got = Vec::new();
+            assert_eq!(d.poll(&mut got, 8).unwrap().rx, 1);
+            assert_eq!(d.rss_queue(got[0].pkthdr.flowid), q);
+        }
+    }
 }

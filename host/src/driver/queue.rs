@@ -114,9 +114,9 @@ impl TxQueue {
         self.ring.outstanding()
     }
 
-    /// Places one packet on the ring without ringing the doorbell.
-    fn post(&mut self, drv: &Driver, m: Mbuf) -> Result<(), TxError> {
-        let hwassist = drv.hwassist();
+    /// Places one packet on the ring without ringing the doorbell; `hwassist` is the
+    /// interface's `if_hwassist` now.
+    fn post(&mut self, drv: &Driver, hwassist: u32, m: Mbuf) -> Result<(), TxError> {
         if m.pkthdr.csum_flags & CSUM_TSO != 0 {
             return self.post_tso(drv, hwassist, m);
         }
@@ -498,7 +498,7 @@ impl<'a> Queue<'a> {
     pub fn tx(&self, m: Mbuf) -> Result<(), TxError> {
         let mut g = self.tx_lock();
         match g.as_mut() {
-            Some(t) => t.post(self.drv, m),
+            Some(t) => t.post(self.drv, self.drv.hwassist(), m),
             None => Err(TxError { mbuf: m, reason: TxReject::Detached }),
         }
     }
@@ -517,10 +517,11 @@ impl<'a> Queue<'a> {
     pub fn tx_batch(&self, q: &mut VecDeque<Mbuf>) -> Result<usize, Error> {
         let mut g = self.tx_lock();
         let t = g.as_mut().ok_or(Error::Detached)?;
+        let hwassist = self.drv.hwassist();
         let mut n = 0;
         let mut refused = None;
         while let Some(m) = q.pop_front() {
-            match t.post(self.drv, m) {
+            match t.post(self.drv, hwassist, m) {
                 Ok(()) => n += 1,
                 Err(TxError { mbuf, reason }) => {
                     q.push_front(mbuf);
