@@ -53,17 +53,17 @@ fn wire_limit(size: usize) -> f64 {
 
 fn tx_bytes_per_cycle(size: usize, n: usize) -> (f64, u64) {
     let sim = Sim::start(SimConfig::external(1)).expect("sim");
-    let mut d = attach(&sim, 0);
+    let d = attach(&sim, 0);
     let (hw, cap) = (d.ifnet().if_hwassist, d.ifnet().if_capenable);
     let pkts: Vec<Mbuf> = frames(n, size).iter().map(|f| offload::prepare_tx(f, hw, cap).unwrap()).collect();
     let nic = sim.nic(0);
-    let wire = send_all(&mut d, &nic, pkts, n);
+    let wire = send_all(&d, &nic, pkts, n);
     (rate(&wire), sim.stats().unwrap().cycles)
 }
 
 fn rx_bytes_per_cycle(size: usize, n: usize) -> (f64, u64, u64) {
     let sim = Sim::start(SimConfig::external(1)).expect("sim");
-    let mut d = attach(&sim, 0);
+    let d = attach(&sim, 0);
     let nic = sim.nic(0);
     let fr = frames(n, size);
     let c0 = nic.cycles();
@@ -125,19 +125,21 @@ fn throughput() {
 /// computed in software), the driver both ways, and the stack's input (NIC verdict trusted, or
 /// checksums verified in software), for every frame of `fr` in loopback.
 #[inline(never)]
-fn driver_loop(d: &mut Driver, fr: &[Vec<u8>]) -> usize {
+fn driver_loop(d: &Driver, fr: &[Vec<u8>]) -> usize {
     let n = fr.len();
     let mut out = Vec::with_capacity(256);
     let mut st = NetStats::default();
     let mut next = 0;
     let mut pending: Option<Mbuf> = None;
     let mut got = 0;
+    // The interface does not change during the run: one snapshot, not a copy per frame.
+    let ifp = d.ifnet();
     while got < n {
         loop {
             let m = match pending.take() {
                 Some(m) => m,
                 None if next < n => {
-                    let (hw, cap) = (d.ifnet().if_hwassist, d.ifnet().if_capenable);
+                    let (hw, cap) = (ifp.if_hwassist, ifp.if_capenable);
                     next += 1;
                     offload::prepare_tx(&fr[next - 1], hw, cap).unwrap()
                 }
@@ -152,7 +154,7 @@ fn driver_loop(d: &mut Driver, fr: &[Vec<u8>]) -> usize {
         d.tx_reclaim().unwrap();
         got += d.rx_burst(&mut out, 256).unwrap();
         for m in out.drain(..) {
-            match ether_input(d.ifnet(), m, &mut st) {
+            match ether_input(&ifp, m, &mut st) {
                 Input::Udp(_) | Input::Tcp(_) => {}
                 other => panic!("loopback frame not accepted: {other:?}"),
             }
@@ -175,13 +177,13 @@ fn driver(args: &[String]) {
     let size: usize = get("--size", "1500").parse().unwrap();
     let on = get("--offload", "on") == "on";
     let sim = Sim::start(SimConfig::loopback()).expect("sim");
-    let mut d = attach(&sim, 0);
+    let d = attach(&sim, 0);
     if !on {
         d.ifconfig(&["-txcsum", "-txcsum6", "-rxcsum", "-rxcsum6"]).unwrap();
     }
     let fr = frames(n, size);
     let t = Instant::now();
-    let got = driver_loop(&mut d, &fr);
+    let got = driver_loop(&d, &fr);
     println!("driver: {got} frames of {size} bytes, offload {}, {:.2} s", if on { "on" } else { "off" }, t.elapsed().as_secs_f64());
 }
 
@@ -203,7 +205,7 @@ fn wire_bound(lens: &[usize]) -> f64 {
 }
 
 /// Sends `pkts` (TSO bursts or plain frames) and returns the wire frames with their cycles.
-fn send_all(d: &mut Driver, nic: &nic_sim::SimNic, pkts: Vec<Mbuf>, frames: usize) -> Vec<nic_sim::Frame> {
+fn send_all(d: &Driver, nic: &nic_sim::SimNic, pkts: Vec<Mbuf>, frames: usize) -> Vec<nic_sim::Frame> {
     let mut q: VecDeque<Mbuf> = pkts.into();
     let mut wire = vec![];
     let t0 = Instant::now();
@@ -235,7 +237,7 @@ fn tso() {
     for mss in [536u16, 1448, 8948] {
         let bursts: Vec<Vec<u8>> = (0..6).map(burst).collect();
         let sim = Sim::start(SimConfig::external(1)).expect("sim");
-        let mut d = attach(&sim, 0);
+        let d = attach(&sim, 0);
         let nic = sim.nic(0);
         let tso: Vec<Mbuf> = bursts.iter().map(|b| offload::prepare_tso(b, mss).unwrap()).collect();
         let gso: Vec<Mbuf> = tso
@@ -244,8 +246,8 @@ fn tso() {
             .collect();
         let n = gso.len();
         let lens: Vec<usize> = gso.iter().map(|m| m.len()).collect();
-        let w_tso = send_all(&mut d, &nic, tso, n);
-        let w_gso = send_all(&mut d, &nic, gso, n);
+        let w_tso = send_all(&d, &nic, tso, n);
+        let w_gso = send_all(&d, &nic, gso, n);
         assert!(w_tso.iter().zip(&w_gso).all(|(a, b)| a.data == b.data), "TSO and GSO frames differ");
         let (a, b, bound) = (rate(&w_tso), rate(&w_gso), wire_bound(&lens));
         println!("| {mss} | {} | {a:.3} | {b:.3} | {bound:.3} | {:.1} % |", n / 6, 100.0 * a / bound);
@@ -255,7 +257,7 @@ fn tso() {
 /// The measured region of `bench send`: the stack's preparation and the driver, for one batch;
 /// returns packets placed plus completions reclaimed (0: nothing moved).
 #[inline(never)]
-fn send_batch(d: &mut Driver, mode: &str, input: &mut VecDeque<Vec<u8>>, q: &mut VecDeque<Mbuf>, mss: u16) -> usize {
+fn send_batch(d: &Driver, mode: &str, input: &mut VecDeque<Vec<u8>>, q: &mut VecDeque<Mbuf>, mss: u16) -> usize {
     if q.is_empty() {
         if let Some(f) = input.pop_front() {
             let (hw, cap) = (d.ifnet().if_hwassist, d.ifnet().if_capenable);
@@ -285,7 +287,7 @@ fn send(args: &[String]) {
     let mss = 1448u16;
     let bursts = (mb << 20).div_ceil(65535 - 54);
     let sim = Sim::start(SimConfig::external(1)).expect("sim");
-    let mut d = attach(&sim, 0);
+    let d = attach(&sim, 0);
     if mode == "gso" {
         d.ifconfig(&["-tso4", "-tso6"]).unwrap();
     }
@@ -305,7 +307,7 @@ fn send(args: &[String]) {
     let mut wire = 0usize;
     let t = Instant::now();
     while !input.is_empty() || !q.is_empty() || d.tx_in_flight() > 0 {
-        if send_batch(&mut d, &mode, &mut input, &mut q, mss) == 0 {
+        if send_batch(&d, &mode, &mut input, &mut q, mss) == 0 {
             // Nothing moved: sleep until the NIC completes something (not counted: no host work).
             let _ = d.wait(Duration::from_millis(1));
         }

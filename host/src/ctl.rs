@@ -11,6 +11,8 @@
 //!           | "iperf-send" ADDR PORT BYTES SECS [cc=NAME] | "iperf-recv" PORT
 //!           | "status" | "detach" IFINDEX | "shutdown"
 //!           | "ifinfo" [IFNAME] | "setcap" IFNAME REQCAP | "netstat"
+//!           | "rss" [IFNAME [SETTING]]
+//! SETTING  := "key" HEX80 | "types" NAME[,NAME…] | "reta" Q[,Q…] | "reta" "spread" N
 //! frame    := kind:u8 len:u32be bytes
 //! kind     := 'D' data | 'E' end of data (FIN) | 'A' abort (client: RST) | 'X' error (server, UTF-8 text)
 //! ```
@@ -18,6 +20,13 @@
 //! `iperf-send` / `iperf-recv` run the transfer inside the stack process
 //! (the data never crosses the control socket) and answer with one JSON line
 //! of bytes, wall time and simulated cycles.
+//!
+//! `rss` answers with a JSON array, one object per interface ([`rss_json`]):
+//! key, enabled and supported hash types (`nic_abi::rss::enable` names),
+//! the indirection table, whether the NIC's registers hold what the driver
+//! programmed, and the NIC's per-queue counters. With a SETTING it changes
+//! that one thing at run time (connections move their transmit queue after
+//! it, in order: [`crate::stack`]) and answers with the interface's object.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
@@ -308,6 +317,10 @@ fn simple(
                 Err(e) => format!("err ENXIO {e}"),
             }
         }
+        ["rss", rest @ ..] => match rss_request(stack, rest) {
+            Ok(v) => format!("ok {v}"),
+            Err(e) => format!("err {e}"),
+        },
         ["netstat"] => {
             let rows: Vec<serde_json::Value> = stack
                 .connections()
@@ -385,6 +398,74 @@ fn pump(s: TcpStream, mut rd: BufReader<UnixStream>, mut w: UnixStream) -> io::R
     // Wait for our FIN to be acknowledged so the tool exits only when everything arrived.
     let _ = rx.wait_closed(Duration::from_secs(30));
     r
+}
+
+/// `rss [IFNAME [SETTING]]`: shows every interface's RSS, or one's, or changes one setting.
+/// Errors start with an errno name, as `setcap`'s do.
+fn rss_request(stack: &Stack, words: &[&str]) -> Result<serde_json::Value, String> {
+    use crate::driver::{parse_key, parse_reta, parse_types};
+    let names: Vec<String> = match words {
+        [] => stack.interfaces().into_iter().map(|(_, n)| n).collect(),
+        [n, ..] => vec![n.to_string()],
+    };
+    if let [name, setting @ ..] = words {
+        if !setting.is_empty() {
+            let index = stack.if_index(name).ok_or(format!("ENXIO interface {name} does not exist"))?;
+            let r = stack
+                .with_driver(index, |d| match setting {
+                    ["key", hex] => parse_key(hex).map(|k| d.set_rss_key(&k)),
+                    ["types", list] => parse_types(list).map(|t| d.set_rss_hashtypes(t)),
+                    ["reta", "spread", n] => {
+                        n.parse::<u16>().map_err(|_| format!("{n:?} is not a number of queues")).map(|n| d.set_rss_spread(n))
+                    }
+                    ["reta", list] => parse_reta(list).map(|e| d.set_rss_reta(&e)),
+                    _ => Err(format!(
+                        "{:?} is not an RSS setting: key HEX80 | types NAME,… | reta Q,Q,… | reta spread N",
+                        setting.join(" ")
+                    )),
+                })
+                .map_err(|e| format!("ENXIO {e}"))?;
+            match r {
+                Err(usage) => return Err(format!("EINVAL {usage}")),
+                Ok(Err(e)) => return Err(format!("EINVAL {e}")),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+    let mut v = Vec::new();
+    for n in &names {
+        v.push(rss_json(stack, n).ok_or(format!("ENXIO interface {n} does not exist"))?);
+    }
+    Ok(match words {
+        [_, _, ..] => v.pop().unwrap_or_default(),
+        _ => serde_json::Value::Array(v),
+    })
+}
+
+/// One interface's RSS as `nicctl rss` shows it: the driver's configuration, whether the NIC
+/// holds the same (read back), and the NIC's per-queue counters (which queues flows landed on).
+pub fn rss_json(stack: &Stack, name: &str) -> Option<serde_json::Value> {
+    use crate::driver::{key_hex, type_names};
+    let index = stack.if_index(name)?;
+    stack
+        .with_driver(index, |d| {
+            let c = d.rss();
+            let in_nic = d.read_rss().ok().map(|n| n == c);
+            let queues: Vec<serde_json::Value> = d
+                .hw_queue_stats()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(tx, rx, drops)| serde_json::json!({"tx_packets": tx, "rx_packets": rx, "rx_drops": drops}))
+                .collect();
+            serde_json::json!({
+                "name": name, "queues": d.num_queues(), "nic_queues": d.info().num_queues,
+                "present": c.present, "key": key_hex(&c.key), "hashtypes": c.hashtypes,
+                "types": type_names(c.hashtypes), "supported": type_names(c.supported),
+                "reta": c.reta.to_vec(), "generation": c.generation, "in_nic": in_nic,
+                "queue_stats": queues,
+            })
+        })
+        .ok()
 }
 
 /// One interface as `ifconfig` shows it.
@@ -548,5 +629,63 @@ impl CtlClient {
     /// The data path, after `connect`/`listen`: reader and writer halves.
     pub fn into_data(self) -> (BufReader<UnixStream>, UnixStream) {
         (self.rd, self.w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dev::softnic::{SoftConfig, SoftNic};
+    use crate::driver::{Driver, DriverConfig};
+    use crate::stack::{IfAddrs, StackConfig};
+
+    /// `rss` through a real control socket: show, change each setting, refusals with errno.
+    #[test]
+    fn rss_requests_show_and_change_an_interface() {
+        let nic = SoftNic::new(SoftConfig::default(), 0);
+        let drv = Driver::attach_with(Arc::new(nic), DriverConfig { tx_ring_log2: 4, rx_ring_log2: 4, ..Default::default() })
+            .unwrap();
+        let stack = Stack::new(StackConfig::default());
+        let addrs = IfAddrs { v4: Some(("10.7.0.1".parse().unwrap(), 24)), ..Default::default() };
+        stack.attach(drv, addrs).unwrap();
+        let path = std::env::temp_dir().join(format!("nicctl-rss-test-{}.sock", std::process::id()));
+        let _srv = CtlServer::start(stack.clone(), &path, None).unwrap();
+        let mut c = CtlClient::connect(&path).unwrap();
+
+        let all: serde_json::Value = serde_json::from_str(&c.request("rss").unwrap()).unwrap();
+        let i = &all[0];
+        assert_eq!((i["name"].as_str(), i["queues"].as_u64(), i["present"].as_bool()), (Some("nic0"), Some(4), Some(true)));
+        assert_eq!(i["key"], crate::driver::key_hex(&nic_abi::rss::KEY_DEFAULT));
+        assert_eq!(i["types"].as_array().unwrap().len(), 6);
+        assert_eq!(i["reta"][5], 1);
+        assert_eq!(i["in_nic"], true);
+        assert_eq!(i["queue_stats"].as_array().unwrap().len(), 4);
+
+        let v: serde_json::Value = serde_json::from_str(&c.request("rss nic0 reta spread 2").unwrap()).unwrap();
+        assert_eq!((v["reta"][3].as_u64(), v["in_nic"].as_bool()), (Some(1), Some(true)));
+        let v: serde_json::Value = serde_json::from_str(&c.request("rss nic0 reta 3,2").unwrap()).unwrap();
+        assert_eq!((v["reta"][0].as_u64(), v["reta"][127].as_u64()), (Some(3), Some(2)));
+        let v: serde_json::Value = serde_json::from_str(&c.request("rss nic0 types tcp4,udp6").unwrap()).unwrap();
+        assert_eq!(v["types"], serde_json::json!(["tcp4", "udp6"]));
+        let key = "00".repeat(39) + "01";
+        let v: serde_json::Value = serde_json::from_str(&c.request(&format!("rss nic0 key {key}")).unwrap()).unwrap();
+        assert_eq!((v["key"].as_str(), v["in_nic"].as_bool()), (Some(key.as_str()), Some(true)));
+        assert!(v["generation"].as_u64().unwrap() >= 4);
+
+        for (req, want) in [
+            ("rss nic0 reta 0,4", "EINVAL"),
+            ("rss nic0 types tcp4,sctp", "EINVAL"),
+            ("rss nic0 key 1234", "EINVAL"),
+            ("rss nic0 reta spread 9", "EINVAL"),
+            ("rss nic0 hash x", "EINVAL"),
+            ("rss nic9", "ENXIO"),
+            ("rss nic9 reta 0", "ENXIO"),
+        ] {
+            let e = c.request(req).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{req}: {e}");
+        }
+        drop(c);
+        let _ = std::fs::remove_file(&path);
+        stack.detach(1).unwrap();
     }
 }

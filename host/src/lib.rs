@@ -6,7 +6,9 @@
 //! dev/      Device trait (register I/O, DMA memory, interrupts) and DmaRegion.
 //!           Backends (Verilator model, VFIO) implement the trait; the driver
 //!           never knows which one it runs on.
-//! driver/   attach, rings, doorbells, completions: Mbuf <-> descriptors.
+//! driver/   attach, rings, doorbells, completions: Mbuf <-> descriptors, for
+//!           every queue pair (one lock per ring, one worker per queue), and
+//!           RSS control (key, hash types, indirection table and its shadow).
 //! mbuf.rs   packets with a FreeBSD packet header (offload state travels here).
 //! ifnet.rs  interface capabilities, if_hwassist, the ifconfig rules.
 //! net/      ether, ipv4, ipv6, udp, tcp: output with delayed checksums, input
@@ -16,7 +18,8 @@
 //! replay.rs frames through the co-simulated NIC (nicctl replay/demo, tests).
 //! traffic.rs traffic mixes with every header variant, for demo and tests.
 //! stack/    the TCP/IP stack over the driver: interfaces by index and
-//!           generation, ARP/ND, ICMP, TCP connections (tcb.rs, cc.rs) and
+//!           generation, one worker per queue pair, ARP/ND, ICMP, TCP
+//!           connections (tcb.rs, cc.rs) on the queue pair RSS gives them, and
 //!           sockets; what `nicctl up` runs and tools reach through ctl.rs.
 //! ctl.rs    the control socket: requests from nicctl nc/iperf to a running stack.
 //! ```

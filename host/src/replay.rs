@@ -5,7 +5,9 @@
 //! the interface's `if_hwassist`, sent through the driver, the RTL's transmit
 //! path, a wire (loopback, or a cable to a second NIC), the receive path and
 //! back up through the driver. What crossed the wire is in the wire pcap;
-//! what came back up, with the NIC's checksum verdicts, is in [`RxRecord`]s.
+//! what came back up, with the NIC's checksum verdicts and RSS hash, and the
+//! RX queue RSS chose, is in [`RxRecord`]s. The sender transmits on queue 0;
+//! the receiver polls every queue pair it has.
 
 use crate::dev::sim::SimDevice;
 use crate::driver::{Driver, DriverConfig, TxReject};
@@ -43,7 +45,10 @@ pub struct ReplayConfig {
 /// One frame received back from the NIC.
 #[derive(Clone, Debug)]
 pub struct RxRecord {
-    /// 1-based number of the frame on the wire (the frame number of the wire pcap).
+    /// 1-based number in the order the driver took frames up. With one RX queue that is the
+    /// frame number of the wire pcap; with several, frames of different queues may be taken
+    /// up in another order than they crossed the wire (each queue keeps its own in order), so
+    /// match by content, or by `queue` and order within it.
     pub frame: usize,
     /// Received length.
     pub len: usize,
@@ -51,6 +56,12 @@ pub struct RxRecord {
     pub csum_flags: u32,
     /// The NIC's folded L4 sum (0xffff when valid).
     pub csum_data: u32,
+    /// The NIC's RSS hash (`m_pkthdr.flowid`; 0 with no hash).
+    pub flowid: u32,
+    /// What the hash covers (`M_HASHTYPE_*`, [`nic_abi::rss::hashtype`]; 0: none).
+    pub rsstype: u8,
+    /// The RX queue the frame arrived on (the one RSS chose).
+    pub queue: u16,
     /// The received bytes.
     pub data: Vec<u8>,
 }
@@ -70,7 +81,8 @@ pub struct ReplayReport {
     pub not_offloaded: Vec<(usize, String)>,
     /// Frames the driver refused before the NIC saw them (input index, reason).
     pub refused: Vec<(usize, String)>,
-    /// Frames that came back up, in wire order.
+    /// Frames that came back up: in wire order within each RX queue (a flow's frames stay on
+    /// one queue), queues taken in turn.
     pub rx: Vec<RxRecord>,
     /// The receiving interface as it was at the end (for feeding received frames to the stack).
     pub rx_ifnet: crate::ifnet::Ifnet,
@@ -127,7 +139,7 @@ fn drv_err(e: impl std::fmt::Display) -> ReplayError {
 const WORDS: &[&str] = &["rxcsum", "txcsum", "rxcsum6", "txcsum6", "tso4", "tso6", "vlanhwcsum", "vlanhwtso"];
 
 /// Applies `--offload`: everything off, then the listed words on.
-fn apply_offload(d: &mut Driver, words: &Option<Vec<String>>) -> Result<(), ReplayError> {
+fn apply_offload(d: &Driver, words: &Option<Vec<String>>) -> Result<(), ReplayError> {
     let Some(list) = words else { return Ok(()) };
     let off: Vec<String> = WORDS.iter().map(|w| format!("-{w}")).collect();
     let off: Vec<&str> = off.iter().map(|s| s.as_str()).collect();
@@ -204,19 +216,22 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     sc.vcd = cfg.vcd.clone();
     let sim = Sim::start(sc)?;
     let mk = |i: usize| -> Result<Driver, ReplayError> {
-        let dev = SimDevice::new(sim.nic(i), 8 << 20).map_err(drv_err)?;
+        // Room for every queue pair of the widest build (8 × 64-slot rings of jumbo buffers each
+        // way); the mapping is lazy, so what a narrower build leaves unused costs nothing.
+        let dev = SimDevice::new(sim.nic(i), 24 << 20).map_err(drv_err)?;
         let dc = DriverConfig { if_name: format!("nic{i}"), if_index: i as u16 + 1, ..Default::default() };
         Driver::attach_with(Arc::new(dev), dc).map_err(drv_err)
     };
-    let mut tx_drv = mk(0)?;
-    apply_offload(&mut tx_drv, &cfg.offload)?;
-    let mut rx_drv_owned = if cfg.cable {
-        let mut d = mk(1)?;
-        apply_offload(&mut d, &cfg.offload)?;
+    let tx_drv = mk(0)?;
+    apply_offload(&tx_drv, &cfg.offload)?;
+    let rx_drv_owned = if cfg.cable {
+        let d = mk(1)?;
+        apply_offload(&d, &cfg.offload)?;
         Some(d)
     } else {
         None
     };
+    let rx_drv = rx_drv_owned.as_ref().unwrap_or(&tx_drv);
 
     let hwassist = tx_drv.ifnet().if_hwassist;
     let capenable = tx_drv.ifnet().if_capenable;
@@ -278,18 +293,24 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         }
         tx_drv.tx_flush().map_err(drv_err)?;
         let mut progressed = tx_drv.tx_reclaim().map_err(drv_err)? > 0;
-        let rx_drv = rx_drv_owned.as_mut().unwrap_or(&mut tx_drv);
-        if rx_drv.rx_burst(&mut out, 64).map_err(drv_err)? > 0 {
-            progressed = true;
-        }
-        for m in out.drain(..) {
-            report.rx.push(RxRecord {
-                frame: report.rx.len() + 1,
-                len: m.len(),
-                csum_flags: m.pkthdr.csum_flags,
-                csum_data: m.pkthdr.csum_data,
-                data: m.into_vec(),
-            });
+        // Every RX queue, each frame recorded with the queue it came from. Frames of different
+        // queues are not ordered among themselves (one flow stays on one queue, in order).
+        for rxq in rx_drv.queues() {
+            if rxq.rx_burst(&mut out, 64).map_err(drv_err)? > 0 {
+                progressed = true;
+            }
+            for m in out.drain(..) {
+                report.rx.push(RxRecord {
+                    frame: report.rx.len() + 1,
+                    len: m.len(),
+                    csum_flags: m.pkthdr.csum_flags,
+                    csum_data: m.pkthdr.csum_data,
+                    flowid: m.pkthdr.flowid,
+                    rsstype: m.pkthdr.rsstype,
+                    queue: rxq.index(),
+                    data: m.into_vec(),
+                });
+            }
         }
         if q.is_empty() && tx_drv.tx_in_flight() == 0 {
             // A TX completion means "fetched", not "sent": wait until the sending NIC has put every
@@ -317,7 +338,6 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
                 report.timed_out = true;
                 break;
             }
-            let rx_drv = rx_drv_owned.as_mut().unwrap_or(&mut tx_drv);
             let _ = rx_drv.wait(Duration::from_millis(5));
         }
     }
@@ -342,14 +362,48 @@ impl ReplayReport {
     }
 }
 
-/// The RX report line for one frame, as `nicctl replay --rx-report` writes it.
+/// The RX report line for one frame, as `nicctl replay --rx-report` writes it: the checksum
+/// verdicts, the RSS hash (`flowid`), its type by FreeBSD's name without `M_HASHTYPE_`
+/// (`"RSS_TCP_IPV4"`, `"NONE"`) and the RX queue.
 pub fn rx_json(r: &RxRecord) -> String {
     let names: Vec<String> = nic_abi::csum::names(r.csum_flags).map(|n| format!("\"{n}\"")).collect();
+    // Validation lets only known types through; a number would still say what it was.
+    let rsstype = nic_abi::rss::hashtype::name(r.rsstype).map_or_else(|| format!("0x{:02x}", r.rsstype), str::to_string);
     format!(
-        "{{\"frame\": {}, \"len\": {}, \"csum_flags\": [{}], \"csum_data\": {}}}",
+        "{{\"frame\": {}, \"len\": {}, \"csum_flags\": [{}], \"csum_data\": {}, \"flowid\": {}, \"rsstype\": \"{}\", \"queue\": {}}}",
         r.frame,
         r.len,
         names.join(", "),
-        r.csum_data
+        r.csum_data,
+        r.flowid,
+        rsstype,
+        r.queue
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rx_json_carries_the_hash_its_type_and_the_queue() {
+        let r = RxRecord {
+            frame: 3,
+            len: 60,
+            csum_flags: nic_abi::csum::CSUM_L3_CALC | nic_abi::csum::CSUM_L3_VALID,
+            csum_data: 0,
+            flowid: 0x51cc_c178,
+            rsstype: nic_abi::rss::hashtype::RSS_TCP_IPV4,
+            queue: 1,
+            data: vec![],
+        };
+        let v: serde_json::Value = serde_json::from_str(&rx_json(&r)).unwrap();
+        assert_eq!(v["flowid"], 0x51cc_c178u32);
+        assert_eq!(v["rsstype"], "RSS_TCP_IPV4");
+        assert_eq!(v["queue"], 1);
+        assert_eq!(v["csum_flags"][0], "CSUM_L3_CALC");
+        let none = RxRecord { flowid: 0, rsstype: 0, ..r };
+        let v: serde_json::Value = serde_json::from_str(&rx_json(&none)).unwrap();
+        assert_eq!((v["rsstype"].as_str(), v["flowid"].as_u64()), (Some("NONE"), Some(0)));
+    }
 }

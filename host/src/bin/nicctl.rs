@@ -9,6 +9,8 @@
 //!   its wire a Linux TAP, serving the control socket (nicctl/up.rs);
 //! - `nicctl nc`, `nicctl iperf`: traffic through a running stack's control socket, and
 //!   `nicctl ifconfig`, `nicctl netstat`: FreeBSD's tools for it (nicctl/tools.rs);
+//! - `nicctl rss [IFNAME [SETTING]]`: receive-side scaling of a running stack's interfaces,
+//!   shown or changed at run time (nicctl/rss.rs);
 //! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (nicctl/bitstream.rs).
 
 use clap::{Parser, Subcommand};
@@ -18,6 +20,8 @@ use std::process::ExitCode;
 
 #[path = "nicctl/bitstream.rs"]
 mod bitstream;
+#[path = "nicctl/rss.rs"]
+mod rss;
 #[path = "nicctl/tools.rs"]
 mod tools;
 #[path = "nicctl/up.rs"]
@@ -70,7 +74,8 @@ enum Cmd {
         /// Capture of what appeared on the wire.
         #[arg(long = "out")]
         output: PathBuf,
-        /// One JSON object per received frame.
+        /// One JSON object per received frame: checksum verdicts, RSS hash (`flowid`), its
+        /// `rsstype` (M_HASHTYPE name) and the RX `queue` it arrived on.
         #[arg(long)]
         rx_report: PathBuf,
         /// Comma-separated ifconfig words to enable (default: every offload the NIC has).
@@ -113,6 +118,9 @@ enum Cmd {
     Ifconfig(tools::IfconfigArgs),
     /// List the running stack's sockets the way FreeBSD's netstat does.
     Netstat(tools::NetstatArgs),
+    /// Show or change receive-side scaling (key, hash types, indirection table) of the running
+    /// stack's interfaces: `nicctl rss nic0 reta spread 2`, `nicctl rss nic0 types tcp4,udp4`.
+    Rss(rss::RssArgs),
     /// Stop a running stack (`nicctl up --tap`) cleanly: interface detached, control socket removed.
     Shutdown {
         /// Control socket of the running stack.
@@ -146,6 +154,7 @@ fn main() -> ExitCode {
         Cmd::Shutdown { ctl } => tools::shutdown(ctl),
         Cmd::Ifconfig(a) => tools::ifconfig(a),
         Cmd::Netstat(a) => tools::netstat(a),
+        Cmd::Rss(a) => rss::rss(a),
         Cmd::Bitstream { cmd } => bitstream::run(cmd),
     };
     match r {
@@ -221,6 +230,7 @@ fn cmd_replay(
         rep.sim.sim_ns as f64 / 1000.0,
         rep.wall.as_secs_f64()
     );
+    println!("  {}", rx_queues_line(&rep));
     if tso_mss.is_some() {
         println!(
             "  {} TSO bursts segmented by the NIC, {} segments cut by the stack's GSO (TSO off)",
@@ -278,6 +288,19 @@ fn check_accounting(rep: &ReplayReport) -> Res {
     Ok(())
 }
 
+/// How RSS spread the received frames: count per RX queue, and per hash type.
+fn rx_queues_line(rep: &ReplayReport) -> String {
+    let mut queues = std::collections::BTreeMap::<u16, usize>::new();
+    let mut types = std::collections::BTreeMap::<&str, usize>::new();
+    for r in &rep.rx {
+        *queues.entry(r.queue).or_default() += 1;
+        *types.entry(nic_abi::rss::hashtype::name(r.rsstype).unwrap_or("?")).or_default() += 1;
+    }
+    let q: Vec<String> = queues.iter().map(|(q, n)| format!("q{q}={n}")).collect();
+    let t: Vec<String> = types.iter().map(|(t, n)| format!("{t}={n}")).collect();
+    format!("RX queues (RSS): {}; hash types: {}", q.join(" "), t.join(" "))
+}
+
 fn print_summary(rep: &ReplayReport) {
     let bytes: usize = rep.rx.iter().map(|r| r.len).sum();
     println!(
@@ -300,6 +323,7 @@ fn print_summary(rep: &ReplayReport) {
         let v: Vec<&str> = nic_abi::csum::names(r.csum_flags).collect();
         *verdicts.entry(if v.is_empty() { "(none)".into() } else { v.join("|") }).or_default() += 1;
     }
+    println!("  {}", rx_queues_line(rep));
     println!("  RX verdicts:");
     for (v, c) in &verdicts {
         println!("    {v:<56} {c}");

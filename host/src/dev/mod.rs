@@ -2,7 +2,10 @@
 //!
 //! A backend (the Verilator model, VFIO on a real or emulated PCIe device, or a
 //! wrapper that injects faults or captures pcap) provides 32-bit register
-//! access to BAR0, the DMA memory the device can reach, and an interrupt wait.
+//! access to BAR0, the DMA memory the device can reach, and interrupt waits:
+//! for any interrupt, or for one vector (the NIC's interrupt line `q` belongs
+//! to queue pair `q`; a backend with fewer vectors than the NIC has queues
+//! serves queue `q` on vector `q % vectors`).
 //! The driver is written once over this trait (ixy's `IxyDevice`, smoltcp's
 //! `phy::Device`), so what passes on the model passes on the board.
 
@@ -12,6 +15,8 @@ mod freelist;
 pub mod vfio;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(test)]
+pub(crate) mod softnic;
 
 pub use dma::{DmaBuf, DmaRegion, DMA_BUF_ALIGN};
 
@@ -40,6 +45,27 @@ pub trait Device: Send + Sync {
     /// A backend without interrupts returns [`DevError::NoInterrupts`]; the
     /// driver then falls back to polling.
     fn wait_irq(&self, timeout: Duration) -> Result<bool, DevError>;
+
+    /// How many interrupt vectors this backend delivers separately, so each queue pair's worker
+    /// can wait for its own. Queue `q` of the NIC uses vector `q % irq_vectors()`; a backend
+    /// with one vector (MSI, INTx) serves every queue on vector 0. Never zero.
+    fn irq_vectors(&self) -> u32 {
+        1
+    }
+
+    /// Blocks until interrupt vector `vector` fires (`Ok(true)`) or `timeout` passes
+    /// (`Ok(false)`), so a queue's worker sleeps without waking for another queue's traffic.
+    ///
+    /// The default, for one-vector backends, is [`Device::wait_irq`] on vector 0. A vector
+    /// at or beyond [`Device::irq_vectors`] is [`DevError::NoVector`]; a backend without
+    /// interrupts returns [`DevError::NoInterrupts`].
+    fn wait_irq_vector(&self, vector: u32, timeout: Duration) -> Result<bool, DevError> {
+        let vectors = self.irq_vectors();
+        if vector >= vectors {
+            return Err(DevError::NoVector { vector, vectors });
+        }
+        self.wait_irq(timeout)
+    }
 }
 
 /// Why a device operation failed; each variant says what to look at next.
@@ -85,6 +111,14 @@ pub enum DevError {
     },
     /// The backend has no interrupt line; poll instead.
     NoInterrupts,
+    /// An interrupt vector the backend does not have (a driver bug: queue `q` waits on
+    /// vector `q % vectors`).
+    NoVector {
+        /// The vector asked for.
+        vector: u32,
+        /// How many the backend has.
+        vectors: u32,
+    },
     /// The device is gone (surprise removal, model exited); detach and stop using it.
     Gone(String),
 }
@@ -111,6 +145,11 @@ impl fmt::Display for DevError {
                 write!(f, "DMA access of {len} bytes at 0x{at:x} outside a region of {size} bytes (driver bug)")
             }
             DevError::NoInterrupts => write!(f, "device has no interrupts; use polling"),
+            DevError::NoVector { vector, vectors } => write!(
+                f,
+                "interrupt vector {vector} asked of a device with {vectors} (driver bug): wait on vector \
+                 queue % {vectors}"
+            ),
             DevError::Gone(s) => write!(f, "device gone: {s}; detach it"),
         }
     }

@@ -64,4 +64,19 @@ impl Device for SimDevice {
     fn wait_irq(&self, timeout: Duration) -> Result<bool, DevError> {
         self.nic.wait_irq(timeout).map_err(|e| DevError::Gone(e.to_string()))
     }
+    /// The model brings out every interrupt line separately (bit `q` of [`SimNic::irq_lines`]),
+    /// as many as the widest build has queue pairs; the NIC's `NUM_QUEUES` says which are used.
+    fn irq_vectors(&self) -> u32 {
+        SIM_IRQ_LINES
+    }
+    fn wait_irq_vector(&self, vector: u32, timeout: Duration) -> Result<bool, DevError> {
+        if vector >= SIM_IRQ_LINES {
+            return Err(DevError::NoVector { vector, vectors: SIM_IRQ_LINES });
+        }
+        self.nic.wait_irq_lines(1u8 << vector, timeout).map_err(|e| DevError::Gone(e.to_string()))
+    }
 }
+
+/// Interrupt lines the model has: one per queue pair of the widest build (`u8` of line bits).
+const SIM_IRQ_LINES: u32 = 8;
+const _: () = assert!(SIM_IRQ_LINES >= nic_abi::MAX_QUEUES);

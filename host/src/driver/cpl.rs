@@ -9,6 +9,7 @@ use std::fmt;
 
 use nic_abi::csum::{self, CSUM_L3_CALC, CSUM_L3_VALID, CSUM_L4_CALC, CSUM_L4_VALID, RX_RESULT_MASK};
 use nic_abi::desc::{phase_for, Completion, STATUS_CODE, STATUS_PHASE};
+use nic_abi::rss::hashtype;
 use nic_abi::status::Status;
 
 /// Which queue a completion belongs to.
@@ -77,10 +78,22 @@ pub struct Valid {
     pub csum_flags: u32,
     /// RX folded L4 sum (0xffff whenever `CSUM_L4_VALID`).
     pub csum_data: u16,
-    /// RX hash.
+    /// RX hash (0 when `rsstype` is `NONE`).
     pub flowid: u32,
-    /// RX hash type.
+    /// RX hash type: an `M_HASHTYPE_*` value ([`nic_abi::rss::hashtype`]), 0 for none.
     pub rsstype: u8,
+    /// RX: the hash the device wrote when it was not a valid one (an unknown `rsstype`, or
+    /// `NONE` with a nonzero `flowid`), as `(flowid, rsstype)`. The frame is still good and is
+    /// delivered without a hash (`flowid` and `rsstype` above are 0); the caller counts the
+    /// device error ([`CompletionError::Rss`]).
+    pub bad_hash: Option<(u32, u8)>,
+}
+
+impl Valid {
+    /// The device error behind [`Valid::bad_hash`], for counting and the log.
+    pub fn hash_error(&self, index: u16) -> Option<CompletionError> {
+        self.bad_hash.map(|(flowid, rsstype)| CompletionError::Rss { index, flowid, rsstype })
+    }
 }
 
 /// Why a completion was refused. Every variant but [`CompletionError::NotReady`]
@@ -134,7 +147,9 @@ pub enum CompletionError {
         /// The code written.
         code: u8,
     },
-    /// A hash where this ABI has no RSS (nic-abi defines no hash types yet).
+    /// An RX hash type that is not an `M_HASHTYPE_*` value, or `NONE` with a nonzero hash. Not
+    /// fatal for the frame: [`validate`] reports it in [`Valid::bad_hash`] and the frame goes up
+    /// without a hash.
     Rss {
         /// Descriptor index.
         index: u16,
@@ -173,7 +188,14 @@ impl fmt::Display for CompletionError {
             }
             CompletionError::Rss { index, flowid, rsstype } => write!(
                 f,
-                "RX completion {index}: hash 0x{flowid:08x} type {rsstype} but this ABI has no RSS: {tail}"
+                "RX completion {index}: hash 0x{flowid:08x} with rsstype 0x{rsstype:02x}, which is {}; \
+                 the frame was delivered without a hash and the completion counted (bad_rss): check the \
+                 RTL's RSS block",
+                if *rsstype == hashtype::NONE {
+                    "NONE (no hash) with a nonzero hash".to_string()
+                } else {
+                    "no M_HASHTYPE value".to_string()
+                }
             ),
         }
     }
@@ -212,7 +234,7 @@ pub fn validate(c: &Completion, ex: &Expect) -> Result<Valid, CompletionError> {
             }
             // flowid, csum_data and rsstype are receive fields the ABI leaves
             // undefined on TX: nothing reads them, so nothing checks them.
-            Ok(Valid { len, status, csum_flags: 0, csum_data: 0, flowid: 0, rsstype: 0 })
+            Ok(Valid { len, status, csum_flags: 0, csum_data: 0, flowid: 0, rsstype: 0, bad_hash: None })
         }
         Expect::Rx { buf_len, .. } => {
             if status == Status::Ok && (len == 0 || len as usize > buf_len) {
@@ -228,10 +250,18 @@ pub fn validate(c: &Completion, ex: &Expect) -> Result<Valid, CompletionError> {
                 return Err(CompletionError::CsumData { index, csum_data });
             }
             let (flowid, rsstype) = (c.flowid.get(), c.rsstype);
-            if flowid != 0 || rsstype != 0 {
-                return Err(CompletionError::Rss { index, flowid, rsstype });
+            // A known M_HASHTYPE value, or no hash with no hash value. Anything else is counted
+            // and dropped from the frame, which is still good.
+            let known = match rsstype {
+                hashtype::NONE => flowid == 0,
+                t => hashtype::name(t).is_some(),
+            };
+            let v = Valid { len, status, csum_flags: flags, csum_data, flowid, rsstype, bad_hash: None };
+            if known {
+                Ok(v)
+            } else {
+                Ok(Valid { flowid: 0, rsstype: hashtype::NONE, bad_hash: Some((flowid, rsstype)), ..v })
             }
-            Ok(Valid { len, status, csum_flags: flags, csum_data, flowid, rsstype })
         }
     }
 }
@@ -330,9 +360,31 @@ mod tests {
         let mut c = good_rx(7);
         c.status = (c.status & STATUS_PHASE) | 0x55;
         assert_eq!(validate(&c, &rx(7)), Err(CompletionError::Status { dir: Dir::Rx, index: 7, code: 0x55 }));
-        let mut c = good_rx(7);
-        c.rsstype = 0x81;
-        assert!(matches!(validate(&c, &rx(7)), Err(CompletionError::Rss { .. })));
+    }
+
+    #[test]
+    fn hashes_of_known_types_pass_and_others_are_stripped() {
+        for t in [hashtype::RSS_IPV4, hashtype::RSS_TCP_IPV4, hashtype::RSS_UDP_IPV6, hashtype::OPAQUE] {
+            let mut c = good_rx(7);
+            c.rsstype = t;
+            c.flowid = 0x51cc_c178.into();
+            let v = validate(&c, &rx(7)).unwrap();
+            assert_eq!((v.flowid, v.rsstype, v.bad_hash), (0x51cc_c178, t, None), "type 0x{t:02x}");
+        }
+        // No hash: flowid must be 0 too.
+        let v = validate(&good_rx(7), &rx(7)).unwrap();
+        assert_eq!((v.flowid, v.rsstype, v.bad_hash), (0, 0, None));
+        for (flowid, rsstype) in [(0x1234u32, 0u8), (5, 0x88), (0, 0x40), (0, 0xff)] {
+            let mut c = good_rx(7);
+            c.rsstype = rsstype;
+            c.flowid = flowid.into();
+            let v = validate(&c, &rx(7)).expect("the frame itself is good");
+            assert_eq!((v.flowid, v.rsstype), (0, 0), "delivered without a hash");
+            assert_eq!(v.bad_hash, Some((flowid, rsstype)));
+            let e = v.hash_error(7).unwrap();
+            assert!(matches!(e, CompletionError::Rss { index: 7, .. }));
+            assert!(e.to_string().contains("without a hash"), "{e}");
+        }
     }
 
     #[test]
@@ -369,6 +421,7 @@ mod tests {
             for ex in [rx(idx), Expect::Tx { index: idx, size_log2: LOG2, desc_len: c.len.get() as u32 }] {
                 if let Ok(v) = validate(&c, &ex) {
                     assert!(v.csum_flags & !RX_RESULT_MASK == 0);
+                    assert!((v.rsstype == 0 && v.flowid == 0) || hashtype::name(v.rsstype).is_some());
                     if let Expect::Rx { buf_len, .. } = ex {
                         assert!(v.status != Status::Ok || (1..=buf_len).contains(&(v.len as usize)));
                     }

@@ -7,40 +7,52 @@
 //! out on RX), so whatever the device writes, no buffer is lost and none is
 //! handed up with a length the device made up.
 //!
-//! The driver is single-threaded by design (`&mut self`): wrap it in a mutex
-//! to share it, and never hold that lock across a call that re-enters the
-//! stack.
+//! Queue pairs (ABI 2.0): the driver attaches every queue pair the ID block's
+//! `NUM_QUEUES` reports (or fewer, [`DriverConfig::queues`]), each with its own
+//! TX ring, RX ring, completion queues, doorbells, counters and locks, and
+//! spreads received flows over them with RSS ([`Driver::rss`]). One worker
+//! thread per queue drives it through [`Driver::queue`]; nothing a queue's
+//! worker does waits for another queue's. Every method takes `&self`, so an
+//! `Arc<Driver>` is shared by workers, senders and the control plane; never
+//! call back into the stack from inside the driver.
+//!
+//! The single-queue calls of the first ABI remain, meaning "queue 0" for
+//! transmit ([`Driver::tx`], [`Driver::tx_batch`]) and "every queue" for
+//! receive, reclaim and waits ([`Driver::rx_burst`], [`Driver::poll`],
+//! [`Driver::tx_reclaim`], [`Driver::wait`]), for tools that drive one NIC
+//! from one thread.
 
 mod cpl;
+mod irq;
+#[cfg(test)]
+mod mq_tests;
+mod queue;
 mod ring;
+mod rss;
 
 pub use cpl::{validate, CompletionError, Dir, Expect, Valid};
+pub use queue::{Queue, TxProgress};
+pub use rss::{key_hex, parse_key, parse_reta, parse_types, type_names, RssConfig};
 
-use std::mem::ManuallyDrop;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{fence, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use nic_abi::csum::{
     CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP6_TCP, CSUM_IP6_TSO, CSUM_IP6_UDP, CSUM_IP_TCP,
     CSUM_IP_TSO, CSUM_IP_UDP, CSUM_TSO, TX_SUPPORTED,
 };
-use nic_abi::desc::{Completion, RxDesc, TxDesc, STATUS_CODE, TXD_MORE};
-use nic_abi::ifcap::{
-    IFCAP_RXCSUM, IFCAP_RXCSUM_IPV6, IFCAP_TSO, IFCAP_TXCSUM, IFCAP_TXCSUM_IPV6, IFCAP_VLAN_HWCSUM, IFCAP_VLAN_HWTSO,
-};
-use nic_abi::regs::{self, ctrl, id, queue, RXQ0, TXQ0};
-use nic_abi::status::Status;
-use nic_abi::{ABI_MAJOR, ABI_MINOR, MAX_FRAME, MIN_TX_FRAME, NIC_ID, RING_MAX_LOG2, RING_MIN_LOG2};
-use zerocopy::IntoBytes;
+use nic_abi::ifcap::{IFCAP_TSO, IFCAP_TXCSUM, IFCAP_TXCSUM_IPV6, IFCAP_VLAN_HWCSUM, IFCAP_VLAN_HWTSO};
+use nic_abi::regs::{self, ctrl, id, queue as qreg, rxq, txq};
+use nic_abi::{ABI_MAJOR, ABI_MINOR, MAX_FRAME, MAX_QUEUES, MIN_TX_FRAME, NIC_ID, RING_MAX_LOG2, RING_MIN_LOG2};
 
-use crate::dev::{DevError, Device, DeviceExt, DmaBuf};
+use crate::dev::{DevError, Device, DeviceExt};
 use crate::ifnet::{CapError, Ifnet};
 use crate::mbuf::Mbuf;
 use crate::net::ipv4::{IP_HDR_LEN, IP_MAX_HDR_LEN};
-use ring::{read_completion, Ring};
+use queue::{QueuePair, RxQueue, TxQueue};
 
 /// How to attach: ring sizes, buffer size, interrupts, interface identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +73,9 @@ pub struct DriverConfig {
     pub if_index: u16,
     /// Ethernet address (the NIC has no EEPROM; the host assigns one).
     pub lladdr: [u8; 6],
+    /// Queue pairs to use: `None`, every one the NIC has (`NUM_QUEUES`); `Some(n)`, at most
+    /// `n` (RSS then spreads over those). Fewer queues take less DMA memory and fewer threads.
+    pub queues: Option<u16>,
 }
 
 impl Default for DriverConfig {
@@ -77,6 +92,7 @@ impl Default for DriverConfig {
             if_index: 1,
             // Locally administered, unicast.
             lladdr: [0x02, 0x00, 0x00, 0x00, 0x00, 0x01],
+            queues: None,
         }
     }
 }
@@ -112,8 +128,14 @@ pub struct DeviceInfo {
     pub tso_max_segsize: u16,
     /// TOE contexts (0: no TOE).
     pub toe_contexts: u32,
-    /// TX/RX queue pairs.
+    /// TX/RX queue pairs the NIC has (the driver may use fewer: [`Driver::num_queues`]).
     pub num_queues: u32,
+    /// RSS indirection-table entries (0: no RSS in this build).
+    pub rss_reta_size: u32,
+    /// RSS key bytes (0: no RSS in this build).
+    pub rss_key_size: u32,
+    /// RSS hash types the NIC computes (`RSS_HASHTYPE_*` bits).
+    pub rss_hashtypes: u32,
 }
 
 /// Why attach or an I/O call failed; `Display` says what to do.
@@ -170,6 +192,12 @@ pub enum Error {
     /// The device completed out of order: its ring state is unknown, so no buffer it may still
     /// own is reused. The queues are stopped; detach (or reset) and attach again.
     Wedged(String),
+    /// The driver was shut down (the interface departed): its rings are gone.
+    Detached,
+    /// A [`DriverConfig`] value the driver cannot honour.
+    Config(String),
+    /// An RSS request the NIC or the driver cannot honour; says why and what is allowed.
+    Rss(String),
 }
 
 impl fmt::Display for Error {
@@ -202,6 +230,9 @@ impl fmt::Display for Error {
             Error::BadCompletion(e) => write!(f, "{e}"),
             Error::TxRejected(r) => write!(f, "transmit refused: {r}"),
             Error::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
+            Error::Detached => write!(f, "the driver was detached and its rings freed; attach the device again"),
+            Error::Config(why) => write!(f, "driver configuration: {why}"),
+            Error::Rss(why) => write!(f, "RSS: {why}"),
         }
     }
 }
@@ -256,6 +287,8 @@ pub enum TxReject {
     Tso(&'static str),
     /// The queues are stopped after an out-of-order completion ([`Error::Wedged`]).
     Wedged(String),
+    /// The driver was shut down (the interface departed); the frame was not sent.
+    Detached,
     /// Copying into DMA memory failed.
     Dma(DevError),
 }
@@ -277,6 +310,7 @@ impl fmt::Display for TxReject {
             TxReject::Offsets(w) => write!(f, "offload offsets: {w}"),
             TxReject::Tso(w) => write!(f, "TSO request refused: {w}"),
             TxReject::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
+            TxReject::Detached => write!(f, "the driver was detached; attach the device again"),
             TxReject::Dma(e) => write!(f, "{e}"),
         }
     }
@@ -299,7 +333,8 @@ impl fmt::Display for TxError {
 
 impl std::error::Error for TxError {}
 
-/// Driver counters, for netstat and for tests that prove nothing was lost.
+/// Driver counters, for netstat and for tests that prove nothing was lost: per queue pair
+/// ([`Queue::counters`]) or summed over the queues ([`Driver::counters`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Packets placed on the TX ring (a TSO burst is one).
@@ -334,7 +369,7 @@ pub struct Counters {
     pub bad_flags: u64,
     /// … of which an unknown status.
     pub bad_status: u64,
-    /// … of which a hash without RSS.
+    /// … of which an invalid RSS hash (the frame was delivered without it).
     pub bad_rss: u64,
     /// Waits ended by an interrupt.
     pub irq_wakeups: u64,
@@ -346,6 +381,54 @@ impl Counters {
     /// TX completions seen with `code`.
     pub fn tx_status_count(&self, code: u8) -> u64 {
         self.tx_status.get(&code).copied().unwrap_or(0)
+    }
+
+    /// Adds `o` to these (summing queues' counters).
+    pub fn merge(&mut self, o: &Counters) {
+        let Counters {
+            tx_enqueued,
+            tx_tso_bursts,
+            tx_packets,
+            tx_bytes,
+            tx_doorbells,
+            tx_rejected,
+            tx_ring_full,
+            tx_status,
+            rx_packets,
+            rx_bytes,
+            rx_status,
+            bad_completions,
+            bad_index,
+            bad_len,
+            bad_flags,
+            bad_status,
+            bad_rss,
+            irq_wakeups,
+            wait_timeouts,
+        } = o;
+        self.tx_enqueued += tx_enqueued;
+        self.tx_tso_bursts += tx_tso_bursts;
+        self.tx_packets += tx_packets;
+        self.tx_bytes += tx_bytes;
+        self.tx_doorbells += tx_doorbells;
+        self.tx_rejected += tx_rejected;
+        self.tx_ring_full += tx_ring_full;
+        for (k, v) in tx_status {
+            *self.tx_status.entry(*k).or_default() += v;
+        }
+        self.rx_packets += rx_packets;
+        self.rx_bytes += rx_bytes;
+        for (k, v) in rx_status {
+            *self.rx_status.entry(*k).or_default() += v;
+        }
+        self.bad_completions += bad_completions;
+        self.bad_index += bad_index;
+        self.bad_len += bad_len;
+        self.bad_flags += bad_flags;
+        self.bad_status += bad_status;
+        self.bad_rss += bad_rss;
+        self.irq_wakeups += irq_wakeups;
+        self.wait_timeouts += wait_timeouts;
     }
 
     fn count_bad(&mut self, e: &CompletionError) {
@@ -361,7 +444,7 @@ impl Counters {
     }
 }
 
-/// What one [`Driver::poll`] did.
+/// What one [`Driver::poll`] or [`Queue::poll`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PollResult {
     /// TX completions reclaimed.
@@ -370,47 +453,54 @@ pub struct PollResult {
     pub rx: usize,
 }
 
-struct TxQueue {
-    ring: Ring,
-    descs: DmaBuf,
-    cq: DmaBuf,
-    bufs: Vec<DmaBuf>,
-    lens: Vec<u32>,
-    /// The slot holds a packet's last descriptor (packets are counted there).
-    eop: Vec<bool>,
-    /// The last value written to TAIL.
-    notified: u16,
+/// Poison-tolerant lock: the driver's data is consistent at every unlock point, so a panic
+/// elsewhere must not take every queue down with it.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-struct RxQueue {
-    ring: Ring,
-    descs: DmaBuf,
-    cq: DmaBuf,
-    bufs: Vec<DmaBuf>,
-    buf_len: usize,
-}
-
-/// An attached NIC: one TX and one RX queue, its interface, its counters.
+/// An attached NIC: its queue pairs, its interface, RSS, its counters.
 pub struct Driver {
     dev: Arc<dyn Device>,
     info: DeviceInfo,
-    ifnet: Ifnet,
-    /// The queues' DMA memory is freed only once the NIC is known to be quiet (see `Drop`).
-    tx: ManuallyDrop<TxQueue>,
-    /// As `tx`.
-    rx: ManuallyDrop<RxQueue>,
-    counters: Counters,
-    irq: bool,
-    /// Set when a completion's index says the device and the driver disagree on the ring.
-    wedged: Option<String>,
+    ifnet: RwLock<Ifnet>,
+    /// The queue pairs in use, `num_queues()` of them. Each ring's DMA memory is freed only once
+    /// the NIC is known to be quiet ([`Driver::shutdown`]).
+    queues: Box<[QueuePair]>,
+    /// Interrupt vectors in use (`min(backend's, queues)`); queue `q` waits on `q % len`.
+    vectors: Box<[irq::Vector]>,
+    irq: AtomicBool,
+    /// Set when a completion's index says the device and the driver disagree on a ring.
+    wedged: OnceLock<String>,
+    /// The RSS block as programmed (the shadow software consults to place flows).
+    rss: RwLock<RssConfig>,
+    /// Serialises configuration changes (capabilities, RSS, shutdown) so their register
+    /// writes never interleave.
+    config: Mutex<()>,
+    /// Set by [`Driver::shutdown`]: configuration changes are refused from then on.
+    stopped: AtomicBool,
+    /// Where the next [`Driver::rx_burst`] starts, so no queue starves the others.
+    rx_next: AtomicUsize,
     /// How long register waits (reset, idle) may take.
     reg_timeout: Duration,
 }
 
 impl fmt::Debug for Driver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Driver").field("info", &self.info).field("counters", &self.counters).finish()
+        f.debug_struct("Driver")
+            .field("info", &self.info)
+            .field("queues", &self.queues.len())
+            .field("counters", &self.counters())
+            .finish()
     }
+}
+
+/// What [`Driver::shutdown`] found on the rings when it stopped the NIC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Packets on TX rings whose completion never came (the NIC may or may not have sent them);
+    /// their buffers were freed with the rings.
+    pub tx_unconfirmed: usize,
 }
 
 impl Driver {
@@ -419,8 +509,8 @@ impl Driver {
         Driver::attach_with(dev, DriverConfig::default())
     }
 
-    /// Reads the ID block, refuses a NIC it does not speak to, resets it,
-    /// sets up both queues and enables it.
+    /// Reads the ID block, refuses a NIC it does not speak to, resets it, sets up the queue
+    /// pairs, RSS and interrupts, and enables it.
     pub fn attach_with(dev: Arc<dyn Device>, cfg: DriverConfig) -> Result<Driver, Error> {
         let info = read_id_block(&*dev)?;
         for (which, asked) in [("TX", cfg.tx_ring_log2), ("RX", cfg.rx_ring_log2)] {
@@ -428,51 +518,47 @@ impl Driver {
                 return Err(Error::RingSize { which, asked, min: info.ring_min_log2, max: info.ring_max_log2 });
             }
         }
+        let nq = match cfg.queues {
+            None => info.num_queues,
+            Some(0) => {
+                return Err(Error::Config("queues = Some(0): ask for at least one queue pair (None: all)".into()))
+            }
+            Some(n) => (n as u32).min(info.num_queues),
+        };
         let max_frame = info.max_frame as usize;
         let rx_buf_len = cfg.rx_buf_len.unwrap_or(max_frame);
         if rx_buf_len == 0 || rx_buf_len > u32::MAX as usize {
             return Err(Error::Layout(format!("RX buffer length {rx_buf_len} unusable")));
         }
 
-        // CTRL block (0x100): quiesce and soft reset.
+        // CTRL block (0x100): quiesce and soft reset; every queue's indices read zero after it.
         let t = cfg.reg_timeout;
         quiesce_nic(&*dev, t)?;
-        for q in [TXQ0, RXQ0] {
-            for r in [queue::HEAD, queue::CQ_TAIL] {
-                let value = dev.read32(q + r)?;
+        for q in 0..nq {
+            for reg in [txq(q) + qreg::HEAD, txq(q) + qreg::CQ_TAIL, rxq(q) + qreg::HEAD, rxq(q) + qreg::CQ_TAIL] {
+                let value = dev.read32(reg)?;
                 if value != 0 {
-                    return Err(Error::ResetIncomplete { reg: q + r, value });
+                    return Err(Error::ResetIncomplete { reg, value });
                 }
             }
         }
 
-        // Rings, completion queues and buffers in the device's DMA memory.
-        // Completion queues start zeroed: no slot carries the first lap's phase.
+        // Rings, completion queues and buffers in the device's DMA memory; queue blocks at
+        // 0x800 + 0x100*q (TXQ) and +0x80 (RXQ): bases, sizes, indices.
         let dma = Arc::clone(dev.dma());
-        let tx = {
-            let ring = Ring::new(cfg.tx_ring_log2);
-            let n = ring.size();
-            let descs = dma.alloc(n * size_of::<TxDesc>())?;
-            descs.zero();
-            let cq = dma.alloc(n * size_of::<Completion>())?;
-            cq.zero();
-            let bufs = (0..n).map(|_| dma.alloc(max_frame)).collect::<Result<Vec<_>, _>>()?;
-            TxQueue { ring, descs, cq, bufs, lens: vec![0; n], eop: vec![true; n], notified: 0 }
-        };
-        let rx = {
-            let ring = Ring::new(cfg.rx_ring_log2);
-            let n = ring.size();
-            let descs = dma.alloc(n * size_of::<RxDesc>())?;
-            descs.zero();
-            let cq = dma.alloc(n * size_of::<Completion>())?;
-            cq.zero();
-            let bufs = (0..n).map(|_| dma.alloc(rx_buf_len)).collect::<Result<Vec<_>, _>>()?;
-            RxQueue { ring, descs, cq, bufs, buf_len: rx_buf_len }
-        };
-
-        // TXQ0 / RXQ0 blocks: bases, sizes, indices.
-        program_queue(&*dev, TXQ0, tx.descs.iova(), tx.cq.iova(), cfg.tx_ring_log2)?;
-        program_queue(&*dev, RXQ0, rx.descs.iova(), rx.cq.iova(), cfg.rx_ring_log2)?;
+        let mut queues = Vec::with_capacity(nq as usize);
+        for q in 0..nq {
+            let tx = TxQueue::new(&dma, q, cfg.tx_ring_log2, max_frame)?;
+            let rx = RxQueue::new(&dma, q, cfg.rx_ring_log2, rx_buf_len)?;
+            tx.program(&*dev)?;
+            rx.program(&*dev)?;
+            queues.push(QueuePair {
+                tx: Mutex::new(Some(tx)),
+                rx: Mutex::new(Some(rx)),
+                irq_wakeups: Default::default(),
+                wait_timeouts: Default::default(),
+            });
+        }
 
         // Offloads: everything the hardware has, as drivers enable at attach.
         // TSO needs the checksum offload of its family (the NIC refuses it otherwise): a board
@@ -499,40 +585,59 @@ impl Driver {
         }
         dev.write32(ctrl::CAPENABLE, ifnet.if_capenable)?;
 
-        // Interrupts: probe the backend; clear stale causes (write 1 to clear).
+        // RSS block (0x300): the default key, every type both the NIC and this driver know, the
+        // table spread over the queues in use (so no frame goes to a queue without buffers).
+        let rss = RssConfig::initial(&info, nq as u16);
+        if rss.present {
+            rss::program(&*dev, &rss)?;
+        }
+
+        // Interrupts: probe the backend; clear stale causes (write 1 to clear) of every queue the
+        // NIC has; enable those of the queues in use.
         let irq = cfg.use_irq
             && match dev.wait_irq(Duration::ZERO) {
                 Ok(_) => true,
                 Err(DevError::NoInterrupts) => false,
                 Err(e) => return Err(e.into()),
             };
-        dev.write32(ctrl::IRQ_STATUS, ctrl::IRQ_TX | ctrl::IRQ_RX)?;
-        dev.write32(ctrl::IRQ_MASK, if irq { ctrl::IRQ_TX | ctrl::IRQ_RX } else { 0 })?;
+        let all_causes = (0..info.num_queues).fold(0, |m, q| m | ctrl::irq_pair(q));
+        let used_causes = (0..nq).fold(0, |m, q| m | ctrl::irq_pair(q));
+        dev.write32(ctrl::IRQ_STATUS, all_causes)?;
+        dev.write32(ctrl::IRQ_MASK, if irq { used_causes } else { 0 })?;
+        let nvec = dev.irq_vectors().clamp(1, nq);
 
-        let mut d = Driver {
+        let d = Driver {
             dev,
             info,
-            ifnet,
-            tx: ManuallyDrop::new(tx),
-            rx: ManuallyDrop::new(rx),
-            counters: Counters::default(),
-            irq,
-            wedged: None,
+            ifnet: RwLock::new(ifnet),
+            queues: queues.into_boxed_slice(),
+            vectors: (0..nvec).map(|_| irq::Vector::default()).collect(),
+            irq: AtomicBool::new(irq),
+            wedged: OnceLock::new(),
+            rss: RwLock::new(rss),
+            config: Mutex::new(()),
+            stopped: AtomicBool::new(false),
+            rx_next: AtomicUsize::new(0),
             reg_timeout: t,
         };
-        // Post every RX buffer, then run.
-        for _ in 0..d.rx.ring.size() {
-            d.post_rx()?;
+        // Post every RX buffer of every queue, then run.
+        for p in d.queues.iter() {
+            if let Some(rx) = lock(&p.rx).as_mut() {
+                rx.fill(&*d.dev)?;
+            }
         }
-        d.rx_doorbell()?;
         d.dev.write32(ctrl::CTRL, ctrl::CTRL_ENABLE)?;
         log::info!(
-            "{}: {} attached, ABI {}.{}, caps {}",
-            d.ifnet.if_xname,
+            "{}: {} attached, ABI {}.{}, {} of {} queue pairs on {} interrupt vector(s), RSS {}, caps {}",
+            cfg.if_name,
             d.info.describe,
             d.info.abi_major,
             d.info.abi_minor,
-            crate::ifnet::format_caps("options", d.ifnet.if_capenable)
+            nq,
+            d.info.num_queues,
+            nvec,
+            if d.rss().present { "on" } else { "absent" },
+            crate::ifnet::format_caps("options", caps)
         );
         Ok(d)
     }
@@ -542,9 +647,37 @@ impl Driver {
         &self.info
     }
 
-    /// The interface this NIC is.
-    pub fn ifnet(&self) -> &Ifnet {
-        &self.ifnet
+    /// The interface this NIC is, as it is now (capabilities change under ifconfig).
+    pub fn ifnet(&self) -> Ifnet {
+        self.ifnet_read().clone()
+    }
+
+    fn ifnet_read(&self) -> std::sync::RwLockReadGuard<'_, Ifnet> {
+        self.ifnet.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn ifnet_write(&self) -> std::sync::RwLockWriteGuard<'_, Ifnet> {
+        self.ifnet.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn hwassist(&self) -> u32 {
+        self.ifnet_read().if_hwassist
+    }
+
+    /// `(if_hwassist, if_capenable)` now, without copying the whole `Ifnet` (a transmit path
+    /// reads them per batch).
+    pub fn offload_state(&self) -> (u32, u32) {
+        let i = self.ifnet_read();
+        (i.if_hwassist, i.if_capenable)
+    }
+
+    /// The interface's Ethernet address.
+    pub fn lladdr(&self) -> [u8; 6] {
+        self.ifnet_read().if_lladdr
+    }
+
+    fn ifname(&self) -> String {
+        self.ifnet_read().if_xname.clone()
     }
 
     /// The device, for stats readers and wrappers.
@@ -552,93 +685,146 @@ impl Driver {
         &self.dev
     }
 
-    /// Counters so far.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    /// Queue pairs in use (at most the NIC's `NUM_QUEUES`).
+    pub fn num_queues(&self) -> u16 {
+        self.queues.len() as u16
+    }
+
+    /// Interrupt vectors in use; queue `q` waits on vector `q % irq_vectors()`.
+    pub fn irq_vectors(&self) -> u32 {
+        self.vectors.len() as u32
+    }
+
+    fn vector_of(&self, q: u16) -> u32 {
+        q as u32 % self.vectors.len() as u32
+    }
+
+    /// Queue pair `q`, for the thread that drives it. A `q` at or beyond [`Driver::num_queues`]
+    /// means queue 0, as the NIC treats an indirection-table entry naming a queue it lacks.
+    pub fn queue(&self, q: u16) -> Queue<'_> {
+        Queue { drv: self, q: if (q as usize) < self.queues.len() { q } else { 0 } }
+    }
+
+    /// Every queue pair, in order.
+    pub fn queues(&self) -> impl Iterator<Item = Queue<'_>> {
+        (0..self.num_queues()).map(move |q| self.queue(q))
+    }
+
+    /// Counters so far, summed over the queues.
+    pub fn counters(&self) -> Counters {
+        let mut c = Counters::default();
+        for q in self.queues() {
+            c.merge(&q.counters());
+        }
+        c
     }
 
     /// Whether waits use interrupts (else polling).
     pub fn uses_interrupts(&self) -> bool {
-        self.irq
+        self.irq.load(Ordering::Relaxed)
+    }
+
+    fn interrupts_unavailable(&self) {
+        if self.irq.swap(false, Ordering::Relaxed) {
+            log::info!("{}: backend has no interrupts; polling", self.ifname());
+        }
+    }
+
+    /// Records that a ring's state is unknown and stops every queue.
+    fn wedge(&self, e: &CompletionError) -> Error {
+        let why = self.wedged.get_or_init(|| e.to_string());
+        Error::Wedged(why.clone())
+    }
+
+    /// Clears the causes among `mask` that are set (write 1 to clear: other queues' bits are
+    /// untouched); returns them.
+    fn ack_queues(&self, mask: u32) -> Result<u32, Error> {
+        let causes = self.dev.read32(ctrl::IRQ_STATUS)? & mask;
+        if causes != 0 {
+            self.dev.write32(ctrl::IRQ_STATUS, causes)?;
+        }
+        Ok(causes)
+    }
+
+    /// Clears the causes of every queue on vector `v` (the waiter that took its interrupt does
+    /// this for all of them before waking them).
+    fn ack_vector(&self, v: u32) -> Result<(), Error> {
+        let mask = (0..self.num_queues())
+            .filter(|&q| self.vector_of(q) == v)
+            .fold(0, |m, q| m | ctrl::irq_pair(q as u32));
+        self.ack_queues(mask).map(|_| ())
     }
 
     /// Sets the IP MTU (`ifconfig mtu`): what the link beyond the NIC carries, at most
     /// the NIC's largest frame less an Ethernet header and tag. Returns the MTU in effect.
-    pub fn set_mtu(&mut self, mtu: u32) -> u32 {
+    pub fn set_mtu(&self, mtu: u32) -> u32 {
         let max = self.info.max_frame.saturating_sub(18).max(68);
-        self.ifnet.if_mtu = mtu.clamp(68, max);
-        self.ifnet.if_mtu
+        let mut i = self.ifnet_write();
+        i.if_mtu = mtu.clamp(68, max);
+        i.if_mtu
     }
 
     /// Names the interface as the stack numbers it (`nic0`, index 1, generation):
     /// received packets then carry the `rcvif` the stack checks.
-    pub fn set_ifname(&mut self, name: &str, index: u16, generation: u32) {
-        self.ifnet.if_xname = name.to_string();
-        self.ifnet.if_index = index;
-        self.ifnet.if_generation = generation;
-    }
-
-    /// Acknowledges the interrupt causes after a wait done outside the driver
-    /// (a stack worker waits on the device without holding the driver), so the
-    /// line can fire again.
-    pub fn ack_interrupt(&mut self) -> Result<(), Error> {
-        if !self.irq {
-            return Ok(());
-        }
-        let causes = self.dev.read32(ctrl::IRQ_STATUS)?;
-        if causes != 0 {
-            self.dev.write32(ctrl::IRQ_STATUS, causes)?;
-            self.counters.irq_wakeups += 1;
-        }
-        Ok(())
+    pub fn set_ifname(&self, name: &str, index: u16, generation: u32) {
+        let mut i = self.ifnet_write();
+        i.if_xname = name.to_string();
+        i.if_index = index;
+        i.if_generation = generation;
     }
 
     /// `ifconfig ofld0 <capability words>`: one [`Driver::set_capenable`] per word, as
     /// ifconfig sends one request per word. Words before a refused one stay applied (and
     /// programmed); a device error leaves the interface as it was before that word.
-    pub fn ifconfig(&mut self, words: &[&str]) -> Result<Vec<String>, CapError> {
+    pub fn ifconfig(&self, words: &[&str]) -> Result<Vec<String>, CapError> {
         let mut messages = Vec::new();
         for w in words {
-            if let Some(req) = self.ifnet.cap_request(w)? {
+            let req = self.ifnet_read().cap_request(w)?;
+            if let Some(req) = req {
                 messages.extend(self.set_capenable(req)?.messages);
             }
         }
         Ok(messages)
     }
 
-    /// `SIOCSIFCAP` with a computed request (what ifconfig sends): applies the
-    /// dependency rules ([`Ifnet::set_capenable`]), all or nothing, and
-    /// programs `CAPENABLE`; on a device error the interface is left as it was.
-    pub fn set_capenable(&mut self, reqcap: u32) -> Result<crate::ifnet::CapChange, CapError> {
-        let before = self.ifnet.clone();
-        let change = self.ifnet.set_capenable(reqcap)?;
-        if change.new != change.old {
-            self.drain_before_disabling(change.old, change.new);
-            if let Err(e) = self.dev.write32(ctrl::CAPENABLE, change.new) {
-                self.ifnet = before;
-                return Err(CapError::Device(e.to_string()));
-            }
+    /// `SIOCSIFCAP` with a computed request (what ifconfig sends): applies the dependency rules
+    /// ([`Ifnet::set_capenable`]), all or nothing, and programs `CAPENABLE`; on a device error
+    /// the interface is left as it was.
+    ///
+    /// Before a transmit offload is switched off in the NIC, the frames already on the TX
+    /// rings (which may ask for it) are let complete: the NIC refuses a request for a disabled
+    /// offload, and those frames would be lost. Every TX ring is held meanwhile, so no new
+    /// frame is posted. Bounded by the register timeout; a NIC that does not finish is left to
+    /// its counters.
+    pub fn set_capenable(&self, reqcap: u32) -> Result<crate::ifnet::CapChange, CapError> {
+        let _cfg = lock(&self.config);
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(CapError::Device(Error::Detached.to_string()));
         }
-        Ok(change)
-    }
-
-    /// Before a transmit offload is switched off in the NIC, lets the frames
-    /// already on the ring (which may ask for it) complete: the NIC refuses a
-    /// request for a disabled offload, and those frames would be lost. New
-    /// frames cannot be posted meanwhile (`&mut self`). Bounded by the
-    /// register timeout; a NIC that does not finish is left to its counters.
-    fn drain_before_disabling(&mut self, old: u32, new: u32) {
+        let mut next = self.ifnet();
+        let change = next.set_capenable(reqcap)?;
+        if change.new == change.old {
+            return Ok(change);
+        }
+        let mut rings: Vec<_> = self.queues.iter().map(|p| lock(&p.tx)).collect();
         let tx_caps = IFCAP_TXCSUM | IFCAP_TXCSUM_IPV6 | IFCAP_TSO | IFCAP_VLAN_HWCSUM | IFCAP_VLAN_HWTSO;
-        if old & !new & tx_caps == 0 {
-            return;
-        }
-        let until = Instant::now() + self.reg_timeout;
-        while self.tx.ring.outstanding() > 0 && Instant::now() < until {
-            if self.tx_reclaim().is_err() {
-                return;
+        if change.old & !change.new & tx_caps != 0 {
+            let until = Instant::now() + self.reg_timeout;
+            for t in rings.iter_mut().filter_map(|g| g.as_mut()) {
+                while t.outstanding() > 0 && Instant::now() < until {
+                    if t.reclaim(self).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(50));
+                }
             }
-            std::thread::sleep(Duration::from_micros(50));
         }
+        if let Err(e) = self.dev.write32(ctrl::CAPENABLE, change.new) {
+            return Err(CapError::Device(e.to_string()));
+        }
+        *self.ifnet_write() = next;
+        drop(rings);
+        Ok(change)
     }
 
     /// The NIC's own counters (`regs::stats`), by name.
@@ -646,374 +832,147 @@ impl Driver {
         regs::stats::ALL.iter().map(|&(off, name)| Ok((name, self.dev.read32(off)?))).collect()
     }
 
-    /// Places one frame on the TX ring (copying it into the slot's DMA buffer)
-    /// without ringing the doorbell; [`Driver::tx_flush`] rings it once per batch.
-    pub fn tx(&mut self, m: Mbuf) -> Result<(), TxError> {
-        if m.pkthdr.csum_flags & CSUM_TSO != 0 {
-            return self.tx_tso(m);
-        }
-        if let Err(reason) = check_tx(&m, self.ifnet.if_hwassist, self.info.max_frame) {
-            self.counters.tx_rejected += 1;
-            return Err(TxError { mbuf: m, reason });
-        }
-        if self.tx.ring.is_full() {
-            self.counters.tx_ring_full += 1;
-            return Err(TxError { mbuf: m, reason: TxReject::RingFull });
-        }
-        let idx = self.tx.ring.prod;
-        let slot = self.tx.ring.slot(idx);
-        let h = m.pkthdr;
-        let len = m.len() as u32;
-        let buf = &self.tx.bufs[slot];
-        let desc = TxDesc {
-            addr: buf.iova().into(),
-            len: len.into(),
-            csum_flags: h.csum_flags.into(),
-            l2hlen: h.l2hlen,
-            l3hlen: h.l3hlen,
-            l4hlen: h.l4hlen,
-            flags: 0,
-            csum_data: (h.csum_data as u16).into(),
-            tso_segsz: 0.into(),
-            pkt_len: 0.into(),
-            rsvd1: 0.into(),
-        };
-        let r = buf
-            .write_at(0, m.data())
-            .and_then(|()| self.tx.descs.write_at(slot * size_of::<TxDesc>(), desc.as_bytes()));
-        if let Err(e) = r {
-            self.counters.tx_rejected += 1;
-            return Err(TxError { mbuf: m, reason: TxReject::Dma(e) });
-        }
-        self.tx.lens[slot] = len;
-        self.tx.eop[slot] = true;
-        self.tx.ring.prod = idx.wrapping_add(1);
-        self.counters.tx_enqueued += 1;
-        Ok(())
+    /// The NIC's per-queue counters (`regs::queue::PACKETS`, `DROPS`): for each queue pair in
+    /// use, TX packets sent, RX frames delivered and RX frames dropped for want of a buffer.
+    pub fn hw_queue_stats(&self) -> Result<Vec<(u32, u32, u32)>, Error> {
+        (0..self.num_queues() as u32)
+            .map(|q| {
+                Ok((
+                    self.dev.read32(txq(q) + qreg::PACKETS)?,
+                    self.dev.read32(rxq(q) + qreg::PACKETS)?,
+                    self.dev.read32(rxq(q) + qreg::DROPS)?,
+                ))
+            })
+            .collect()
     }
 
-    /// Places one TSO burst on the TX ring as a descriptor chain: the burst is
-    /// copied into consecutive slots' buffers (whole beats in all but the
-    /// last, as the ABI requires), the first descriptor carrying the request.
-    fn tx_tso(&mut self, m: Mbuf) -> Result<(), TxError> {
-        let piece = self.tx.bufs.first().map_or(0, |b| b.len()) & !(nic_abi::BEAT_BYTES - 1);
-        let piece = piece.min(self.info.tso_max_segsize as usize & !(nic_abi::BEAT_BYTES - 1));
-        let limits = TsoLimits {
-            max_frame: self.info.max_frame,
-            tso_max: self.info.tso_max,
-            max_descs: (self.info.tso_max_segs as usize).min(self.tx.ring.size()),
-            piece,
-        };
-        let n = match check_tso(&m, self.ifnet.if_hwassist, &limits) {
-            Ok(n) => n,
-            Err(reason) => {
-                self.counters.tx_rejected += 1;
-                return Err(TxError { mbuf: m, reason });
-            }
-        };
-        if self.tx.ring.size() - self.tx.ring.outstanding() < n {
-            self.counters.tx_ring_full += 1;
-            return Err(TxError { mbuf: m, reason: TxReject::RingFull });
-        }
-        let h = m.pkthdr;
-        let len = m.len();
-        for (i, chunk) in m.data().chunks(piece).enumerate() {
-            let idx = self.tx.ring.prod.wrapping_add(i as u16);
-            let slot = self.tx.ring.slot(idx);
-            let buf = &self.tx.bufs[slot];
-            let last = i + 1 == n;
-            let mut desc = TxDesc {
-                addr: buf.iova().into(),
-                len: (chunk.len() as u32).into(),
-                flags: if last { 0 } else { TXD_MORE },
-                ..Default::default()
-            };
-            if i == 0 {
-                desc.csum_flags = h.csum_flags.into();
-                desc.l2hlen = h.l2hlen;
-                desc.l3hlen = h.l3hlen;
-                desc.l4hlen = h.l4hlen;
-                desc.csum_data = (h.csum_data as u16).into();
-                desc.tso_segsz = h.tso_segsz.into();
-                desc.pkt_len = (len as u32).into();
-            }
-            let r = buf
-                .write_at(0, chunk)
-                .and_then(|()| self.tx.descs.write_at(slot * size_of::<TxDesc>(), desc.as_bytes()));
-            if let Err(e) = r {
-                // Nothing is posted until the tail moves: the slots written so far are simply reused.
-                self.counters.tx_rejected += 1;
-                return Err(TxError { mbuf: m, reason: TxReject::Dma(e) });
-            }
-            self.tx.lens[slot] = chunk.len() as u32;
-            self.tx.eop[slot] = last;
-        }
-        self.tx.ring.prod = self.tx.ring.prod.wrapping_add(n as u16);
-        self.counters.tx_enqueued += 1;
-        self.counters.tx_tso_bursts += 1;
-        Ok(())
+    // ---- One-thread use: queue 0 for transmit, every queue for the rest. ----
+
+    /// Places one frame on TX queue 0 without ringing the doorbell ([`Queue::tx`]);
+    /// [`Driver::tx_flush`] rings it.
+    pub fn tx(&self, m: Mbuf) -> Result<(), TxError> {
+        self.queue(0).tx(m)
     }
 
-    /// Rings the TX doorbell if frames were placed since the last one.
-    pub fn tx_flush(&mut self) -> Result<(), Error> {
-        if self.tx.ring.prod == self.tx.notified {
-            return Ok(());
-        }
-        // Descriptor and data stores before the doorbell, also as seen by a
-        // device on the bus (wmb before an MMIO write).
-        fence(Ordering::SeqCst);
-        self.dev.write32(TXQ0 + queue::TAIL, self.tx.ring.prod as u32)?;
-        self.tx.notified = self.tx.ring.prod;
-        self.counters.tx_doorbells += 1;
-        Ok(())
+    /// Rings the doorbell of every TX queue that has frames placed since its last one.
+    pub fn tx_flush(&self) -> Result<(), Error> {
+        self.queues().try_for_each(|q| q.tx_flush())
     }
 
-    /// Transmits from the front of `q` until it is empty or the ring is full,
-    /// with one doorbell. A refused frame stays at the front and its reason is
-    /// returned (after the doorbell for the ones before it).
-    pub fn tx_batch(&mut self, q: &mut VecDeque<Mbuf>) -> Result<usize, Error> {
-        let mut n = 0;
-        let mut refused = None;
-        while let Some(m) = q.pop_front() {
-            match self.tx(m) {
-                Ok(()) => n += 1,
-                Err(TxError { mbuf, reason }) => {
-                    q.push_front(mbuf);
-                    if reason != TxReject::RingFull {
-                        refused = Some(reason);
-                    }
-                    break;
-                }
-            }
-        }
-        self.tx_flush()?;
-        match refused {
-            Some(r) => Err(Error::TxRejected(r)),
-            None => Ok(n),
-        }
+    /// Transmits from the front of `q` on TX queue 0 until it is empty or the ring is full
+    /// ([`Queue::tx_batch`]).
+    pub fn tx_batch(&self, q: &mut VecDeque<Mbuf>) -> Result<usize, Error> {
+        self.queue(0).tx_batch(q)
     }
 
-    /// Frames on the TX ring not yet completed.
+    /// Frames on the TX rings not yet completed, over every queue.
     pub fn tx_in_flight(&self) -> usize {
-        self.tx.ring.outstanding()
+        self.queues().map(|q| q.tx_in_flight()).sum()
     }
 
-    /// Consumes TX completions (counting each status code) and frees their slots.
-    ///
-    /// A completion that fails validation is still consumed (its slot's buffer
-    /// belongs to the driver, so nothing is lost), counted, and returned as
-    /// [`Error::BadCompletion`] after the completions before it were handled.
-    pub fn tx_reclaim(&mut self) -> Result<usize, Error> {
-        if let Some(why) = &self.wedged {
-            return Err(Error::Wedged(why.clone()));
-        }
+    /// Consumes every TX queue's completions ([`Queue::tx_reclaim`]); the first error is
+    /// returned after every queue was tried.
+    pub fn tx_reclaim(&self) -> Result<usize, Error> {
         let mut n = 0;
-        let mut failed: Option<Error> = None;
-        while self.tx.ring.outstanding() > 0 {
-            let idx = self.tx.ring.cons;
-            let slot = self.tx.ring.slot(idx);
-            let c = match read_completion(&self.tx.cq, slot) {
-                Ok(c) => c,
+        let mut first = None;
+        for q in self.queues() {
+            match q.tx_reclaim() {
+                Ok(k) => n += k,
                 Err(e) => {
-                    failed = Some(e.into());
-                    break;
-                }
-            };
-            let ex = Expect::Tx { index: idx, size_log2: self.tx.ring.size_log2, desc_len: self.tx.lens[slot] };
-            let res = validate(&c, &ex);
-            if res == Err(CompletionError::NotReady) {
-                break;
-            }
-            if let Err(e @ CompletionError::Index { .. }) = &res {
-                // Which descriptor the device finished is unknown: consume nothing, reuse nothing.
-                self.counters.count_bad(e);
-                self.wedged = Some(e.to_string());
-                failed = Some(Error::Wedged(e.to_string()));
-                break;
-            }
-            *self.counters.tx_status.entry(c.status & STATUS_CODE).or_default() += 1;
-            match res {
-                Ok(v) if v.status == Status::Ok => {
-                    self.counters.tx_packets += self.tx.eop[slot] as u64;
-                    self.counters.tx_bytes += v.len as u64;
-                }
-                Ok(v) => log::warn!(
-                    "{}: TX descriptor {idx} refused by the NIC: {}",
-                    self.ifnet.if_xname,
-                    v.status.describe()
-                ),
-                Err(e) => {
-                    log::warn!("{}: {e}", self.ifnet.if_xname);
-                    self.counters.count_bad(&e);
-                    failed = Some(Error::BadCompletion(e));
+                    first.get_or_insert(e);
                 }
             }
-            self.tx.ring.cons = idx.wrapping_add(1);
-            n += 1;
-            if failed.is_some() {
-                break;
-            }
         }
-        // Return the consumed slots whatever happened above, so the device never stalls on them.
-        if n > 0 {
-            self.dev.write32(TXQ0 + queue::CQ_HEAD, self.tx.ring.cons as u32)?;
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
+        first.map_or(Ok(n), Err)
     }
 
-    fn post_rx(&mut self) -> Result<(), DevError> {
-        let idx = self.rx.ring.prod;
-        let slot = self.rx.ring.slot(idx);
-        let d = RxDesc { addr: self.rx.bufs[slot].iova().into(), len: (self.rx.buf_len as u32).into(), rsvd: 0.into() };
-        self.rx.descs.write_at(slot * size_of::<RxDesc>(), d.as_bytes())?;
-        self.rx.ring.prod = idx.wrapping_add(1);
-        Ok(())
-    }
-
-    fn rx_doorbell(&mut self) -> Result<(), DevError> {
-        fence(Ordering::SeqCst);
-        self.dev.write32(RXQ0 + queue::TAIL, self.rx.ring.prod as u32)
-    }
-
-    /// Receives up to `budget` frames into `out`, reposting each buffer at once
-    /// (the ring stays full; one CQ_HEAD and one TAIL write per burst).
-    ///
-    /// Each frame's packet header carries the completion's checksum results,
-    /// hash and the interface. A completion that fails validation is consumed,
-    /// its buffer reposted, counted, and returned as [`Error::BadCompletion`]
-    /// after the frames before it were delivered into `out`.
-    pub fn rx_burst(&mut self, out: &mut Vec<Mbuf>, budget: usize) -> Result<usize, Error> {
-        if let Some(why) = &self.wedged {
-            return Err(Error::Wedged(why.clone()));
-        }
+    /// Receives up to `budget` frames from the RX queues, taking turns so none starves
+    /// ([`Queue::rx_burst`]); which queue a frame came from is not recorded (use
+    /// [`Driver::queue`] for that).
+    pub fn rx_burst(&self, out: &mut Vec<Mbuf>, budget: usize) -> Result<usize, Error> {
+        let nq = self.queues.len();
+        let start = self.rx_next.fetch_add(1, Ordering::Relaxed) % nq;
         let mut n = 0;
-        let mut consumed = 0;
-        let mut failed: Option<Error> = None;
-        let rx_csum_on = self.ifnet.if_capenable & (IFCAP_RXCSUM | IFCAP_RXCSUM_IPV6) != 0;
-        // At most one lap per burst, so a device that keeps completing with
-        // errors cannot keep the caller here forever.
-        while n < budget && consumed < self.rx.ring.size() {
-            let idx = self.rx.ring.cons;
-            let slot = self.rx.ring.slot(idx);
-            let c = match read_completion(&self.rx.cq, slot) {
-                Ok(c) => c,
-                Err(e) => {
-                    failed = Some(e.into());
-                    break;
-                }
-            };
-            let ex = Expect::Rx { index: idx, size_log2: self.rx.ring.size_log2, buf_len: self.rx.buf_len };
-            match validate(&c, &ex) {
-                Err(CompletionError::NotReady) => break,
-                Err(e @ CompletionError::Index { .. }) => {
-                    // Which buffer the device filled is unknown: consume nothing, repost nothing.
-                    self.counters.count_bad(&e);
-                    self.wedged = Some(e.to_string());
-                    failed = Some(Error::Wedged(e.to_string()));
-                    break;
-                }
-                Ok(v) if v.status == Status::Ok => {
-                    let mut data = vec![0u8; v.len as usize];
-                    if let Err(e) = self.rx.bufs[slot].read_at(0, &mut data) {
-                        // Not consumed: the next burst retries this completion.
-                        failed = Some(e.into());
-                        break;
-                    }
-                    let mut m = Mbuf::from_vec(data);
-                    let h = &mut m.pkthdr;
-                    if rx_csum_on {
-                        h.csum_flags = v.csum_flags;
-                        h.csum_data = v.csum_data as u32;
-                    }
-                    h.flowid = v.flowid;
-                    h.rsstype = v.rsstype;
-                    h.rcvif = Some(self.ifnet.ifref());
-                    self.counters.rx_packets += 1;
-                    self.counters.rx_bytes += v.len as u64;
-                    out.push(m);
-                    n += 1;
-                }
-                Ok(v) => {
-                    *self.counters.rx_status.entry(c.status & STATUS_CODE).or_default() += 1;
-                    log::warn!("{}: RX completion {idx}: {}; frame dropped", self.ifnet.if_xname, v.status.describe());
-                }
-                Err(e) => {
-                    log::warn!("{}: {e}", self.ifnet.if_xname);
-                    self.counters.count_bad(&e);
-                    failed = Some(Error::BadCompletion(e));
-                }
-            }
-            self.rx.ring.cons = idx.wrapping_add(1);
-            consumed += 1;
-            // The buffer of the slot just consumed is free again: post it. (Buffers
-            // in flight are exactly those of [cons, prod), so the slot of `prod` is
-            // always a free one, even if an earlier post failed.)
-            if let Err(e) = self.post_rx() {
-                failed.get_or_insert(e.into());
-            }
-            if failed.is_some() {
+        for i in 0..nq {
+            if n >= budget {
                 break;
             }
+            n += self.queue(((start + i) % nq) as u16).rx_burst(out, budget - n)?;
         }
-        if consumed > 0 {
-            self.dev.write32(RXQ0 + queue::CQ_HEAD, self.rx.ring.cons as u32)?;
-            self.rx_doorbell()?;
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(n),
-        }
+        Ok(n)
     }
 
-    /// Reclaims TX completions, then receives up to `budget` frames.
-    pub fn poll(&mut self, out: &mut Vec<Mbuf>, budget: usize) -> Result<PollResult, Error> {
+    /// Reclaims TX completions, then receives up to `budget` frames, over every queue.
+    pub fn poll(&self, out: &mut Vec<Mbuf>, budget: usize) -> Result<PollResult, Error> {
         let tx_reclaimed = self.tx_reclaim()?;
         let rx = self.rx_burst(out, budget)?;
         Ok(PollResult { tx_reclaimed, rx })
     }
 
-    /// Whether a completion is waiting in either queue (a peek at memory, no register access).
+    /// Whether a completion waits in any queue (a peek at memory, no register access).
     pub fn work_pending(&self) -> Result<bool, Error> {
-        fn ready(cq: &DmaBuf, ring: &Ring) -> Result<bool, Error> {
-            let c = read_completion(cq, ring.slot(ring.cons))?;
-            let phase = c.status & nic_abi::desc::STATUS_PHASE != 0;
-            Ok(phase == nic_abi::desc::phase_for(ring.cons, ring.size_log2))
+        for q in self.queues() {
+            if q.work_pending()? {
+                return Ok(true);
+            }
         }
-        Ok((self.tx.ring.outstanding() > 0 && ready(&self.tx.cq, &self.tx.ring)?) || ready(&self.rx.cq, &self.rx.ring)?)
+        Ok(false)
     }
 
-    /// Waits until a completion is waiting or `timeout` passes; `Ok(true)` when there is work.
-    ///
-    /// Uses the interrupt when the backend has one (acknowledging it), and
-    /// polls memory with a growing pause otherwise, so an idle wait does not
-    /// spin a shared core.
-    pub fn wait(&mut self, timeout: Duration) -> Result<bool, Error> {
+    /// Acknowledges every queue's interrupt causes after a wait done outside the driver, so
+    /// the lines can fire again.
+    pub fn ack_interrupt(&self) -> Result<(), Error> {
+        if self.uses_interrupts() {
+            let all = (0..self.num_queues() as u32).fold(0, |m, q| m | ctrl::irq_pair(q));
+            self.ack_queues(all)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until a completion waits in any queue or `timeout` passes; `Ok(true)` when there
+    /// is work. For one thread driving every queue; per-queue workers use [`Queue::wait`]. On
+    /// a one-vector backend both sleep through the vector's shared waiter, so they may be
+    /// mixed; with several vectors this waits for any line (level lines: nobody's interrupt
+    /// is taken from them) and acknowledges every queue.
+    pub fn wait(&self, timeout: Duration) -> Result<bool, Error> {
+        // One vector: sleep on it through its sharers' fanout (taking its generation before
+        // looking at the queues, so no interrupt is lost).
+        let since = self.vectors[0].generation();
         if self.work_pending()? {
             return Ok(true);
         }
         let start = Instant::now();
-        if self.irq {
-            match self.dev.wait_irq(timeout) {
+        if self.uses_interrupts() {
+            let r = if self.vectors.len() == 1 {
+                self.vectors[0].wait_since(&*self.dev, 0, since, timeout, || {
+                    if let Err(e) = self.ack_vector(0) {
+                        log::warn!("{}: acknowledging interrupt vector 0: {e}", self.ifname());
+                    }
+                })
+            } else {
+                self.dev.wait_irq(timeout).and_then(|fired| {
+                    if fired {
+                        self.ack_interrupt().map_err(|e| match e {
+                            Error::Dev(d) => d,
+                            other => DevError::Gone(other.to_string()),
+                        })?;
+                    }
+                    Ok(fired)
+                })
+            };
+            match r {
                 Ok(true) => {
-                    let causes = self.dev.read32(ctrl::IRQ_STATUS)?;
-                    self.dev.write32(ctrl::IRQ_STATUS, causes)?;
-                    self.counters.irq_wakeups += 1;
+                    self.queues[0].irq_wakeups.fetch_add(1, Ordering::Relaxed);
                     return Ok(true);
                 }
                 Ok(false) => {
                     let w = self.work_pending()?;
                     if !w {
-                        self.counters.wait_timeouts += 1;
+                        self.queues[0].wait_timeouts.fetch_add(1, Ordering::Relaxed);
                     }
                     return Ok(w);
                 }
-                Err(DevError::NoInterrupts) => {
-                    log::info!("{}: backend has no interrupts; polling", self.ifnet.if_xname);
-                    self.irq = false;
-                }
+                Err(DevError::NoInterrupts) => self.interrupts_unavailable(),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -1024,7 +983,7 @@ impl Driver {
             }
             let waited = start.elapsed();
             if waited >= timeout {
-                self.counters.wait_timeouts += 1;
+                self.queues[0].wait_timeouts.fetch_add(1, Ordering::Relaxed);
                 return Ok(false);
             }
             std::thread::sleep(pause.min(timeout - waited));
@@ -1033,13 +992,51 @@ impl Driver {
     }
 
     /// Stops the NIC (disable, reset) so it no longer touches the buffers, then frees them.
-    pub fn detach(mut self) -> Result<(), Error> {
-        // Drop quiesces again; that is harmless.
-        self.quiesce()
+    pub fn detach(self) -> Result<(), Error> {
+        self.shutdown().map(|_| ())
     }
 
-    fn quiesce(&mut self) -> Result<(), Error> {
-        quiesce_nic(&*self.dev, self.reg_timeout)
+    /// Detach through a shared reference (the stack's interface holds an `Arc<Driver>` that
+    /// senders may still have in hand): waits until no caller is inside any queue (taking
+    /// every ring's lock), masks interrupts, disables and resets the NIC (CTRL block: the reset
+    /// completes only after the DMA in flight), and only then frees every queue's rings and
+    /// buffers. Every later call gets [`Error::Detached`] / [`TxReject::Detached`]. If the NIC
+    /// does not go quiet, the memory is kept (leaked) so a late DMA cannot land in reused
+    /// memory, and the error says so. A second call does nothing.
+    pub fn shutdown(&self) -> Result<ShutdownReport, Error> {
+        let _cfg = lock(&self.config);
+        self.stopped.store(true, Ordering::SeqCst);
+        let mut rings: Vec<_> = self.queues.iter().map(|p| (lock(&p.tx), lock(&p.rx))).collect();
+        if rings.iter().all(|(t, r)| t.is_none() && r.is_none()) {
+            return Ok(ShutdownReport::default());
+        }
+        // Completions already written are taken first: what is left was never confirmed.
+        for t in rings.iter_mut().filter_map(|(t, _)| t.as_mut()) {
+            let _ = t.reclaim(self);
+        }
+        let report =
+            ShutdownReport { tx_unconfirmed: rings.iter().filter_map(|(t, _)| t.as_ref()).map(|t| t.outstanding()).sum() };
+        match quiesce_nic(&*self.dev, self.reg_timeout) {
+            Ok(()) => {
+                for (t, r) in rings.iter_mut() {
+                    drop(t.take());
+                    drop(r.take());
+                }
+                Ok(report)
+            }
+            Err(e) => {
+                log::warn!(
+                    "{}: could not quiesce the NIC on detach ({e}); its rings and buffers stay allocated \
+                     so a late DMA cannot land in reused memory",
+                    self.ifname()
+                );
+                for (t, r) in rings.iter_mut() {
+                    std::mem::forget(t.take());
+                    std::mem::forget(r.take());
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -1057,22 +1054,9 @@ fn quiesce_nic(dev: &dyn Device, t: Duration) -> Result<(), Error> {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        // The device must stop DMA before the buffers go back to the region.
-        match self.quiesce() {
-            Ok(()) => {
-                // SAFETY: `tx` and `rx` are dropped exactly once, here, and never used again
-                // (this is the driver's destructor).
-                unsafe {
-                    ManuallyDrop::drop(&mut self.tx);
-                    ManuallyDrop::drop(&mut self.rx);
-                }
-            }
-            Err(e) => log::warn!(
-                "{}: could not quiesce the NIC on detach ({e}); its rings and buffers stay allocated \
-                 so a late DMA cannot land in reused memory",
-                self.ifnet.if_xname
-            ),
-        }
+        // The device must stop DMA before the buffers go back to the region; a driver already
+        // shut down has nothing left to free.
+        let _ = self.shutdown();
     }
 }
 
@@ -1184,10 +1168,10 @@ pub fn check_tso(m: &Mbuf, if_hwassist: u32, lim: &TsoLimits) -> Result<usize, T
     Ok(n)
 }
 
-// A driver moves to the thread that polls it.
+// A driver is shared by its queues' workers, its senders and the control plane.
 const _: () = {
-    const fn send<T: Send>() {}
-    send::<Driver>();
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Driver>();
 };
 
 /// Reads and checks the ID block (0x000).
@@ -1223,6 +1207,7 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
     let ring_max_log2 = (limits & 0xff).min(RING_MAX_LOG2);
     let ring_min_log2 = ((limits >> 8) & 0xff).max(RING_MIN_LOG2);
     let tso_segs = dev.read32(id::TSO_SEGS)?;
+    let rss_info = dev.read32(id::RSS_INFO)?;
     let info = DeviceInfo {
         describe,
         abi_major: found_major,
@@ -1239,9 +1224,22 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
         tso_max_segsize: (tso_segs >> 16) as u16,
         toe_contexts: dev.read32(id::TOE_CONTEXTS)?,
         num_queues: dev.read32(id::NUM_QUEUES)?,
+        rss_reta_size: rss_info & 0xffff,
+        rss_key_size: (rss_info >> 16) & 0xff,
+        rss_hashtypes: dev.read32(id::RSS_HASHTYPES)?,
     };
-    if info.num_queues == 0 {
-        return Err(Error::Layout("the NIC reports zero queue pairs".into()));
+    if info.num_queues == 0 || info.num_queues > MAX_QUEUES {
+        return Err(Error::Layout(format!(
+            "the NIC reports {} queue pairs, this ABI allows 1..={MAX_QUEUES}",
+            info.num_queues
+        )));
+    }
+    let (reta, key) = (nic_abi::rss::RETA_SIZE as u32, nic_abi::rss::KEY_SIZE as u32);
+    if rss_info != 0 && (info.rss_reta_size != reta || info.rss_key_size != key) {
+        return Err(Error::Layout(format!(
+            "RSS_INFO 0x{rss_info:x}: {} table entries and {}-byte key, this ABI has {reta} and {key}",
+            info.rss_reta_size, info.rss_key_size
+        )));
     }
     if info.max_frame < MIN_TX_FRAME || info.max_frame > MAX_FRAME {
         return Err(Error::Layout(format!(
@@ -1257,12 +1255,12 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
 
 /// Programs one queue block: ring base, size, completion queue base, indices at zero.
 fn program_queue(dev: &dyn Device, q: u32, ring: u64, cq: u64, size_log2: u32) -> Result<(), DevError> {
-    dev.write32(q + queue::BASE_LO, ring as u32)?;
-    dev.write32(q + queue::BASE_HI, (ring >> 32) as u32)?;
-    dev.write32(q + queue::SIZE_LOG2, size_log2)?;
-    dev.write32(q + queue::CQ_BASE_LO, cq as u32)?;
-    dev.write32(q + queue::CQ_BASE_HI, (cq >> 32) as u32)?;
-    dev.write32(q + queue::CQ_HEAD, 0)?;
+    dev.write32(q + qreg::BASE_LO, ring as u32)?;
+    dev.write32(q + qreg::BASE_HI, (ring >> 32) as u32)?;
+    dev.write32(q + qreg::SIZE_LOG2, size_log2)?;
+    dev.write32(q + qreg::CQ_BASE_LO, cq as u32)?;
+    dev.write32(q + qreg::CQ_BASE_HI, (cq >> 32) as u32)?;
+    dev.write32(q + qreg::CQ_HEAD, 0)?;
     Ok(())
 }
 

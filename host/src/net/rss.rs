@@ -5,15 +5,22 @@
 //! on the same queue; the RTL's hash is checked against this one. Inputs are
 //! laid out as the NIC sees a *received* packet: source first, then
 //! destination, then source port and destination port, all in network order.
+//!
+//! [`rss_flow`] also follows the NIC's choice of input (nic_abi::rss): which
+//! tuple a frame hashes by under the enabled hash types, and the `M_HASHTYPE`
+//! it reports, so the stack can tell in advance which queue a flow arrives on.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// The default 40-byte key (offloads.md §6; the key published with the algorithm).
-pub const RSS_KEY_DEFAULT: [u8; 40] = [
-    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b,
-    0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac,
-    0x01, 0xfa,
-];
+use nic_abi::rss::{enable, hashtype};
+
+/// The default 40-byte key (offloads.md §6): the NIC's reset key, from `nic-abi` so there is one source.
+pub const RSS_KEY_DEFAULT: [u8; 40] = nic_abi::rss::KEY_DEFAULT;
+
+/// IP protocol number of TCP (what [`rss_flow`] is told a flow carries).
+pub const IPPROTO_TCP: u8 = 6;
+/// IP protocol number of UDP.
+pub const IPPROTO_UDP: u8 = 17;
 
 /// Longest input a 40-byte key covers: the 32-bit window slides over 320 - 32 key bits.
 pub const RSS_MAX_INPUT: usize = 36;
@@ -81,6 +88,41 @@ pub fn flow_hash(src: SocketAddr, dst: SocketAddr) -> u32 {
     }
 }
 
+/// The hash and `M_HASHTYPE` the NIC gives a received, unfragmented packet of IP protocol
+/// `proto` from `src` to `dst` under `key` and the enabled `hashtypes` (`RSS_HASHTYPE_*` bits):
+/// the 4-tuple type of its protocol when enabled, else the family's 2-tuple type when enabled,
+/// else no hash (`(0, NONE)`, queue 0). Mixed families (which no packet carries) get no hash.
+pub fn rss_flow(key: &[u8; 40], hashtypes: u32, src: SocketAddr, dst: SocketAddr, proto: u8) -> (u32, u8) {
+    let ports = Some((src.port(), dst.port()));
+    match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let four = match proto {
+                IPPROTO_TCP => Some((enable::RSS_TCP_IPV4, hashtype::RSS_TCP_IPV4)),
+                IPPROTO_UDP => Some((enable::RSS_UDP_IPV4, hashtype::RSS_UDP_IPV4)),
+                _ => None,
+            };
+            match four {
+                Some((bit, t)) if hashtypes & bit != 0 => (hash_v4(key, s, d, ports), t),
+                _ if hashtypes & enable::RSS_IPV4 != 0 => (hash_v4(key, s, d, None), hashtype::RSS_IPV4),
+                _ => (0, hashtype::NONE),
+            }
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            let four = match proto {
+                IPPROTO_TCP => Some((enable::RSS_TCP_IPV6, hashtype::RSS_TCP_IPV6)),
+                IPPROTO_UDP => Some((enable::RSS_UDP_IPV6, hashtype::RSS_UDP_IPV6)),
+                _ => None,
+            };
+            match four {
+                Some((bit, t)) if hashtypes & bit != 0 => (hash_v6(key, s, d, ports), t),
+                _ if hashtypes & enable::RSS_IPV6 != 0 => (hash_v6(key, s, d, None), hashtype::RSS_IPV6),
+                _ => (0, hashtype::NONE),
+            }
+        }
+        _ => (0, hashtype::NONE),
+    }
+}
+
 fn as_v6(a: IpAddr) -> Ipv6Addr {
     match a {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
@@ -125,6 +167,24 @@ mod tests {
         assert_eq!(hash_v6(&RSS_KEY_DEFAULT, src, dst, Some((2794, 1766))), 0x40207d3d);
         let (s, d) = (SocketAddr::new(src.into(), 2794), SocketAddr::new(dst.into(), 1766));
         assert_eq!(flow_hash(s, d), 0x40207d3d);
+    }
+
+    #[test]
+    fn rss_flow_follows_the_nics_fallbacks() {
+        use nic_abi::rss::HASHTYPES_SUPPORTED as ALL;
+        let (dst, src): (SocketAddr, SocketAddr) = ("161.142.100.80:1766".parse().unwrap(), "66.9.149.187:2794".parse().unwrap());
+        let k = &RSS_KEY_DEFAULT;
+        assert_eq!(rss_flow(k, ALL, src, dst, IPPROTO_TCP), (0x51ccc178, hashtype::RSS_TCP_IPV4));
+        assert_eq!(rss_flow(k, ALL, src, dst, IPPROTO_UDP), (0x51ccc178, hashtype::RSS_UDP_IPV4));
+        assert_eq!(rss_flow(k, ALL, src, dst, 1), (0x323e8fc2, hashtype::RSS_IPV4), "ICMP: addresses only");
+        let no_tcp = ALL & !enable::RSS_TCP_IPV4;
+        assert_eq!(rss_flow(k, no_tcp, src, dst, IPPROTO_TCP), (0x323e8fc2, hashtype::RSS_IPV4), "2-tuple fallback");
+        assert_eq!(rss_flow(k, enable::RSS_TCP_IPV6, src, dst, IPPROTO_TCP), (0, hashtype::NONE), "no v4 type on");
+        let (d6, s6): (SocketAddr, SocketAddr) =
+            ("[3ffe:2501:200:3::1]:1766".parse().unwrap(), "[3ffe:2501:200:1fff::7]:2794".parse().unwrap());
+        assert_eq!(rss_flow(k, ALL, s6, d6, IPPROTO_TCP), (0x40207d3d, hashtype::RSS_TCP_IPV6));
+        assert_eq!(rss_flow(k, enable::RSS_IPV6, s6, d6, IPPROTO_UDP), (0x2cc18cd5, hashtype::RSS_IPV6));
+        assert_eq!(rss_flow(k, ALL, src, d6, IPPROTO_TCP), (0, hashtype::NONE), "mixed families");
     }
 
     #[test]

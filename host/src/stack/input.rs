@@ -1,5 +1,5 @@
-//! The interface worker and protocol input: ARP, ICMP, ICMPv6 with
-//! neighbour discovery, and TCP demultiplexing to connections and listeners.
+//! The queue workers and protocol input: ARP, ICMP, ICMPv6 with neighbour
+//! discovery, and TCP demultiplexing to connections and listeners.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -7,62 +7,61 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use super::tcb::{SegIn, Tcb};
-use super::{bump, is_no_irq, lock, Conn, Iface, Stack};
+use super::{bump, lock, Conn, Iface, Stack};
+use crate::driver::Error as DrvError;
 use crate::mbuf::Mbuf;
 use crate::net::tcp::{TH_ACK, TH_RST, TH_SYN};
 use crate::net::{arp, ether, icmp, icmp6, ether_input, Input, TcpSegment};
 
-/// How long the worker sleeps at most when nothing happens (timers are checked at least this often).
+/// How long a worker sleeps at most when nothing happens (timers are checked at least this often).
 const IDLE_WAIT: Duration = Duration::from_millis(5);
 /// Frames taken per poll.
 const BUDGET: usize = 256;
 /// How often neighbour caches age.
 const NEIGH_TICK: Duration = Duration::from_millis(100);
+/// How often a worker runs its shards' TCP timers at most (FreeBSD's callout tick at hz=1000):
+/// under load it wakes per burst, and a scan per burst would cost more than the timers do.
+const TIMER_TICK: Duration = Duration::from_millis(1);
 
-/// One interface's worker: receive, input, timers, transmit, until the interface departs.
-pub(super) fn worker(stack: Stack, weak: Weak<Iface>) {
+/// Queue pair `q`'s worker: sleeps on the queue's interrupt vector, receives what RSS steered
+/// to RX queue `q`, runs protocol input, its shards' timers (and, for queue 0, the neighbour
+/// caches' ageing), and pushes TX queue `q` to its ring, until the interface departs. It
+/// shares no lock with the other queues' workers.
+pub(super) fn worker(stack: Stack, weak: Weak<Iface>, q: u16) {
     let mut rx = Vec::with_capacity(BUDGET);
     let mut next_neigh = Instant::now();
-    let mut irq = true;
+    let mut next_timers = Instant::now();
     loop {
         let Some(iface) = weak.upgrade() else { return };
         if iface.departed.load(Ordering::SeqCst) {
             return;
         }
-        // Wait (without the driver's lock, so applications can transmit meanwhile).
-        let pending = {
-            let g = lock(&iface.drv);
-            match g.as_ref() {
-                Some(d) => d.work_pending().unwrap_or(true),
-                None => return,
+        let ring = iface.drv.queue(q);
+        // Sleeps on the vector without any lock held, so senders use the rings meanwhile.
+        match ring.wait(IDLE_WAIT) {
+            Ok(_) => {}
+            Err(DrvError::Detached) => return,
+            Err(e @ DrvError::Dev(_)) => {
+                log::error!("{}: queue {q}: device failed: {e}; the worker stops", iface.name);
+                bump(&stack.inner.counters.driver_errors);
+                return;
             }
-        };
-        if !pending {
-            if irq {
-                match iface.dev.wait_irq(IDLE_WAIT) {
-                    Ok(_) => {}
-                    Err(e) if is_no_irq(&e) => irq = false,
-                    Err(e) => {
-                        log::error!("{}: device failed: {e}; the worker stops", iface.name);
-                        bump(&stack.inner.counters.driver_errors);
-                        return;
-                    }
-                }
-            } else {
-                std::thread::sleep(Duration::from_micros(200));
+            Err(e) => {
+                log::warn!("{}: queue {q}: {e}", iface.name);
+                bump(&stack.inner.counters.driver_errors);
             }
         }
-        {
-            let mut g = lock(&iface.drv);
-            let Some(d) = g.as_mut() else { return };
-            if irq {
-                let _ = d.ack_interrupt();
-            }
-            if let Err(e) = d.poll(&mut rx, BUDGET) {
-                log::warn!("{}: receive: {e}", iface.name);
-                bump(&stack.inner.counters.driver_errors);
-                if matches!(e, crate::driver::Error::Wedged(_)) {
+        if let Err(e) = ring.poll(&mut rx, BUDGET) {
+            match e {
+                DrvError::Detached => return,
+                DrvError::Wedged(_) => {
+                    log::error!("{}: queue {q}: {e}; the worker stops", iface.name);
+                    bump(&stack.inner.counters.driver_errors);
                     return;
+                }
+                _ => {
+                    log::warn!("{}: queue {q}: receive: {e}", iface.name);
+                    bump(&stack.inner.counters.driver_errors);
                 }
             }
         }
@@ -70,12 +69,15 @@ pub(super) fn worker(stack: Stack, weak: Weak<Iface>) {
         for m in rx.drain(..) {
             frame_input(&stack, &iface, m, now);
         }
-        stack.tcp_timers(&iface, now);
-        if now >= next_neigh {
+        if now >= next_timers {
+            next_timers = now + TIMER_TICK;
+            stack.tcp_timers(&iface, q, now);
+        }
+        if q == 0 && now >= next_neigh {
             next_neigh = now + NEIGH_TICK;
             neigh_tick(&stack, &iface, now);
         }
-        stack.flush(&iface);
+        stack.flush_q(&iface, q);
     }
 }
 
@@ -312,7 +314,7 @@ impl Stack {
         if let Some(rst) = Tcb::rst_for(&sin) {
             bump(&self.inner.counters.rst_no_conn);
             if let Some(route) = self.route(remote.ip()) {
-                self.send_segments(&route, local, remote, vec![rst]);
+                self.send_segments(&route, local, remote, vec![rst], None);
             }
         }
     }
@@ -350,7 +352,7 @@ impl Stack {
             route,
             tcb: std::sync::Mutex::new(tcb),
             cv: std::sync::Condvar::new(),
-            txlock: std::sync::Mutex::new(()),
+            txlock: std::sync::Mutex::new(super::TxPlace::default()),
             listener: Some(l.clone()),
             handed_over: std::sync::atomic::AtomicBool::new(false),
             owned: std::sync::atomic::AtomicBool::new(false),
@@ -392,9 +394,13 @@ impl Stack {
         }
     }
 
-    /// Runs due timers of this interface's connections.
-    pub(crate) fn tcp_timers(&self, iface: &Iface, now: Instant) {
-        for shard in &self.inner.shards {
+    /// Runs due timers of this interface's connections in the shards of worker `q`: shard `s`
+    /// belongs to worker `s % queues`, so the interface's workers together look at each
+    /// connection once per tick, and no two run the same connection's timers.
+    pub(crate) fn tcp_timers(&self, iface: &Iface, q: u16, now: Instant) {
+        let workers = iface.snd.len().max(1);
+        let mine = self.inner.shards.iter().enumerate().filter(|(s, _)| s % workers == q as usize);
+        for (_, shard) in mine {
             let due: Vec<Arc<Conn>> = lock(shard)
                 .values()
                 .filter(|c| c.route.ifref == iface.ifref)

@@ -6,24 +6,53 @@
 //!   by pointer. Connections keep the `IfRef` of their route; a lookup that
 //!   finds the index empty or reused is a departed interface, and the
 //!   connection ends with `ENETDOWN`. [`Stack::detach`] takes the interface
-//!   out of the table first, stops its worker, frees everything queued for it
-//!   (transmit queue, frames held for address resolution) and aborts its
-//!   connections, so nothing it owned outlives it.
+//!   out of the table first, stops all its workers, frees everything queued
+//!   for it (every transmit queue, frames held for address resolution; frames
+//!   that arrive for it later are freed on the spot), counting each, aborts
+//!   its connections, and only then shuts the driver down, so nothing it
+//!   owned outlives it.
 //! - **No lock is held across a send.** Protocol state (a connection's
 //!   `Tcb`, a neighbour cache) is locked to decide what to send, unlocked,
 //!   and only then are frames handed to the driver, whose own lock never
 //!   calls back into the stack.
 //! - **Connection lookup is sharded by the flow hash** (the Toeplitz hash of
-//!   the NIC's RSS, computed in software until the NIC supplies it): a
-//!   segment takes only its shard's lock; listening sockets are found from
-//!   every shard in their own table.
+//!   the tuple as it arrives, under the default key): a segment takes only
+//!   its shard's lock; listening sockets are found from every shard in their
+//!   own table.
 //! - **Offloads follow the interface**: segments ask for checksums and TSO,
 //!   `ip_output` leaves to the NIC what `if_hwassist` takes and computes the
 //!   rest; a TSO burst becomes software segments (GSO) when TSO is off.
 //!   Received checksums are trusted as far as the NIC marked them.
-//! - Each interface has one worker thread (FreeBSD's netisr for one queue):
-//!   it receives, runs protocol input and the timers, and drains the
-//!   transmit queue. Applications send from their own threads.
+//! - **One worker thread per queue pair** (FreeBSD's per-queue taskqueue):
+//!   worker `q` sleeps on its queue's interrupt vector, takes the frames RSS
+//!   steered to RX queue `q`, reclaims and refills TX queue `q`, and runs the
+//!   timers of the connection-table shards `s` with `s % queues == q` (so the
+//!   workers together scan each connection once per tick, not once each);
+//!   worker 0 also ages the neighbour caches. No lock of the interface or the
+//!   driver is common to two workers. Applications send from their own
+//!   threads.
+//! - **A connection transmits on the queue pair it receives on**: its TX
+//!   queue is the RX queue the NIC's RSS gives its packets (the Toeplitz hash
+//!   of the tuple as it *arrives*, remote as source, looked up in the driver's
+//!   shadow of the indirection table: [`crate::driver::RssConfig`]), so its
+//!   frames stay in order on one ring. Frames that belong to no connection
+//!   (ARP, neighbour discovery, ICMP, UDP) go on queue 0 unless they carry a
+//!   hash.
+//! - **Ordering when RSS changes** (key, types or table, at run time): a
+//!   connection notices the new RSS generation the next time it sends and
+//!   recomputes its queue. If the queue changes, before its next frame is
+//!   queued on the new one the stack waits (holding only that connection's
+//!   send order) until every frame the connection queued on the old TX queue
+//!   has left the software queue and the NIC has completed every packet posted
+//!   to the old ring up to then. A TX completion means the NIC fetched the
+//!   frame into its transmit path, which is shared by all queues and in order,
+//!   so the connection's frames reach the wire in the order it sent them. The
+//!   wait is bounded (a stalled NIC is counted in `txq_move_timeouts` and the
+//!   frame goes out anyway). Frames held for address resolution are queued,
+//!   when resolved, on the queue the table names then. On receive, frames in
+//!   flight during the switch may arrive on the old queue after newer ones on
+//!   the new queue; TCP tolerates that reordering, and it can only affect
+//!   frames already in flight.
 //!
 //! Time is wall-clock time ([`Instant`]): the peer across a TAP is a real
 //! kernel whose timers run on the same clock, so RTTs and RTOs are measured
@@ -34,6 +63,8 @@
 pub mod cc;
 pub mod hostcache;
 mod input;
+#[cfg(test)]
+mod mq_tests;
 pub mod socket;
 pub mod tcb;
 pub mod udp;
@@ -53,7 +84,6 @@ use std::time::{Duration, Instant};
 
 use nic_abi::csum::{CSUM_IP6_TSO, CSUM_IP_TSO};
 
-use crate::dev::{DevError, Device};
 use crate::driver::Driver;
 use crate::ifnet::Ifnet;
 use crate::mbuf::{IfRef, Mbuf};
@@ -97,7 +127,8 @@ pub struct StackConfig {
     pub hostcache_max: usize,
     /// Neighbour caches.
     pub neigh: NeighConfig,
-    /// Frames an interface's transmit queue holds while the ring is full (`ifq_maxlen`).
+    /// Frames each of an interface's transmit queues (one per queue pair) holds while its ring
+    /// is full (`ifq_maxlen`).
     pub txq_max: usize,
 }
 
@@ -175,37 +206,63 @@ pub struct StackCounters {
     pub driver_errors: AtomicU64,
     /// UDP datagrams for a port nobody has bound, dropped (`udps_noport`).
     pub udp_noport: AtomicU64,
+    /// Connections whose TX queue changed because RSS changed (key, types or table).
+    pub txq_moves: AtomicU64,
+    /// … of which the old queue did not drain in time (the NIC stalled); sent anyway.
+    pub txq_move_timeouts: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// One transmit queue of an interface, in front of one TX ring (FreeBSD's per-ring
+/// `buf_ring`): frames wait here while the ring is full. Each frame carries the ticket it
+/// was queued with (free-running), so a connection can tell when all it queued has left.
+#[derive(Default)]
+struct SndQueue {
+    frames: VecDeque<Mbuf>,
+    /// `tickets[i]` is the ticket of `frames[i]` (a burst cut in software keeps its ticket).
+    tickets: VecDeque<u64>,
+    /// Tickets handed out so far (the last frame queued has this one).
+    pushed: u64,
+}
+
 /// One attached interface.
 pub(crate) struct Iface {
     pub(crate) ifref: IfRef,
     pub(crate) name: String,
-    drv: Mutex<Option<Driver>>,
-    dev: Arc<dyn Device>,
-    pub(crate) ifnet: RwLock<Ifnet>,
+    /// The driver, shared by the queues' workers and the senders; shut down by `detach` once
+    /// every worker has stopped.
+    drv: Arc<Driver>,
     pub(crate) addrs: IfAddrs,
     pub(crate) ll6: Ipv6Addr,
     arp: Mutex<NeighCache<Ipv4Addr>>,
     nd: Mutex<NeighCache<Ipv6Addr>>,
-    snd: Mutex<VecDeque<Mbuf>>,
+    /// One transmit queue per queue pair of the driver.
+    snd: Box<[Mutex<SndQueue>]>,
     departed: AtomicBool,
     ip_id: AtomicU16,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Iface {
     fn lladdr(&self) -> [u8; 6] {
-        lock_read(&self.ifnet).if_lladdr
+        self.drv.lladdr()
     }
 
     /// The interface as the protocol code reads it now (capabilities change under ifconfig).
     pub(crate) fn ifnet(&self) -> Ifnet {
-        lock_read(&self.ifnet).clone()
+        self.drv.ifnet()
+    }
+
+    /// The TX queue of a frame that belongs to no connection: the RX queue of its hash when it
+    /// carries one, else queue 0.
+    fn queue_of_frame(&self, m: &Mbuf) -> u16 {
+        match m.pkthdr.rsstype {
+            nic_abi::rss::hashtype::NONE => 0,
+            _ => self.drv.rss_queue(m.pkthdr.flowid),
+        }
     }
 
     /// Whether `a` is one of this interface's unicast addresses.
@@ -255,6 +312,22 @@ pub(crate) struct Route {
     pub(crate) nexthop: IpAddr,
 }
 
+/// Where a connection's frames go out: the TX queue chosen under an RSS generation, kept so
+/// the choice only changes at a point where nothing of the connection is left in the old queue
+/// (see the module docs, "Ordering when RSS changes").
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TxPlace {
+    /// The interface and RSS generation the choice was made under; `None`: not placed yet.
+    placed: Option<(IfRef, u64)>,
+    /// The hash and `M_HASHTYPE` the NIC gives the connection's received packets.
+    hash: u32,
+    rsstype: u8,
+    /// The TX queue.
+    queue: u16,
+    /// Ticket of the connection's last frame queued on `queue` (0: none).
+    ticket: u64,
+}
+
 /// One connection as the stack holds it.
 pub(crate) struct Conn {
     pub(crate) local: SocketAddr,
@@ -265,8 +338,9 @@ pub(crate) struct Conn {
     pub(crate) cv: Condvar,
     /// Held from producing segments (under `tcb`) until they are queued on the interface, so two
     /// threads sending for one connection keep its segments in order on the wire, without the
-    /// protocol lock being held across the send. Taken only while holding `tcb`.
-    pub(crate) txlock: Mutex<()>,
+    /// protocol lock being held across the send. Taken only while holding `tcb`. Holds where
+    /// the connection's frames go out.
+    pub(crate) txlock: Mutex<TxPlace>,
     /// The listener to hand it to once established (passive opens).
     pub(crate) listener: Option<Arc<socket::ListenShared>>,
     pub(crate) handed_over: AtomicBool,
@@ -304,6 +378,9 @@ pub struct DetachReport {
     pub frames_purged: usize,
     /// Connections routed over it, ended with `ENETDOWN` (and forgotten).
     pub conns_aborted: usize,
+    /// Packets already on the NIC's TX rings without a completion when the driver stopped it
+    /// (sent or not, nobody can tell); their buffers were freed with the rings.
+    pub tx_unconfirmed: usize,
 }
 
 /// A row of the connection table (netstat).
@@ -346,14 +423,15 @@ fn tso_flag(v6: bool) -> u32 {
     }
 }
 
-/// A driver on a simulated NIC, sized for a stack (256-slot rings, 16 MiB of DMA memory): what
-/// the TAP interface and the demo's cable pair both attach.
+/// A driver on a simulated NIC, sized for a stack (256-slot rings, every queue pair the build
+/// has, 48 MiB of lazily mapped DMA memory: 4.7 MB per queue pair): what the TAP interface and
+/// the demo's cable pair both attach.
 #[cfg(feature = "sim")]
 pub(crate) fn sim_driver(
     nic: nic_sim::SimNic,
     lladdr: [u8; 6],
 ) -> Result<Driver, Box<dyn std::error::Error + Send + Sync>> {
-    let dev = Arc::new(crate::dev::sim::SimDevice::new(nic, 16 << 20)?);
+    let dev = Arc::new(crate::dev::sim::SimDevice::new(nic, 48 << 20)?);
     let cfg = crate::DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr, ..Default::default() };
     Ok(Driver::attach_with(dev, cfg)?)
 }
@@ -416,9 +494,8 @@ impl Stack {
     }
 
     /// Attaches a driver as the next interface (`nic0`, `nic1`, …) with
-    /// `addrs`, and starts its worker. Returns the interface index.
-    pub fn attach(&self, mut drv: Driver, addrs: IfAddrs) -> Result<u16, StackError> {
-        let dev = drv.device().clone();
+    /// `addrs`, and starts one worker per queue pair. Returns the interface index.
+    pub fn attach(&self, drv: Driver, addrs: IfAddrs) -> Result<u16, StackError> {
         let (slot, generation) = {
             let ifaces = lock_read(&self.inner.ifaces);
             let slot = ifaces.iter().position(|s| s.is_none()).unwrap_or(ifaces.len());
@@ -432,22 +509,20 @@ impl Stack {
         let index = (slot + 1) as u16;
         let name = format!("nic{slot}");
         drv.set_ifname(&name, index, generation);
-        let ifnet = drv.ifnet().clone();
-        let ll6 = link_local(ifnet.if_lladdr);
+        let ll6 = link_local(drv.lladdr());
+        let queues = drv.num_queues();
         let iface = Arc::new(Iface {
             ifref: IfRef { index, generation },
             name,
-            drv: Mutex::new(Some(drv)),
-            dev,
-            ifnet: RwLock::new(ifnet),
+            drv: Arc::new(drv),
             addrs,
             ll6,
             arp: Mutex::new(NeighCache::new(self.inner.cfg.neigh)),
             nd: Mutex::new(NeighCache::new(self.inner.cfg.neigh)),
-            snd: Mutex::new(VecDeque::new()),
+            snd: (0..queues).map(|_| Mutex::new(SndQueue::default())).collect(),
             departed: AtomicBool::new(false),
             ip_id: AtomicU16::new((std::process::id() & 0xffff) as u16),
-            worker: Mutex::new(None),
+            workers: Mutex::new(Vec::new()),
         });
         {
             let mut ifaces = lock_write(&self.inner.ifaces);
@@ -456,20 +531,33 @@ impl Stack {
             }
             ifaces[slot] = Some(iface.clone());
         }
-        let weak = Arc::downgrade(&iface);
-        let stack = self.clone();
-        let h = std::thread::Builder::new()
-            .name(format!("{}-worker", iface.name))
-            .spawn(move || input::worker(stack, weak))
-            .map_err(StackError::Thread)?;
-        *lock(&iface.worker) = Some(h);
+        for q in 0..queues {
+            let weak = Arc::downgrade(&iface);
+            let stack = self.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("{}-q{q}", iface.name))
+                .spawn(move || input::worker(stack, weak, q));
+            match h {
+                Ok(h) => lock(&iface.workers).push(h),
+                Err(e) => {
+                    // Undo: the workers started so far stop, the driver shuts down.
+                    drop(iface);
+                    let _ = self.detach(index);
+                    return Err(StackError::Thread(e));
+                }
+            }
+        }
         Ok(index)
     }
 
     /// Takes interface `index` away while packets, timers and connections may
-    /// still refer to it: out of the table first (new lookups fail), worker
-    /// stopped, queued frames freed, connections ended with `ENETDOWN`, the
-    /// NIC quiesced. Returns what was freed.
+    /// still refer to it: out of the table first (new lookups fail), every
+    /// worker stopped (joined), every queued frame freed and counted,
+    /// connections ended with `ENETDOWN`, and only then the driver shut down
+    /// (it waits for any sender still inside a ring, quiesces the NIC, frees
+    /// every queue's memory). A sender that still holds the interface finds it
+    /// departed and frees what it brings, counted in `purged`. Returns what was
+    /// freed.
     pub fn detach(&self, index: u16) -> Result<DetachReport, StackError> {
         let iface = {
             let mut ifaces = lock_write(&self.inner.ifaces);
@@ -477,11 +565,17 @@ impl Stack {
             ifaces.get_mut(slot).and_then(Option::take).ok_or(StackError::NoInterface(index))?
         };
         iface.departed.store(true, Ordering::SeqCst);
-        if let Some(h) = lock(&iface.worker).take() {
+        let workers: Vec<JoinHandle<()>> = lock(&iface.workers).drain(..).collect();
+        for h in workers {
             let _ = h.join();
         }
         let mut rep = DetachReport::default();
-        rep.frames_purged += lock(&iface.snd).drain(..).count();
+        for q in iface.snd.iter() {
+            let mut s = lock(q);
+            rep.frames_purged += s.frames.len();
+            s.frames.clear();
+            s.tickets.clear();
+        }
         rep.frames_purged += lock(&iface.arp).purge();
         rep.frames_purged += lock(&iface.nd).purge();
         self.inner.counters.purged.fetch_add(rep.frames_purged as u64, Ordering::Relaxed);
@@ -503,9 +597,7 @@ impl Stack {
                 c.cv.notify_all();
             }
         }
-        if let Some(drv) = lock(&iface.drv).take() {
-            drv.detach().map_err(StackError::Driver)?;
-        }
+        rep.tx_unconfirmed = iface.drv.shutdown().map_err(StackError::Driver)?.tx_unconfirmed;
         Ok(rep)
     }
 
@@ -539,19 +631,16 @@ impl Stack {
         self.iface_at(index).map(|i| i.ifnet())
     }
 
-    /// Runs `f` on interface `index`'s driver (counters, capability changes); the stack's
-    /// copy of `Ifnet` follows whatever `f` changed.
-    pub fn with_driver<R>(&self, index: u16, f: impl FnOnce(&mut Driver) -> R) -> Result<R, StackError> {
+    /// Runs `f` on interface `index`'s driver (counters, capability and RSS changes). The
+    /// driver serialises its own configuration changes and the stack reads the interface and
+    /// RSS from it, so nothing is held around `f`; an interface departing meanwhile makes the
+    /// driver's calls return [`crate::driver::Error::Detached`].
+    pub fn with_driver<R>(&self, index: u16, f: impl FnOnce(&Driver) -> R) -> Result<R, StackError> {
         let i = self.iface_at(index).ok_or(StackError::NoInterface(index))?;
-        let mut g = lock(&i.drv);
-        let d = g.as_mut().ok_or(StackError::NoInterface(index))?;
-        let r = f(d);
-        let snapshot = d.ifnet().clone();
-        drop(g);
-        if let Ok(mut w) = i.ifnet.write() {
-            *w = snapshot;
+        if i.departed.load(Ordering::SeqCst) {
+            return Err(StackError::NoInterface(index));
         }
-        Ok(r)
+        Ok(f(&i.drv))
     }
 
     /// Protocol counters (`netstat -s`).
@@ -749,27 +838,36 @@ impl Stack {
                 Vec::new()
             }
         };
-        let order = lock(&c.txlock);
+        let mut place = lock(&c.txlock);
         drop(t);
         c.cv.notify_all();
-        self.send_segments(&c.route, c.local, c.remote, segs);
-        drop(order);
+        self.send_segments(&c.route, c.local, c.remote, segs, Some(&mut place));
+        drop(place);
     }
 
     /// Sends `seg` (a RST) for `c` after whatever another thread is sending for it, releasing
     /// the connection's lock first (the order `conn_output` keeps).
     pub(crate) fn send_after(&self, c: &Conn, t: MutexGuard<'_, Tcb>, seg: Option<SegOut>) {
-        let order = lock(&c.txlock);
+        let mut place = lock(&c.txlock);
         drop(t);
         c.cv.notify_all();
         if let Some(s) = seg {
-            self.send_segments(&c.route, c.local, c.remote, vec![s]);
+            self.send_segments(&c.route, c.local, c.remote, vec![s], Some(&mut place));
         }
-        drop(order);
+        drop(place);
     }
 
-    /// Builds frames for `segs` from `local` to `remote` and queues them on the route's interface.
-    pub(crate) fn send_segments(&self, route: &Route, local: SocketAddr, remote: SocketAddr, segs: Vec<SegOut>) {
+    /// Builds frames for `segs` from `local` to `remote` and queues them on the route's
+    /// interface, on the TX queue of the flow's RSS queue pair. `place` is the connection's
+    /// (see [`TxPlace`]); without one (a RST for no connection) the queue is computed afresh.
+    pub(crate) fn send_segments(
+        &self,
+        route: &Route,
+        local: SocketAddr,
+        remote: SocketAddr,
+        segs: Vec<SegOut>,
+        mut place: Option<&mut TxPlace>,
+    ) {
         if segs.is_empty() {
             return;
         }
@@ -812,13 +910,107 @@ impl Stack {
                 }
             }
         }
-        self.l2_output(&iface, route.nexthop, frames);
+        let (q, hash, rsstype) = self.tx_queue_of(&iface, local, remote, place.as_deref_mut());
+        for f in &mut frames {
+            // FreeBSD's inp_flowid on the way out: the driver-independent record of the flow.
+            f.pkthdr.flowid = hash;
+            f.pkthdr.rsstype = rsstype;
+        }
+        if let (Some(ticket), Some(p)) = (self.l2_output_on(&iface, route.nexthop, frames, Some(q)), place) {
+            p.ticket = ticket;
+        }
     }
 
-    /// Resolves `nexthop` and queues `frames` (Ethernet frames with a placeholder destination).
-    pub(crate) fn l2_output(&self, iface: &Iface, nexthop: IpAddr, mut frames: Vec<Mbuf>) {
+    /// The TX queue (and RSS hash and type) of the flow `local`/`remote`: the RX queue the NIC
+    /// gives its packets, by the driver's RSS shadow. With the connection's `place`, the
+    /// choice is remembered and recomputed only when the interface or the RSS generation
+    /// changed; a change of queue first waits for the old queue to have sent what the
+    /// connection queued there ([`Stack::txq_barrier`]).
+    fn tx_queue_of(
+        &self,
+        iface: &Iface,
+        local: SocketAddr,
+        remote: SocketAddr,
+        place: Option<&mut TxPlace>,
+    ) -> (u16, u32, u8) {
+        let rss = iface.drv.rss();
+        let fresh = || {
+            // As the NIC sees the connection's packets arrive: remote is the source.
+            let (h, t) = rss.flow(remote, local, crate::net::rss::IPPROTO_TCP);
+            let q = if t == nic_abi::rss::hashtype::NONE { 0 } else { rss.queue_of(h) };
+            (q, h, t)
+        };
+        let Some(p) = place else { return fresh() };
+        let now = (iface.ifref, rss.generation);
+        if p.placed != Some(now) {
+            let (q, h, t) = fresh();
+            let moved = matches!(p.placed, Some((r, _)) if r == iface.ifref) && q != p.queue;
+            if moved {
+                bump(&self.inner.counters.txq_moves);
+                if p.ticket != 0 {
+                    self.txq_barrier(iface, p.queue, p.ticket);
+                }
+            }
+            let same_queue = p.placed.is_some_and(|(r, _)| r == iface.ifref) && q == p.queue;
+            *p = TxPlace { placed: Some(now), hash: h, rsstype: t, queue: q, ticket: if same_queue { p.ticket } else { 0 } };
+        }
+        (p.queue, p.hash, p.rsstype)
+    }
+
+    /// Waits until every frame queued on TX queue `q` with a ticket up to `ticket` has left the
+    /// software queue, and the NIC has completed every packet posted to ring `q` up to that
+    /// moment (completions are in order, and a completed packet is in the NIC's one in-order
+    /// transmit path). Then nothing of a connection whose last frame on `q` had `ticket` can be
+    /// overtaken by what it sends on another queue. Flushes and reclaims `q` meanwhile (its
+    /// worker may be busy); bounded by [`TXQ_MOVE_WAIT`], after which it gives up, counted.
+    fn txq_barrier(&self, iface: &Iface, q: u16, ticket: u64) {
+        let Some(snd) = iface.snd.get(q as usize) else { return };
+        let ring = iface.drv.queue(q);
+        let deadline = Instant::now() + TXQ_MOVE_WAIT;
+        let pause = || std::thread::sleep(Duration::from_micros(50));
+        let gone = || iface.departed.load(Ordering::SeqCst);
+        let mark = loop {
+            self.flush_q(iface, q);
+            {
+                let s = lock(snd);
+                if s.tickets.front().is_none_or(|t| *t > ticket) {
+                    // Read under the queue's lock: everything that left it is counted in `posted`.
+                    break Some(ring.tx_progress().posted);
+                }
+            }
+            if gone() || Instant::now() >= deadline {
+                break None;
+            }
+            let _ = ring.tx_reclaim();
+            pause();
+        };
+        let drained = mark.is_some_and(|mark| loop {
+            if ring.tx_progress().done >= mark {
+                break true;
+            }
+            if gone() || Instant::now() >= deadline {
+                break false;
+            }
+            let _ = ring.tx_reclaim();
+            pause();
+        });
+        if !drained && !gone() {
+            log::warn!("{}: TX queue {q} did not drain in {TXQ_MOVE_WAIT:?} for a connection moving queues", iface.name);
+            bump(&self.inner.counters.txq_move_timeouts);
+        }
+    }
+
+    /// Resolves `nexthop` and queues `frames` (Ethernet frames with a placeholder destination),
+    /// each on the TX queue of its hash, else queue 0.
+    pub(crate) fn l2_output(&self, iface: &Iface, nexthop: IpAddr, frames: Vec<Mbuf>) {
+        self.l2_output_on(iface, nexthop, frames, None);
+    }
+
+    /// [`Stack::l2_output`] on TX queue `q` when given; returns the ticket of the last frame
+    /// queued (`None` when they were held for resolution or dropped).
+    fn l2_output_on(&self, iface: &Iface, nexthop: IpAddr, mut frames: Vec<Mbuf>, q: Option<u16>) -> Option<u64> {
         if frames.is_empty() {
-            return;
+            return None;
         }
         let now = Instant::now();
         let mac = match nexthop {
@@ -830,15 +1022,36 @@ impl Stack {
             for f in &mut frames {
                 f.data_mut()[..6].copy_from_slice(&mac);
             }
-            self.enqueue(iface, frames);
-            return;
+            return match q {
+                Some(q) => self.enqueue_on(iface, q, frames),
+                None => {
+                    self.enqueue(iface, frames);
+                    None
+                }
+            };
         }
         let mut solicit = false;
         let mut resolved = Vec::new();
         for f in frames {
+            // Checked under the cache's lock: a departing interface purges its caches after
+            // setting `departed`, so a frame is either purged there or freed here, counted.
             let h = match nexthop {
-                IpAddr::V4(a) => lock(&iface.arp).hold(a, f, now),
-                IpAddr::V6(a) => lock(&iface.nd).hold(a, f, now),
+                IpAddr::V4(a) => {
+                    let mut c = lock(&iface.arp);
+                    if iface.departed.load(Ordering::SeqCst) {
+                        bump(&self.inner.counters.purged);
+                        continue;
+                    }
+                    c.hold(a, f, now)
+                }
+                IpAddr::V6(a) => {
+                    let mut c = lock(&iface.nd);
+                    if iface.departed.load(Ordering::SeqCst) {
+                        bump(&self.inner.counters.purged);
+                        continue;
+                    }
+                    c.hold(a, f, now)
+                }
             };
             match h {
                 Hold::Solicit => solicit = true,
@@ -853,6 +1066,7 @@ impl Stack {
         if solicit {
             self.solicit(iface, nexthop);
         }
+        None
     }
 
     /// Sends an ARP request or a neighbour solicitation for `target`.
@@ -944,82 +1158,139 @@ impl Stack {
         }
     }
 
-    /// Queues finished frames on the interface and pushes what fits onto the TX ring.
+    /// Queues finished frames that belong to no connection, each on the TX queue of its hash
+    /// (queue 0 without one), and pushes what fits onto the rings.
     pub(crate) fn enqueue(&self, iface: &Iface, frames: Vec<Mbuf>) {
-        {
-            let mut q = lock(&iface.snd);
+        let mut run: Vec<Mbuf> = Vec::new();
+        let mut run_q = 0;
+        for f in frames {
+            let q = iface.queue_of_frame(&f);
+            if q != run_q && !run.is_empty() {
+                self.enqueue_on(iface, run_q, std::mem::take(&mut run));
+            }
+            run_q = q;
+            run.push(f);
+        }
+        if !run.is_empty() {
+            self.enqueue_on(iface, run_q, run);
+        }
+    }
+
+    /// Queues `frames` on TX queue `q` (a queue not in use means 0) and pushes what fits onto
+    /// its ring. Returns the ticket of the last frame queued. A departed interface frees them,
+    /// counted in `purged`; a full queue drops them, counted in `txq_drops`.
+    pub(crate) fn enqueue_on(&self, iface: &Iface, q: u16, frames: Vec<Mbuf>) -> Option<u64> {
+        let q = if (q as usize) < iface.snd.len() { q } else { 0 };
+        let ticket = {
+            let mut s = lock(&iface.snd[q as usize]);
+            if iface.departed.load(Ordering::SeqCst) {
+                self.inner.counters.purged.fetch_add(frames.len() as u64, Ordering::Relaxed);
+                return None;
+            }
+            let mut last = None;
             for f in frames {
-                if q.len() >= self.inner.cfg.txq_max {
+                if s.frames.len() >= self.inner.cfg.txq_max {
                     bump(&self.inner.counters.txq_drops);
                     continue;
                 }
-                q.push_back(f);
+                s.pushed += 1;
+                let t = s.pushed;
+                s.frames.push_back(f);
+                s.tickets.push_back(t);
+                last = Some(t);
             }
-        }
-        self.flush(iface);
+            last
+        };
+        self.flush_q(iface, q);
+        ticket
     }
 
-    /// Moves frames from the interface's queue to the TX ring (reclaiming completions when it is full).
-    pub(crate) fn flush(&self, iface: &Iface) {
+    /// Moves frames from TX queue `q` to its ring (reclaiming completions when it is full).
+    /// Takes that queue's lock and its ring's, nothing common to other queues.
+    pub(crate) fn flush_q(&self, iface: &Iface, q: u16) {
+        let Some(snd) = iface.snd.get(q as usize) else { return };
         if iface.departed.load(Ordering::SeqCst) {
             return;
         }
-        let mut g = lock(&iface.drv);
-        let Some(drv) = g.as_mut() else { return };
-        let mut q = lock(&iface.snd);
+        let ring = iface.drv.queue(q);
+        let mut g = lock(snd);
+        let s = &mut *g;
+        if s.frames.is_empty() || iface.departed.load(Ordering::SeqCst) {
+            return;
+        }
         // Frames built before a capability change may ask for an offload that is now
         // off: finish those in software (the delayed checksum / GSO path) instead of
-        // letting the driver refuse them.
-        let (assist, capen) = (drv.ifnet().if_hwassist, drv.ifnet().if_capenable);
-        if q.iter().any(|m| m.pkthdr.csum_flags & !assist != 0) {
-            let old: Vec<Mbuf> = q.drain(..).collect();
-            for m in old {
-                if m.pkthdr.csum_flags & !assist == 0 {
-                    q.push_back(m);
+        // letting the driver refuse them. A burst cut in software keeps its ticket.
+        let (assist, capen) = iface.drv.offload_state();
+        if s.frames.iter().any(|m| m.pkthdr.csum_flags & !assist != 0) {
+            let old: Vec<(Mbuf, u64)> = s.frames.drain(..).zip(s.tickets.drain(..)).collect();
+            for (m, t) in old {
+                let (flowid, rsstype) = (m.pkthdr.flowid, m.pkthdr.rsstype);
+                let redo: Vec<Mbuf> = if m.pkthdr.csum_flags & !assist == 0 {
+                    vec![m]
                 } else if m.pkthdr.csum_flags & nic_abi::csum::CSUM_TSO != 0 {
                     match offload::tso_or_gso(m, assist, capen) {
-                        Ok((ms, _)) => q.extend(ms),
-                        Err(_) => bump(&self.inner.counters.output_errors),
+                        Ok((ms, _)) => ms,
+                        Err(_) => {
+                            bump(&self.inner.counters.output_errors);
+                            vec![]
+                        }
                     }
                 } else {
                     match offload::software_finish(&m) {
                         Ok(bytes) => {
                             let mut f = Mbuf::from_vec(bytes);
                             f.pkthdr.l2hlen = m.pkthdr.l2hlen;
-                            q.push_back(f);
+                            vec![f]
                         }
-                        Err(_) => bump(&self.inner.counters.output_errors),
+                        Err(_) => {
+                            bump(&self.inner.counters.output_errors);
+                            vec![]
+                        }
                     }
+                };
+                for mut f in redo {
+                    (f.pkthdr.flowid, f.pkthdr.rsstype) = (flowid, rsstype);
+                    s.frames.push_back(f);
+                    s.tickets.push_back(t);
                 }
             }
         }
         for _ in 0..2 {
-            if q.is_empty() {
+            if s.frames.is_empty() {
                 break;
             }
-            match drv.tx_batch(&mut q) {
+            let before = s.frames.len();
+            let r = ring.tx_batch(&mut s.frames);
+            s.tickets.drain(..before - s.frames.len());
+            match r {
                 Ok(_) => {}
                 Err(crate::driver::Error::TxRejected(r)) => {
                     // The driver refused the frame at the front: drop it, counted, and go on.
                     log::warn!("{}: driver refused a frame: {r}", iface.name);
-                    q.pop_front();
+                    s.frames.pop_front();
+                    s.tickets.pop_front();
                     bump(&self.inner.counters.output_errors);
                 }
+                Err(crate::driver::Error::Detached) => break,
                 Err(e) => {
-                    log::warn!("{}: transmit: {e}", iface.name);
+                    log::warn!("{}: transmit on queue {q}: {e}", iface.name);
                     bump(&self.inner.counters.driver_errors);
                     break;
                 }
             }
-            if q.is_empty() {
+            if s.frames.is_empty() {
                 break;
             }
-            if drv.tx_reclaim().is_err() {
+            if ring.tx_reclaim().is_err() {
                 break;
             }
         }
     }
 }
+
+/// Longest a connection waits for its old TX queue to drain when RSS moves it to another.
+pub(crate) const TXQ_MOVE_WAIT: Duration = Duration::from_millis(500);
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the stack down with it: the data is still consistent
@@ -1035,6 +1306,4 @@ fn lock_write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     m.write().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) fn is_no_irq(e: &DevError) -> bool {
-    matches!(e, DevError::NoInterrupts)
-}
+

@@ -182,7 +182,7 @@ impl Stack {
             route,
             tcb: Mutex::new(tcb),
             cv: Condvar::new(),
-            txlock: Mutex::new(()),
+            txlock: Mutex::new(super::TxPlace::default()),
             listener: None,
             handed_over: AtomicBool::new(true),
             owned: AtomicBool::new(true),

@@ -92,7 +92,7 @@ impl TapNic {
         if cfg.capdisable != 0 {
             nic.write32(nic_abi::regs::ctrl::CAPDISABLE, cfg.capdisable)?;
         }
-        let mut drv = super::sim_driver(nic.clone(), cfg.lladdr)?;
+        let drv = super::sim_driver(nic.clone(), cfg.lladdr)?;
         drv.set_mtu(mtu);
         let words: Vec<&str> = cfg.ifconfig.iter().map(String::as_str).collect();
         drv.ifconfig(&words)?;

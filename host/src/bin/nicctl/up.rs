@@ -29,7 +29,7 @@ pub fn run(vfio: Option<String>, hold: u64) -> Res {
             Arc::new(dev)
         }
     };
-    let mut drv = Driver::attach_with(dev, DriverConfig::default())?;
+    let drv = Driver::attach_with(dev, DriverConfig::default())?;
     let i = drv.info().clone();
     let ifp = drv.ifnet();
     let mac: Vec<String> = ifp.if_lladdr.iter().map(|b| format!("{b:02x}")).collect();

@@ -603,6 +603,12 @@ impl Device for VfioDevice {
         }
         Ok(sys::eventfd_take(&irq.eventfd).map_err(gone)? > 0)
     }
+
+    /// One vector: vector 0 of MSI-X or MSI goes to one eventfd, which every queue shares (the
+    /// driver wakes each queue's waiter from it). An eventfd per MSI-X vector is future work.
+    fn irq_vectors(&self) -> u32 {
+        1
+    }
 }
 
 /// Opens a VFIO node, turning errno into the message for it.
