@@ -5,8 +5,10 @@
 //! For every input bit, most significant first, a set bit XORs the key's
 //! current left-most 32 bits into the hash; the key then moves left one bit.
 //! Since the key is a register, input bit `i` always meets the same window
-//! (key bits `319 - i ..= 288 - i`), so each hash bit is one AND-XOR tree over
-//! the 288 tuple bits: no iteration, no state. The tuple is laid out as the
+//! (key bits `319 - i ..= 288 - i`), so hash bit `31 - j` is the parity of the
+//! tuple ANDed with key bits `319 - j ..= 32 - j`: 32 AND-XOR trees over the
+//! 288 tuple bits, no iteration, no state (written as reductions, so synthesis
+//! builds trees rather than a 288-deep chain of multiplexers). The tuple is laid out as the
 //! hash defines it (source address, destination address, then source and
 //! destination port), first byte in bits 287..280; an IPv4 or 2-tuple input
 //! leaves its unused low bits zero (a zero bit adds nothing, so a 12-byte
@@ -41,10 +43,8 @@ impl Logic for Toeplitz {
         dff_setup!(self, clock, acc);
         self.hash.next = self.acc.q.val();
         self.h.next = 0.into();
-        for i in 0..288 {
-            if self.tuple.val().get_bit(287 - i) {
-                self.h.next = self.h.val() ^ self.key.val().get_bits::<32>(288 - i);
-            }
+        for j in 0..32 {
+            self.h.next = self.h.val().replace_bit(31 - j, (self.tuple.val() & self.key.val().get_bits::<288>(32 - j)).xor());
         }
         if self.valid.val() {
             self.acc.d.next = self.h.val();

@@ -60,7 +60,6 @@ pub struct RxRss {
     ht: DFF<Bits<8>>,
     tz: Toeplitz,
     sw: Signal<Local, Bits<64>>,
-    sh: Signal<Local, Bits<16>>,
     a4: Signal<Local, Bits<64>>,
     a6: Signal<Local, Bits<256>>,
     pt: Signal<Local, Bits<32>>,
@@ -110,7 +109,6 @@ impl Default for RxRss {
             ht: Default::default(),
             tz: Default::default(),
             sw: Default::default(),
-            sh: Default::default(),
             a4: Default::default(),
             a6: Default::default(),
             pt: Default::default(),
@@ -153,26 +151,77 @@ impl Logic for RxRss {
             | (bit_cast::<64, 8>(self.data.val().get_bits::<8>(40)) << 16)
             | (bit_cast::<64, 8>(self.data.val().get_bits::<8>(48)) << 8)
             | bit_cast::<64, 8>(self.data.val().get_bits::<8>(56));
-        self.sh.next = bits::<16>(448) - (self.beat.val() << 6);
-        if self.valid.val() & (self.beat.val() < 8) {
+        // Beat k fills cap bits 511 - 64k ..= 448 - 64k (a constant place per beat: no shifter);
+        // beat 0 clears the rest.
+        if self.valid.val() {
             if self.beat.val() == 0 {
                 self.cap.d.next = bit_cast::<512, 64>(self.sw.val()) << 448;
-            } else {
-                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << self.sh.val());
+            }
+            if self.beat.val() == 1 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 384);
+            }
+            if self.beat.val() == 2 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 320);
+            }
+            if self.beat.val() == 3 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 256);
+            }
+            if self.beat.val() == 4 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 192);
+            }
+            if self.beat.val() == 5 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 128);
+            }
+            if self.beat.val() == 6 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 64);
+            }
+            if self.beat.val() == 7 {
+                self.cap.d.next = self.cap.q.val() | (bit_cast::<512, 64>(self.sw.val()) << 0);
             }
         }
 
         // The fields, where the parser says they are (an n-byte field at byte o is
         // cap bits 511 - 8o ..= 512 - 8(o + n)).
-        self.a4.next = self.cap.q.val().get_bits::<64>((bits::<16>(352) - (self.l3start.val() << 3)).index());
-        self.a6.next = self.cap.q.val().get_bits::<256>((bits::<16>(192) - (self.l3start.val() << 3)).index());
-        self.pt.next = self.cap.q.val().get_bits::<32>((bits::<16>(480) - (self.l4start.val() << 3)).index());
+        // Addresses sit at one of two places (with or without an 802.1Q tag), the ports at one of
+        // seven (IPv4 header lengths; IPv6 without extension headers): constant selects, no shifter.
+        self.a4.next = self.cap.q.val().get_bits::<64>(240);
+        self.a6.next = self.cap.q.val().get_bits::<256>(80);
+        if self.l3start.val() == 18 {
+            self.a4.next = self.cap.q.val().get_bits::<64>(208);
+            self.a6.next = self.cap.q.val().get_bits::<256>(48);
+        }
+        self.pt.next = 0.into();
+        if self.l4start.val() == 34 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(208);
+        }
+        if self.l4start.val() == 38 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(176);
+        }
+        if self.l4start.val() == 42 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(144);
+        }
+        if self.l4start.val() == 46 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(112);
+        }
+        if self.l4start.val() == 50 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(80);
+        }
+        if self.l4start.val() == 54 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(48);
+        }
+        if self.l4start.val() == 58 {
+            self.pt.next = self.cap.q.val().get_bits::<32>(16);
+        }
         self.a4_ok.next = self.v4.val()
+            & ((self.l3start.val() == 14) | (self.l3start.val() == 18))
             & (self.ihl.val() >= 5)
             & (self.l3start.val() + 20 <= self.len.val())
             & (self.l3start.val() + 20 <= 64);
-        self.a6_ok.next = self.v6.val() & (self.l3start.val() + 40 <= self.len.val()) & (self.l3start.val() + 40 <= 64);
-        self.pt_ok.next = self.l4_known.val() & (self.l4start.val() + 4 <= self.len.val()) & (self.l4start.val() + 4 <= 64);
+        self.a6_ok.next = self.v6.val() & ((self.l3start.val() == 14) | (self.l3start.val() == 18)) & (self.l3start.val() + 40 <= self.len.val()) & (self.l3start.val() + 40 <= 64);
+        self.pt_ok.next = self.l4_known.val()
+            & (self.l4start.val() + 4 <= self.len.val())
+            & (self.l4start.val() + 4 <= 64)
+            & ((self.l4start.val() & 3) == 2);
         self.tcp.next = self.pt_ok.val() & (self.proto.val() == 6);
         self.udp.next = self.pt_ok.val() & (self.proto.val() == 17);
 
