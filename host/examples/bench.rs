@@ -317,6 +317,35 @@ fn send(args: &[String]) {
     println!("send: {mode}, {bursts} bursts' worth ({mb} MiB), {wire} frames so far, {:.2} s", t.elapsed().as_secs_f64());
 }
 
+/// Connection lookup per received segment with 1, 1 000 and 100 000 connections: wall time per
+/// lookup (best of 5 passes over 200 000 lookups of tuples in the table, in random order, so the
+/// table does not sit in cache by luck); `lookup --n N` runs one table for callgrind.
+fn lookup(args: &[String]) {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let sizes: Vec<usize> = match args.iter().position(|a| a == "--n") {
+        Some(i) => vec![args[i + 1].parse().expect("--n N")],
+        None => vec![1, 1_000, 100_000],
+    };
+    println!("| connections | ns per lookup | lookups/s (one thread) |");
+    println!("|---:|---:|---:|");
+    for n in sizes {
+        let stack = nic_host::stack::Stack::new(Default::default());
+        let tuples = stack.bench_fill(n);
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let probes: Vec<_> = (0..200_000).map(|_| *tuples.choose(&mut rng).unwrap()).collect();
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let found = stack.bench_lookups(&probes);
+            best = best.min(t.elapsed().as_secs_f64());
+            assert_eq!(found, probes.len());
+        }
+        let ns = best * 1e9 / probes.len() as f64;
+        println!("| {n} | {ns:.0} | {:.2} M |", 1e3 / ns);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
@@ -324,8 +353,9 @@ fn main() {
         Some("driver") => driver(&args[2..]),
         Some("tso") => tso(),
         Some("send") => send(&args[2..]),
+        Some("lookup") => lookup(&args[2..]),
         Some(x) => {
-            eprintln!("bench: unknown mode `{x}`; use `throughput`, `tso`, `send [--mode tso|gso|plain] [--mb N]` or `driver [--frames N] [--size S] [--offload on|off]`");
+            eprintln!("bench: unknown mode `{x}`; use `throughput`, `tso`, `send [--mode tso|gso|plain] [--mb N]` `driver [--frames N] [--size S] [--offload on|off]` or `lookup [--n N]`");
             std::process::exit(2);
         }
     }

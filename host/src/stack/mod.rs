@@ -738,6 +738,46 @@ impl Stack {
         v
     }
 
+    /// Benchmark hook (docs/PERFORMANCE.md, `bench lookup`): fills the connection table with `n`
+    /// established-looking connections to distinct remotes (no interface behind them: they are
+    /// only looked up, never sent on) and returns their `(local, remote)` tuples.
+    #[doc(hidden)]
+    pub fn bench_fill(&self, n: usize) -> Vec<(SocketAddr, SocketAddr)> {
+        let path = PathInfo { mtu: 1500, ip_hlen: 20, link_hlen: 14, tso: false, tso_max: 0 };
+        let ifref = IfRef { index: u16::MAX, generation: 0 };
+        let local: SocketAddr = "10.0.0.2:443".parse().unwrap();
+        (0..n)
+            .map(|i| {
+                let remote = SocketAddr::new(
+                    IpAddr::V4(Ipv4Addr::from(0x0a80_0000 + (i as u32 >> 14))),
+                    1024 + (i as u16 & 0x3fff),
+                );
+                let tcb = tcb::Tcb::connect(self.inner.cfg.tcb.clone(), local, remote, 1, &path, Box::new(cc::NewReno::default()));
+                let c = Arc::new(Conn {
+                    local,
+                    remote,
+                    route: Route { ifref, src: local.ip(), nexthop: remote.ip() },
+                    tcb: Mutex::new(tcb),
+                    cv: Condvar::new(),
+                    txlock: Mutex::new(TxPlace::default()),
+                    listener: None,
+                    handed_over: AtomicBool::new(true),
+                    owned: AtomicBool::new(false),
+                });
+                assert!(self.insert(c), "distinct tuples");
+                (local, remote)
+            })
+            .collect()
+    }
+
+    /// Benchmark hook: the receive path's connection lookup for each tuple (what `tcp_input`
+    /// does per segment before the connection's lock); returns how many were found.
+    #[doc(hidden)]
+    #[inline(never)]
+    pub fn bench_lookups(&self, tuples: &[(SocketAddr, SocketAddr)]) -> usize {
+        tuples.iter().filter(|(l, r)| self.lookup(*l, *r).is_some()).count()
+    }
+
     pub(crate) fn lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<Arc<Conn>> {
         lock(self.shard(local, remote)).get(&(local, remote)).cloned()
     }
