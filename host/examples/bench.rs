@@ -346,6 +346,70 @@ fn lookup(args: &[String]) {
     }
 }
 
+/// The stack's packet rate with one worker and with two: `flows` TCP connections between two
+/// stacks on a simulated cable, each sending `mb` MiB at once, every offload on, each driver
+/// using `queues` queue pairs (one worker thread per pair). Prints one table row.
+fn flows(args: &[String]) {
+    use nic_host::stack::cable::CablePair;
+    use nic_host::stack::socket::SockOpts;
+    use nic_host::stack::IfAddrs;
+    use std::io::{Read, Write};
+    let arg = |name: &str, default: usize| {
+        args.iter().position(|a| a == name).map_or(default, |i| args[i + 1].parse().expect("a number"))
+    };
+    let (queues, nflows, mb) = (arg("--queues", 2) as u16, arg("--flows", 8), arg("--mb", 4));
+    let addrs = |last: u8| IfAddrs { v4: Some((std::net::Ipv4Addr::new(10, 0, 0, last), 24)), ..Default::default() };
+    let pair = CablePair::start_with_queues(addrs(1), addrs(2), None, Some(queues)).expect("two stacks on a cable");
+    let l = pair.b.tcp_listen("10.0.0.2:5001".parse().unwrap(), 64, SockOpts::default()).unwrap();
+    let cycles0 = pair.cycles();
+    let t = Instant::now();
+    let mut senders = vec![];
+    for i in 0..nflows {
+        let mut s = pair.a.tcp_connect("10.0.0.2:5001".parse().unwrap(), SockOpts::default()).unwrap();
+        senders.push(std::thread::spawn(move || {
+            let buf = vec![i as u8; 1 << 20];
+            for _ in 0..mb {
+                s.write_all(&buf).unwrap();
+            }
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+        }));
+    }
+    let mut readers = vec![];
+    for _ in 0..nflows {
+        let mut s = l.accept().unwrap();
+        readers.push(std::thread::spawn(move || {
+            let mut n = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match s.read(&mut buf).unwrap() {
+                    0 => return n,
+                    k => n += k,
+                }
+            }
+        }));
+    }
+    senders.into_iter().for_each(|h| h.join().unwrap());
+    let total: usize = readers.into_iter().map(|h| h.join().unwrap()).sum();
+    let wall = t.elapsed().as_secs_f64();
+    let cycles = pair.cycles() - cycles0;
+    assert_eq!(total, nflows * mb << 20, "every byte arrived");
+    let frames: u64 = [&pair.a, &pair.b]
+        .iter()
+        .map(|s| {
+            let idx = s.interfaces()[0].0;
+            s.with_driver(idx, |d| d.hw_queue_stats().unwrap().iter().map(|q| q.1 as u64).sum::<u64>()).unwrap()
+        })
+        .sum();
+    let sim_s = cycles as f64 / (nic_abi::CLOCK_KHZ as f64 * 1e3);
+    println!(
+        "| {queues} | {nflows} × {mb} MiB | {wall:.2} | {:.0} | {:.1} | {:.0} | {:.2} |",
+        frames as f64 / wall,
+        (total * 8) as f64 / wall / 1e6,
+        frames as f64 / sim_s / 1e3,
+        cycles as f64 / wall / 1e6
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
@@ -354,8 +418,9 @@ fn main() {
         Some("tso") => tso(),
         Some("send") => send(&args[2..]),
         Some("lookup") => lookup(&args[2..]),
+        Some("flows") => flows(&args[2..]),
         Some(x) => {
-            eprintln!("bench: unknown mode `{x}`; use `throughput`, `tso`, `send [--mode tso|gso|plain] [--mb N]` `driver [--frames N] [--size S] [--offload on|off]` or `lookup [--n N]`");
+            eprintln!("bench: unknown mode `{x}`; use `throughput`, `tso`, `send [--mode tso|gso|plain] [--mb N]` `driver [--frames N] [--size S] [--offload on|off]` `lookup [--n N]` or `flows [--queues Q] [--flows F] [--mb M]`");
             std::process::exit(2);
         }
     }

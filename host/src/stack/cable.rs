@@ -28,13 +28,24 @@ impl CablePair {
         b_addrs: IfAddrs,
         pcap: Option<PathBuf>,
     ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
+        Self::start_with_queues(a_addrs, b_addrs, pcap, None)
+    }
+
+    /// [`CablePair::start`] with each driver using `queues` queue pairs (one worker each;
+    /// `None`: all the NIC has), for comparing one worker with several.
+    pub fn start_with_queues(
+        a_addrs: IfAddrs,
+        b_addrs: IfAddrs,
+        pcap: Option<PathBuf>,
+        queues: Option<u16>,
+    ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
         let sim = match pcap {
             Some(p) => Sim::start(SimConfig::new(PcapTap::create(p, Cable::new())?))?,
             None => Sim::start(SimConfig::cable())?,
         };
         let mut stacks = Vec::new();
         for (i, addrs) in [a_addrs, b_addrs].into_iter().enumerate() {
-            let drv = super::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1])?;
+            let drv = super::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1], queues)?;
             let s = Stack::new(StackConfig::default());
             s.attach(drv, addrs)?;
             stacks.push(s);

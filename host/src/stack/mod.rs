@@ -430,9 +430,10 @@ fn tso_flag(v6: bool) -> u32 {
 pub(crate) fn sim_driver(
     nic: nic_sim::SimNic,
     lladdr: [u8; 6],
+    queues: Option<u16>,
 ) -> Result<Driver, Box<dyn std::error::Error + Send + Sync>> {
     let dev = Arc::new(crate::dev::sim::SimDevice::new(nic, 48 << 20)?);
-    let cfg = crate::DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr, ..Default::default() };
+    let cfg = crate::DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr, queues, ..Default::default() };
     Ok(Driver::attach_with(dev, cfg)?)
 }
 

@@ -36,6 +36,8 @@ pub struct TapNicConfig {
     pub capdisable: u32,
     /// Stack tunables.
     pub stack: StackConfig,
+    /// Queue pairs to use (one worker each); `None`: every pair the NIC has.
+    pub queues: Option<u16>,
 }
 
 impl TapNicConfig {
@@ -51,6 +53,7 @@ impl TapNicConfig {
             lladdr: [0x02, 0x6e, 0x69, 0x63, 0x00, 0x02],
             capdisable: 0,
             stack: StackConfig::default(),
+            queues: None,
         }
     }
 }
@@ -92,7 +95,7 @@ impl TapNic {
         if cfg.capdisable != 0 {
             nic.write32(nic_abi::regs::ctrl::CAPDISABLE, cfg.capdisable)?;
         }
-        let drv = super::sim_driver(nic.clone(), cfg.lladdr)?;
+        let drv = super::sim_driver(nic.clone(), cfg.lladdr, cfg.queues)?;
         drv.set_mtu(mtu);
         let words: Vec<&str> = cfg.ifconfig.iter().map(String::as_str).collect();
         drv.ifconfig(&words)?;

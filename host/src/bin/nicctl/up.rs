@@ -105,6 +105,10 @@ pub struct StackArgs {
     /// Seconds between status lines.
     #[arg(long, default_value_t = 5, requires = "tap")]
     pub status_every: u64,
+    /// Queue pairs to use, one worker thread each (default: every pair the NIC has); RSS spreads
+    /// received flows over them.
+    #[arg(long, requires = "tap")]
+    pub queues: Option<u16>,
 }
 
 fn parse_cidr<T: std::str::FromStr>(s: &str, max: u8) -> Result<(T, u8), String> {
@@ -135,6 +139,7 @@ pub fn run_stack(a: StackArgs) -> Res {
         cfg.capdisable |= nic_host::ifnet::ifcap_word(w).ok_or_else(|| nic_host::ifnet::CapError::UnknownWord(w.to_string()).to_string())?;
     }
     cfg.mtu = a.mtu;
+    cfg.queues = a.queues;
     let nic = TapNic::start(cfg).map_err(|e| format!("cannot bring up the stack on TAP {tap}: {e}"))?;
     let ctl = a.ctl.clone().unwrap_or_else(nic_host::ctl::default_path);
     let server = nic_host::ctl::CtlServer::start(nic.stack.clone(), &ctl, Some(nic.clock()))?;
