@@ -183,6 +183,8 @@ pub struct NicCore {
     rx0: RxEngine,
     rx1: RxEngine,
     wr_who: DFF<Bits<2>>,
+    ret0: DFF<Bits<16>>,
+    ret1: DFF<Bits<16>>,
     tx_cur: DFF<Bit>,
     tx_last: DFF<Bit>,
     quiet_q: DFF<Bit>,
@@ -197,7 +199,7 @@ pub struct NicCore {
 impl Logic for NicCore {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, wr_who, tx_cur, tx_last, quiet_q, reset_req);
+        dff_setup!(self, clock, wr_who, ret0, ret1, tx_cur, tx_last, quiet_q, reset_req);
         clock!(
             self, clock, csr, qr0, qr1, rssr, rd, wr, rarb, warb, tx0, tx1, txf0, txf1, txm0, txm1, txo, rxc, rxf, rxm,
             disp, rx0, rx1
@@ -513,6 +515,19 @@ impl Logic for NicCore {
             self.txo.fifo_dout.next = self.txf1.dout.val();
             self.txo.fifo_empty.next = self.txf1.empty.val();
         }
+        // Frames each queue's output has finished: its engine completes a packet only after.
+        if self.txo.done.val() & !self.tx_cur.q.val() {
+            self.ret0.d.next = self.ret0.q.val() + 1;
+        }
+        if self.txo.done.val() & self.tx_cur.q.val() {
+            self.ret1.d.next = self.ret1.q.val() + 1;
+        }
+        if self.rst.val() {
+            self.ret0.d.next = 0.into();
+            self.ret1.d.next = 0.into();
+        }
+        self.tx0.retired.next = self.ret0.q.val();
+        self.tx1.retired.next = self.ret1.q.val();
         self.txf0.pop.next = self.txo.fifo_pop.val() & !self.tx_cur.q.val();
         self.txf1.pop.next = self.txo.fifo_pop.val() & self.tx_cur.q.val();
         self.m_axis_tx_tdata.next = self.txo.tdata.val();
@@ -665,6 +680,8 @@ impl NicCore {
             rx0: Default::default(),
             rx1: Default::default(),
             wr_who: Default::default(),
+            ret0: Default::default(),
+            ret1: Default::default(),
             tx_cur: Default::default(),
             tx_last: Default::default(),
             quiet_q: Default::default(),

@@ -19,7 +19,9 @@ pub struct RxMeta {
     pub flags: Bits<32>,
     /// Folded L4 sum including the pseudo-header (0xffff when valid).
     pub cdata: Bits<16>,
+    /// RSS hash (`flowid`), 0 with no hash.
     pub hash: Bits<32>,
+    /// Its `M_HASHTYPE_*` (0: none).
     pub htype: Bits<8>,
 }
 
@@ -104,4 +106,6 @@ pub struct TxCpl {
     pub len: Bits<16>,
     /// Status code.
     pub status: Bits<7>,
+    /// Frames the engine had pushed when this was queued: written once that many have retired.
+    pub seq: Bits<16>,
 }

@@ -14,7 +14,13 @@
 //! Idle -> Gather --refused------------------------------------------------> Cpl -> Idle [-> Skip]
 //!           |--TSO--> HdrReq -> Hdr -> HdrChk --template bad--------------/^
 //!           \--------------------------------> DataReq -> Data (all buffers) -> Wait -/
-//! CIdle --record queued, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
+//! CIdle --record queued, its frames retired, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
+//! ```
+//! A completion is written only once every frame its packet put in the FIFO
+//! has left the output stage (`retired`, counted there per queue): "complete"
+//! means "on the wire", so a driver that moves a flow to another queue after
+//! its completions knows nothing of it is still waiting in this queue's FIFO.
+//! ```text
 //! ```
 //! Every state leaves on its own (the DMA engines always finish a command,
 //! error responses included; the segmenter always finishes a packet), on the
@@ -146,6 +152,8 @@ pub struct TxEngine {
     pub meta_din: Signal<Out, TxMeta>,
     /// Meta FIFO has no room for another frame.
     pub meta_full: Signal<In, Bit>,
+    /// Frames of this queue the output stage has finished (sent or discarded), free-running.
+    pub retired: Signal<In, Bits<16>>,
     /// Pulses when a completion is written.
     pub ev_cpl: Signal<Out, Bit>,
     /// Pulses when a descriptor completes with an error status.
@@ -177,6 +185,8 @@ pub struct TxEngine {
     ch: Fifo<TxSg, 3, 4>,
     cl: Fifo<Bits<16>, 3, 4>,
     cq: Fifo<TxCpl, 3, 4>,
+    pushed: DFF<Bits<16>>,
+    retired_ok: Signal<Local, Bit>,
     cst: DFF<CplState>,
     ccnt: DFF<Bits<2>>,
     pf: DescFetch,
@@ -288,6 +298,7 @@ impl Default for TxEngine {
             meta_din: Default::default(),
             meta_full: Default::default(),
             ev_cpl: Default::default(),
+            retired: Default::default(),
             inc_desc_err: Default::default(),
             busy: Default::default(),
             state: Default::default(),
@@ -315,6 +326,8 @@ impl Default for TxEngine {
             ch: Default::default(),
             cl: Default::default(),
             cq: Default::default(),
+            pushed: Default::default(),
+            retired_ok: Default::default(),
             cst: Default::default(),
             ccnt: Default::default(),
             pf: DescFetch::new(5),
@@ -385,7 +398,7 @@ impl Logic for TxEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after, go_pend, first_buf, nxt, d_addr,
-            d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt
+            d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt, pushed
         );
         clock!(self, clock, seg, dq, ch, cl, cq);
         self.seg.reset.next = self.reset.val();
@@ -639,9 +652,18 @@ impl Logic for TxEngine {
         self.cq.pop.next = false;
         self.ev_cpl.next = false;
         self.inc_desc_err.next = false;
+        // Frames pushed by the time the record was queued, all retired (modular: at most a FIFO's
+        // worth apart).
+        self.retired_ok.next = (self.retired.val() - self.cq.dout.val().seq) < 0x8000_u64;
+        if self.meta_push.val() {
+            self.pushed.d.next = self.pushed.q.val() + 1;
+        }
         match self.cst.q.val() {
             CplState::CIdle => {
-                if !self.cq.empty.val() & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val()) {
+                if !self.cq.empty.val()
+                    & self.retired_ok.val()
+                    & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val())
+                {
                     self.cst.d.next = CplState::CReq;
                 }
             }
@@ -669,6 +691,7 @@ impl Logic for TxEngine {
         self.cq.din.next.index = self.head_q.q.val();
         self.cq.din.next.len = self.cl.dout.val();
         self.cq.din.next.status = self.pst.q.val();
+        self.cq.din.next.seq = self.pushed.q.val();
         self.ch.push.next = false;
         self.ch.pop.next = false;
         self.ch.din.next.addr = self.dq.dout.val().addr;
@@ -868,6 +891,7 @@ impl Logic for TxEngine {
             self.cq_tail_q.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
             self.go_pend.d.next = false;
+            self.pushed.d.next = 0.into();
             self.nxt.d.next = false;
         }
     }

@@ -59,6 +59,8 @@ pub struct TxOut {
     pub did_tso: Signal<Out, Bit>,
     /// A frame is in progress.
     pub busy: Signal<Out, Bit>,
+    /// Pulses when a frame's last beat leaves (sent) or is discarded (a dropped frame).
+    pub done: Signal<Out, Bit>,
     active: DFF<Bit>,
     m: DFF<TxMeta>,
     bidx: DFF<Bits<16>>,
@@ -119,11 +121,13 @@ impl Logic for TxOut {
         self.fire.next = self.active.q.val() & !self.fifo_empty.val() & (self.tready.val() | self.m.q.val().drop);
         self.fifo_pop.next = self.fire.val();
         self.sent.next = false;
+        self.done.next = false;
         self.sent_len.next = self.m.q.val().len;
         if self.fire.val() {
             self.bidx.d.next = self.bidx.q.val() + 1;
             if self.is_last.val() {
                 self.active.d.next = false;
+                self.done.next = true;
                 self.sent.next = !self.m.q.val().drop;
             }
         }
