@@ -14,13 +14,16 @@
 //! leaves its unused low bits zero (a zero bit adds nothing, so a 12-byte
 //! tuple simply ends early).
 //!
+//! The tuple is registered before the trees (so synthesis cannot fold the
+//! logic that chose the tuple into each of the 32 trees, and the trees start
+//! at a flip-flop), and the hash after them:
 //! ```text
-//! tuple, valid ‾‾\___     hash: the cycle after valid, held until the next
+//! tuple, valid ‾‾\_______     hash: two cycles after valid, held until the next
 //! ```
 
 use rust_hdl::prelude::*;
 
-/// Toeplitz hash over up to 36 bytes with a 40-byte key, registered.
+/// Toeplitz hash over up to 36 bytes with a 40-byte key, two register stages.
 #[derive(LogicBlock, Default)]
 pub struct Toeplitz {
     /// Clock.
@@ -31,8 +34,10 @@ pub struct Toeplitz {
     pub tuple: Signal<In, Bits<288>>,
     /// Hash `tuple` this cycle.
     pub valid: Signal<In, Bit>,
-    /// The hash of the last valid tuple, from the cycle after.
+    /// The hash of the last valid tuple, from two cycles after.
     pub hash: Signal<Out, Bits<32>>,
+    tq: DFF<Bits<288>>,
+    v1: DFF<Bit>,
     acc: DFF<Bits<32>>,
     h: Signal<Local, Bits<32>>,
 }
@@ -40,13 +45,17 @@ pub struct Toeplitz {
 impl Logic for Toeplitz {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, acc);
+        dff_setup!(self, clock, tq, v1, acc);
         self.hash.next = self.acc.q.val();
+        self.v1.d.next = self.valid.val();
+        if self.valid.val() {
+            self.tq.d.next = self.tuple.val();
+        }
         self.h.next = 0.into();
         for j in 0..32 {
-            self.h.next = self.h.val().replace_bit(31 - j, (self.tuple.val() & self.key.val().get_bits::<288>(32 - j)).xor());
+            self.h.next = self.h.val().replace_bit(31 - j, (self.tq.q.val() & self.key.val().get_bits::<288>(32 - j)).xor());
         }
-        if self.valid.val() {
+        if self.v1.q.val() {
             self.acc.d.next = self.h.val();
         }
     }

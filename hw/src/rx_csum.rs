@@ -6,8 +6,9 @@
 //! stage 0  RxParse sees beat k            (registers what beats 0..=k say)
 //! stage 1  this block sums beat k         (masks from the parser's registers)
 //!          and pushes it into the RX FIFO
-//! stage 2  after the last beat: verdict -> RxMeta; RSS hashes the frame (rx_rss)
-//! stage 3  RxMeta with the hash into the meta FIFO
+//! stage 2  after the last beat: verdict -> RxMeta; RSS picks the tuple (rx_rss)
+//! stage 3  RSS hashes it
+//! stage 4  RxMeta with the hash into the meta FIFO
 //! ```
 //! Three sums per frame: the IPv4 header (must fold to 0xffff), the L4
 //! segment up to the IP datagram's end (Ethernet padding excluded), and the
@@ -77,6 +78,9 @@ pub struct RxCsum {
     fin2: DFF<Bit>,
     acc2: DFF<Bit>,
     mq: DFF<RxMeta>,
+    fin3: DFF<Bit>,
+    acc3f: DFF<Bit>,
+    mq2: DFF<RxMeta>,
     mid: DFF<Bit>,
     too_long: DFF<Bit>,
     s1_first: DFF<Bit>,
@@ -169,7 +173,8 @@ impl Default for RxCsum {
             meta_din: Default::default(), meta_full: Default::default(), inc_l3_bad: Default::default(),
             inc_l4_bad: Default::default(), inc_l4_calc: Default::default(), inc_drop_err: Default::default(),
             busy: Default::default(), p: Default::default(), rss: Default::default(), fin2: Default::default(),
-            acc2: Default::default(), mq: Default::default(), rss_key: Default::default(), rss_types: Default::default(),
+            acc2: Default::default(), mq: Default::default(), fin3: Default::default(), acc3f: Default::default(),
+            mq2: Default::default(), rss_key: Default::default(), rss_types: Default::default(),
             mid: Default::default(), too_long: Default::default(), s1_first: Default::default(), f_long: Default::default(), skip: Default::default(), v_in: Default::default(), s1_data: Default::default(),
             s1_keep: Default::default(), s1_valid: Default::default(), s1_last: Default::default(),
             s1_user: Default::default(), s1_b: Default::default(), acc3: Default::default(),
@@ -207,7 +212,7 @@ impl Logic for RxCsum {
     fn update(&mut self) {
         dff_setup!(
             self, clock, mid, too_long, s1_first, f_long, skip, s1_data, s1_keep, s1_valid, s1_last, s1_user, s1_b, acc3, acc4, acca, accept_q, pushed,
-            ufield, fin, fin2, acc2, mq, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_route, f_proto, f_len,
+            ufield, fin, fin2, acc2, mq, fin3, acc3f, mq2, f3, f4, fa, f_v4, f_v6, f_ihl, f_l3start, f_l3end, f_l4start, f_l4_known, f_route, f_proto, f_len,
             f_user, f_accept, f_nbeats, f_ufield
         );
         // A reset in the middle of a frame skips the rest of that frame (it is not a frame start).
@@ -489,21 +494,31 @@ impl Logic for RxCsum {
         if self.l4calc.val() {
             self.md.next.cdata = bit_cast::<16, 32>(self.t4.val());
         }
-        // The record waits a cycle for the RSS hash of the same frame (rx_rss: valid after `go`).
+        // The record waits two cycles for the RSS hash of the same frame (rx_rss: valid two
+        // cycles after `go`), in a pipeline: frames may end on consecutive cycles.
         self.fin2.d.next = self.fin.q.val();
         if self.fin.q.val() {
             self.mq.d.next = self.md.val();
             self.acc2.d.next = self.f_accept.q.val();
         }
-        self.meta_din.next = self.mq.q.val();
+        self.fin3.d.next = self.fin2.q.val();
+        if self.fin2.q.val() {
+            self.mq2.d.next = self.mq.q.val();
+            self.acc3f.d.next = self.acc2.q.val();
+        }
+        self.meta_din.next = self.mq2.q.val();
         self.meta_din.next.hash = self.rss.hash.val();
         self.meta_din.next.htype = self.rss.htype.val();
-        self.meta_push.next = self.fin2.q.val() & self.acc2.q.val();
+        self.meta_push.next = self.fin3.q.val() & self.acc3f.q.val();
         self.inc_drop_err.next = self.fin.q.val() & (!self.f_accept.q.val() | self.drop.val());
         self.inc_l3_bad.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l3calc.val() & !self.l3valid.val();
         self.inc_l4_bad.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val() & !self.l4valid.val();
         self.inc_l4_calc.next = self.fin.q.val() & self.f_accept.q.val() & !self.drop.val() & self.l4calc.val();
-        self.busy.next = self.s1_valid.q.val() | self.fin.q.val() | self.fin2.q.val() | (self.s1_b.q.val() != 0);
+        self.busy.next = self.s1_valid.q.val()
+            | self.fin.q.val()
+            | self.fin2.q.val()
+            | self.fin3.q.val()
+            | (self.s1_b.q.val() != 0);
 
         // RSS beside the verifier: the same beats, the same parser view at the verdict.
         self.rss.clock.next = self.clock.val();
@@ -529,6 +544,7 @@ impl Logic for RxCsum {
             self.s1_b.d.next = 0.into();
             self.fin.d.next = false;
             self.fin2.d.next = false;
+            self.fin3.d.next = false;
         }
     }
 }

@@ -6,13 +6,15 @@
 //! ports of every frame the ABI hashes with ports lie there), and when the
 //! verifier's parser has seen the whole frame (`go`, with the parser's
 //! registered view of it) the tuple is cut out of those bytes, its type
-//! chosen from the enabled hash types, and hashed. Both results are valid the
-//! cycle after `go`; the capture is free for the next frame from `go` on.
+//! chosen from the enabled hash types, and hashed. Both results are valid two
+//! cycles after `go` (and stay until the next frame's); the capture is free
+//! for the next frame from `go` on, and frames may follow each other every
+//! cycle (the hash is a two-stage pipeline).
 //!
 //! ```text
 //! beats 0..7 -> cap (frame byte 0 in bits 511..504)
 //! go: tuple = addresses [+ ports] out of cap, type by the enables -> Toeplitz
-//! go + 1: hash, htype
+//! go + 2: hash, htype
 //! ```
 
 use crate::rss::Toeplitz;
@@ -52,12 +54,13 @@ pub struct RxRss {
     pub proto: Signal<In, Bits<8>>,
     /// Frame length in bytes.
     pub len: Signal<In, Bits<16>>,
-    /// The hash, the cycle after `go`.
+    /// The hash, two cycles after `go`.
     pub hash: Signal<Out, Bits<32>>,
-    /// Its `M_HASHTYPE_*` (0: no hash), the cycle after `go`.
+    /// Its `M_HASHTYPE_*` (0: no hash), two cycles after `go`.
     pub htype: Signal<Out, Bits<8>>,
     cap: DFF<Bits<512>>,
     ht: DFF<Bits<8>>,
+    ht2: DFF<Bits<8>>,
     tz: Toeplitz,
     sw: Signal<Local, Bits<64>>,
     a4: Signal<Local, Bits<64>>,
@@ -107,6 +110,7 @@ impl Default for RxRss {
             htype: Default::default(),
             cap: Default::default(),
             ht: Default::default(),
+            ht2: Default::default(),
             tz: Default::default(),
             sw: Default::default(),
             a4: Default::default(),
@@ -137,10 +141,11 @@ impl Default for RxRss {
 impl Logic for RxRss {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, cap, ht);
+        dff_setup!(self, clock, cap, ht, ht2);
         self.tz.clock.next = self.clock.val();
         self.hash.next = self.tz.hash.val();
-        self.htype.next = self.ht.q.val();
+        self.htype.next = self.ht2.q.val();
+        self.ht2.d.next = self.ht.q.val();
 
         // Capture: the beat's bytes in wire order, frame byte 0 at the top of `cap`.
         self.sw.next = (bit_cast::<64, 8>(self.data.val().get_bits::<8>(0)) << 56)
