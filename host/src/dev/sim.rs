@@ -5,6 +5,12 @@
 //! simulated cycles; the model's DMA reaches this process's [`DmaRegion`] by
 //! IOVA, exactly the addresses the driver programs, so no address is
 //! translated twice.
+//!
+//! Interrupts: the model brings out one line per queue pair, and by default
+//! each is a vector of its own (MSI-X on a board). [`SimDevice::with_vectors`]
+//! presents them as fewer vectors, vector `v` the OR of the lines `q` with
+//! `q % vectors == v`, as a board with fewer vectors than queue pairs (or one
+//! MSI) wires them; so the driver's shared-vector path runs on the RTL too.
 
 use super::{DevError, Device, DmaRegion};
 use nic_sim::{DmaMemory, SimNic};
@@ -31,6 +37,8 @@ impl DmaMemory for RegionMemory {
 pub struct SimDevice {
     nic: SimNic,
     dma: Arc<DmaRegion>,
+    /// Interrupt vectors presented (1..=[`SIM_IRQ_LINES`]).
+    vectors: u32,
 }
 
 impl SimDevice {
@@ -39,7 +47,14 @@ impl SimDevice {
         let dma = DmaRegion::new(dma_bytes, SIM_IOVA_BASE + (nic.index() as u64) * 0x1_0000_0000)?;
         nic.attach_memory(Arc::new(RegionMemory(dma.clone())))
             .map_err(|e| DevError::Gone(format!("attaching DMA memory to the model: {e}")))?;
-        Ok(Self { nic, dma })
+        Ok(Self { nic, dma, vectors: SIM_IRQ_LINES })
+    }
+
+    /// The same device with its interrupt lines folded into `vectors` vectors (clamped to 1..=8):
+    /// queue pair `q`'s line fires vector `q % vectors`, as on a board with that many MSI-X
+    /// vectors (1: plain MSI). Lines stay level: a vector is high while any of its lines is.
+    pub fn with_vectors(self, vectors: u32) -> Self {
+        Self { vectors: vectors.clamp(1, SIM_IRQ_LINES), ..self }
     }
 
     /// The simulator handle, for wire-level access in tests and tools.
@@ -66,14 +81,16 @@ impl Device for SimDevice {
     }
     /// The model brings out every interrupt line separately (bit `q` of [`SimNic::irq_lines`]),
     /// as many as the widest build has queue pairs; the NIC's `NUM_QUEUES` says which are used.
+    /// Fewer when [`SimDevice::with_vectors`] folded them.
     fn irq_vectors(&self) -> u32 {
-        SIM_IRQ_LINES
+        self.vectors
     }
     fn wait_irq_vector(&self, vector: u32, timeout: Duration) -> Result<bool, DevError> {
-        if vector >= SIM_IRQ_LINES {
-            return Err(DevError::NoVector { vector, vectors: SIM_IRQ_LINES });
+        if vector >= self.vectors {
+            return Err(DevError::NoVector { vector, vectors: self.vectors });
         }
-        self.nic.wait_irq_lines(1u8 << vector, timeout).map_err(|e| DevError::Gone(e.to_string()))
+        let lines = (0..SIM_IRQ_LINES).filter(|q| q % self.vectors == vector).fold(0u8, |m, q| m | (1 << q));
+        self.nic.wait_irq_lines(lines, timeout).map_err(|e| DevError::Gone(e.to_string()))
     }
 }
 

@@ -944,7 +944,7 @@ impl Driver {
         let start = Instant::now();
         if self.uses_interrupts() {
             let r = if self.vectors.len() == 1 {
-                self.vectors[0].wait_since(&*self.dev, 0, since, timeout, || {
+                self.vectors[0].wait_since(|t| self.dev.wait_irq_vector(0, t), since, timeout, || {
                     if let Err(e) = self.ack_vector(0) {
                         log::warn!("{}: acknowledging interrupt vector 0: {e}", self.ifname());
                     }

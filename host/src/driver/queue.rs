@@ -623,7 +623,7 @@ impl<'a> Queue<'a> {
         }
         let pair = self.pair();
         if self.drv.uses_interrupts() {
-            let r = vector.wait_since(&*self.drv.dev, v, since, timeout, || {
+            let r = vector.wait_since(|t| self.drv.dev.wait_irq_vector(v, t), since, timeout, || {
                 if let Err(e) = self.drv.ack_vector(v) {
                     log::warn!("{}: acknowledging interrupt vector {v}: {e}", self.drv.ifname());
                 }

@@ -39,6 +39,17 @@ impl CablePair {
         pcap: Option<PathBuf>,
         queues: Option<u16>,
     ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
+        Self::start_with(a_addrs, b_addrs, pcap, queues, StackConfig::default())
+    }
+
+    /// [`CablePair::start_with_queues`] with both stacks built from `cfg`.
+    pub fn start_with(
+        a_addrs: IfAddrs,
+        b_addrs: IfAddrs,
+        pcap: Option<PathBuf>,
+        queues: Option<u16>,
+        cfg: StackConfig,
+    ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
         let sim = match pcap {
             Some(p) => Sim::start(SimConfig::new(PcapTap::create(p, Cable::new())?))?,
             None => Sim::start(SimConfig::cable())?,
@@ -46,7 +57,7 @@ impl CablePair {
         let mut stacks = Vec::new();
         for (i, addrs) in [a_addrs, b_addrs].into_iter().enumerate() {
             let drv = super::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1], queues)?;
-            let s = Stack::new(StackConfig::default());
+            let s = Stack::new(cfg.clone());
             s.attach(drv, addrs)?;
             stacks.push(s);
         }

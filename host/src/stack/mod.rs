@@ -130,6 +130,11 @@ pub struct StackConfig {
     /// Frames each of an interface's transmit queues (one per queue pair) holds while its ring
     /// is full (`ifq_maxlen`).
     pub txq_max: usize,
+    /// Longest a connection moving TX queues (an RSS change) waits for its old queue to drain
+    /// before sending anyway, counted in `txq_move_timeouts`: the bound for a stalled NIC. A
+    /// board drains a full ring in milliseconds; the Verilator model runs some 500 times slower
+    /// in wall time, so a stack on it under load needs a longer bound to tell slow from stalled.
+    pub txq_move_wait: Duration,
 }
 
 impl Default for StackConfig {
@@ -141,6 +146,7 @@ impl Default for StackConfig {
             hostcache_max: 4096,
             neigh: NeighConfig::default(),
             txq_max: 4096,
+            txq_move_wait: TXQ_MOVE_WAIT,
         }
     }
 }
@@ -1003,11 +1009,13 @@ impl Stack {
     /// moment (completions are in order, and a completed packet is in the NIC's one in-order
     /// transmit path). Then nothing of a connection whose last frame on `q` had `ticket` can be
     /// overtaken by what it sends on another queue. Flushes and reclaims `q` meanwhile (its
-    /// worker may be busy); bounded by [`TXQ_MOVE_WAIT`], after which it gives up, counted.
+    /// worker may be busy); bounded by [`StackConfig::txq_move_wait`], after which it gives up,
+    /// counted.
     fn txq_barrier(&self, iface: &Iface, q: u16, ticket: u64) {
         let Some(snd) = iface.snd.get(q as usize) else { return };
         let ring = iface.drv.queue(q);
-        let deadline = Instant::now() + TXQ_MOVE_WAIT;
+        let wait = self.inner.cfg.txq_move_wait;
+        let deadline = Instant::now() + wait;
         let pause = || std::thread::sleep(Duration::from_micros(50));
         let gone = || iface.departed.load(Ordering::SeqCst);
         let mark = loop {
@@ -1036,7 +1044,7 @@ impl Stack {
             pause();
         });
         if !drained && !gone() {
-            log::warn!("{}: TX queue {q} did not drain in {TXQ_MOVE_WAIT:?} for a connection moving queues", iface.name);
+            log::warn!("{}: TX queue {q} did not drain in {wait:?} for a connection moving queues", iface.name);
             bump(&self.inner.counters.txq_move_timeouts);
         }
     }
@@ -1330,7 +1338,8 @@ impl Stack {
     }
 }
 
-/// Longest a connection waits for its old TX queue to drain when RSS moves it to another.
+/// Longest a connection waits for its old TX queue to drain when RSS moves it to another, by
+/// default ([`StackConfig::txq_move_wait`]).
 pub(crate) const TXQ_MOVE_WAIT: Duration = Duration::from_millis(500);
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
