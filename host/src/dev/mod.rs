@@ -15,8 +15,6 @@ mod freelist;
 pub mod vfio;
 #[cfg(feature = "sim")]
 pub mod sim;
-#[cfg(test)]
-pub(crate) mod softnic;
 
 pub use dma::{DmaBuf, DmaRegion, DMA_BUF_ALIGN};
 

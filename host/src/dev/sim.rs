@@ -97,3 +97,11 @@ impl Device for SimDevice {
 /// Interrupt lines the model has: one per queue pair of the widest build (`u8` of line bits).
 const SIM_IRQ_LINES: u32 = 8;
 const _: () = assert!(SIM_IRQ_LINES >= nic_abi::MAX_QUEUES);
+
+/// One simulation at a time among the library's tests: a clock thread is busy while traffic
+/// flows, and several of them on a two-core machine starve each other's workers.
+#[cfg(test)]
+pub(crate) fn test_serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -63,7 +63,7 @@
 pub mod cc;
 pub mod hostcache;
 mod input;
-#[cfg(test)]
+#[cfg(all(test, feature = "sim"))]
 mod mq_tests;
 pub mod socket;
 pub mod tcb;
