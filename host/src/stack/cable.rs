@@ -39,7 +39,7 @@ impl CablePair {
         pcap: Option<PathBuf>,
         queues: Option<u16>,
     ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
-        Self::start_with(a_addrs, b_addrs, pcap, queues, StackConfig::default())
+        Self::start_with(a_addrs, b_addrs, pcap, queues, StackConfig::for_simulator())
     }
 
     /// [`CablePair::start_with_queues`] with both stacks built from `cfg`.

@@ -1342,6 +1342,14 @@ impl Stack {
 /// default ([`StackConfig::txq_move_wait`]).
 pub(crate) const TXQ_MOVE_WAIT: Duration = Duration::from_millis(500);
 
+impl StackConfig {
+    /// Defaults for a stack on the Verilator model, which drains a ring some 500 times slower in
+    /// wall time than a board: a queue move waits up to 30 s before calling the NIC stalled.
+    pub fn for_simulator() -> Self {
+        StackConfig { txq_move_wait: Duration::from_secs(30), ..Default::default() }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the stack down with it: the data is still consistent
     // at every unlock point, so a poisoned lock is used as is.

@@ -183,7 +183,7 @@ fn rss_changes_at_run_time_keep_each_connection_in_order() {
     let pcap = std::env::temp_dir().join(format!("nic-host-rss-order-{}.pcap", std::process::id()));
     // Moves under load drain in some hundreds of milliseconds of wall time on the model (on a
     // board, a fraction of one); the default bound would take a slow model for a stalled one.
-    let cfg = StackConfig { txq_move_wait: Duration::from_secs(30), ..Default::default() };
+    let cfg = StackConfig::for_simulator();
     let p = CablePair::start_with(addrs(A), addrs(B), Some(pcap.clone()), None, cfg).unwrap();
     let (tx, rx) = mpsc::channel();
     sink(&p.a, 7001, tx);

@@ -52,7 +52,7 @@ impl TapNicConfig {
             mtu: None,
             lladdr: [0x02, 0x6e, 0x69, 0x63, 0x00, 0x02],
             capdisable: 0,
-            stack: StackConfig::default(),
+            stack: StackConfig::for_simulator(),
             queues: None,
         }
     }
