@@ -15,16 +15,10 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::time::Duration;
 
-use common::netns::{python_peer_client, python_peer_server, require_or_skip, PeerMode, PeerNet};
-use common::up::{addrs, data, serial, sha256_bytes, MIB, WAIT};
+use common::netns::{python_peer_client, python_peer_server, require_or_skip, tap_stack, PeerMode, PeerNet};
+use common::up::{data, serial, sha256_bytes, MIB, WAIT};
 use nic_host::stack::socket::SockOpts;
-use nic_host::stack::tapnic::{TapNic, TapNicConfig};
-
-fn in_process(net: &PeerNet) -> TapNic {
-    let mut cfg = TapNicConfig::new(&net.tap, addrs());
-    cfg.netns = Some(net.ns.name.clone());
-    TapNic::start(cfg).expect("stack on the TAP")
-}
+use nic_host::stack::tapnic::TapNic;
 
 /// Per queue: (TX packets, RX packets, RX drops), from the NIC's registers.
 fn queue_stats(nic: &TapNic) -> Vec<(u32, u32, u32)> {
@@ -43,7 +37,7 @@ fn many_flows_to_and_from_linux_spread_over_both_queues() {
     }
     let _g = serial();
     let net = PeerNet::tap("srs", "tapsrs", "10.0.0.1/24", "fd00::1/64").unwrap();
-    let nic = in_process(&net);
+    let nic = tap_stack(&net);
     let nq = nic.stack.with_driver(nic.ifindex, |d| d.num_queues()).unwrap();
     assert_eq!(nq, 2, "the default build has two queue pairs and the driver uses both");
     let before = queue_stats(&nic);
@@ -131,7 +125,7 @@ fn detach_while_flows_on_both_queues_run() {
     let _g = serial();
     for round in 0..2u16 {
         let net = PeerNet::tap("srd", "tapsrd", "10.0.0.1/24", "fd00::1/64").unwrap();
-        let nic = in_process(&net);
+        let nic = tap_stack(&net);
         let mut sinks = vec![];
         let mut writers = vec![];
         let mut used = [0usize; 2];

@@ -25,11 +25,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::netns::{
-    python_peer_client, python_peer_server, require_or_skip, PeerMode, PeerNet, PEER_V4, PEER_V6,
+    python_peer_client, python_peer_server, require_or_skip, tap_stack, PeerMode, PeerNet, PEER_V4, PEER_V6,
 };
-use common::up::{addrs, data, serial, sha256_file, tmp, Up, MIB, WAIT};
+use common::up::{data, serial, sha256_file, tmp, Up, MIB, WAIT};
 use nic_host::stack::socket::SockOpts;
-use nic_host::stack::tapnic::{TapNic, TapNicConfig};
 
 /// nicctl nc -> Linux sink, then Linux source -> nicctl nc -l, 16 MiB each, over `peer_ip`.
 fn both_ways(up: &Up, net: &PeerNet, peer_ip: &str, port: u16, seed: u64) {
@@ -137,12 +136,6 @@ fn sixteen_mib_each_way_v4_v6_offloads_off() {
     transfers("sof", Some("-txcsum,-txcsum6,-rxcsum,-rxcsum6,-tso4,-tso6"));
 }
 
-fn in_process(net: &PeerNet) -> TapNic {
-    let mut cfg = TapNicConfig::new(&net.tap, addrs());
-    cfg.netns = Some(net.ns.name.clone());
-    TapNic::start(cfg).expect("stack on the TAP")
-}
-
 #[test]
 fn handshake_close_reset_and_refusal_from_both_sides() {
     if !require_or_skip("handshake_close_reset_and_refusal_from_both_sides") {
@@ -150,7 +143,7 @@ fn handshake_close_reset_and_refusal_from_both_sides() {
     }
     let _g = serial();
     let net = PeerNet::tap("shr", "tapshr", "10.0.0.1/24", "fd00::1/64").unwrap();
-    let nic = in_process(&net);
+    let nic = tap_stack(&net);
     let st = &nic.stack;
     for (peer, port) in [("10.0.0.1", 7000u16), ("fd00::1", 7010)] {
         let dst: SocketAddr = SocketAddr::new(peer.parse().unwrap(), port);
@@ -213,7 +206,7 @@ fn path_mtu_shrinks_the_segment_size_and_the_transfer_finishes() {
     let net = PeerNet::routed("spm", "tapspm").unwrap();
     net.set_route_mtu(PEER_V4, 1400).unwrap();
     net.set_route_mtu(PEER_V6, 1280).unwrap();
-    let nic = in_process(&net);
+    let nic = tap_stack(&net);
     for (peer, port, mss) in [(PEER_V4, 7200u16, 1400 - 40), (PEER_V6, 7201, 1280 - 60)] {
         let sink = python_peer_server(net.peer(), peer, port, PeerMode::Sink).unwrap();
         let mut s = nic.stack.tcp_connect(SocketAddr::new(peer.parse().unwrap(), port), SockOpts::default()).unwrap();
@@ -238,7 +231,7 @@ fn detach_during_a_transfer_ends_it_with_an_error() {
     }
     let _g = serial();
     let net = PeerNet::tap("sdt", "tapsdt", "10.0.0.1/24", "fd00::1/64").unwrap();
-    let nic = in_process(&net);
+    let nic = tap_stack(&net);
     let sink = python_peer_server(&net.ns, "10.0.0.1", 7300, PeerMode::Sink).unwrap();
     let mut s = nic.stack.tcp_connect("10.0.0.1:7300".parse().unwrap(), SockOpts::default()).unwrap();
     let writer = std::thread::spawn(move || {
@@ -290,7 +283,7 @@ fn udp_datagrams_to_linux_and_back_both_families() {
     }
     let _g = serial();
     let net = PeerNet::tap("sud", "tapsud", "10.0.0.1/24", "fd00::1/64").unwrap();
-    let nic = in_process(&net);
+    let nic = tap_stack(&net);
     let mut sock = nic.stack.udp_bind("[::]:0".parse().unwrap()).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)));
     for (peer, port, max) in [("10.0.0.1", 7600u16, 1500 - 28), ("fd00::1", 7601, 1500 - 48)] {

@@ -958,30 +958,50 @@ impl Driver {
                     Ok(fired)
                 })
             };
-            match r {
-                Ok(true) => {
-                    self.queues[0].irq_wakeups.fetch_add(1, Ordering::Relaxed);
-                    return Ok(true);
-                }
-                Ok(false) => {
-                    let w = self.work_pending()?;
-                    if !w {
-                        self.queues[0].wait_timeouts.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return Ok(w);
-                }
-                Err(DevError::NoInterrupts) => self.interrupts_unavailable(),
-                Err(e) => return Err(e.into()),
+            return self.end_wait(r, &self.queues[0], start, timeout, || self.work_pending());
+        }
+        self.end_wait(Err(DevError::NoInterrupts), &self.queues[0], start, timeout, || self.work_pending())
+    }
+
+    /// How every wait ends, once the interrupt wait returned `irq` (`NoInterrupts`: no
+    /// interrupts in use): woken (counted), timed out (counted unless work showed up anyway),
+    /// or, without interrupts, polling `pending` with a pause growing to 1 ms until `timeout`
+    /// from `start`.
+    fn end_wait(
+        &self,
+        irq: Result<bool, DevError>,
+        pair: &QueuePair,
+        start: Instant,
+        timeout: Duration,
+        pending: impl Fn() -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        match irq {
+            Ok(true) => {
+                pair.irq_wakeups.fetch_add(1, Ordering::Relaxed);
+                return Ok(true);
             }
+            Ok(false) => {
+                let w = pending()?;
+                if !w {
+                    pair.wait_timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok(w);
+            }
+            Err(DevError::NoInterrupts) => {
+                if self.uses_interrupts() {
+                    self.interrupts_unavailable();
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
         let mut pause = Duration::from_micros(20);
         loop {
-            if self.work_pending()? {
+            if pending()? {
                 return Ok(true);
             }
             let waited = start.elapsed();
             if waited >= timeout {
-                self.queues[0].wait_timeouts.fetch_add(1, Ordering::Relaxed);
+                pair.wait_timeouts.fetch_add(1, Ordering::Relaxed);
                 return Ok(false);
             }
             std::thread::sleep(pause.min(timeout - waited));

@@ -79,17 +79,30 @@ fn ready(cq: &DmaBuf, ring: &Ring) -> Result<bool, Error> {
     Ok(phase == nic_abi::desc::phase_for(ring.cons, ring.size_log2))
 }
 
+/// A ring of `1 << size_log2` descriptors of `desc_len` bytes, its completion queue (both
+/// zeroed: no completion slot carries the first lap's phase) and one buffer of `buf_len` bytes
+/// per slot: what a TX and an RX queue both start from.
+fn alloc_ring(
+    dma: &std::sync::Arc<DmaRegion>,
+    size_log2: u32,
+    desc_len: usize,
+    buf_len: usize,
+) -> Result<(Ring, DmaBuf, DmaBuf, Vec<DmaBuf>), DevError> {
+    let ring = Ring::new(size_log2);
+    let n = ring.size();
+    let descs = dma.alloc(n * desc_len)?;
+    descs.zero();
+    let cq = dma.alloc(n * size_of::<Completion>())?;
+    cq.zero();
+    let bufs = (0..n).map(|_| dma.alloc(buf_len)).collect::<Result<Vec<_>, _>>()?;
+    Ok((ring, descs, cq, bufs))
+}
+
 impl TxQueue {
-    /// Ring, completion queue (zeroed: no slot carries the first lap's phase) and buffers of
-    /// `buf_len` bytes for TX queue `q`.
+    /// Ring, completion queue and buffers of `buf_len` bytes for TX queue `q`.
     pub fn new(dma: &std::sync::Arc<DmaRegion>, q: u32, size_log2: u32, buf_len: usize) -> Result<Self, DevError> {
-        let ring = Ring::new(size_log2);
+        let (ring, descs, cq, bufs) = alloc_ring(dma, size_log2, size_of::<TxDesc>(), buf_len)?;
         let n = ring.size();
-        let descs = dma.alloc(n * size_of::<TxDesc>())?;
-        descs.zero();
-        let cq = dma.alloc(n * size_of::<Completion>())?;
-        cq.zero();
-        let bufs = (0..n).map(|_| dma.alloc(buf_len)).collect::<Result<Vec<_>, _>>()?;
         Ok(TxQueue {
             ring,
             descs,
@@ -306,15 +319,9 @@ impl TxQueue {
 }
 
 impl RxQueue {
-    /// Ring, completion queue (zeroed) and buffers of `buf_len` bytes for RX queue `q`.
+    /// Ring, completion queue and buffers of `buf_len` bytes for RX queue `q`.
     pub fn new(dma: &std::sync::Arc<DmaRegion>, q: u32, size_log2: u32, buf_len: usize) -> Result<Self, DevError> {
-        let ring = Ring::new(size_log2);
-        let n = ring.size();
-        let descs = dma.alloc(n * size_of::<RxDesc>())?;
-        descs.zero();
-        let cq = dma.alloc(n * size_of::<Completion>())?;
-        cq.zero();
-        let bufs = (0..n).map(|_| dma.alloc(buf_len)).collect::<Result<Vec<_>, _>>()?;
+        let (ring, descs, cq, bufs) = alloc_ring(dma, size_log2, size_of::<RxDesc>(), buf_len)?;
         Ok(RxQueue { ring, descs, cq, bufs, buf_len, base: rxq(q), counters: Counters::default() })
     }
 
@@ -628,36 +635,9 @@ impl<'a> Queue<'a> {
                     log::warn!("{}: acknowledging interrupt vector {v}: {e}", self.drv.ifname());
                 }
             });
-            match r {
-                Ok(true) => {
-                    pair.irq_wakeups.fetch_add(1, Ordering::Relaxed);
-                    return Ok(true);
-                }
-                Ok(false) => {
-                    let w = self.work_pending()?;
-                    if !w {
-                        pair.wait_timeouts.fetch_add(1, Ordering::Relaxed);
-                    }
-                    return Ok(w);
-                }
-                Err(DevError::NoInterrupts) => self.drv.interrupts_unavailable(),
-                Err(e) => return Err(e.into()),
-            }
+            return self.drv.end_wait(r, pair, Instant::now(), timeout, || self.work_pending());
         }
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(20);
-        loop {
-            if self.work_pending()? {
-                return Ok(true);
-            }
-            let waited = start.elapsed();
-            if waited >= timeout {
-                pair.wait_timeouts.fetch_add(1, Ordering::Relaxed);
-                return Ok(false);
-            }
-            std::thread::sleep(pause.min(timeout - waited));
-            pause = (pause * 2).min(Duration::from_millis(1));
-        }
+        self.drv.end_wait(Err(DevError::NoInterrupts), pair, Instant::now(), timeout, || self.work_pending())
     }
 
     /// This queue pair's counters.
