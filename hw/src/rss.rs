@@ -51,11 +51,13 @@ impl Logic for Toeplitz {
         if self.valid.val() {
             self.tq.d.next = self.tuple.val();
         }
+        // Evaluated only in a cycle that loads the result: the same logic, but the simulator
+        // skips the 32 trees in every other cycle.
         self.h.next = 0.into();
-        for j in 0..32 {
-            self.h.next = self.h.val().replace_bit(31 - j, (self.tq.q.val() & self.key.val().get_bits::<288>(32 - j)).xor());
-        }
         if self.v1.q.val() {
+            for j in 0..32 {
+                self.h.next = self.h.val().replace_bit(31 - j, (self.tq.q.val() & self.key.val().get_bits::<288>(32 - j)).xor());
+            }
             self.acc.d.next = self.h.val();
         }
     }

@@ -187,74 +187,87 @@ impl Logic for RxRss {
 
         // The fields, where the parser says they are (an n-byte field at byte o is
         // cap bits 511 - 8o ..= 512 - 8(o + n)).
-        // Addresses sit at one of two places (with or without an 802.1Q tag), the ports at one of
-        // seven (IPv4 header lengths; IPv6 without extension headers): constant selects, no shifter.
-        self.a4.next = self.cap.q.val().get_bits::<64>(240);
-        self.a6.next = self.cap.q.val().get_bits::<256>(80);
-        if self.l3start.val() == 18 {
-            self.a4.next = self.cap.q.val().get_bits::<64>(208);
-            self.a6.next = self.cap.q.val().get_bits::<256>(48);
-        }
+        // The choice only matters when `go` loads it; the simulator skips it otherwise.
+        self.a4.next = 0.into();
+        self.a6.next = 0.into();
         self.pt.next = 0.into();
-        if self.l4start.val() == 34 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(208);
-        }
-        if self.l4start.val() == 38 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(176);
-        }
-        if self.l4start.val() == 42 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(144);
-        }
-        if self.l4start.val() == 46 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(112);
-        }
-        if self.l4start.val() == 50 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(80);
-        }
-        if self.l4start.val() == 54 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(48);
-        }
-        if self.l4start.val() == 58 {
-            self.pt.next = self.cap.q.val().get_bits::<32>(16);
-        }
-        self.a4_ok.next = self.v4.val()
-            & ((self.l3start.val() == 14) | (self.l3start.val() == 18))
-            & (self.ihl.val() >= 5)
-            & (self.l3start.val() + 20 <= self.len.val())
-            & (self.l3start.val() + 20 <= 64);
-        self.a6_ok.next = self.v6.val() & ((self.l3start.val() == 14) | (self.l3start.val() == 18)) & (self.l3start.val() + 40 <= self.len.val()) & (self.l3start.val() + 40 <= 64);
-        self.pt_ok.next = self.l4_known.val()
-            & (self.l4start.val() + 4 <= self.len.val())
-            & (self.l4start.val() + 4 <= 64)
-            & ((self.l4start.val() & 3) == 2);
-        self.tcp.next = self.pt_ok.val() & (self.proto.val() == 6);
-        self.udp.next = self.pt_ok.val() & (self.proto.val() == 17);
-
-        // The type: the 4-tuple type when enabled, else the family's 2-tuple type when enabled.
+        self.a4_ok.next = false;
+        self.a6_ok.next = false;
+        self.pt_ok.next = false;
+        self.tcp.next = false;
+        self.udp.next = false;
         self.t.next = 0.into();
         self.tz.tuple.next = 0.into();
-        if self.a4_ok.val() {
-            if self.tcp.val() & ((self.types.val() & self.k_tcp4.val()) != 0) {
-                self.t.next = self.h_tcp4.val();
-                self.tz.tuple.next = (bit_cast::<288, 64>(self.a4.val()) << 224) | (bit_cast::<288, 32>(self.pt.val()) << 192);
-            } else if self.udp.val() & ((self.types.val() & self.k_udp4.val()) != 0) {
-                self.t.next = self.h_udp4.val();
-                self.tz.tuple.next = (bit_cast::<288, 64>(self.a4.val()) << 224) | (bit_cast::<288, 32>(self.pt.val()) << 192);
-            } else if (self.types.val() & self.k_ipv4.val()) != 0 {
-                self.t.next = self.h_ipv4.val();
-                self.tz.tuple.next = bit_cast::<288, 64>(self.a4.val()) << 224;
+        if self.go.val() {
+            // Addresses sit at one of two places (with or without an 802.1Q tag), the ports at one of
+            // seven (IPv4 header lengths; IPv6 without extension headers): constant selects, no shifter.
+            self.a4.next = self.cap.q.val().get_bits::<64>(240);
+            self.a6.next = self.cap.q.val().get_bits::<256>(80);
+            if self.l3start.val() == 18 {
+                self.a4.next = self.cap.q.val().get_bits::<64>(208);
+                self.a6.next = self.cap.q.val().get_bits::<256>(48);
             }
-        }
-        if self.a6_ok.val() {
-            if self.tcp.val() & ((self.types.val() & self.k_tcp6.val()) != 0) {
-                self.t.next = self.h_tcp6.val();
-                self.tz.tuple.next = (bit_cast::<288, 256>(self.a6.val()) << 32) | bit_cast::<288, 32>(self.pt.val());
-            } else if self.udp.val() & ((self.types.val() & self.k_udp6.val()) != 0) {
-                self.t.next = self.h_udp6.val();
-                self.tz.tuple.next = (bit_cast::<288, 256>(self.a6.val()) << 32) | bit_cast::<288, 32>(self.pt.val());
-            } else if (self.types.val() & self.k_ipv6.val()) != 0 {
-                self.t.next = self.h_ipv6.val();
-                self.tz.tuple.next = bit_cast::<288, 256>(self.a6.val()) << 32;
+            self.pt.next = 0.into();
+            if self.l4start.val() == 34 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(208);
+            }
+            if self.l4start.val() == 38 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(176);
+            }
+            if self.l4start.val() == 42 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(144);
+            }
+            if self.l4start.val() == 46 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(112);
+            }
+            if self.l4start.val() == 50 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(80);
+            }
+            if self.l4start.val() == 54 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(48);
+            }
+            if self.l4start.val() == 58 {
+                self.pt.next = self.cap.q.val().get_bits::<32>(16);
+            }
+            self.a4_ok.next = self.v4.val()
+                & ((self.l3start.val() == 14) | (self.l3start.val() == 18))
+                & (self.ihl.val() >= 5)
+                & (self.l3start.val() + 20 <= self.len.val())
+                & (self.l3start.val() + 20 <= 64);
+            self.a6_ok.next = self.v6.val() & ((self.l3start.val() == 14) | (self.l3start.val() == 18)) & (self.l3start.val() + 40 <= self.len.val()) & (self.l3start.val() + 40 <= 64);
+            self.pt_ok.next = self.l4_known.val()
+                & (self.l4start.val() + 4 <= self.len.val())
+                & (self.l4start.val() + 4 <= 64)
+                & ((self.l4start.val() & 3) == 2);
+            self.tcp.next = self.pt_ok.val() & (self.proto.val() == 6);
+            self.udp.next = self.pt_ok.val() & (self.proto.val() == 17);
+
+            // The type: the 4-tuple type when enabled, else the family's 2-tuple type when enabled.
+            self.t.next = 0.into();
+            self.tz.tuple.next = 0.into();
+            if self.a4_ok.val() {
+                if self.tcp.val() & ((self.types.val() & self.k_tcp4.val()) != 0) {
+                    self.t.next = self.h_tcp4.val();
+                    self.tz.tuple.next = (bit_cast::<288, 64>(self.a4.val()) << 224) | (bit_cast::<288, 32>(self.pt.val()) << 192);
+                } else if self.udp.val() & ((self.types.val() & self.k_udp4.val()) != 0) {
+                    self.t.next = self.h_udp4.val();
+                    self.tz.tuple.next = (bit_cast::<288, 64>(self.a4.val()) << 224) | (bit_cast::<288, 32>(self.pt.val()) << 192);
+                } else if (self.types.val() & self.k_ipv4.val()) != 0 {
+                    self.t.next = self.h_ipv4.val();
+                    self.tz.tuple.next = bit_cast::<288, 64>(self.a4.val()) << 224;
+                }
+            }
+            if self.a6_ok.val() {
+                if self.tcp.val() & ((self.types.val() & self.k_tcp6.val()) != 0) {
+                    self.t.next = self.h_tcp6.val();
+                    self.tz.tuple.next = (bit_cast::<288, 256>(self.a6.val()) << 32) | bit_cast::<288, 32>(self.pt.val());
+                } else if self.udp.val() & ((self.types.val() & self.k_udp6.val()) != 0) {
+                    self.t.next = self.h_udp6.val();
+                    self.tz.tuple.next = (bit_cast::<288, 256>(self.a6.val()) << 32) | bit_cast::<288, 32>(self.pt.val());
+                } else if (self.types.val() & self.k_ipv6.val()) != 0 {
+                    self.t.next = self.h_ipv6.val();
+                    self.tz.tuple.next = bit_cast::<288, 256>(self.a6.val()) << 32;
+                }
             }
         }
         self.tz.key.next = self.key.val();
