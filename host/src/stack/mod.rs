@@ -44,9 +44,9 @@
 //!   queued on the new one the stack waits (holding only that connection's
 //!   send order) until every frame the connection queued on the old TX queue
 //!   has left the software queue and the NIC has completed every packet posted
-//!   to the old ring up to then. A TX completion means the NIC fetched the
-//!   frame into its transmit path, which is shared by all queues and in order,
-//!   so the connection's frames reach the wire in the order it sent them. The
+//!   to the old ring up to then. The NIC writes a TX completion only once the
+//!   packet's frames have left its output stage (ABI 2.0), so the connection's
+//!   frames reach the wire in the order it sent them. The
 //!   wait is bounded (a stalled NIC is counted in `txq_move_timeouts` and the
 //!   frame goes out anyway). Frames held for address resolution are queued,
 //!   when resolved, on the queue the table names then. On receive, frames in
