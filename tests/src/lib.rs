@@ -9,7 +9,7 @@
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use nic_abi::desc::{phase_for, Completion, RxDesc, TxDesc};
-use nic_abi::regs::{ctrl, id, queue, rxq, txq, RXQ0, TXQ0};
+use nic_abi::regs::{ctrl, id, queue, rxq, txq};
 use nic_abi::{cksum, csum, ifcap};
 use nic_sim::{DmaMemory, Frame, Sim, SimConfig, SimNic, VecMemory};
 use std::sync::Arc;
@@ -20,21 +20,46 @@ use zerocopy::{FromBytes, IntoBytes};
 pub const BASE: u64 = 0x8000_0000;
 const RING_LOG2: u32 = 6;
 const RING: u64 = 1 << RING_LOG2;
-const TX_RING: u64 = BASE;
-const TX_CQ: u64 = BASE + 0x1000;
-const RX_RING: u64 = BASE + 0x2000;
-const RX_CQ: u64 = BASE + 0x3000;
-const TX_BUFS: u64 = BASE + 0x10000;
-const RX_BUFS: u64 = BASE + 0x10000 + RING * 0x2400;
-const RX1_RING: u64 = BASE + 0x4000;
-const RX1_CQ: u64 = BASE + 0x5000;
-const RX1_BUFS: u64 = BASE + 0x10000 + 2 * RING * 0x2400;
-const TX1_RING: u64 = BASE + 0x6000;
-const TX1_CQ: u64 = BASE + 0x7000;
-const TX1_BUFS: u64 = BASE + 0x10000 + 3 * RING * 0x2400;
 /// Bytes per buffer: a maximum frame, 8-aligned (also the largest piece of a chain here).
 pub const BUF: u64 = 0x2400;
-const MEM: usize = (0x10000 + 4 * RING * 0x2400) as usize;
+/// Rings and completion queues of both queue pairs in the first 0x8000 bytes, then the buffers.
+const MEM: usize = (0x10000 + 4 * RING * BUF) as usize;
+
+/// One ring the harness drives: its register block, where its descriptors, completions and
+/// buffers live, and the indices the test keeps.
+struct Rings {
+    block: u32,
+    ring: u64,
+    cq: u64,
+    bufs: u64,
+    desc_len: u64,
+    tail: u16,
+    cq_head: u16,
+}
+
+impl Rings {
+    /// TX (`rx` false) or RX ring of queue pair `q`, each in its own place in the test's memory.
+    fn new(q: u32, rx: bool) -> Rings {
+        let k = 2 * q as u64 + rx as u64;
+        Rings {
+            block: if rx { rxq(q) } else { txq(q) },
+            ring: BASE + 0x2000 * k,
+            cq: BASE + 0x2000 * k + 0x1000,
+            bufs: BASE + 0x10000 + k * RING * BUF,
+            desc_len: if rx { 16 } else { 32 },
+            tail: 0,
+            cq_head: 0,
+        }
+    }
+
+    fn slot_buf(&self, index: u16) -> u64 {
+        self.bufs + (index as u64 % RING) * BUF
+    }
+
+    fn slot_desc(&self, index: u16) -> u64 {
+        self.ring + (index as u64 % RING) * self.desc_len
+    }
+}
 
 /// The NIC core in Verilator with rings the test manages.
 pub struct RawNic {
@@ -44,14 +69,8 @@ pub struct RawNic {
     pub nic: SimNic,
     /// DMA memory.
     pub mem: Arc<VecMemory>,
-    tx_tail: u16,
-    tx_cq_head: u16,
-    rx_tail: u16,
-    rx_cq_head: u16,
-    rx1_tail: u16,
-    rx1_cq_head: u16,
-    tx1_tail: u16,
-    tx1_cq_head: u16,
+    tx: [Rings; 2],
+    rx: [Rings; 2],
 }
 
 impl RawNic {
@@ -67,32 +86,24 @@ impl RawNic {
         let mem = Arc::new(VecMemory::new(BASE, MEM));
         nic.attach_memory(mem.clone()).unwrap();
         assert_eq!(nic.read32(id::ID).unwrap(), nic_abi::NIC_ID);
-        let mut n = RawNic { sim, nic, mem, tx_tail: 0, tx_cq_head: 0, rx_tail: 0, rx_cq_head: 0, rx1_tail: 0, rx1_cq_head: 0, tx1_tail: 0, tx1_cq_head: 0 };
+        let tx = [Rings::new(0, false), Rings::new(1, false)];
+        let rx = [Rings::new(0, true), Rings::new(1, true)];
+        let mut n = RawNic { sim, nic, mem, tx, rx };
         n.program();
         n
     }
 
     fn program(&mut self) {
         let w = |off, v| self.nic.write32(off, v).unwrap();
-        for (q, ring, cq) in [(TXQ0, TX_RING, TX_CQ), (RXQ0, RX_RING, RX_CQ)] {
-            w(q + queue::BASE_LO, ring as u32);
-            w(q + queue::BASE_HI, (ring >> 32) as u32);
-            w(q + queue::CQ_BASE_LO, cq as u32);
-            w(q + queue::CQ_BASE_HI, (cq >> 32) as u32);
-            w(q + queue::SIZE_LOG2, RING_LOG2);
+        for r in self.tx.iter().chain(&self.rx) {
+            w(r.block + queue::BASE_LO, r.ring as u32);
+            w(r.block + queue::BASE_HI, (r.ring >> 32) as u32);
+            w(r.block + queue::CQ_BASE_LO, r.cq as u32);
+            w(r.block + queue::CQ_BASE_HI, (r.cq >> 32) as u32);
+            w(r.block + queue::SIZE_LOG2, RING_LOG2);
         }
-        w(txq(1) + queue::BASE_LO, TX1_RING as u32);
-        w(txq(1) + queue::BASE_HI, (TX1_RING >> 32) as u32);
-        w(txq(1) + queue::CQ_BASE_LO, TX1_CQ as u32);
-        w(txq(1) + queue::CQ_BASE_HI, (TX1_CQ >> 32) as u32);
-        w(txq(1) + queue::SIZE_LOG2, RING_LOG2);
-        // RX queue 1 is there for the RSS tests ([`RawNic::spread_rx`]); every other test sees
-        // queue pair 0 only: every indirection-table entry names it.
-        w(rxq(1) + queue::BASE_LO, RX1_RING as u32);
-        w(rxq(1) + queue::BASE_HI, (RX1_RING >> 32) as u32);
-        w(rxq(1) + queue::CQ_BASE_LO, RX1_CQ as u32);
-        w(rxq(1) + queue::CQ_BASE_HI, (RX1_CQ >> 32) as u32);
-        w(rxq(1) + queue::SIZE_LOG2, RING_LOG2);
+        // Queue pair 1 is there for the RSS and queue tests ([`RawNic::spread_rx`]); every other
+        // test sees queue pair 0 only: every indirection-table entry names it.
         self.set_reta(|_| 0);
         w(ctrl::CAPENABLE, 0xffff_ffff);
         w(ctrl::IRQ_MASK, ctrl::IRQ_TX | ctrl::IRQ_RX);
@@ -115,33 +126,32 @@ impl RawNic {
         {
             assert!(t0.elapsed() < Duration::from_secs(30), "soft reset did not complete");
         }
-        self.mem.write(TX_CQ, &[0u8; (RING * 16) as usize]);
-        self.mem.write(RX_CQ, &[0u8; (RING * 16) as usize]);
-        self.mem.write(RX1_CQ, &[0u8; (RING * 16) as usize]);
-        self.mem.write(TX1_CQ, &[0u8; (RING * 16) as usize]);
-        self.tx1_tail = 0;
-        self.tx1_cq_head = 0;
-        self.rx1_tail = 0;
-        self.rx1_cq_head = 0;
-        self.tx_tail = 0;
-        self.tx_cq_head = 0;
-        self.rx_tail = 0;
-        self.rx_cq_head = 0;
+        for r in self.tx.iter_mut().chain(self.rx.iter_mut()) {
+            self.mem.write(r.cq, &[0u8; (RING * 16) as usize]);
+            r.tail = 0;
+            r.cq_head = 0;
+        }
         self.program();
     }
 
-    /// Posts `frame` with descriptor `d` (its `addr` and `len` are filled in unless `keep_addr_len`).
-    pub fn post_tx(&mut self, frame: &[u8], mut d: TxDesc, keep_addr_len: bool) {
-        let slot = self.tx_tail as u64 % RING;
-        let buf = TX_BUFS + slot * BUF;
+    /// Posts `frame` with descriptor `d` on TX queue 0 (its `addr` and `len` are filled in unless
+    /// `keep_addr_len`).
+    pub fn post_tx(&mut self, frame: &[u8], d: TxDesc, keep_addr_len: bool) {
+        self.post_tx_on(0, frame, d, keep_addr_len);
+    }
+
+    /// [`RawNic::post_tx`] on TX queue `q`.
+    pub fn post_tx_on(&mut self, q: usize, frame: &[u8], mut d: TxDesc, keep_addr_len: bool) {
+        let r = &mut self.tx[q];
+        let buf = r.slot_buf(r.tail);
         assert!(self.mem.write(buf, frame));
         if !keep_addr_len {
             d.addr = buf.into();
             d.len = (frame.len() as u32).into();
         }
-        assert!(self.mem.write(TX_RING + slot * 32, d.as_bytes()));
-        self.tx_tail = self.tx_tail.wrapping_add(1);
-        self.nic.write32(TXQ0 + queue::TAIL, self.tx_tail as u32).unwrap();
+        assert!(self.mem.write(r.slot_desc(r.tail), d.as_bytes()));
+        r.tail = r.tail.wrapping_add(1);
+        self.nic.write32(r.block + queue::TAIL, r.tail as u32).unwrap();
     }
 
     /// Posts one packet as a descriptor chain: piece `i` of `pkt` (lengths `cuts`) in slot `i`'s
@@ -161,10 +171,10 @@ impl RawNic {
         mut fixup: impl FnMut(usize, &mut TxDesc),
     ) -> usize {
         assert_eq!(cuts.iter().sum::<usize>(), pkt.len(), "cuts cover the packet");
+        let r = &mut self.tx[0];
         let mut off = 0;
         for (i, &n) in cuts.iter().enumerate() {
-            let slot = self.tx_tail as u64 % RING;
-            let buf = TX_BUFS + slot * BUF;
+            let buf = r.slot_buf(r.tail);
             assert!(n as u64 <= BUF, "piece of {n} bytes fits a slot buffer");
             assert!(self.mem.write(buf, &pkt[off..off + n]));
             let mut d = if i == 0 { first } else { TxDesc::default() };
@@ -175,27 +185,22 @@ impl RawNic {
             }
             d.flags = if i + 1 < cuts.len() { nic_abi::desc::TXD_MORE } else { 0 };
             fixup(i, &mut d);
-            assert!(self.mem.write(TX_RING + slot * 32, d.as_bytes()));
-            self.tx_tail = self.tx_tail.wrapping_add(1);
+            assert!(self.mem.write(r.slot_desc(r.tail), d.as_bytes()));
+            r.tail = r.tail.wrapping_add(1);
             off += n;
         }
-        self.nic.write32(TXQ0 + queue::TAIL, self.tx_tail as u32).unwrap();
+        self.nic.write32(r.block + queue::TAIL, r.tail as u32).unwrap();
         cuts.len()
     }
 
-    /// The IOVA of the next TX slot's buffer (for descriptors built by hand).
+    /// The IOVA of TX queue 0's next slot buffer (for descriptors built by hand).
     pub fn next_tx_buf(&self) -> u64 {
-        TX_BUFS + (self.tx_tail as u64 % RING) * BUF
+        self.tx[0].slot_buf(self.tx[0].tail)
     }
 
-    fn wait_cpl(&mut self, cq: u64, head: u16, what: &str) -> Completion {
-        match self.poll_cpl(cq, head, Duration::from_secs(60)) {
-            Some(c) => c,
-            None => panic!("no {what} completion (index {head}) after 60 s"),
-        }
-    }
-
-    fn poll_cpl(&mut self, cq: u64, head: u16, timeout: Duration) -> Option<Completion> {
+    /// The completion at `head` of the queue at `cq`, once the NIC has written it (the phase of
+    /// this lap), or `None` after `timeout`.
+    fn poll_cpl(&self, cq: u64, head: u16, timeout: Duration) -> Option<Completion> {
         let t0 = Instant::now();
         loop {
             let slot = head as u64 % RING;
@@ -212,44 +217,77 @@ impl RawNic {
         }
     }
 
-    /// Waits for the next TX completion and returns it.
+    /// Waits for TX queue 0's next completion and returns it.
     pub fn tx_cpl(&mut self) -> Completion {
-        let c = self.wait_cpl(TX_CQ, self.tx_cq_head, "TX");
-        assert_eq!(c.index.get(), self.tx_cq_head, "TX completions in order");
-        self.tx_cq_head = self.tx_cq_head.wrapping_add(1);
-        self.nic.write32(TXQ0 + queue::CQ_HEAD, self.tx_cq_head as u32).unwrap();
+        self.tx_cpl_on(0)
+    }
+
+    /// Waits for TX queue `q`'s next completion and returns it.
+    pub fn tx_cpl_on(&mut self, q: usize) -> Completion {
+        let r = &self.tx[q];
+        let head = r.cq_head;
+        let c = self
+            .poll_cpl(r.cq, head, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("no TX queue {q} completion (index {head}) after 60 s"));
+        assert_eq!(c.index.get(), head, "TX completions in order");
+        let r = &mut self.tx[q];
+        r.cq_head = head.wrapping_add(1);
+        self.nic.write32(r.block + queue::CQ_HEAD, r.cq_head as u32).unwrap();
         c
     }
 
-    /// Posts `n` receive buffers of `len` bytes.
+    /// Posts `n` receive buffers of `len` bytes on RX queue 0.
     pub fn post_rx(&mut self, n: usize, len: u32) {
+        self.post_rx_on(0, n, len);
+    }
+
+    /// Posts `n` receive buffers of `len` bytes on RX queue `q`.
+    pub fn post_rx_on(&mut self, q: usize, n: usize, len: u32) {
         for _ in 0..n {
-            let slot = self.rx_tail as u64 % RING;
-            let d = RxDesc { addr: (RX_BUFS + slot * BUF).into(), len: len.into(), rsvd: 0.into() };
-            assert!(self.mem.write(RX_RING + slot * 16, d.as_bytes()));
-            self.rx_tail = self.rx_tail.wrapping_add(1);
+            let addr = self.rx[q].slot_buf(self.rx[q].tail);
+            self.post_rx_desc_on(q, RxDesc { addr: addr.into(), len: len.into(), rsvd: 0.into() }, false);
         }
-        self.nic.write32(RXQ0 + queue::TAIL, self.rx_tail as u32).unwrap();
+        let r = &self.rx[q];
+        self.nic.write32(r.block + queue::TAIL, r.tail as u32).unwrap();
     }
 
-    /// Posts one hand-made receive descriptor.
+    /// Posts one hand-made receive descriptor on RX queue 0.
     pub fn post_rx_desc(&mut self, d: RxDesc) {
-        let slot = self.rx_tail as u64 % RING;
-        assert!(self.mem.write(RX_RING + slot * 16, d.as_bytes()));
-        self.rx_tail = self.rx_tail.wrapping_add(1);
-        self.nic.write32(RXQ0 + queue::TAIL, self.rx_tail as u32).unwrap();
+        self.post_rx_desc_on(0, d, true);
     }
 
-    /// Waits for the next RX completion; returns it with the buffer's bytes.
+    fn post_rx_desc_on(&mut self, q: usize, d: RxDesc, doorbell: bool) {
+        let r = &mut self.rx[q];
+        assert!(self.mem.write(r.slot_desc(r.tail), d.as_bytes()));
+        r.tail = r.tail.wrapping_add(1);
+        if doorbell {
+            self.nic.write32(r.block + queue::TAIL, r.tail as u32).unwrap();
+        }
+    }
+
+    /// Waits for RX queue 0's next completion; returns it with the buffer's bytes.
     pub fn rx_cpl(&mut self) -> (Completion, Vec<u8>) {
-        let head = self.rx_cq_head;
-        let c = self.wait_cpl(RX_CQ, head, "RX");
+        let head = self.rx[0].cq_head;
+        self.try_rx_cpl_on(0, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("no RX completion (index {head}) after 60 s"))
+    }
+
+    /// RX queue 0's next completion, if one is written within `timeout`, with its bytes.
+    pub fn try_rx_cpl(&mut self, timeout: Duration) -> Option<(Completion, Vec<u8>)> {
+        self.try_rx_cpl_on(0, timeout)
+    }
+
+    /// RX queue `q`'s next completion, if one is written within `timeout`, with its bytes.
+    pub fn try_rx_cpl_on(&mut self, q: usize, timeout: Duration) -> Option<(Completion, Vec<u8>)> {
+        let r = &self.rx[q];
+        let head = r.cq_head;
+        let c = self.poll_cpl(r.cq, head, timeout)?;
         assert_eq!(c.index.get(), head, "RX completions in order");
-        let slot = head as u64 % RING;
-        let data = self.mem.get(RX_BUFS + slot * BUF, c.len.get() as usize).unwrap();
-        self.rx_cq_head = head.wrapping_add(1);
-        self.nic.write32(RXQ0 + queue::CQ_HEAD, self.rx_cq_head as u32).unwrap();
-        (c, data)
+        let data = self.mem.get(r.slot_buf(head), c.len.get() as usize).unwrap();
+        let r = &mut self.rx[q];
+        r.cq_head = head.wrapping_add(1);
+        self.nic.write32(r.block + queue::CQ_HEAD, r.cq_head as u32).unwrap();
+        Some((c, data))
     }
 
     /// Writes indirection-table entry `i` = `f(i)` for all 128 entries.
@@ -263,62 +301,6 @@ impl RawNic {
     /// Spreads received frames over RX queues 0 and 1 (entry `i` = `i % 2`).
     pub fn spread_rx(&self) {
         self.set_reta(|i| (i % 2) as u8);
-    }
-
-    /// Posts `frame` on TX queue 1 with descriptor `d` (its `addr` and `len` filled in).
-    pub fn post_tx_q1(&mut self, frame: &[u8], mut d: TxDesc) {
-        let slot = self.tx1_tail as u64 % RING;
-        let buf = TX1_BUFS + slot * BUF;
-        assert!(self.mem.write(buf, frame));
-        d.addr = buf.into();
-        d.len = (frame.len() as u32).into();
-        assert!(self.mem.write(TX1_RING + slot * 32, d.as_bytes()));
-        self.tx1_tail = self.tx1_tail.wrapping_add(1);
-        self.nic.write32(txq(1) + queue::TAIL, self.tx1_tail as u32).unwrap();
-    }
-
-    /// Waits for TX queue 1's next completion and returns it.
-    pub fn tx_cpl_q1(&mut self) -> Completion {
-        let c = self.wait_cpl(TX1_CQ, self.tx1_cq_head, "TX queue 1");
-        assert_eq!(c.index.get(), self.tx1_cq_head, "TX completions in order");
-        self.tx1_cq_head = self.tx1_cq_head.wrapping_add(1);
-        self.nic.write32(txq(1) + queue::CQ_HEAD, self.tx1_cq_head as u32).unwrap();
-        c
-    }
-
-    /// Posts `n` receive buffers of `len` bytes on RX queue 1.
-    pub fn post_rx_q1(&mut self, n: usize, len: u32) {
-        for _ in 0..n {
-            let slot = self.rx1_tail as u64 % RING;
-            let d = RxDesc { addr: (RX1_BUFS + slot * BUF).into(), len: len.into(), rsvd: 0.into() };
-            assert!(self.mem.write(RX1_RING + slot * 16, d.as_bytes()));
-            self.rx1_tail = self.rx1_tail.wrapping_add(1);
-        }
-        self.nic.write32(rxq(1) + queue::TAIL, self.rx1_tail as u32).unwrap();
-    }
-
-    /// The next RX completion of queue 1, if one is written within `timeout`, with its bytes.
-    pub fn try_rx_cpl_q1(&mut self, timeout: Duration) -> Option<(Completion, Vec<u8>)> {
-        let head = self.rx1_cq_head;
-        let c = self.poll_cpl(RX1_CQ, head, timeout)?;
-        assert_eq!(c.index.get(), head, "RX completions in order");
-        let slot = head as u64 % RING;
-        let data = self.mem.get(RX1_BUFS + slot * BUF, c.len.get() as usize).unwrap();
-        self.rx1_cq_head = head.wrapping_add(1);
-        self.nic.write32(rxq(1) + queue::CQ_HEAD, self.rx1_cq_head as u32).unwrap();
-        Some((c, data))
-    }
-
-    /// The next RX completion of queue 0, if one is written within `timeout`, with its bytes.
-    pub fn try_rx_cpl(&mut self, timeout: Duration) -> Option<(Completion, Vec<u8>)> {
-        let head = self.rx_cq_head;
-        let c = self.poll_cpl(RX_CQ, head, timeout)?;
-        assert_eq!(c.index.get(), head, "RX completions in order");
-        let slot = head as u64 % RING;
-        let data = self.mem.get(RX_BUFS + slot * BUF, c.len.get() as usize).unwrap();
-        self.rx_cq_head = head.wrapping_add(1);
-        self.nic.write32(RXQ0 + queue::CQ_HEAD, self.rx_cq_head as u32).unwrap();
-        Some((c, data))
     }
 
     /// Frames the NIC put on the wire, waiting up to `timeout` for at least `n`.

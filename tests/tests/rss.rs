@@ -189,7 +189,7 @@ fn the_indirection_table_spreads_flows_over_both_queues() {
     }
     // Exactly the buffers each queue needs (queue 1 is left with none, for the drops below).
     nic.post_rx(want[0].len(), BUF as u32);
-    nic.post_rx_q1(want[1].len(), BUF as u32);
+    nic.post_rx_on(1, want[1].len(), BUF as u32);
     // In bursts of 8 (a longer burst of minimum-size frames outruns the write DMA and is
     // dropped at the FIFO, counted: docs/PERFORMANCE.md has the RX rate).
     let delivered = |nic: &RawNic| {
@@ -213,13 +213,13 @@ fn the_indirection_table_spreads_flows_over_both_queues() {
         got[0].push(data);
     }
     while got[1].len() < want[1].len() {
-        let (c, data) = nic.try_rx_cpl_q1(Duration::from_secs(30)).expect("queue 1 completion");
+        let (c, data) = nic.try_rx_cpl_on(1, Duration::from_secs(30)).expect("queue 1 completion");
         assert_eq!((c.flowid.get() & 127) % 2, 1);
         got[1].push(data);
     }
     assert_eq!(got, want, "each queue has its frames, in arrival order");
     assert!(nic.try_rx_cpl(Duration::from_millis(50)).is_none());
-    assert!(nic.try_rx_cpl_q1(Duration::from_millis(50)).is_none());
+    assert!(nic.try_rx_cpl_on(1, Duration::from_millis(50)).is_none());
     for q in 0..2 {
         assert_eq!(nic.nic.read32(rxq(q) + queue::PACKETS).unwrap() as usize, want[q as usize].len(), "queue {q}");
         assert_eq!(nic.nic.read32(rxq(q) + queue::DROPS).unwrap(), 0);
@@ -254,7 +254,7 @@ fn two_tx_queues_take_turns_and_keep_their_own_order() {
     let frame = |q: u8, i: u8| v4(Ipv4Addr::new(10, 0, q, i), Ipv4Addr::new(10, 9, 9, 9), 1000 + i as u16, 80, L4::Udp);
     for i in 0..n {
         nic.post_tx(&frame(0, i), TxDesc::default(), false);
-        nic.post_tx_q1(&frame(1, i), TxDesc::default());
+        nic.post_tx_on(1, &frame(1, i), TxDesc::default(), false);
     }
     let wire = nic.wire(2 * n as usize, Duration::from_secs(60));
     assert_eq!(wire.len(), 2 * n as usize);
@@ -268,7 +268,7 @@ fn two_tx_queues_take_turns_and_keep_their_own_order() {
     assert!((n as usize / 2).abs_diff(ones) <= 2, "{ones} of the first {n} frames from queue 1");
     for _ in 0..n {
         assert_eq!(nic.tx_cpl().status & 0x7f, status::OK);
-        assert_eq!(nic.tx_cpl_q1().status & 0x7f, status::OK);
+        assert_eq!(nic.tx_cpl_on(1).status & 0x7f, status::OK);
     }
     for q in 0..2 {
         assert_eq!(nic.nic.read32(txq(q) + queue::PACKETS).unwrap(), n as u32, "TX queue {q}");
@@ -286,12 +286,8 @@ fn a_tx_completion_comes_after_the_frame_left() {
     let mut f = v4(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2), 1, 2, L4::Udp);
     f.resize(1500, 0x5a);
     for q in 0..2 {
-        if q == 0 {
-            nic.post_tx(&f, TxDesc::default(), false);
-        } else {
-            nic.post_tx_q1(&f, TxDesc::default());
-        }
-        let c = if q == 0 { nic.tx_cpl() } else { nic.tx_cpl_q1() };
+        nic.post_tx_on(q, &f, TxDesc::default(), false);
+        let c = nic.tx_cpl_on(q);
         let seen_at = nic.nic.cycles();
         assert_eq!(c.status & 0x7f, status::OK);
         let wire = nic.wire(1, Duration::from_secs(30));
