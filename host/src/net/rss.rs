@@ -46,34 +46,32 @@ pub fn toeplitz(key: &[u8; 40], input: &[u8]) -> u32 {
     hash
 }
 
+/// The hash input as the NIC lays it out: source address, destination address, then (for the
+/// 4-tuple) source and destination port, all in network order; returns it with its length.
+fn tuple(src: &[u8], dst: &[u8], ports: Option<(u16, u16)>) -> ([u8; RSS_MAX_INPUT], usize) {
+    let mut input = [0u8; RSS_MAX_INPUT];
+    let a = src.len();
+    input[..a].copy_from_slice(src);
+    input[a..2 * a].copy_from_slice(dst);
+    let mut n = 2 * a;
+    if let Some((sport, dport)) = ports {
+        input[n..n + 2].copy_from_slice(&sport.to_be_bytes());
+        input[n + 2..n + 4].copy_from_slice(&dport.to_be_bytes());
+        n += 4;
+    }
+    (input, n)
+}
+
 /// The IPv4 hash: `src dst` (2-tuple) or `src dst sport dport` (4-tuple) when `ports` is given.
 pub fn hash_v4(key: &[u8; 40], src: Ipv4Addr, dst: Ipv4Addr, ports: Option<(u16, u16)>) -> u32 {
-    let mut input = [0u8; 12];
-    input[..4].copy_from_slice(&src.octets());
-    input[4..8].copy_from_slice(&dst.octets());
-    match ports {
-        Some((sport, dport)) => {
-            input[8..10].copy_from_slice(&sport.to_be_bytes());
-            input[10..12].copy_from_slice(&dport.to_be_bytes());
-            toeplitz(key, &input)
-        }
-        None => toeplitz(key, &input[..8]),
-    }
+    let (input, n) = tuple(&src.octets(), &dst.octets(), ports);
+    toeplitz(key, &input[..n])
 }
 
 /// The IPv6 hash: `src dst` (2-tuple) or `src dst sport dport` (4-tuple) when `ports` is given.
 pub fn hash_v6(key: &[u8; 40], src: Ipv6Addr, dst: Ipv6Addr, ports: Option<(u16, u16)>) -> u32 {
-    let mut input = [0u8; 36];
-    input[..16].copy_from_slice(&src.octets());
-    input[16..32].copy_from_slice(&dst.octets());
-    match ports {
-        Some((sport, dport)) => {
-            input[32..34].copy_from_slice(&sport.to_be_bytes());
-            input[34..36].copy_from_slice(&dport.to_be_bytes());
-            toeplitz(key, &input)
-        }
-        None => toeplitz(key, &input[..32]),
-    }
+    let (input, n) = tuple(&src.octets(), &dst.octets(), ports);
+    toeplitz(key, &input[..n])
 }
 
 /// The Toeplitz hash of one key, by table: the hash is linear in its input,
@@ -118,22 +116,12 @@ impl ToeplitzTable {
 pub fn flow_hash(src: SocketAddr, dst: SocketAddr) -> u32 {
     static TABLE: std::sync::OnceLock<ToeplitzTable> = std::sync::OnceLock::new();
     let t = TABLE.get_or_init(|| ToeplitzTable::new(&RSS_KEY_DEFAULT));
-    let mut input = [0u8; RSS_MAX_INPUT];
-    let n = match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            input[..4].copy_from_slice(&s.octets());
-            input[4..8].copy_from_slice(&d.octets());
-            8
-        }
-        (s, d) => {
-            input[..16].copy_from_slice(&as_v6(s).octets());
-            input[16..32].copy_from_slice(&as_v6(d).octets());
-            32
-        }
+    let ports = Some((src.port(), dst.port()));
+    let (input, n) = match (src.ip(), dst.ip()) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => tuple(&s.octets(), &d.octets(), ports),
+        (s, d) => tuple(&as_v6(s).octets(), &as_v6(d).octets(), ports),
     };
-    input[n..n + 2].copy_from_slice(&src.port().to_be_bytes());
-    input[n + 2..n + 4].copy_from_slice(&dst.port().to_be_bytes());
-    t.hash(&input[..n + 4])
+    t.hash(&input[..n])
 }
 
 /// The hash and `M_HASHTYPE` the NIC gives a received, unfragmented packet of IP protocol
