@@ -20,4 +20,5 @@ runner = get_runner("verilator")
 bdir = build_dir / "build"
 runner.build(sources=[verilog], hdl_toplevel="top", build_dir=bdir, build_args=FLAGS,
              timescale=("1ps", "1ps"), always=False)
-runner.test(hdl_toplevel="top", test_module="bench_nic", test_dir=Path(__file__).parent, build_dir=bdir)
+runner.test(hdl_toplevel="top", test_module="bench_nic", test_dir=Path(__file__).parent, build_dir=bdir,
+            results_xml=str(build_dir / "results.xml"))
