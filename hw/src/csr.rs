@@ -169,24 +169,24 @@ csr_block! {
         inc_tx_csum_ip: Signal<In, Bit>,
         /// Counter increment.
         inc_tx_csum_l4: Signal<In, Bit>,
-        /// Counter increment.
-        inc_tx_desc_err: Signal<In, Bit>,
-        /// Counter increment.
-        inc_rx_frames: Signal<In, Bit>,
-        /// Bytes to add to RX_BYTES this cycle.
-        add_rx_bytes: Signal<In, Bits<16>>,
-        /// Counter increment.
-        inc_rx_drop_nobuf: Signal<In, Bit>,
-        /// Counter increment.
-        inc_rx_drop_err: Signal<In, Bit>,
+        /// Descriptors refused this cycle (one per TX engine: two engines may refuse at once).
+        inc_tx_desc_err: Signal<In, Bits<2>>,
+        /// Frames delivered this cycle (the RX engines may each deliver one in the same cycle).
+        inc_rx_frames: Signal<In, Bits<2>>,
+        /// Bytes to add to RX_BYTES this cycle (both engines' frames).
+        add_rx_bytes: Signal<In, Bits<17>>,
+        /// Frames dropped for want of a buffer this cycle (per RX engine).
+        inc_rx_drop_nobuf: Signal<In, Bits<2>>,
+        /// Frames dropped as errored or too large this cycle (RX engines and checksum stage).
+        inc_rx_drop_err: Signal<In, Bits<2>>,
         /// Counter increment.
         inc_rx_l3_bad: Signal<In, Bit>,
         /// Counter increment.
         inc_rx_l4_bad: Signal<In, Bit>,
         /// Counter increment.
         inc_rx_l4_calc: Signal<In, Bit>,
-        /// Counter increment.
-        inc_dma_err: Signal<In, Bit>,
+        /// DMA errors this cycle (read and write engines may both see one).
+        inc_dma_err: Signal<In, Bits<2>>,
         /// Counter increment.
         inc_tx_tso: Signal<In, Bit>,
     }
@@ -271,19 +271,12 @@ impl Logic for Csr {
         if self.inc_tx_csum_l4.val() {
             self.c_tx_csum_l4.d.next = self.c_tx_csum_l4.q.val() + 1;
         }
-        if self.inc_tx_desc_err.val() {
-            self.c_tx_desc_err.d.next = self.c_tx_desc_err.q.val() + 1;
-        }
-        if self.inc_rx_frames.val() {
-            self.c_rx_frames.d.next = self.c_rx_frames.q.val() + 1;
-        }
-        self.c_rx_bytes.d.next = self.c_rx_bytes.q.val() + bit_cast::<32, 16>(self.add_rx_bytes.val());
-        if self.inc_rx_drop_nobuf.val() {
-            self.c_rx_drop_nobuf.d.next = self.c_rx_drop_nobuf.q.val() + 1;
-        }
-        if self.inc_rx_drop_err.val() {
-            self.c_rx_drop_err.d.next = self.c_rx_drop_err.q.val() + 1;
-        }
+        // Events from several engines may land in one cycle: each counter adds how many.
+        self.c_tx_desc_err.d.next = self.c_tx_desc_err.q.val() + bit_cast::<32, 2>(self.inc_tx_desc_err.val());
+        self.c_rx_frames.d.next = self.c_rx_frames.q.val() + bit_cast::<32, 2>(self.inc_rx_frames.val());
+        self.c_rx_bytes.d.next = self.c_rx_bytes.q.val() + bit_cast::<32, 17>(self.add_rx_bytes.val());
+        self.c_rx_drop_nobuf.d.next = self.c_rx_drop_nobuf.q.val() + bit_cast::<32, 2>(self.inc_rx_drop_nobuf.val());
+        self.c_rx_drop_err.d.next = self.c_rx_drop_err.q.val() + bit_cast::<32, 2>(self.inc_rx_drop_err.val());
         if self.inc_rx_l3_bad.val() {
             self.c_rx_l3_bad.d.next = self.c_rx_l3_bad.q.val() + 1;
         }
@@ -296,9 +289,7 @@ impl Logic for Csr {
         if self.inc_tx_tso.val() {
             self.c_tx_tso.d.next = self.c_tx_tso.q.val() + 1;
         }
-        if self.inc_dma_err.val() {
-            self.c_dma_err.d.next = self.c_dma_err.q.val() + 1;
-        }
+        self.c_dma_err.d.next = self.c_dma_err.q.val() + bit_cast::<32, 2>(self.inc_dma_err.val());
         // Write channel: address and data together, one response at a time.
         self.soft_q.d.next = false;
         self.wfire.next = self.awvalid.val() & self.wvalid.val() & !self.bvalid_q.q.val();

@@ -328,26 +328,34 @@ impl Logic for NicCore {
         self.qr1.inc_tx_packets.next = self.txo.sent.val() & self.tx_cur.q.val();
         self.csr.inc_tx_csum_ip.next = self.txo.did_ip.val();
         self.csr.inc_tx_csum_l4.next = self.txo.did_l4.val();
-        self.csr.inc_tx_desc_err.next = self.tx0.inc_desc_err.val() | self.tx1.inc_desc_err.val();
-        self.csr.inc_rx_frames.next = self.rx0.delivered.val() | self.rx1.delivered.val();
+        // Two engines can count in the same cycle: the counters add how many (an OR lost one).
+        self.csr.inc_tx_desc_err.next =
+            bit_cast::<2, 1>(self.tx0.inc_desc_err.val().into()) + bit_cast::<2, 1>(self.tx1.inc_desc_err.val().into());
+        self.csr.inc_rx_frames.next =
+            bit_cast::<2, 1>(self.rx0.delivered.val().into()) + bit_cast::<2, 1>(self.rx1.delivered.val().into());
         self.csr.add_rx_bytes.next = 0.into();
-        if self.rx0.delivered.val() {
-            self.csr.add_rx_bytes.next = self.rx0.delivered_len.val();
-        }
-        if self.rx1.delivered.val() {
-            self.csr.add_rx_bytes.next = self.rx1.delivered_len.val();
+        if self.rx0.delivered.val() & self.rx1.delivered.val() {
+            self.csr.add_rx_bytes.next = bit_cast::<17, 16>(self.rx0.delivered_len.val())
+                + bit_cast::<17, 16>(self.rx1.delivered_len.val());
+        } else if self.rx0.delivered.val() {
+            self.csr.add_rx_bytes.next = bit_cast::<17, 16>(self.rx0.delivered_len.val());
+        } else if self.rx1.delivered.val() {
+            self.csr.add_rx_bytes.next = bit_cast::<17, 16>(self.rx1.delivered_len.val());
         }
         self.qr0.inc_rx_packets.next = self.rx0.delivered.val();
         self.qr1.inc_rx_packets.next = self.rx1.delivered.val();
         self.qr0.inc_rx_drops.next = self.rx0.inc_drop_nobuf.val();
         self.qr1.inc_rx_drops.next = self.rx1.inc_drop_nobuf.val();
-        self.csr.inc_rx_drop_nobuf.next = self.rx0.inc_drop_nobuf.val() | self.rx1.inc_drop_nobuf.val();
-        self.csr.inc_rx_drop_err.next =
-            self.rx0.inc_drop_err.val() | self.rx1.inc_drop_err.val() | self.rxc.inc_drop_err.val();
+        self.csr.inc_rx_drop_nobuf.next = bit_cast::<2, 1>(self.rx0.inc_drop_nobuf.val().into())
+            + bit_cast::<2, 1>(self.rx1.inc_drop_nobuf.val().into());
+        self.csr.inc_rx_drop_err.next = bit_cast::<2, 1>(self.rx0.inc_drop_err.val().into())
+            + bit_cast::<2, 1>(self.rx1.inc_drop_err.val().into())
+            + bit_cast::<2, 1>(self.rxc.inc_drop_err.val().into());
         self.csr.inc_rx_l3_bad.next = self.rxc.inc_l3_bad.val();
         self.csr.inc_rx_l4_bad.next = self.rxc.inc_l4_bad.val();
         self.csr.inc_rx_l4_calc.next = self.rxc.inc_l4_calc.val();
-        self.csr.inc_dma_err.next = self.rd.err_pulse.val() | self.wr.err_pulse.val();
+        self.csr.inc_dma_err.next =
+            bit_cast::<2, 1>(self.rd.err_pulse.val().into()) + bit_cast::<2, 1>(self.wr.err_pulse.val().into());
         self.csr.inc_tx_tso.next = self.txo.did_tso.val();
 
         // Read DMA: round-robin over tx0 (0), rx0 (1), tx1 (2), rx1 (3), one command at a time; the

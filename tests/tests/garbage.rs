@@ -9,9 +9,9 @@
 //! returns to idle (a watchdog: not idle and no counter or completion queue
 //! moving for 200 000 cycles is a hang and fails the test); and after the
 //! run, a soft reset gives a NIC that sends and receives a good frame byte
-//! for byte. Two stricter variants (every frame counted; ring tails written
-//! at random) are `#[ignore]`d with the defects they found, until the RTL
-//! is mended.
+//! for byte. A stricter variant holds every frame on the wire to be received
+//! or counted as dropped; one with ring tails written at random is
+//! `#[ignore]`d with the defects it found, until the RTL is mended.
 //!
 //! `NIC_GARBAGE_SEED` and `NIC_GARBAGE_ROUNDS` repeat or lengthen a run; the
 //! seed is printed.
@@ -141,19 +141,15 @@ fn garbage_everywhere_every_state_machine_returns_to_idle_and_the_nic_still_work
 }
 
 /// The same, holding the NIC to "every frame on the wire is received or counted as dropped".
-/// Known defect, found by this test and not fixed yet (the RTL issue's work): now and then, in
-/// bursts of back-to-back frames of mixed sizes (some errored, some for a queue without
-/// buffers), one frame is neither delivered nor counted (default seed: 1 or 2 of about 690;
-/// seed 11: 1 of 654). Frames sent one at a time are all counted. Run it with
-/// `cargo test -p nic-tests --test garbage -- --ignored`.
+/// This found the counters' defect: two RX engines delivering (or dropping) in the same cycle
+/// were counted once, their increments ORed (1 or 2 frames of about 690 went uncounted).
 #[test]
-#[ignore = "known RTL defect: a frame in a mixed burst now and then goes uncounted (see the doc comment)"]
 fn garbage_every_frame_is_received_or_counted() {
     garbage_run(false, true);
 }
 
 /// The same with rings' TAIL written at random too. Known defects, found by this test and not
-/// fixed yet: a TX chain left open by a random TAIL on one queue can leave received frames
+/// fixed yet (the RTL issue's work): a TX chain left open by a random TAIL on one queue can leave received frames
 /// neither delivered nor counted while the core never returns to idle (default seed, round 77:
 /// TX queue 1 two descriptors short of its TAIL, receive accounting stuck); an RX TAIL far past
 /// HEAD (43 341 "posted" on a 64-entry ring) wedges that queue.
