@@ -334,9 +334,10 @@ fn print_summary(rep: &ReplayReport) {
     }
     let s = &rep.sim;
     println!(
-        "  simulated: {} cycles = {:.1} us at 156.25 MHz; wall {:.2} s ({:.2} s clocking); simulator {:.2} M cycles/s",
+        "  simulated: {} cycles = {:.1} us at {} MHz; wall {:.2} s ({:.2} s clocking); simulator {:.2} M cycles/s",
         s.cycles,
         s.sim_ns as f64 / 1000.0,
+        nic_abi::CLOCK_MHZ,
         rep.wall.as_secs_f64(),
         s.awake.as_secs_f64(),
         s.cycles_per_sec / 1e6

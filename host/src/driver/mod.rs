@@ -1160,7 +1160,14 @@ pub fn check_tso(m: &Mbuf, if_hwassist: u32, lim: &TsoLimits) -> Result<usize, T
     if mss == 0 {
         return Err(TxReject::Tso("tso_segsz is 0"));
     }
-    if !(20..=60).contains(&l4) || l4 % 4 != 0 || l3 < if v4 { 20 } else { 40 } || l2 % 2 != 0 || l3 % 2 != 0 {
+    use nic_abi::desc::{IP4_HLEN_MIN, IP6_HLEN_MIN, TSO_L4HLEN_ALIGN, TSO_L4HLEN_MAX, TSO_L4HLEN_MIN};
+    let l3_min = if v4 { IP4_HLEN_MIN } else { IP6_HLEN_MIN } as usize;
+    if !(TSO_L4HLEN_MIN as usize..=TSO_L4HLEN_MAX as usize).contains(&l4)
+        || l4 % TSO_L4HLEN_ALIGN as usize != 0
+        || l3 < l3_min
+        || l2 % 2 != 0
+        || l3 % 2 != 0
+    {
         return Err(TxReject::Offsets("TSO headers: TCP 20..=60 bytes in steps of 4, IP header 20+ (v4) or 40+ (v6)"));
     }
     if h.csum_data != nic_abi::csum::TCP_CSUM_OFFSET as u32 {
@@ -1200,7 +1207,7 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
         return Err(Error::WrongId { device: describe, found, expected: NIC_ID });
     }
     let ver = dev.read32(id::VERSION)?;
-    let (found_major, found_minor) = ((ver >> 16) as u16, ver as u16);
+    let (found_major, found_minor) = (id::VERSION_MAJOR.get(ver) as u16, id::VERSION_MINOR.get(ver) as u16);
     if found_major != ABI_MAJOR {
         return Err(Error::WrongAbi {
             device: describe,
@@ -1222,8 +1229,8 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
         )));
     }
     let limits = dev.read32(id::RING_LIMITS)?;
-    let ring_max_log2 = (limits & 0xff).min(RING_MAX_LOG2);
-    let ring_min_log2 = ((limits >> 8) & 0xff).max(RING_MIN_LOG2);
+    let ring_max_log2 = id::RING_MAX_LOG2.get(limits).min(RING_MAX_LOG2);
+    let ring_min_log2 = id::RING_MIN_LOG2.get(limits).max(RING_MIN_LOG2);
     let tso_segs = dev.read32(id::TSO_SEGS)?;
     let rss_info = dev.read32(id::RSS_INFO)?;
     let info = DeviceInfo {
@@ -1238,12 +1245,12 @@ fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
         ring_max_log2,
         max_frame: dev.read32(id::MAX_FRAME)?,
         tso_max: dev.read32(id::TSO_MAX)?,
-        tso_max_segs: tso_segs as u16,
-        tso_max_segsize: (tso_segs >> 16) as u16,
+        tso_max_segs: id::TSO_MAX_SEGCOUNT.get(tso_segs) as u16,
+        tso_max_segsize: id::TSO_MAX_SEGSIZE.get(tso_segs) as u16,
         toe_contexts: dev.read32(id::TOE_CONTEXTS)?,
         num_queues: dev.read32(id::NUM_QUEUES)?,
-        rss_reta_size: rss_info & 0xffff,
-        rss_key_size: (rss_info >> 16) & 0xff,
+        rss_reta_size: id::RSS_RETA_SIZE.get(rss_info),
+        rss_key_size: id::RSS_KEY_SIZE.get(rss_info),
         rss_hashtypes: dev.read32(id::RSS_HASHTYPES)?,
     };
     if info.num_queues == 0 || info.num_queues > MAX_QUEUES {

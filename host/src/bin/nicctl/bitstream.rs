@@ -57,7 +57,7 @@ pub enum Cmd {
 }
 
 /// The datapath clock the core is built for: 10GBASE-R's 64-bit rate.
-const TARGET_MHZ: f64 = 156.25;
+const TARGET_MHZ: f64 = nic_abi::CLOCK_MHZ;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Family {
@@ -466,8 +466,8 @@ fn build(board: &str, out: &Path, blocks: &[String], no_core: bool, seed: u64) -
         b.part,
         targets.join(" "),
         idb.build_hash,
-        idb.version >> 16,
-        idb.version & 0xffff
+        id::VERSION_MAJOR.get(idb.version),
+        id::VERSION_MINOR.get(idb.version)
     );
     let src = dir.join("nic.v");
     std::fs::write(&src, verilog).map_err(|e| format!("cannot write {}: {e}", src.display()))?;
@@ -647,7 +647,7 @@ fn manifest(b: &Board, idb: &IdBlock, outs: &[Outcome], bit: Option<&Path>, seed
         "clock_achieved_mhz": core.map(|c| (c.timing.fmax_mhz * 100.0).round() / 100.0),
         "timing_met": core.map(|c| c.timing.fmax_mhz >= TARGET_MHZ),
         "id": format!("0x{:08x}", idb.id),
-        "abi_version": format!("{}.{}", idb.version >> 16, idb.version & 0xffff),
+        "abi_version": format!("{}.{}", id::VERSION_MAJOR.get(idb.version), id::VERSION_MINOR.get(idb.version)),
         "build_hash": format!("0x{:08x}", idb.build_hash),
         "id_block_clock_khz": idb.clock_khz,
         "datapath_bits": idb.datapath,
@@ -661,7 +661,7 @@ fn manifest(b: &Board, idb: &IdBlock, outs: &[Outcome], bit: Option<&Path>, seed
 /// A Markdown table of the results, as docs/PERFORMANCE.md records them.
 fn table(b: &Board, outs: &[Outcome]) -> String {
     let mut t = format!(
-        "{} ({}), target {TARGET_MHZ} MHz\n\n| target | LUT4 | FF | BRAM | LUTRAM | Fmax MHz | Gb/s at 64 bits | vs 156.25 MHz |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
+        "{} ({}), target {TARGET_MHZ} MHz\n\n| target | LUT4 | FF | BRAM | LUTRAM | Fmax MHz | Gb/s at 64 bits | vs {TARGET_MHZ} MHz |\n|---|---:|---:|---:|---:|---:|---:|---|\n",
         b.name, b.part
     );
     for o in outs {

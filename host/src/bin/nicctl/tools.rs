@@ -366,7 +366,7 @@ pub fn demo_tcp(bytes: usize, pcap: &std::path::Path, ctl: Option<PathBuf>, hold
         println!(
             "  {dst}: {bytes} bytes intact in {wall:.2} s wall ({:.0} Mbit/s), {cyc} cycles ({:.2} ms simulated); MSS {}, {} TSO bursts, {} retransmitted",
             bytes as f64 * 8.0 / wall / 1e6,
-            cyc as f64 * 6.4e-6,
+            nic_abi::cycles_to_ns(cyc) as f64 / 1e6,
             info.t_maxseg,
             info.stats.tso_bursts,
             info.stats.rexmit_segs

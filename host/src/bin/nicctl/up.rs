@@ -180,7 +180,7 @@ pub fn run_stack(a: StackArgs) -> Res {
             ifp.if_xname,
             t0.elapsed().as_secs_f64(),
             cyc,
-            cyc as f64 * 6.4e-9,
+            nic_abi::cycles_to_ns(cyc) as f64 / 1e9,
             b.frames_in,
             b.frames_out,
             st.tcp.tcps_rcvtotal,

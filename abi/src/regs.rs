@@ -30,10 +30,16 @@
 
 /// The self-describing ID block at 0x000. Everything here is read-only.
 pub mod id {
+    use crate::field::Field;
+
     /// Magic: [`crate::NIC_ID`] ("OFLD").
     pub const ID: u32 = 0x000;
-    /// ABI version: [`crate::ABI_VERSION`].
+    /// ABI version: [`crate::ABI_VERSION`], fields [`VERSION_MAJOR`] and [`VERSION_MINOR`].
     pub const VERSION: u32 = 0x004;
+    /// `VERSION` bits 31:16: the ABI major version ([`crate::ABI_MAJOR`]).
+    pub const VERSION_MAJOR: Field = Field::new(VERSION, 16, 16);
+    /// `VERSION` bits 15:0: the ABI minor version ([`crate::ABI_MINOR`]).
+    pub const VERSION_MINOR: Field = Field::new(VERSION, 0, 16);
     /// Low 32 bits of the hash of the RTL source this bitstream/model was built from.
     pub const BUILD_HASH: u32 = 0x008;
     /// What the hardware can do, in `IFCAP_*` layout (FreeBSD's `if_capabilities`).
@@ -42,24 +48,36 @@ pub mod id {
     pub const DATAPATH: u32 = 0x010;
     /// Core clock in kHz ([`crate::CLOCK_KHZ`]).
     pub const CLOCK_KHZ: u32 = 0x014;
-    /// Ring size limits: bits 7:0 max log2, bits 15:8 min log2.
+    /// Ring size limits: fields [`RING_MAX_LOG2`] and [`RING_MIN_LOG2`].
     pub const RING_LIMITS: u32 = 0x018;
+    /// `RING_LIMITS` bits 7:0: log2 of the largest ring ([`crate::RING_MAX_LOG2`]).
+    pub const RING_MAX_LOG2: Field = Field::new(RING_LIMITS, 0, 8);
+    /// `RING_LIMITS` bits 15:8: log2 of the smallest ring ([`crate::RING_MIN_LOG2`]).
+    pub const RING_MIN_LOG2: Field = Field::new(RING_LIMITS, 8, 8);
     /// Largest frame in bytes ([`crate::MAX_FRAME`]).
     pub const MAX_FRAME: u32 = 0x01c;
     /// TSO: largest burst in bytes, headers included (FreeBSD's `if_hw_tsomax`; 0: no TSO).
     pub const TSO_MAX: u32 = 0x020;
-    /// Descriptor chains: bits 15:0 max descriptors per packet (`if_hw_tsomaxsegcount`),
-    /// bits 31:16 max bytes per buffer (`if_hw_tsomaxsegsize`).
+    /// Descriptor chains: fields [`TSO_MAX_SEGCOUNT`] and [`TSO_MAX_SEGSIZE`].
     pub const TSO_SEGS: u32 = 0x024;
+    /// `TSO_SEGS` bits 15:0: most descriptors per packet (`if_hw_tsomaxsegcount`,
+    /// [`crate::desc::TX_MAX_CHAIN`]).
+    pub const TSO_MAX_SEGCOUNT: Field = Field::new(TSO_SEGS, 0, 16);
+    /// `TSO_SEGS` bits 31:16: most bytes per buffer (`if_hw_tsomaxsegsize`,
+    /// [`crate::desc::TX_MAX_SEGSIZE`]).
+    pub const TSO_MAX_SEGSIZE: Field = Field::new(TSO_SEGS, 16, 16);
     /// TOE connection contexts (0: no TOE in this build).
     pub const TOE_CONTEXTS: u32 = 0x028;
     /// Number of TX/RX queue pairs (a build parameter, 1 to [`crate::MAX_QUEUES`]).
     pub const NUM_QUEUES: u32 = 0x02c;
     /// Offset of the next register block (0x100), so a driver can walk the map.
     pub const NEXT: u32 = 0x030;
-    /// RSS (ABI 2.0): bits 15:0 indirection-table entries ([`crate::rss::RETA_SIZE`]), bits 23:16
-    /// key bytes ([`crate::rss::KEY_SIZE`]); zero: no RSS in this build.
+    /// RSS (ABI 2.0): fields [`RSS_RETA_SIZE`] and [`RSS_KEY_SIZE`]; zero: no RSS in this build.
     pub const RSS_INFO: u32 = 0x034;
+    /// `RSS_INFO` bits 15:0: indirection-table entries ([`crate::rss::RETA_SIZE`]).
+    pub const RSS_RETA_SIZE: Field = Field::new(RSS_INFO, 0, 16);
+    /// `RSS_INFO` bits 23:16: key bytes ([`crate::rss::KEY_SIZE`]).
+    pub const RSS_KEY_SIZE: Field = Field::new(RSS_INFO, 16, 8);
     /// RSS hash types this build computes, `RSS_HASHTYPE_*` bits ([`crate::rss::HASHTYPES_SUPPORTED`]).
     pub const RSS_HASHTYPES: u32 = 0x038;
 }
@@ -221,7 +239,12 @@ pub mod stats {
     ];
 }
 
-/// Size of BAR0 in bytes; the AXI4-Lite address is this many bytes wide.
-pub const BAR0_SIZE: u32 = 0x1000;
-/// Width of the AXI4-Lite address bus.
+/// Width of the AXI4-Lite address bus: BAR0 is `1 << AXIL_ADDR_BITS` bytes.
 pub const AXIL_ADDR_BITS: u32 = 12;
+/// Size of BAR0 in bytes (derived from the address width, so the two cannot disagree).
+pub const BAR0_SIZE: u32 = 1 << AXIL_ADDR_BITS;
+
+/// Whether `off` names a register: 4-byte aligned and inside BAR0.
+pub const fn is_reg_offset(off: u32) -> bool {
+    off % 4 == 0 && off < BAR0_SIZE
+}

@@ -22,6 +22,7 @@
 pub mod cksum;
 pub mod csum;
 pub mod desc;
+pub mod field;
 pub mod ifcap;
 pub mod regs;
 pub mod rss;
@@ -31,8 +32,10 @@ pub mod status;
 pub const ABI_MAJOR: u16 = 2;
 /// ABI minor version: bumped on compatible additions.
 pub const ABI_MINOR: u16 = 0;
-/// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half.
-pub const ABI_VERSION: u32 = ((ABI_MAJOR as u32) << 16) | ABI_MINOR as u32;
+/// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half
+/// ([`regs::id::VERSION_MAJOR`], [`regs::id::VERSION_MINOR`]).
+pub const ABI_VERSION: u32 =
+    regs::id::VERSION_MAJOR.put(ABI_MAJOR as u32) | regs::id::VERSION_MINOR.put(ABI_MINOR as u32);
 /// The value of [`regs::id::ID`]: "OFLD" in ASCII, so a hexdump of BAR0 says what it is.
 pub const NIC_ID: u32 = 0x4f46_4c44;
 
@@ -42,6 +45,17 @@ pub const DATAPATH_BITS: u32 = 64;
 pub const BEAT_BYTES: usize = (DATAPATH_BITS / 8) as usize;
 /// The modelled core clock, in kHz: 156.25 MHz, the 10GBASE-R 64-bit rate.
 pub const CLOCK_KHZ: u32 = 156_250;
+/// The same clock in MHz, for reports and timing targets (derived, never written again).
+pub const CLOCK_MHZ: f64 = CLOCK_KHZ as f64 / 1000.0;
+/// One clock period in picoseconds (exact at this clock: 6400 ps).
+pub const CLOCK_PERIOD_PS: u64 = 1_000_000_000 / CLOCK_KHZ as u64;
+const _: () = assert!(CLOCK_PERIOD_PS * CLOCK_KHZ as u64 == 1_000_000_000, "the period must be whole picoseconds");
+
+/// Nanoseconds after `cycles` cycles of the core clock, rounded down: simulated time, pcap
+/// timestamps and reports all convert through here so none of them restates the period.
+pub const fn cycles_to_ns(cycles: u64) -> u64 {
+    (cycles as u128 * 1_000_000 / CLOCK_KHZ as u128) as u64
+}
 /// Largest frame the NIC moves, in bytes, without FCS (jumbo 9000 MTU + Ethernet + 802.1Q, rounded up).
 pub const MAX_FRAME: u32 = 9216;
 /// Smallest frame the transmit path accepts (anything shorter is a descriptor error).
@@ -66,5 +80,14 @@ mod tests {
     fn id_is_ascii_ofld() {
         assert_eq!(&NIC_ID.to_be_bytes(), b"OFLD");
         assert_eq!(ABI_VERSION >> 16, ABI_MAJOR as u32);
+        assert_eq!(ABI_VERSION & 0xffff, ABI_MINOR as u32);
+    }
+
+    #[test]
+    fn the_clock_is_156_25_mhz() {
+        assert_eq!(CLOCK_PERIOD_PS, 6400);
+        assert_eq!(CLOCK_MHZ, 156.25);
+        assert_eq!(cycles_to_ns(5), 32);
+        assert_eq!(cycles_to_ns(156_250_000), 1_000_000_000);
     }
 }

@@ -79,6 +79,16 @@ pub const TSO_MAX_BYTES: u32 = 65535;
 pub const TX_MAX_SEGSIZE: u32 = 0xfff8;
 /// Longest TSO header template (`l2hlen + l3hlen + l4hlen`) the NIC replicates.
 pub const TSO_MAX_HDR: u32 = 256;
+/// Shortest TCP header (`l4hlen`) a TSO request may carry: no options.
+pub const TSO_L4HLEN_MIN: u32 = 20;
+/// Longest TCP header (`l4hlen`) a TSO request may carry: the data offset's limit.
+pub const TSO_L4HLEN_MAX: u32 = 60;
+/// A TSO request's `l4hlen` is a multiple of this (TCP's data offset counts 32-bit words).
+pub const TSO_L4HLEN_ALIGN: u32 = 4;
+/// Shortest IPv4 header (`l3hlen`) an IPv4 checksum or TSO request may carry.
+pub const IP4_HLEN_MIN: u32 = 20;
+/// Shortest IPv6 header chain (`l3hlen`) an IPv6 TSO request may carry: the fixed header.
+pub const IP6_HLEN_MIN: u32 = 40;
 
 /// A receive buffer descriptor: one empty buffer the NIC may fill.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
