@@ -12,26 +12,7 @@ use super::{ip6_output, ip_output, l4_cksum_ok, DropReason, Input, NetStats, Out
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
-/// TCP header length without options.
-pub const TCP_HDR_LEN: usize = 20;
-/// Longest TCP header (data offset 15).
-pub const TCP_MAX_HDR_LEN: usize = 60;
-/// `TH_FIN`.
-pub const TH_FIN: u8 = 0x01;
-/// `TH_SYN`.
-pub const TH_SYN: u8 = 0x02;
-/// `TH_RST`.
-pub const TH_RST: u8 = 0x04;
-/// `TH_PUSH`.
-pub const TH_PUSH: u8 = 0x08;
-/// `TH_ACK`.
-pub const TH_ACK: u8 = 0x10;
-/// `TH_URG`.
-pub const TH_URG: u8 = 0x20;
-/// `TH_ECE`.
-pub const TH_ECE: u8 = 0x40;
-/// `TH_CWR`.
-pub const TH_CWR: u8 = 0x80;
+pub use nic_tcp::repr::{TCP_HDR_LEN, TCP_MAX_HDR_LEN, TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG};
 
 /// The header fields of one segment, as `tcp_output` decided them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -113,7 +113,7 @@ impl TcpStream {
 impl Stack {
     /// The congestion control a socket asked for (the stack's default when `None`), by name and
     /// as a fresh instance; InvalidInput naming the known ones otherwise.
-    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl>)> {
+    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl<std::time::Instant>>)> {
         let name = name.unwrap_or_else(|| self.inner.cfg.cc_default.clone());
         match cc::by_name(&name) {
             Some(c) => Ok((name, c)),

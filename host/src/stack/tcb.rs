@@ -24,25 +24,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use nic_tcp::options::{TcpOptions, TCP_MAX_WINSHIFT};
+use nic_tcp::repr::TCP_HDR_LEN;
+use nic_tcp::RttEstimator;
+
 use super::cc::{self, CcVars, CongSignal, CongestionControl};
 use crate::net::tcp::{tso_plan, TH_ACK, TH_FIN, TH_PUSH, TH_RST, TH_SYN};
 
-/// `a < b` in sequence space (RFC 9293 §3.4).
-pub fn seq_lt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-/// `a <= b` in sequence space.
-pub fn seq_le(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) <= 0
-}
-/// `a > b` in sequence space.
-pub fn seq_gt(a: u32, b: u32) -> bool {
-    seq_lt(b, a)
-}
-/// `a >= b` in sequence space.
-pub fn seq_ge(a: u32, b: u32) -> bool {
-    seq_le(b, a)
-}
+pub use nic_tcp::seq::{seq_ge, seq_gt, seq_le, seq_lt};
 
 /// Connection states, with netstat's names ([`fmt::Display`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -273,18 +262,10 @@ pub struct TcpInfo {
     pub stats: TcbStats,
 }
 
-const TCPOPT_EOL: u8 = 0;
-const TCPOPT_NOP: u8 = 1;
-const TCPOPT_MAXSEG: u8 = 2;
-const TCPOPT_WINDOW: u8 = 3;
-/// RFC 7323 §2.3: shifts above 14 are used as 14.
-const TCP_MAX_WINSHIFT: u8 = 14;
 /// RFC 9293 §3.7.1: the MSS assumed without the option.
 const DEFAULT_MSS_V4: u32 = 536;
 /// RFC 8200 §5: 1280 - 40 - 20.
 const DEFAULT_MSS_V6: u32 = 1220;
-/// TCP header without options.
-const TCP_HDR: u32 = 20;
 /// Out-of-order segments queued at most (FreeBSD `net.inet.tcp.reass.maxqueuelen` is per connection too).
 const REASS_MAX_SEGS: usize = 256;
 
@@ -297,32 +278,11 @@ pub struct SynOptions {
     pub wscale: Option<u8>,
 }
 
-/// Parses MSS and window scale from `opts`, skipping what it does not know;
-/// a malformed option list ends the walk (what was found so far is kept).
+/// Parses MSS and window scale from `opts` ([`TcpOptions::parse`]: unknown options skipped,
+/// a malformed list ends the walk with what was found so far).
 pub fn parse_syn_options(opts: &[u8]) -> SynOptions {
-    let mut o = SynOptions::default();
-    let mut i = 0;
-    while i < opts.len() {
-        match opts[i] {
-            TCPOPT_EOL => break,
-            TCPOPT_NOP => i += 1,
-            kind => {
-                let Some(&len) = opts.get(i + 1) else { break };
-                let len = len as usize;
-                if len < 2 || i + len > opts.len() {
-                    break;
-                }
-                let body = &opts[i + 2..i + len];
-                match (kind, body.len()) {
-                    (TCPOPT_MAXSEG, 2) => o.mss = Some(u16::from_be_bytes([body[0], body[1]])),
-                    (TCPOPT_WINDOW, 1) => o.wscale = Some(body[0].min(TCP_MAX_WINSHIFT)),
-                    _ => {}
-                }
-                i += len;
-            }
-        }
-    }
-    o
+    let o = TcpOptions::parse(opts);
+    SynOptions { mss: o.mss, wscale: o.window_scale }
 }
 
 /// One connection.
@@ -378,9 +338,8 @@ pub struct Tcb {
     /// The application closed the socket: no one reads any more.
     app_closed: bool,
 
-    srtt: Option<Duration>,
-    rttvar: Duration,
-    rto: Duration,
+    /// RFC 6298's estimator (SRTT, RTTVAR, RTO).
+    rtt: RttEstimator,
     rtt_timed: Option<(u32, Instant)>,
     rxtshift: u32,
 
@@ -403,7 +362,7 @@ pub struct Tcb {
     /// The handshake completed at some point (connect/accept succeeded).
     established: bool,
 
-    cc: Box<dyn CongestionControl>,
+    cc: Box<dyn CongestionControl<Instant>>,
     ccv: CcVars,
 
     ack_now: bool,
@@ -443,7 +402,7 @@ impl Tcb {
         remote: SocketAddr,
         iss: u32,
         path: &PathInfo,
-        cc_algo: Box<dyn CongestionControl>,
+        cc_algo: Box<dyn CongestionControl<Instant>>,
         passive: bool,
     ) -> Tcb {
         let mut rcv_scale_offer = 0u8;
@@ -451,7 +410,8 @@ impl Tcb {
             rcv_scale_offer += 1;
         }
         let v6 = remote.is_ipv6();
-        let rto = cfg.rto_initial;
+        // G, the clock granularity (RFC 6298 §2): 1 ms for the timer tick here.
+        let rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max, Duration::from_millis(1));
         let mss = mss_floor(v6);
         Tcb {
             cfg,
@@ -486,9 +446,7 @@ impl Tcb {
             rcv_fin_seq: None,
             rcv_fin: false,
             app_closed: false,
-            srtt: None,
-            rttvar: Duration::ZERO,
-            rto,
+            rtt,
             rtt_timed: None,
             rxtshift: 0,
             t_rexmt: None,
@@ -521,7 +479,7 @@ impl Tcb {
         remote: SocketAddr,
         iss: u32,
         path: &PathInfo,
-        cc_algo: Box<dyn CongestionControl>,
+        cc_algo: Box<dyn CongestionControl<Instant>>,
     ) -> Tcb {
         let mut t = Tcb::new(cfg, local, remote, iss, path, cc_algo, false);
         t.state = TcpState::SynSent;
@@ -536,7 +494,7 @@ impl Tcb {
         remote: SocketAddr,
         iss: u32,
         path: &PathInfo,
-        cc_algo: Box<dyn CongestionControl>,
+        cc_algo: Box<dyn CongestionControl<Instant>>,
         syn: &SegIn<'_>,
     ) -> Tcb {
         let mut t = Tcb::new(cfg, local, remote, iss, path, cc_algo, true);
@@ -564,7 +522,7 @@ impl Tcb {
     }
 
     fn update_maxseg(&mut self) {
-        let by_path = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR).max(64);
+        let by_path = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR_LEN as u32).max(64);
         self.t_maxseg = self.peer_mss.min(by_path);
         self.ccv.mss = self.t_maxseg;
     }
@@ -766,31 +724,16 @@ impl Tcb {
     }
 
     fn start_rexmt(&mut self, now: Instant) {
-        self.t_rexmt = Some(now + self.rto);
+        self.t_rexmt = Some(now + self.rtt.rto());
     }
 
     fn backoff_rto(&self) -> Duration {
-        let r = self.rto.saturating_mul(1u32 << self.rxtshift.min(16));
-        r.min(self.cfg.rto_max)
+        self.rtt.backoff(self.rxtshift)
     }
 
     /// RFC 6298 §2: a new RTT sample.
     fn rtt_sample(&mut self, r: Duration) {
-        match self.srtt {
-            None => {
-                self.srtt = Some(r);
-                self.rttvar = r / 2;
-            }
-            Some(srtt) => {
-                let diff = srtt.abs_diff(r);
-                self.rttvar = self.rttvar * 3 / 4 + diff / 4;
-                self.srtt = Some(srtt * 7 / 8 + r / 8);
-            }
-        }
-        // G, the clock granularity: 1 ms for `Instant` here.
-        let g = Duration::from_millis(1);
-        let srtt = self.srtt.unwrap_or(r);
-        self.rto = (srtt + g.max(self.rttvar * 4)).clamp(self.cfg.rto_min, self.cfg.rto_max);
+        self.rtt.sample(r);
     }
 
     /// Runs the timers due at `now`.
@@ -1306,14 +1249,11 @@ impl Tcb {
     }
 
     fn syn_options(&self) -> Vec<u8> {
-        let mss = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR).min(65535) as u16;
-        let mut o = vec![TCPOPT_MAXSEG, 4];
-        o.extend_from_slice(&mss.to_be_bytes());
+        let mss = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR_LEN as u32).min(65535) as u16;
         // Offer scaling in a SYN; in a SYN-ACK only when the peer offered it (RFC 7323 §2.2).
-        if self.state == TcpState::SynSent || self.ws_ok {
-            o.extend_from_slice(&[TCPOPT_NOP, TCPOPT_WINDOW, 3, self.rcv_scale_offer]);
-        }
-        o
+        let ws = self.state == TcpState::SynSent || self.ws_ok;
+        let o = TcpOptions { mss: Some(mss), window_scale: ws.then_some(self.rcv_scale_offer), ..Default::default() };
+        o.emit().as_slice().to_vec()
     }
 
     /// The segments to send now, given what the path allows. Updates the
@@ -1534,8 +1474,8 @@ impl Tcb {
             cwnd: self.ccv.cwnd,
             ssthresh: self.ccv.ssthresh,
             snd_wnd: self.snd_wnd,
-            srtt: self.srtt,
-            rto: self.rto,
+            srtt: self.rtt.srtt(),
+            rto: self.rtt.rto(),
             snd_q: self.sndbuf.len(),
             rcv_q: self.rcvbuf.len(),
             wscale: self.ws_ok.then_some((self.rcv_scale, self.snd_scale)),
@@ -1714,12 +1654,12 @@ mod tests {
         let t0 = Instant::now();
         let (mut a, _) = pair(TcbConfig { rto_min: Duration::from_millis(1), ..Default::default() }, t0);
         a.rtt_sample(Duration::from_millis(100));
-        assert_eq!((a.srtt, a.rttvar, a.rto), (Some(Duration::from_millis(100)), Duration::from_millis(50), Duration::from_millis(300)));
+        assert_eq!((a.rtt.srtt(), a.rtt.rttvar(), a.rtt.rto()), (Some(Duration::from_millis(100)), Duration::from_millis(50), Duration::from_millis(300)));
         a.rtt_sample(Duration::from_millis(200));
         // RTTVAR = 3/4 * 50 + 1/4 * 100 = 62.5; SRTT = 7/8 * 100 + 1/8 * 200 = 112.5; RTO = 112.5 + 250 = 362.5 ms.
-        assert_eq!(a.rttvar, Duration::from_micros(62_500));
-        assert_eq!(a.srtt, Some(Duration::from_micros(112_500)));
-        assert_eq!(a.rto, Duration::from_micros(362_500));
+        assert_eq!(a.rtt.rttvar(), Duration::from_micros(62_500));
+        assert_eq!(a.rtt.srtt(), Some(Duration::from_micros(112_500)));
+        assert_eq!(a.rtt.rto(), Duration::from_micros(362_500));
     }
 
     #[test]
