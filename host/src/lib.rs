@@ -13,10 +13,8 @@
 //! ifnet.rs  interface capabilities, if_hwassist, the ifconfig rules.
 //! net/      ether, ipv4, ipv6, udp, tcp: output with delayed checksums, input
 //!           that trusts or verifies what the NIC reported.
-//! offload.rs  re-seeding raw frames for offload (pcap replay) and the
-//!           software result a NIC must reproduce byte for byte.
-//! replay.rs frames through the co-simulated NIC (nicctl replay/demo, tests).
-//! traffic.rs traffic mixes with every header variant, for demo and tests.
+//! offload.rs  TSO or GSO for a burst, re-seeding raw frames for offload, and
+//!           the software result a NIC must reproduce byte for byte.
 //! stack/    the TCP/IP stack over the driver: interfaces by index and
 //!           generation, one worker per queue pair, ARP/ND, ICMP, TCP
 //!           connections (tcb.rs, cc.rs) on the queue pair RSS gives them, and
@@ -50,9 +48,6 @@ pub mod offload;
 pub mod stack;
 #[cfg(unix)]
 pub mod ctl;
-#[cfg(feature = "sim")]
-pub mod replay;
-pub mod traffic;
 
 pub use dev::{DevError, Device, DmaBuf, DmaRegion};
 pub use driver::{Driver, DriverConfig};

@@ -1298,7 +1298,7 @@ mod tests {
     /// The NIC's TSO rules, applied by the driver before a burst reaches the ring.
     #[test]
     fn tso_bursts_follow_the_nics_rules() {
-        use crate::traffic::{self, Kind};
+        use nic_testbench::traffic::{self, Kind};
         use nic_abi::ifcap::{IFCAP_TSO4, IFCAP_TSO6};
         let all = IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_TSO4 | IFCAP_TSO6;
         let k = Kind { v6: false, tcp: true, vlan: false, ext: false, frag: false };

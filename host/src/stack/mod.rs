@@ -68,10 +68,6 @@ mod mq_tests;
 pub mod socket;
 pub mod tcb;
 pub mod udp;
-#[cfg(feature = "sim")]
-pub mod cable;
-#[cfg(all(feature = "sim", target_os = "linux"))]
-pub mod tapnic;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -427,27 +423,6 @@ fn tso_flag(v6: bool) -> u32 {
     } else {
         CSUM_IP_TSO
     }
-}
-
-/// A driver on a simulated NIC, sized for a stack (256-slot rings, every queue pair the build
-/// has, 48 MiB of lazily mapped DMA memory: 4.7 MB per queue pair): what the TAP interface and
-/// the demo's cable pair both attach.
-#[cfg(feature = "sim")]
-pub(crate) fn sim_driver(
-    nic: nic_sim::SimNic,
-    lladdr: [u8; 6],
-    queues: Option<u16>,
-) -> Result<Driver, Box<dyn std::error::Error + Send + Sync>> {
-    let dev = Arc::new(crate::dev::sim::SimDevice::new(nic, 48 << 20)?);
-    let cfg = crate::DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr, queues, ..Default::default() };
-    Ok(Driver::attach_with(dev, cfg)?)
-}
-
-/// The simulated NIC's cycle count as the control socket's clock (simulated-time reports).
-#[cfg(feature = "sim")]
-pub(crate) fn sim_clock(nic: &nic_sim::SimNic) -> crate::ctl::CycleClock {
-    let nic = nic.clone();
-    Arc::new(move || nic.cycles())
 }
 
 /// The link-local address from a MAC (RFC 4291 §2.5.1 modified EUI-64).

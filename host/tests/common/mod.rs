@@ -2,9 +2,6 @@
 //! independent reference that checks every checksum on the wire.
 #![allow(dead_code)]
 
-pub mod netns;
-pub mod up;
-
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::{NetHeaders, PacketHeaders, TransportHeader};

@@ -6,25 +6,21 @@
 //! - `nicctl verilog`: the RTL as Verilog for other tools;
 //! - `nicctl up [--vfio BDF]`: the driver attached to the model or to a board;
 //!   `nicctl up --tap IFNAME --addr A/N --addr6 A/N`: the stack on the model,
-//!   its wire a Linux TAP, serving the control socket (nicctl/up.rs);
+//!   its wire a Linux TAP, serving the control socket (up.rs);
 //! - `nicctl nc`, `nicctl iperf`: traffic through a running stack's control socket, and
-//!   `nicctl ifconfig`, `nicctl netstat`: FreeBSD's tools for it (nicctl/tools.rs);
+//!   `nicctl ifconfig`, `nicctl netstat`: FreeBSD's tools for it (tools.rs);
 //! - `nicctl rss [IFNAME [SETTING]]`: receive-side scaling of a running stack's interfaces,
-//!   shown or changed at run time (nicctl/rss.rs);
-//! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (nicctl/bitstream.rs).
+//!   shown or changed at run time (rss.rs);
+//! - `nicctl bitstream build --board NAME`: the open-flow FPGA build (bitstream.rs).
 
 use clap::{Parser, Subcommand};
-use nic_host::replay::{self, ReplayConfig, ReplayReport};
+use nic_testbench::replay::{self, ReplayConfig, ReplayReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[path = "nicctl/bitstream.rs"]
 mod bitstream;
-#[path = "nicctl/rss.rs"]
 mod rss;
-#[path = "nicctl/tools.rs"]
 mod tools;
-#[path = "nicctl/up.rs"]
 mod up;
 
 #[derive(Parser)]
@@ -250,13 +246,13 @@ fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: 
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
     }
-    let mut mix = nic_host::traffic::mix(frames, seed);
+    let mut mix = nic_testbench::traffic::mix(frames, seed);
     // Application writes larger than the MTU: TCP bursts the NIC cuts (TSO), one per 250 frames.
     let bursts = (frames / 250).max(1);
     for i in 0..bursts {
-        let k = nic_host::traffic::Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
+        let k = nic_testbench::traffic::Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
         let payload: Vec<u8> = (0..16_000 + 6_000 * (i % 8)).map(|j| (j * 13 + i) as u8).collect();
-        mix.push(nic_host::traffic::frame(k, &payload, 7 * i as u32));
+        mix.push(nic_testbench::traffic::frame(k, &payload, 7 * i as u32));
     }
     println!(
         "nicctl demo: {} frames (UDP/TCP over IPv4/IPv6, VLAN, IPv4 options, IPv6 extension headers, 60..9018 bytes) and {bursts} TCP bursts of 16..58 KB",

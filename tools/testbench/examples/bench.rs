@@ -17,7 +17,7 @@
 //!   MSS-sized frames; under callgrind (`scripts/bench`) it counts the
 //!   instructions of `send_batch` alone.
 //!
-//! `cargo run --release -p nic-host --example bench -- throughput`
+//! `cargo run --release -p nic-testbench --example bench -- throughput`
 
 use nic_abi::regs::stats;
 use nic_host::dev::sim::SimDevice;
@@ -25,7 +25,7 @@ use nic_host::driver::{Driver, DriverConfig, TxReject};
 use nic_host::mbuf::Mbuf;
 use nic_host::net::{ether_input, Input, NetStats};
 use nic_host::offload;
-use nic_host::traffic::{self, Kind};
+use nic_testbench::traffic::{self, Kind};
 use nic_sim::{NicIn, NicModel, NicOut, Sim, SimConfig};
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -359,7 +359,7 @@ fn lookup(args: &[String]) {
 /// stacks on a simulated cable, each sending `mb` MiB at once, every offload on, each driver
 /// using `queues` queue pairs (one worker thread per pair). Prints one table row.
 fn flows(args: &[String]) {
-    use nic_host::stack::cable::CablePair;
+    use nic_testbench::cable::CablePair;
     use nic_host::stack::socket::SockOpts;
     use nic_host::stack::IfAddrs;
     use std::io::{Read, Write};

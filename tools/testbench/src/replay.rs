@@ -1,7 +1,7 @@
 //! Frames through the co-simulated NIC the way the stack sends them: the
 //! engine behind `nicctl replay` and `nicctl demo`, and the end-to-end tests.
 //!
-//! Each frame is re-seeded for offload ([`crate::offload::prepare_tx`]) with
+//! Each frame is re-seeded for offload ([`nic_host::offload::prepare_tx`]) with
 //! the interface's `if_hwassist`, sent through the driver, the RTL's transmit
 //! path, a wire (loopback, or a cable to a second NIC), the receive path and
 //! back up through the driver. What crossed the wire is in the wire pcap;
@@ -9,10 +9,10 @@
 //! RX queue RSS chose, is in [`RxRecord`]s. The sender transmits on queue 0;
 //! the receiver polls every queue pair it has.
 
-use crate::dev::sim::SimDevice;
-use crate::driver::{Driver, DriverConfig, TxReject};
-use crate::mbuf::Mbuf;
-use crate::offload;
+use nic_host::dev::sim::SimDevice;
+use nic_host::driver::{Driver, DriverConfig, TxReject};
+use nic_host::mbuf::Mbuf;
+use nic_host::offload;
 use nic_abi::regs::stats;
 use nic_sim::{Cable, FaultConfig, Faults, Loopback, PcapTap, Sim, SimConfig, SimStats, VcdWindow, Wire};
 use std::collections::VecDeque;
@@ -85,7 +85,7 @@ pub struct ReplayReport {
     /// one queue), queues taken in turn.
     pub rx: Vec<RxRecord>,
     /// The receiving interface as it was at the end (for feeding received frames to the stack).
-    pub rx_ifnet: crate::ifnet::Ifnet,
+    pub rx_ifnet: nic_host::ifnet::Ifnet,
     /// Frames the receiving NIC dropped (no buffer, FIFO overrun, MAC error), by its counters.
     pub dropped: usize,
     /// The run stopped because nothing moved for the configured time (some frames unaccounted).
@@ -149,7 +149,7 @@ fn apply_offload(d: &Driver, words: &Option<Vec<String>>) -> Result<(), ReplayEr
         if w.is_empty() {
             continue;
         }
-        if crate::ifnet::ifcap_word(w).is_none() {
+        if nic_host::ifnet::ifcap_word(w).is_none() {
             return Err(ReplayError::Offload(format!("unknown word `{w}`")));
         }
         d.ifconfig(&[w]).map_err(|e| ReplayError::Offload(e.to_string()))?;
@@ -255,7 +255,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let mut requested = std::collections::BTreeMap::<&'static str, usize>::new();
     // Each packet with the number of wire frames it becomes.
     let mut q: VecDeque<(Mbuf, usize)> = VecDeque::new();
-    let mtu_frame = tx_drv.ifnet().if_mtu as usize + crate::net::ether::ETHER_HDR_LEN;
+    let mtu_frame = tx_drv.ifnet().if_mtu as usize + nic_host::net::ether::ETHER_HDR_LEN;
     for (i, f) in frames.iter().enumerate() {
         for (m, wire_frames) in packets_of(f, i, cfg, hwassist, capenable, mtu_frame, &mut report) {
             for n in nic_abi::csum::names(m.pkthdr.csum_flags) {

@@ -1,7 +1,7 @@
 //! `nicctl` as a user runs it: replay a capture through the co-simulated NIC,
 //! write the Verilog. Outputs are checked with etherparse and serde_json.
 
-use nic_host::traffic;
+use nic_testbench::traffic;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -180,7 +180,7 @@ fn verilog_is_written_and_lints_with_the_documented_waivers() {
 #[test]
 fn replay_tso_cuts_bursts_on_the_wire_and_gso_gives_the_same_bytes() {
     use etherparse::{SlicedPacket, TcpHeader, TransportSlice};
-    use nic_host::traffic::Kind;
+    use nic_testbench::traffic::Kind;
     let mut frames = vec![];
     let mut payload_total = 0;
     for (i, (v6, vlan)) in [(false, false), (true, false), (false, true), (true, true)].into_iter().enumerate() {

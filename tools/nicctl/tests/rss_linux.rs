@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::netns::{python_peer_client, python_peer_server, require_or_skip, tap_stack, PeerMode, PeerNet};
 use common::up::{data, serial, sha256_bytes, MIB, WAIT};
 use nic_host::stack::socket::SockOpts;
-use nic_host::stack::tapnic::TapNic;
+use nic_testbench::tapnic::TapNic;
 
 /// Per queue: (TX packets, RX packets, RX drops), from the NIC's registers.
 fn queue_stats(nic: &TapNic) -> Vec<(u32, u32, u32)> {

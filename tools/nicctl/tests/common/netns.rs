@@ -585,8 +585,8 @@ impl Drop for PeerProc {
 
 /// The stack linked in-process on a simulated NIC whose wire is `net`'s TAP (opened inside the
 /// namespace), every offload on.
-pub fn tap_stack(net: &PeerNet) -> nic_host::stack::tapnic::TapNic {
-    let mut cfg = nic_host::stack::tapnic::TapNicConfig::new(&net.tap, super::up::addrs());
+pub fn tap_stack(net: &PeerNet) -> nic_testbench::tapnic::TapNic {
+    let mut cfg = nic_testbench::tapnic::TapNicConfig::new(&net.tap, super::up::addrs());
     cfg.netns = Some(net.ns.name.clone());
-    nic_host::stack::tapnic::TapNic::start(cfg).expect("stack on the TAP")
+    nic_testbench::tapnic::TapNic::start(cfg).expect("stack on the TAP")
 }

@@ -120,7 +120,7 @@ fn parse_cidr<T: std::str::FromStr>(s: &str, max: u8) -> Result<(T, u8), String>
 
 /// Runs the stack on the model bridged to the TAP and serves the control socket until killed.
 pub fn run_stack(a: StackArgs) -> Res {
-    use nic_host::stack::tapnic::{TapNic, TapNicConfig};
+    use nic_testbench::tapnic::{TapNic, TapNicConfig};
     use nic_host::stack::IfAddrs;
     let tap = a.tap.clone().unwrap_or_default();
     let addrs = IfAddrs {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use nic_sim::{Cable, PcapTap, Sim, SimConfig, SimNic};
 
-use super::{IfAddrs, Stack, StackConfig};
-use crate::ctl::CycleClock;
+use nic_host::stack::{IfAddrs, Stack, StackConfig};
+use nic_host::ctl::CycleClock;
 
 /// Two stacks, one interface (`nic0`) each, on NIC 0 and NIC 1 of one simulation.
 pub struct CablePair {
@@ -56,7 +56,7 @@ impl CablePair {
         };
         let mut stacks = Vec::new();
         for (i, addrs) in [a_addrs, b_addrs].into_iter().enumerate() {
-            let drv = super::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1], queues)?;
+            let drv = crate::sim::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1], queues)?;
             let s = Stack::new(cfg.clone());
             s.attach(drv, addrs)?;
             stacks.push(s);
@@ -73,7 +73,7 @@ impl CablePair {
 
     /// A clock for the control socket's simulated-time reports.
     pub fn clock(&self) -> CycleClock {
-        super::sim_clock(&self.nic)
+        crate::sim::sim_clock(&self.nic)
     }
 }
 

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use nic_sim::tap::{TapBridge, TapCounters, TapDevice};
 use nic_sim::{External, PcapTap, Sim, SimConfig, SimNic};
 
-use super::{IfAddrs, Stack, StackConfig};
-use crate::ctl::CycleClock;
+use nic_host::stack::{IfAddrs, Stack, StackConfig};
+use nic_host::ctl::CycleClock;
 
 /// How to bring the interface up.
 #[derive(Clone, Debug)]
@@ -95,7 +95,7 @@ impl TapNic {
         if cfg.capdisable != 0 {
             nic.write32(nic_abi::regs::ctrl::CAPDISABLE, cfg.capdisable)?;
         }
-        let drv = super::sim_driver(nic.clone(), cfg.lladdr, cfg.queues)?;
+        let drv = crate::sim::sim_driver(nic.clone(), cfg.lladdr, cfg.queues)?;
         drv.set_mtu(mtu);
         let words: Vec<&str> = cfg.ifconfig.iter().map(String::as_str).collect();
         drv.ifconfig(&words)?;
@@ -111,7 +111,7 @@ impl TapNic {
 
     /// A clock for the control socket's simulated-time reports.
     pub fn clock(&self) -> CycleClock {
-        super::sim_clock(&self.nic)
+        crate::sim::sim_clock(&self.nic)
     }
 
     /// Frames moved between the TAP and the NIC.

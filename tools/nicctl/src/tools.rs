@@ -310,7 +310,7 @@ pub fn netstat(a: NetstatArgs) -> Res {
 /// The demo's second part: two stacks on the cable, a TCP transfer each way per family
 /// (TSO and checksum offload on), while the first stack serves its control socket.
 pub fn demo_tcp(bytes: usize, pcap: &std::path::Path, ctl: Option<PathBuf>, hold: u64) -> Res {
-    use nic_host::stack::cable::CablePair;
+    use nic_testbench::cable::CablePair;
     use nic_host::stack::socket::SockOpts;
     use nic_host::stack::IfAddrs;
     use std::net::{Shutdown, SocketAddr};
