@@ -225,6 +225,13 @@ pub struct TcbStats {
     pub tso_bursts: u64,
     /// Challenge ACKs sent (RFC 5961).
     pub challenge_acks: u64,
+    /// Segments dropped (and answered with an ACK) because they acknowledge data never sent
+    /// (FreeBSD `tcps_rcvacktoomuch`; RFC 9293 §3.10.7.4). Their payload is never delivered: a
+    /// blind attacker who guesses the sequence number cannot also guess SND.MAX.
+    pub rcvacktoomuch: u64,
+    /// Segments dropped (and answered with an ACK) because their ACK lies more than the largest
+    /// window the peer ever offered below SND.UNA (FreeBSD `tcps_rcvacktooold`; RFC 5961 §5.2).
+    pub rcvacktooold: u64,
     /// Path-MTU reductions applied.
     pub pmtu_changes: u64,
     /// Zero-window probes sent.
@@ -897,6 +904,7 @@ impl Tcb {
                 self.state = TcpState::Established;
                 self.established = true;
                 self.snd_wnd = (seg.win as u32) << self.snd_scale;
+                self.max_sndwnd = self.max_sndwnd.max(self.snd_wnd);
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = seg.ack;
                 if self.snd_fin {
@@ -916,8 +924,7 @@ impl Tcb {
             }
             return;
         }
-        self.process_ack(seg, now);
-        if self.state == TcpState::Closed {
+        if !self.process_ack(seg, now) || self.state == TcpState::Closed {
             return;
         }
         self.process_data(seg, now);
@@ -951,6 +958,7 @@ impl Tcb {
             self.established = true;
             // A SYN's window is never scaled (RFC 7323 §2.2).
             self.snd_wnd = seg.win as u32;
+            self.max_sndwnd = self.max_sndwnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
             self.t_rexmt = None;
@@ -980,11 +988,21 @@ impl Tcb {
         self.fin_seq().is_some_and(|f| seq_gt(self.snd_una, f))
     }
 
-    fn process_ack(&mut self, seg: &SegIn<'_>, now: Instant) {
+    /// The ACK field's part of input; `false` when the whole segment must be dropped (its data
+    /// and FIN too), after an ACK has been scheduled in answer.
+    fn process_ack(&mut self, seg: &SegIn<'_>, now: Instant) -> bool {
+        // RFC 5961 §5.2: acceptable only in [SND.UNA - MAX.SND.WND, SND.MAX]. SND.MAX rather than
+        // SND.NXT, which a retransmission moves back (FreeBSD compares with snd_max too).
         if seq_gt(seg.ack, self.snd_max) {
-            // Acknowledges something never sent: answer with an ACK, drop (RFC 9293).
+            self.stats.rcvacktoomuch += 1;
             self.ack_now = true;
-            return;
+            return false;
+        }
+        if seq_lt(seg.ack, self.snd_una.wrapping_sub(self.max_sndwnd)) {
+            self.stats.rcvacktooold += 1;
+            self.stats.challenge_acks += 1;
+            self.ack_now = true;
+            return false;
         }
         let win = (seg.win as u32) << self.snd_scale;
         let outstanding = self.snd_max != self.snd_una;
@@ -1029,6 +1047,7 @@ impl Tcb {
             }
             _ => {}
         }
+        true
     }
 
     fn enter_time_wait(&mut self, now: Instant) {
@@ -1764,5 +1783,57 @@ mod tests {
         assert!(!a.syn_recycles(&syn(a.rcv_nxt.wrapping_sub(1))));
         a.on_timer(now + 2 * a.cfg.msl);
         assert_eq!(a.state(), TcpState::Closed, "2 MSL later it ends");
+    }
+
+    // A blind attacker who guesses RCV.NXT but not SND.MAX (RFC 9293 §3.10.7.4), or who sends an
+    // ACK far below SND.UNA (RFC 5961 §5.2): the segment is dropped, payload and FIN too, and
+    // answered with an ACK that still names the real RCV.NXT. An ACK inside the range is still
+    // taken with its data, so the check is not simply "drop everything".
+    #[test]
+    fn data_under_an_unacceptable_ack_is_dropped_and_answered() {
+        let t0 = Instant::now();
+        let p = path(1500, false);
+        let (mut a, mut b) = pair(TcbConfig::default(), t0);
+        deliver_all(&mut b, &mut a, t0, &p);
+        deliver_all(&mut a, &mut b, t0, &p);
+        // b sends some data so that its SND.UNA has moved and MAX.SND.WND is known.
+        b.send(&[1u8; 3000]).unwrap();
+        let mut now = t0;
+        for _ in 0..10 {
+            now += Duration::from_millis(50);
+            a.on_timer(now);
+            b.on_timer(now);
+            deliver_all(&mut b, &mut a, now, &p);
+            deliver_all(&mut a, &mut b, now, &p);
+        }
+        assert_eq!(b.info().snd_q, 0, "b's data was acknowledged");
+        let t0 = now;
+        let (rcv_nxt, snd_una, max_wnd) = (b.rcv_nxt, b.snd_una, b.max_sndwnd);
+        assert!(max_wnd > 0);
+        let forged = |ack: u32, flags: u8| SegIn {
+            seq: rcv_nxt,
+            ack,
+            flags: TH_ACK | flags,
+            win: 1000,
+            options: &[],
+            payload: b"forged bytes",
+        };
+        for (ack, what) in [
+            (b.snd_max.wrapping_add(100), "ahead of SND.MAX"),
+            (snd_una.wrapping_sub(max_wnd).wrapping_sub(1), "below SND.UNA - MAX.SND.WND"),
+        ] {
+            b.input(&forged(ack, TH_FIN), t0);
+            assert_eq!(b.readable(), 0, "{what}: no payload delivered");
+            assert!(!b.at_eof(), "{what}: no FIN taken");
+            assert_eq!(b.state(), TcpState::Established, "{what}");
+            let out = b.output(t0, &p);
+            assert_eq!(out.len(), 1, "{what}: answered with one segment");
+            assert_eq!((out[0].flags & TH_ACK, out[0].ack, out[0].payload.len()), (TH_ACK, rcv_nxt, 0), "{what}");
+        }
+        let st = b.info().stats;
+        assert_eq!((st.rcvacktoomuch, st.rcvacktooold), (1, 1));
+        // The lowest acceptable ACK (SND.UNA - MAX.SND.WND) carries data in.
+        b.input(&forged(snd_una.wrapping_sub(max_wnd), 0), t0);
+        assert_eq!(b.readable(), 12, "an old but acceptable ACK's data is delivered");
     }
 }
