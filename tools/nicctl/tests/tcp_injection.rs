@@ -26,7 +26,7 @@ use nic_host::stack::socket::SockOpts;
 
 const BYTES: usize = 4000;
 
-fn attack(net: &PeerNet, nic: &nic_host::stack::tapnic::TapNic, linux: &str, stack: &str, port: u16) {
+fn attack(net: &PeerNet, nic: &nic_testbench::tapnic::TapNic, linux: &str, stack: &str, port: u16) {
     let listen: SocketAddr = SocketAddr::new(stack.parse().unwrap(), port);
     let l = nic.stack.tcp_listen(listen, 4, SockOpts::default()).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/inject.py");
