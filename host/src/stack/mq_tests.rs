@@ -19,7 +19,9 @@ use nic_abi::regs::ctrl;
 use nic_sim::{Cable, PcapTap, Sim, SimConfig, SimNic};
 
 use super::socket::SockOpts;
-use super::{lock_read, IfAddrs, Iface, Stack, StackConfig};
+use super::iface::{IfAddrs, Iface};
+use super::sync::{lock, lock_read};
+use super::vnet::{Stack, StackConfig};
 use crate::dev::sim::{test_serial, SimDevice};
 use crate::dev::{Device, DeviceExt, DmaRegion};
 use crate::driver::{Driver, DriverConfig};
@@ -278,7 +280,7 @@ fn iface_weak(s: &Stack, index: u16) -> Weak<Iface> {
 /// Frames waiting in interface `i`'s transmit queues.
 fn queued(s: &Stack, i: u16) -> usize {
     let ifaces = lock_read(&s.inner.ifaces);
-    ifaces[i as usize - 1].as_ref().map_or(0, |f| f.snd.iter().map(|q| super::lock(q).frames.len()).sum())
+    ifaces[i as usize - 1].as_ref().map_or(0, |f| f.snd.iter().map(|q| lock(q).frames.len()).sum())
 }
 
 /// Attach, load every queue from several sender threads, detach, round after round: every
