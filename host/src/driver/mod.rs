@@ -20,37 +20,46 @@
 //! transmit ([`Driver::tx`], [`Driver::tx_batch`]) and "every queue" for
 //! receive, reclaim and waits ([`Driver::rx_burst`], [`Driver::poll`],
 //! [`Driver::tx_reclaim`], [`Driver::wait`]), for tools that drive one NIC
-//! from one thread.
+//! from one thread. Every wait, the driver's and a queue's, goes through one
+//! path (`wait_vector` / `end_wait`).
+//!
+//! Files: this one holds the `Driver` and its calls; `attach` the init
+//! sequence and the ID block; `queue` a queue pair's rings and worker calls;
+//! `ring`, `cpl`, `irq`, `rss` the ring arithmetic, completion validation,
+//! interrupt vectors and RSS control; `tx_check` the NIC's transmit rules;
+//! `counters` and `error` what the driver counts and reports.
 
+mod attach;
+mod counters;
 mod cpl;
+mod error;
 mod irq;
 mod queue;
 mod ring;
 mod rss;
+mod tx_check;
 
+pub use attach::DeviceInfo;
+pub use counters::{Counters, PollResult};
 pub use cpl::{validate, CompletionError, Dir, Expect, Valid};
+pub use error::{Error, TxError, TxReject};
+pub use tx_check::{check_tso, check_tx, TsoLimits};
 pub use queue::{Queue, TxProgress};
 pub use rss::{key_hex, parse_key, parse_reta, parse_types, type_names, RssConfig};
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use nic_abi::csum::{
-    CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP6_TCP, CSUM_IP6_TSO, CSUM_IP6_UDP, CSUM_IP_TCP,
-    CSUM_IP_TSO, CSUM_IP_UDP, CSUM_TSO, TX_SUPPORTED,
-};
 use nic_abi::ifcap::{IFCAP_TSO, IFCAP_TXCSUM, IFCAP_TXCSUM_IPV6, IFCAP_VLAN_HWCSUM, IFCAP_VLAN_HWTSO};
-use nic_abi::regs::{self, ctrl, id, queue as qreg, rxq, txq};
-use nic_abi::{ABI_MAJOR, ABI_MINOR, MAX_FRAME, MAX_QUEUES, MIN_TX_FRAME, NIC_ID, RING_MAX_LOG2, RING_MIN_LOG2};
+use nic_abi::regs::{self, ctrl, queue as qreg, rxq, txq};
 
 use crate::dev::{DevError, Device, DeviceExt};
 use crate::ifnet::{CapError, Ifnet};
 use crate::mbuf::Mbuf;
-use crate::net::ipv4::{IP_HDR_LEN, IP_MAX_HDR_LEN};
-use queue::{QueuePair, RxQueue, TxQueue};
+use queue::QueuePair;
 
 /// How to attach: ring sizes, buffer size, interrupts, interface identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,362 +102,6 @@ impl Default for DriverConfig {
             queues: None,
         }
     }
-}
-
-/// The ID block, decoded: what this NIC is and can do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeviceInfo {
-    /// The backend's description.
-    pub describe: String,
-    /// ABI major version.
-    pub abi_major: u16,
-    /// ABI minor version (a newer minor is compatible).
-    pub abi_minor: u16,
-    /// Hash of the RTL source.
-    pub build_hash: u32,
-    /// `IFCAP_*` the hardware has.
-    pub caps: u32,
-    /// Datapath width in bits.
-    pub datapath_bits: u32,
-    /// Core clock in kHz.
-    pub clock_khz: u32,
-    /// Smallest ring, log2 (at least the ABI's minimum).
-    pub ring_min_log2: u32,
-    /// Largest ring, log2 (at most the ABI's maximum).
-    pub ring_max_log2: u32,
-    /// Largest frame in bytes.
-    pub max_frame: u32,
-    /// TSO burst limit (0: no TSO).
-    pub tso_max: u32,
-    /// TSO segment count limit.
-    pub tso_max_segs: u16,
-    /// TSO DMA segment size limit.
-    pub tso_max_segsize: u16,
-    /// TOE contexts (0: no TOE).
-    pub toe_contexts: u32,
-    /// TX/RX queue pairs the NIC has (the driver may use fewer: [`Driver::num_queues`]).
-    pub num_queues: u32,
-    /// RSS indirection-table entries (0: no RSS in this build).
-    pub rss_reta_size: u32,
-    /// RSS key bytes (0: no RSS in this build).
-    pub rss_key_size: u32,
-    /// RSS hash types the NIC computes (`RSS_HASHTYPE_*` bits).
-    pub rss_hashtypes: u32,
-}
-
-/// Why attach or an I/O call failed; `Display` says what to do.
-#[derive(Debug)]
-pub enum Error {
-    /// The device backend failed (bus error, expired wait, DMA memory).
-    Dev(DevError),
-    /// BAR0 does not hold this NIC.
-    WrongId {
-        /// Which device.
-        device: String,
-        /// ID register value.
-        found: u32,
-        /// [`NIC_ID`].
-        expected: u32,
-    },
-    /// The NIC speaks another ABI major version.
-    WrongAbi {
-        /// Which device.
-        device: String,
-        /// Major found.
-        found_major: u16,
-        /// Minor found.
-        found_minor: u16,
-        /// Major this driver speaks.
-        expected_major: u16,
-        /// Minor this driver was built with.
-        expected_minor: u16,
-    },
-    /// The register blocks are not where this ABI puts them, or the device lacks something the driver needs.
-    Layout(String),
-    /// A requested ring size is outside what the device supports.
-    RingSize {
-        /// Which ring.
-        which: &'static str,
-        /// log2 asked.
-        asked: u32,
-        /// Device minimum log2.
-        min: u32,
-        /// Device maximum log2.
-        max: u32,
-    },
-    /// After reset a queue index register was not zero.
-    ResetIncomplete {
-        /// Register offset.
-        reg: u32,
-        /// Its value.
-        value: u32,
-    },
-    /// The device wrote a completion the ABI does not allow (consumed, counted; the driver goes on).
-    BadCompletion(CompletionError),
-    /// A transmit was refused (the mbuf is back at the front of the queue).
-    TxRejected(TxReject),
-    /// The device completed out of order: its ring state is unknown, so no buffer it may still
-    /// own is reused. The queues are stopped; detach (or reset) and attach again.
-    Wedged(String),
-    /// The driver was shut down (the interface departed): its rings are gone.
-    Detached,
-    /// A [`DriverConfig`] value the driver cannot honour.
-    Config(String),
-    /// An RSS request the NIC or the driver cannot honour; says why and what is allowed.
-    Rss(String),
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Dev(e) => write!(f, "{e}"),
-            Error::WrongId { device, found, expected } => write!(
-                f,
-                "{device}: ID register reads 0x{found:08x}{}, expected 0x{expected:08x} (\"OFLD\"): {}",
-                ascii_tag(*found),
-                if *found == u32::MAX {
-                    "the device does not answer (powered down, memory decode off, or removed); check lspci -vv"
-                } else {
-                    "not this NIC, or BAR0 is not mapped"
-                }
-            ),
-            Error::WrongAbi { device, found_major, found_minor, expected_major, expected_minor } => write!(
-                f,
-                "{device}: NIC speaks ABI {found_major}.{found_minor}, this driver speaks \
-                 {expected_major}.{expected_minor}: rebuild the driver or the bitstream from the same nic-abi"
-            ),
-            Error::Layout(s) => write!(f, "register layout: {s}"),
-            Error::RingSize { which, asked, min, max } => write!(
-                f,
-                "{which} ring of 2^{asked} entries outside the device's 2^{min}..=2^{max}; choose a size within"
-            ),
-            Error::ResetIncomplete { reg, value } => {
-                write!(f, "register 0x{reg:03x} reads {value} after reset, expected 0: the reset did not clear the rings")
-            }
-            Error::BadCompletion(e) => write!(f, "{e}"),
-            Error::TxRejected(r) => write!(f, "transmit refused: {r}"),
-            Error::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
-            Error::Detached => write!(f, "the driver was detached and its rings freed; attach the device again"),
-            Error::Config(why) => write!(f, "driver configuration: {why}"),
-            Error::Rss(why) => write!(f, "RSS: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {}
-
-/// ` ("ABCD")` when a register value is four printable ASCII bytes (big-endian, as the ID is), else nothing.
-fn ascii_tag(v: u32) -> String {
-    let b = v.to_be_bytes();
-    if b.iter().all(|c| c.is_ascii_graphic()) {
-        format!(" (\"{}\")", String::from_utf8_lossy(&b))
-    } else {
-        String::new()
-    }
-}
-
-impl From<DevError> for Error {
-    fn from(e: DevError) -> Self {
-        Error::Dev(e)
-    }
-}
-
-/// Why the driver refused an mbuf for transmit (before the device saw it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TxReject {
-    /// Every TX slot is in flight: reclaim completions and retry.
-    RingFull,
-    /// Shorter than the device accepts.
-    TooShort {
-        /// Frame length.
-        len: usize,
-        /// [`MIN_TX_FRAME`].
-        min: usize,
-    },
-    /// Longer than the device accepts.
-    TooLong {
-        /// Frame length.
-        len: usize,
-        /// The device's largest frame.
-        max: usize,
-    },
-    /// Checksum requests the NIC does not offer, that conflict, or that `if_hwassist` does not allow.
-    Flags {
-        /// The requests.
-        flags: u32,
-        /// What was allowed.
-        allowed: u32,
-    },
-    /// Header lengths or `csum_data` point outside the frame, or L4 starts at an odd offset.
-    Offsets(&'static str),
-    /// A TSO request the NIC would refuse (or `tso_segsz` without `CSUM_TSO`); says which rule.
-    Tso(&'static str),
-    /// The queues are stopped after an out-of-order completion ([`Error::Wedged`]).
-    Wedged(String),
-    /// The driver was shut down (the interface departed); the frame was not sent.
-    Detached,
-    /// Copying into DMA memory failed.
-    Dma(DevError),
-}
-
-impl fmt::Display for TxReject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TxReject::RingFull => write!(f, "TX ring full; reclaim completions and retry"),
-            TxReject::TooShort { len, min } => write!(f, "{len}-byte frame below the {min}-byte minimum"),
-            TxReject::TooLong { len, max } => write!(f, "{len}-byte frame above the {max}-byte maximum"),
-            TxReject::Flags { flags, allowed } => {
-                let names: Vec<&str> = nic_abi::csum::names(*flags & !*allowed).collect();
-                write!(
-                    f,
-                    "csum_flags 0x{flags:x} ask for {names:?}, allowed 0x{allowed:x}; check if_hwassist \
-                     (ifconfig) or compute those checksums in software"
-                )
-            }
-            TxReject::Offsets(w) => write!(f, "offload offsets: {w}"),
-            TxReject::Tso(w) => write!(f, "TSO request refused: {w}"),
-            TxReject::Wedged(why) => write!(f, "queues stopped ({why}); detach and attach the device again"),
-            TxReject::Detached => write!(f, "the driver was detached; attach the device again"),
-            TxReject::Dma(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-/// A refused transmit hands the mbuf back (nothing is lost).
-#[derive(Debug)]
-pub struct TxError {
-    /// The packet, unchanged.
-    pub mbuf: Mbuf,
-    /// Why.
-    pub reason: TxReject,
-}
-
-impl fmt::Display for TxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "transmit refused: {}", self.reason)
-    }
-}
-
-impl std::error::Error for TxError {}
-
-/// Driver counters, for netstat and for tests that prove nothing was lost: per queue pair
-/// ([`Queue::counters`]) or summed over the queues ([`Driver::counters`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Packets placed on the TX ring (a TSO burst is one).
-    pub tx_enqueued: u64,
-    /// Of those, TSO bursts.
-    pub tx_tso_bursts: u64,
-    /// Packets whose completions say OK (a TSO burst counts once).
-    pub tx_packets: u64,
-    /// Bytes of those.
-    pub tx_bytes: u64,
-    /// TAIL doorbell writes (one per batch).
-    pub tx_doorbells: u64,
-    /// Frames refused before reaching the ring (invalid), by the driver.
-    pub tx_rejected: u64,
-    /// Transmit attempts that found the ring full.
-    pub tx_ring_full: u64,
-    /// TX completions per status code (every code, known or not).
-    pub tx_status: BTreeMap<u8, u64>,
-    /// Frames delivered up.
-    pub rx_packets: u64,
-    /// Bytes of those.
-    pub rx_bytes: u64,
-    /// RX completions with a known non-OK status, per code (frame dropped, buffer reposted).
-    pub rx_status: BTreeMap<u8, u64>,
-    /// Completions refused by validation, in total.
-    pub bad_completions: u64,
-    /// … of which out of order.
-    pub bad_index: u64,
-    /// … of which a bad length.
-    pub bad_len: u64,
-    /// … of which bad checksum flags or csum_data.
-    pub bad_flags: u64,
-    /// … of which an unknown status.
-    pub bad_status: u64,
-    /// … of which an invalid RSS hash (the frame was delivered without it).
-    pub bad_rss: u64,
-    /// Waits ended by an interrupt.
-    pub irq_wakeups: u64,
-    /// Waits that timed out.
-    pub wait_timeouts: u64,
-}
-
-impl Counters {
-    /// TX completions seen with `code`.
-    pub fn tx_status_count(&self, code: u8) -> u64 {
-        self.tx_status.get(&code).copied().unwrap_or(0)
-    }
-
-    /// Adds `o` to these (summing queues' counters).
-    pub fn merge(&mut self, o: &Counters) {
-        let Counters {
-            tx_enqueued,
-            tx_tso_bursts,
-            tx_packets,
-            tx_bytes,
-            tx_doorbells,
-            tx_rejected,
-            tx_ring_full,
-            tx_status,
-            rx_packets,
-            rx_bytes,
-            rx_status,
-            bad_completions,
-            bad_index,
-            bad_len,
-            bad_flags,
-            bad_status,
-            bad_rss,
-            irq_wakeups,
-            wait_timeouts,
-        } = o;
-        self.tx_enqueued += tx_enqueued;
-        self.tx_tso_bursts += tx_tso_bursts;
-        self.tx_packets += tx_packets;
-        self.tx_bytes += tx_bytes;
-        self.tx_doorbells += tx_doorbells;
-        self.tx_rejected += tx_rejected;
-        self.tx_ring_full += tx_ring_full;
-        for (k, v) in tx_status {
-            *self.tx_status.entry(*k).or_default() += v;
-        }
-        self.rx_packets += rx_packets;
-        self.rx_bytes += rx_bytes;
-        for (k, v) in rx_status {
-            *self.rx_status.entry(*k).or_default() += v;
-        }
-        self.bad_completions += bad_completions;
-        self.bad_index += bad_index;
-        self.bad_len += bad_len;
-        self.bad_flags += bad_flags;
-        self.bad_status += bad_status;
-        self.bad_rss += bad_rss;
-        self.irq_wakeups += irq_wakeups;
-        self.wait_timeouts += wait_timeouts;
-    }
-
-    fn count_bad(&mut self, e: &CompletionError) {
-        self.bad_completions += 1;
-        match e {
-            CompletionError::NotReady => {}
-            CompletionError::Index { .. } => self.bad_index += 1,
-            CompletionError::Len { .. } => self.bad_len += 1,
-            CompletionError::Flags { .. } | CompletionError::CsumData { .. } => self.bad_flags += 1,
-            CompletionError::Status { .. } => self.bad_status += 1,
-            CompletionError::Rss { .. } => self.bad_rss += 1,
-        }
-    }
-}
-
-/// What one [`Driver::poll`] or [`Queue::poll`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PollResult {
-    /// TX completions reclaimed.
-    pub tx_reclaimed: usize,
-    /// Frames received.
-    pub rx: usize,
 }
 
 /// Poison-tolerant lock: the driver's data is consistent at every unlock point, so a panic
@@ -502,143 +155,6 @@ pub struct ShutdownReport {
 }
 
 impl Driver {
-    /// Attaches with [`DriverConfig::default`].
-    pub fn attach(dev: Arc<dyn Device>) -> Result<Driver, Error> {
-        Driver::attach_with(dev, DriverConfig::default())
-    }
-
-    /// Reads the ID block, refuses a NIC it does not speak to, resets it, sets up the queue
-    /// pairs, RSS and interrupts, and enables it.
-    pub fn attach_with(dev: Arc<dyn Device>, cfg: DriverConfig) -> Result<Driver, Error> {
-        let info = read_id_block(&*dev)?;
-        for (which, asked) in [("TX", cfg.tx_ring_log2), ("RX", cfg.rx_ring_log2)] {
-            if asked < info.ring_min_log2 || asked > info.ring_max_log2 {
-                return Err(Error::RingSize { which, asked, min: info.ring_min_log2, max: info.ring_max_log2 });
-            }
-        }
-        let nq = match cfg.queues {
-            None => info.num_queues,
-            Some(0) => {
-                return Err(Error::Config("queues = Some(0): ask for at least one queue pair (None: all)".into()))
-            }
-            Some(n) => (n as u32).min(info.num_queues),
-        };
-        let max_frame = info.max_frame as usize;
-        let rx_buf_len = cfg.rx_buf_len.unwrap_or(max_frame);
-        if rx_buf_len == 0 || rx_buf_len > u32::MAX as usize {
-            return Err(Error::Layout(format!("RX buffer length {rx_buf_len} unusable")));
-        }
-
-        // CTRL block (0x100): quiesce and soft reset; every queue's indices read zero after it.
-        let t = cfg.reg_timeout;
-        quiesce_nic(&*dev, t)?;
-        for q in 0..nq {
-            for reg in [txq(q) + qreg::HEAD, txq(q) + qreg::CQ_TAIL, rxq(q) + qreg::HEAD, rxq(q) + qreg::CQ_TAIL] {
-                let value = dev.read32(reg)?;
-                if value != 0 {
-                    return Err(Error::ResetIncomplete { reg, value });
-                }
-            }
-        }
-
-        // Rings, completion queues and buffers in the device's DMA memory; queue blocks at
-        // 0x800 + 0x100*q (TXQ) and +0x80 (RXQ): bases, sizes, indices.
-        let dma = Arc::clone(dev.dma());
-        let mut queues = Vec::with_capacity(nq as usize);
-        for q in 0..nq {
-            let tx = TxQueue::new(&dma, q, cfg.tx_ring_log2, max_frame)?;
-            let rx = RxQueue::new(&dma, q, cfg.rx_ring_log2, rx_buf_len)?;
-            tx.program(&*dev)?;
-            rx.program(&*dev)?;
-            queues.push(QueuePair {
-                tx: Mutex::new(Some(tx)),
-                rx: Mutex::new(Some(rx)),
-                irq_wakeups: Default::default(),
-                wait_timeouts: Default::default(),
-            });
-        }
-
-        // Offloads: everything the hardware has, as drivers enable at attach.
-        // TSO needs the checksum offload of its family (the NIC refuses it otherwise): a board
-        // that straps txcsum off has no usable TSO either, and does not advertise it.
-        let mut caps = info.caps;
-        if caps & IFCAP_TXCSUM == 0 {
-            caps &= !nic_abi::ifcap::IFCAP_TSO4;
-        }
-        if caps & IFCAP_TXCSUM_IPV6 == 0 {
-            caps &= !nic_abi::ifcap::IFCAP_TSO6;
-        }
-        if caps & IFCAP_TSO == 0 {
-            caps &= !IFCAP_VLAN_HWTSO;
-        }
-        let mut ifnet = Ifnet::new(&cfg.if_name, cfg.if_index, caps, cfg.lladdr);
-        if info.tso_max != 0 {
-            // The stack sizes bursts by these (tcp_output); the driver copies a burst into its
-            // own buffers, so the chain limit is the NIC's, in whole buffers of max_frame bytes.
-            let piece = (max_frame & !(nic_abi::BEAT_BYTES - 1)).min(info.tso_max_segsize as usize);
-            let chain = (info.tso_max_segs as usize).min(1 << cfg.tx_ring_log2);
-            ifnet.if_hw_tsomax = info.tso_max.min((chain * piece) as u32);
-            ifnet.if_hw_tsomaxsegcount = info.tso_max_segs as u32;
-            ifnet.if_hw_tsomaxsegsize = info.tso_max_segsize as u32;
-        }
-        dev.write32(ctrl::CAPENABLE, ifnet.if_capenable)?;
-
-        // RSS block (0x300): the default key, every type both the NIC and this driver know, the
-        // table spread over the queues in use (so no frame goes to a queue without buffers).
-        let rss = RssConfig::initial(&info, nq as u16);
-        if rss.present {
-            rss::program(&*dev, &rss)?;
-        }
-
-        // Interrupts: probe the backend; clear stale causes (write 1 to clear) of every queue the
-        // NIC has; enable those of the queues in use.
-        let irq = cfg.use_irq
-            && match dev.wait_irq(Duration::ZERO) {
-                Ok(_) => true,
-                Err(DevError::NoInterrupts) => false,
-                Err(e) => return Err(e.into()),
-            };
-        let all_causes = (0..info.num_queues).fold(0, |m, q| m | ctrl::irq_pair(q));
-        let used_causes = (0..nq).fold(0, |m, q| m | ctrl::irq_pair(q));
-        dev.write32(ctrl::IRQ_STATUS, all_causes)?;
-        dev.write32(ctrl::IRQ_MASK, if irq { used_causes } else { 0 })?;
-        let nvec = dev.irq_vectors().clamp(1, nq);
-
-        let d = Driver {
-            dev,
-            info,
-            ifnet: RwLock::new(ifnet),
-            queues: queues.into_boxed_slice(),
-            vectors: (0..nvec).map(|_| irq::Vector::default()).collect(),
-            irq: AtomicBool::new(irq),
-            wedged: OnceLock::new(),
-            rss: RwLock::new(rss),
-            config: Mutex::new(()),
-            stopped: AtomicBool::new(false),
-            rx_next: AtomicUsize::new(0),
-            reg_timeout: t,
-        };
-        // Post every RX buffer of every queue, then run.
-        for p in d.queues.iter() {
-            if let Some(rx) = lock(&p.rx).as_mut() {
-                rx.fill(&*d.dev)?;
-            }
-        }
-        d.dev.write32(ctrl::CTRL, ctrl::CTRL_ENABLE)?;
-        log::info!(
-            "{}: {} attached, ABI {}.{}, {} of {} queue pairs on {} interrupt vector(s), RSS {}, caps {}",
-            cfg.if_name,
-            d.info.describe,
-            d.info.abi_major,
-            d.info.abi_minor,
-            nq,
-            d.info.num_queues,
-            nvec,
-            if d.rss().present { "on" } else { "absent" },
-            crate::ifnet::format_caps("options", caps)
-        );
-        Ok(d)
-    }
 
     /// What the ID block said.
     pub fn info(&self) -> &DeviceInfo {
@@ -933,34 +449,56 @@ impl Driver {
     /// mixed; with several vectors this waits for any line (level lines: nobody's interrupt
     /// is taken from them) and acknowledges every queue.
     pub fn wait(&self, timeout: Duration) -> Result<bool, Error> {
-        // One vector: sleep on it through its sharers' fanout (taking its generation before
-        // looking at the queues, so no interrupt is lost).
-        let since = self.vectors[0].generation();
+        if self.vectors.len() == 1 {
+            // One vector: the same wait as a queue's, for work in any queue.
+            return self.wait_vector(0, &self.queues[0], timeout, || self.work_pending());
+        }
+        // Several vectors: wait for any line, then acknowledge every queue.
         if self.work_pending()? {
             return Ok(true);
         }
         let start = Instant::now();
-        if self.uses_interrupts() {
-            let r = if self.vectors.len() == 1 {
-                self.vectors[0].wait_since(|t| self.dev.wait_irq_vector(0, t), since, timeout, || {
-                    if let Err(e) = self.ack_vector(0) {
-                        log::warn!("{}: acknowledging interrupt vector 0: {e}", self.ifname());
-                    }
-                })
-            } else {
-                self.dev.wait_irq(timeout).and_then(|fired| {
-                    if fired {
-                        self.ack_interrupt().map_err(|e| match e {
-                            Error::Dev(d) => d,
-                            other => DevError::Gone(other.to_string()),
-                        })?;
-                    }
-                    Ok(fired)
-                })
-            };
-            return self.end_wait(r, &self.queues[0], start, timeout, || self.work_pending());
+        let r = match self.uses_interrupts() {
+            false => Err(DevError::NoInterrupts),
+            true => self.dev.wait_irq(timeout).and_then(|fired| {
+                if fired {
+                    self.ack_interrupt().map_err(|e| match e {
+                        Error::Dev(d) => d,
+                        other => DevError::Gone(other.to_string()),
+                    })?;
+                }
+                Ok(fired)
+            }),
+        };
+        self.end_wait(r, &self.queues[0], start, timeout, || self.work_pending())
+    }
+
+    /// The one wait on an interrupt vector, for [`Queue::wait`] and [`Driver::wait`]: sleeps on
+    /// vector `v` through its sharers' fanout (its generation taken before `pending` is looked
+    /// at, so no interrupt is lost), acknowledging the causes of the queues on it; polls
+    /// `pending` without interrupts. Counted in `pair`.
+    fn wait_vector(
+        &self,
+        v: u32,
+        pair: &QueuePair,
+        timeout: Duration,
+        pending: impl Fn() -> Result<bool, Error>,
+    ) -> Result<bool, Error> {
+        let vector = &self.vectors[v as usize];
+        let since = vector.generation();
+        if pending()? {
+            return Ok(true);
         }
-        self.end_wait(Err(DevError::NoInterrupts), &self.queues[0], start, timeout, || self.work_pending())
+        let start = Instant::now();
+        let r = match self.uses_interrupts() {
+            false => Err(DevError::NoInterrupts),
+            true => vector.wait_since(|t| self.dev.wait_irq_vector(v, t), since, timeout, || {
+                if let Err(e) = self.ack_vector(v) {
+                    log::warn!("{}: acknowledging interrupt vector {v}: {e}", self.ifname());
+                }
+            }),
+        };
+        self.end_wait(r, pair, start, timeout, pending)
     }
 
     /// How every wait ends, once the interrupt wait returned `irq` (`NoInterrupts`: no
@@ -1070,350 +608,16 @@ fn quiesce_nic(dev: &dyn Device, t: Duration) -> Result<(), Error> {
     Ok(())
 }
 
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The device must stop DMA before the buffers go back to the region; a driver already
-        // shut down has nothing left to free.
-        let _ = self.shutdown();
-    }
-}
-
-/// What the driver checks before a frame reaches the ring: what the NIC would
-/// refuse with a status code is refused here with a reason and the mbuf back.
-pub fn check_tx(m: &Mbuf, if_hwassist: u32, max_frame: u32) -> Result<(), TxReject> {
-    let len = m.len();
-    let max = (max_frame as usize).min(MAX_FRAME as usize);
-    if len < MIN_TX_FRAME as usize {
-        return Err(TxReject::TooShort { len, min: MIN_TX_FRAME as usize });
-    }
-    if len > max {
-        return Err(TxReject::TooLong { len, max });
-    }
-    let h = &m.pkthdr;
-    if h.tso_segsz != 0 || h.csum_flags & CSUM_TSO != 0 {
-        return Err(TxReject::Tso("tso_segsz or CSUM_TSO on a frame sent without TSO (use check_tso)"));
-    }
-    let allowed = TX_SUPPORTED & if_hwassist;
-    let f = h.csum_flags;
-    let l4 = f & (CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6);
-    let conflicting = l4.count_ones() > 1 || (f & CSUM_IP != 0 && f & CSUM_DELAY_DATA_IPV6 != 0);
-    if f & !allowed != 0 || conflicting {
-        return Err(TxReject::Flags { flags: f, allowed });
-    }
-    let l3end = h.l2hlen as usize + h.l3hlen as usize;
-    let v4hdr = IP_HDR_LEN..=IP_MAX_HDR_LEN;
-    if f & CSUM_IP != 0 && (!v4hdr.contains(&(h.l3hlen as usize)) || l3end > len) {
-        return Err(TxReject::Offsets("CSUM_IP needs an IPv4 header of 20..=60 bytes within the frame"));
-    }
-    if l4 != 0 {
-        if h.l3hlen == 0 || l3end % 2 != 0 {
-            return Err(TxReject::Offsets("L4 must start at a nonzero, even offset"));
-        }
-        let want = match l4 {
-            CSUM_IP_TCP | CSUM_IP6_TCP => nic_abi::csum::TCP_CSUM_OFFSET,
-            CSUM_IP_UDP | CSUM_IP6_UDP => nic_abi::csum::UDP_CSUM_OFFSET,
-            _ => 0,
-        };
-        if h.csum_data != want as u32 {
-            return Err(TxReject::Offsets("csum_data is not the TCP (16) / UDP (6) checksum offset"));
-        }
-        if l3end + h.csum_data as usize + 2 > len {
-            return Err(TxReject::Offsets("checksum field past the frame"));
-        }
-    }
-    Ok(())
-}
-
-/// What [`check_tso`] needs to know of the device and the driver's buffers.
-#[derive(Clone, Copy, Debug)]
-pub struct TsoLimits {
-    /// The device's largest frame (each segment's headers plus MSS must fit).
-    pub max_frame: u32,
-    /// The device's `TSO_MAX` (0: no TSO).
-    pub tso_max: u32,
-    /// Most descriptors one packet may take.
-    pub max_descs: usize,
-    /// Bytes per descriptor buffer (a multiple of 8).
-    pub piece: usize,
-}
-
-/// The NIC's TSO rules (nic_abi::desc, status), checked before a burst reaches the ring;
-/// returns how many descriptors the burst takes.
-pub fn check_tso(m: &Mbuf, if_hwassist: u32, lim: &TsoLimits) -> Result<usize, TxReject> {
-    let h = &m.pkthdr;
-    let f = h.csum_flags;
-    let v4 = f & CSUM_IP_TCP != 0;
-    let v6 = f & CSUM_IP6_TCP != 0;
-    if v4 == v6 || f & (CSUM_IP_UDP | CSUM_IP6_UDP) != 0 {
-        return Err(TxReject::Tso("TSO needs exactly one of CSUM_IP_TCP, CSUM_IP6_TCP"));
-    }
-    let need = if v4 { CSUM_IP_TSO | CSUM_IP_TCP } else { CSUM_IP6_TSO | CSUM_IP6_TCP };
-    if if_hwassist & need != need || lim.tso_max == 0 {
-        return Err(TxReject::Tso("TSO is off for this family (ifconfig tso4/tso6, with txcsum/txcsum6)"));
-    }
-    if f & !(TX_SUPPORTED & if_hwassist) != 0 {
-        return Err(TxReject::Flags { flags: f, allowed: TX_SUPPORTED & if_hwassist });
-    }
-    let (l2, l3, l4) = (h.l2hlen as usize, h.l3hlen as usize, h.l4hlen as usize);
-    let hlen = l2 + l3 + l4;
-    let mss = h.tso_segsz as usize;
-    if mss == 0 {
-        return Err(TxReject::Tso("tso_segsz is 0"));
-    }
-    use nic_abi::desc::{IP4_HLEN_MIN, IP6_HLEN_MIN, TSO_L4HLEN_ALIGN, TSO_L4HLEN_MAX, TSO_L4HLEN_MIN};
-    let l3_min = if v4 { IP4_HLEN_MIN } else { IP6_HLEN_MIN } as usize;
-    if !(TSO_L4HLEN_MIN as usize..=TSO_L4HLEN_MAX as usize).contains(&l4)
-        || l4 % TSO_L4HLEN_ALIGN as usize != 0
-        || l3 < l3_min
-        || l2 % 2 != 0
-        || l3 % 2 != 0
-    {
-        return Err(TxReject::Offsets("TSO headers: TCP 20..=60 bytes in steps of 4, IP header 20+ (v4) or 40+ (v6)"));
-    }
-    if h.csum_data != nic_abi::csum::TCP_CSUM_OFFSET as u32 {
-        return Err(TxReject::Offsets("csum_data is not the TCP checksum offset (16)"));
-    }
-    if hlen > nic_abi::desc::TSO_MAX_HDR as usize || hlen + mss > lim.max_frame as usize {
-        return Err(TxReject::Tso("headers plus tso_segsz exceed the largest frame"));
-    }
-    let len = m.len();
-    if len <= hlen {
-        return Err(TxReject::Tso("no payload after the headers"));
-    }
-    if len > lim.tso_max as usize {
-        return Err(TxReject::TooLong { len, max: lim.tso_max as usize });
-    }
-    if lim.piece <= hlen {
-        return Err(TxReject::Tso("driver buffers smaller than the TSO headers"));
-    }
-    let n = len.div_ceil(lim.piece);
-    if n > lim.max_descs {
-        return Err(TxReject::Tso("burst needs more descriptors than the NIC follows"));
-    }
-    Ok(n)
-}
-
 // A driver is shared by its queues' workers, its senders and the control plane.
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<Driver>();
 };
 
-/// Reads and checks the ID block (0x000).
-fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
-    let describe = dev.describe();
-    let found = dev.read32(id::ID)?;
-    if found != NIC_ID {
-        return Err(Error::WrongId { device: describe, found, expected: NIC_ID });
-    }
-    let ver = dev.read32(id::VERSION)?;
-    let (found_major, found_minor) = (id::VERSION_MAJOR.get(ver) as u16, id::VERSION_MINOR.get(ver) as u16);
-    if found_major != ABI_MAJOR {
-        return Err(Error::WrongAbi {
-            device: describe,
-            found_major,
-            found_minor,
-            expected_major: ABI_MAJOR,
-            expected_minor: ABI_MINOR,
-        });
-    }
-    if found_minor > ABI_MINOR {
-        log::info!("{describe}: NIC speaks ABI {found_major}.{found_minor}, newer than this driver's \
-                    {ABI_MAJOR}.{ABI_MINOR}: compatible additions, which this driver does not use");
-    }
-    let next = dev.read32(id::NEXT)?;
-    if next != ctrl::CTRL {
-        return Err(Error::Layout(format!(
-            "ID block's NEXT is 0x{next:x}, expected the CTRL block at 0x{:x}",
-            ctrl::CTRL
-        )));
-    }
-    let limits = dev.read32(id::RING_LIMITS)?;
-    let ring_max_log2 = id::RING_MAX_LOG2.get(limits).min(RING_MAX_LOG2);
-    let ring_min_log2 = id::RING_MIN_LOG2.get(limits).max(RING_MIN_LOG2);
-    let tso_segs = dev.read32(id::TSO_SEGS)?;
-    let rss_info = dev.read32(id::RSS_INFO)?;
-    let info = DeviceInfo {
-        describe,
-        abi_major: found_major,
-        abi_minor: found_minor,
-        build_hash: dev.read32(id::BUILD_HASH)?,
-        caps: dev.read32(id::CAPS)?,
-        datapath_bits: dev.read32(id::DATAPATH)?,
-        clock_khz: dev.read32(id::CLOCK_KHZ)?,
-        ring_min_log2,
-        ring_max_log2,
-        max_frame: dev.read32(id::MAX_FRAME)?,
-        tso_max: dev.read32(id::TSO_MAX)?,
-        tso_max_segs: id::TSO_MAX_SEGCOUNT.get(tso_segs) as u16,
-        tso_max_segsize: id::TSO_MAX_SEGSIZE.get(tso_segs) as u16,
-        toe_contexts: dev.read32(id::TOE_CONTEXTS)?,
-        num_queues: dev.read32(id::NUM_QUEUES)?,
-        rss_reta_size: id::RSS_RETA_SIZE.get(rss_info),
-        rss_key_size: id::RSS_KEY_SIZE.get(rss_info),
-        rss_hashtypes: dev.read32(id::RSS_HASHTYPES)?,
-    };
-    if info.num_queues == 0 || info.num_queues > MAX_QUEUES {
-        return Err(Error::Layout(format!(
-            "the NIC reports {} queue pairs, this ABI allows 1..={MAX_QUEUES}",
-            info.num_queues
-        )));
-    }
-    let (reta, key) = (nic_abi::rss::RETA_SIZE as u32, nic_abi::rss::KEY_SIZE as u32);
-    if rss_info != 0 && (info.rss_reta_size != reta || info.rss_key_size != key) {
-        return Err(Error::Layout(format!(
-            "RSS_INFO 0x{rss_info:x}: {} table entries and {}-byte key, this ABI has {reta} and {key}",
-            info.rss_reta_size, info.rss_key_size
-        )));
-    }
-    if info.max_frame < MIN_TX_FRAME || info.max_frame > MAX_FRAME {
-        return Err(Error::Layout(format!(
-            "MAX_FRAME {} outside {MIN_TX_FRAME}..={MAX_FRAME}",
-            info.max_frame
-        )));
-    }
-    if ring_min_log2 > ring_max_log2 {
-        return Err(Error::Layout(format!("RING_LIMITS 0x{limits:x}: no ring size is allowed")));
-    }
-    Ok(info)
-}
-
-/// Programs one queue block: ring base, size, completion queue base, indices at zero.
-fn program_queue(dev: &dyn Device, q: u32, ring: u64, cq: u64, size_log2: u32) -> Result<(), DevError> {
-    dev.write32(q + qreg::BASE_LO, ring as u32)?;
-    dev.write32(q + qreg::BASE_HI, (ring >> 32) as u32)?;
-    dev.write32(q + qreg::SIZE_LOG2, size_log2)?;
-    dev.write32(q + qreg::CQ_BASE_LO, cq as u32)?;
-    dev.write32(q + qreg::CQ_BASE_HI, (cq >> 32) as u32)?;
-    dev.write32(q + qreg::CQ_HEAD, 0)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ifnet::hwassist_for;
-    use nic_abi::ifcap::{IFCAP_HWCSUM, IFCAP_HWCSUM_IPV6};
-
-    /// The NIC's TSO rules, applied by the driver before a burst reaches the ring.
-    #[test]
-    fn tso_bursts_follow_the_nics_rules() {
-        use nic_testbench::traffic::{self, Kind};
-        use nic_abi::ifcap::{IFCAP_TSO4, IFCAP_TSO6};
-        let all = IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_TSO4 | IFCAP_TSO6;
-        let k = Kind { v6: false, tcp: true, vlan: false, ext: false, frag: false };
-        let burst = |n: usize, mss: u16| {
-            crate::offload::prepare_tso(&traffic::frame(k, &vec![7u8; n], 1), mss).unwrap()
-        };
-        let lim = TsoLimits { max_frame: MAX_FRAME, tso_max: 65535, max_descs: 8, piece: 9216 };
-        assert_eq!(check_tso(&burst(5000, 1448), hwassist_for(all), &lim), Ok(1));
-        assert_eq!(check_tso(&burst(60_000, 1448), hwassist_for(all), &lim), Ok(7));
-        let refused = |m: &Mbuf, hw: u32, lim: &TsoLimits| matches!(check_tso(m, hw, lim), Err(TxReject::Tso(_)));
-        assert!(refused(&burst(5000, 1448), hwassist_for(all & !IFCAP_TSO4), &lim), "tso4 off");
-        assert!(refused(&burst(5000, 1448), hwassist_for(IFCAP_TSO4), &lim), "txcsum off");
-        let mut m = burst(5000, 1448);
-        m.pkthdr.tso_segsz = 0;
-        assert!(refused(&m, hwassist_for(all), &lim), "MSS 0");
-        assert!(refused(&burst(20_000, 9200), hwassist_for(all), &lim), "a segment over the max frame");
-        assert!(refused(&burst(5000, 1448), hwassist_for(all), &TsoLimits { tso_max: 0, ..lim }), "no TSO in the NIC");
-        assert!(refused(&burst(60_000, 1448), hwassist_for(all), &TsoLimits { max_descs: 4, ..lim }), "chain too long");
-        let mut m = burst(5000, 1448);
-        m.pkthdr.l4hlen = 22;
-        assert!(matches!(check_tso(&m, hwassist_for(all), &lim), Err(TxReject::Offsets(_))));
-        let big = crate::offload::prepare_tso(&traffic::frame(k, &vec![7u8; 65_481], 1), 1448).unwrap();
-        assert_eq!(check_tso(&big, hwassist_for(all), &lim), Ok(8));
-        assert!(matches!(
-            check_tso(&big, hwassist_for(all), &TsoLimits { tso_max: 60_000, ..lim }),
-            Err(TxReject::TooLong { .. })
-        ));
-    }
-
-    /// A 60-byte UDP/IPv4 frame as `ip_output` hands it over with both checksums offloaded.
-    fn udp4() -> Mbuf {
-        let mut f = vec![0u8; 60];
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
-        f[14] = 0x45;
-        f[14 + 2..14 + 4].copy_from_slice(&46u16.to_be_bytes());
-        f[14 + 9] = 17;
-        f[34 + 4..34 + 6].copy_from_slice(&26u16.to_be_bytes());
-        let mut m = Mbuf::from_frame(&f);
-        m.pkthdr.csum_flags = CSUM_IP | CSUM_IP_UDP;
-        m.pkthdr.csum_data = 6;
-        m.pkthdr.l2hlen = 14;
-        m.pkthdr.l3hlen = 20;
-        m.pkthdr.l4hlen = 8;
-        m
-    }
-
-    const ALL: u32 = IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6;
-
-    #[test]
-    fn a_well_formed_request_passes() {
-        assert_eq!(check_tx(&udp4(), hwassist_for(ALL), MAX_FRAME), Ok(()));
-        let mut m = udp4();
-        m.pkthdr.csum_flags = 0;
-        assert_eq!(check_tx(&m, 0, MAX_FRAME), Ok(()), "no request, no offload needed");
-    }
-
-    #[test]
-    fn lengths() {
-        let short = Mbuf::from_frame(&[0u8; 13]);
-        assert!(matches!(check_tx(&short, 0, MAX_FRAME), Err(TxReject::TooShort { len: 13, .. })));
-        let long = Mbuf::from_frame(&vec![0u8; 1519]);
-        assert!(matches!(check_tx(&long, 0, 1518), Err(TxReject::TooLong { len: 1519, max: 1518 })));
-    }
-
-    #[test]
-    fn flags_must_be_offered_enabled_and_consistent() {
-        // -txcsum: nothing IPv4 may be requested.
-        let e = check_tx(&udp4(), hwassist_for(IFCAP_HWCSUM_IPV6), MAX_FRAME).unwrap_err();
-        assert!(matches!(e, TxReject::Flags { .. }));
-        assert!(e.to_string().contains("CSUM_IP_UDP"), "{e}");
-        let mut m = udp4();
-        m.pkthdr.csum_flags |= CSUM_IP_TCP;
-        assert!(matches!(check_tx(&m, hwassist_for(ALL), MAX_FRAME), Err(TxReject::Flags { .. })));
-        let mut m = udp4();
-        m.pkthdr.csum_flags = CSUM_IP | CSUM_IP6_UDP;
-        assert!(matches!(check_tx(&m, hwassist_for(ALL), MAX_FRAME), Err(TxReject::Flags { .. })));
-        let mut m = udp4();
-        m.pkthdr.csum_flags |= nic_abi::csum::CSUM_IP_SCTP;
-        assert!(matches!(check_tx(&m, u32::MAX, MAX_FRAME), Err(TxReject::Flags { .. })));
-        let mut m = udp4();
-        m.pkthdr.tso_segsz = 1448;
-        assert!(matches!(check_tx(&m, u32::MAX, MAX_FRAME), Err(TxReject::Tso(_))));
-    }
-
-    #[test]
-    fn offsets_must_lie_in_the_frame() {
-        let hw = hwassist_for(ALL);
-        let mut m = udp4();
-        m.pkthdr.l3hlen = 19;
-        assert!(matches!(check_tx(&m, hw, MAX_FRAME), Err(TxReject::Offsets(_))));
-        let mut m = udp4();
-        m.pkthdr.l2hlen = 15;
-        assert!(matches!(check_tx(&m, hw, MAX_FRAME), Err(TxReject::Offsets(_))), "odd L4 start");
-        let mut m = udp4();
-        m.pkthdr.csum_data = 16;
-        assert!(matches!(check_tx(&m, hw, MAX_FRAME), Err(TxReject::Offsets(_))), "TCP offset on UDP");
-        let mut m = udp4();
-        m.pkthdr.l3hlen = 44; // 14 + 44 + 6 + 2 = 66 > 60
-        m.pkthdr.csum_flags = CSUM_IP6_UDP;
-        assert_eq!(check_tx(&m, hw, MAX_FRAME), Err(TxReject::Offsets("checksum field past the frame")));
-    }
-
-    /// A completion with a hash the ABI does not define is counted in `bad_rss` and
-    /// `bad_completions`; the frame itself still goes up (without the hash: the validator strips
-    /// it, `cpl::tests::hashes_of_known_types_pass_and_others_are_stripped`). The RTL never
-    /// writes such a hash, so no test on the Verilator model can produce one: the receive path's
-    /// two halves are pinned here, as pure functions.
-    #[test]
-    fn a_bad_hash_is_counted_as_a_bad_completion() {
-        let mut c = Counters::default();
-        let e = CompletionError::Rss { index: 7, flowid: 5, rsstype: 0x88 };
-        for _ in 0..10 {
-            c.count_bad(&e);
-        }
-        assert_eq!((c.bad_rss, c.bad_completions), (10, 10));
-        assert_eq!((c.bad_index, c.bad_len, c.bad_flags, c.bad_status), (0, 0, 0, 0));
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // The device must stop DMA before the buffers go back to the region; a driver already
+        // shut down has nothing left to free.
+        let _ = self.shutdown();
     }
 }

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nic_abi::csum::CSUM_TSO;
 use nic_abi::desc::{Completion, RxDesc, TxDesc, STATUS_CODE, TXD_MORE};
@@ -120,7 +120,7 @@ impl TxQueue {
 
     /// TXQ block: ring base, size, completion queue base, indices at zero.
     pub fn program(&self, dev: &dyn Device) -> Result<(), DevError> {
-        super::program_queue(dev, self.base, self.descs.iova(), self.cq.iova(), self.ring.size_log2)
+        super::attach::program_queue(dev, self.base, self.descs.iova(), self.cq.iova(), self.ring.size_log2)
     }
 
     pub fn outstanding(&self) -> usize {
@@ -327,7 +327,7 @@ impl RxQueue {
 
     /// RXQ block: ring base, size, completion queue base, indices at zero.
     pub fn program(&self, dev: &dyn Device) -> Result<(), DevError> {
-        super::program_queue(dev, self.base, self.descs.iova(), self.cq.iova(), self.ring.size_log2)
+        super::attach::program_queue(dev, self.base, self.descs.iova(), self.cq.iova(), self.ring.size_log2)
     }
 
     /// Posts every buffer and rings the doorbell once (at attach).
@@ -621,23 +621,7 @@ impl<'a> Queue<'a> {
     /// queues on it), without any lock of the driver held; polls memory with a growing pause
     /// when the backend has no interrupts, so an idle wait does not spin a shared core.
     pub fn wait(&self, timeout: Duration) -> Result<bool, Error> {
-        let v = self.vector();
-        let vector = &self.drv.vectors[v as usize];
-        // Before the peek: an interrupt another sharer takes after this point still wakes us.
-        let since = vector.generation();
-        if self.work_pending()? {
-            return Ok(true);
-        }
-        let pair = self.pair();
-        if self.drv.uses_interrupts() {
-            let r = vector.wait_since(|t| self.drv.dev.wait_irq_vector(v, t), since, timeout, || {
-                if let Err(e) = self.drv.ack_vector(v) {
-                    log::warn!("{}: acknowledging interrupt vector {v}: {e}", self.drv.ifname());
-                }
-            });
-            return self.drv.end_wait(r, pair, Instant::now(), timeout, || self.work_pending());
-        }
-        self.drv.end_wait(Err(DevError::NoInterrupts), pair, Instant::now(), timeout, || self.work_pending())
+        self.drv.wait_vector(self.vector(), self.pair(), timeout, || self.work_pending())
     }
 
     /// This queue pair's counters.
