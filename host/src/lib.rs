@@ -54,6 +54,7 @@ pub mod mbuf;
 pub mod net;
 pub mod offload;
 pub mod stack;
+mod sync;
 #[cfg(unix)]
 pub mod ctl;
 

@@ -50,7 +50,7 @@ pub use rss::{key_hex, parse_key, parse_reta, parse_types, type_names, RssConfig
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use nic_abi::ifcap::{IFCAP_TSO, IFCAP_TXCSUM, IFCAP_TXCSUM_IPV6, IFCAP_VLAN_HWCSUM, IFCAP_VLAN_HWTSO};
@@ -104,11 +104,9 @@ impl Default for DriverConfig {
     }
 }
 
-/// Poison-tolerant lock: the driver's data is consistent at every unlock point, so a panic
-/// elsewhere must not take every queue down with it.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+// Poison-tolerant lock: the driver's data is consistent at every unlock point, so a panic
+// elsewhere must not take every queue down with it.
+pub(crate) use crate::sync::lock;
 
 /// An attached NIC: its queue pairs, its interface, RSS, its counters.
 pub struct Driver {

@@ -6,9 +6,13 @@ use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, CSUM_TSO, TCP_CSUM_OFFSET};
 use smoltcp::wire::{IpProtocol, TcpPacket, TcpSeqNumber};
 
 use super::ether::LinkOut;
-use super::ipv4::sockaddrs;
+use super::error::{DropReason, OutputError, ParseError};
+use super::in_cksum::l4_cksum_ok;
+use super::ipv4::ip_output;
+use super::ipv6::ip6_output;
+use super::protosw::{sockaddrs, Input, TcpSegment, L3};
+use super::stats::NetStats;
 use super::udp::{request_l4_cksum, IpOut};
-use super::{ip6_output, ip_output, l4_cksum_ok, DropReason, Input, NetStats, OutputError, ParseError, TcpSegment, L3};
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
@@ -125,7 +129,7 @@ fn tcp_output_common(
 
 /// `tcp_input` up to the connection lookup: header length, data offset and
 /// checksum (trusted from the NIC per its flags, else verified in software).
-pub fn tcp_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> Input {
+pub fn tcp_parse_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> Input {
     const L: &str = "tcp";
     let st = &mut stats.tcp;
     st.tcps_rcvtotal += 1;

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use super::iface::{link_local, IfAddrs, Iface, SndQueue};
 use super::in_pcb::{Conn, ConnKey};
 use super::input;
-use super::sync::{lock, lock_read, lock_write};
+use crate::sync::{lock, lock_read, lock_write};
 use super::tcb::TcpError;
 use super::vnet::{DetachReport, Stack, StackError};
 use crate::driver::Driver;

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::iface::Iface;
-use super::sync::{bump, lock};
+use crate::sync::{bump, lock};
 use super::vnet::Stack;
 use crate::mbuf::Mbuf;
 use crate::net::neigh::Hold;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use super::route::Route;
-use super::sync::lock;
+use crate::sync::lock;
 use super::tcb::{Tcb, TcbConfig, TcpInfo};
 use crate::mbuf::IfRef;
 

@@ -9,12 +9,12 @@ use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use super::iface::Iface;
-use super::sync::{bump, lock};
+use crate::sync::{bump, lock};
 use super::tcb::min_mtu;
 use super::vnet::Stack;
 use crate::driver::Error as DrvError;
 use crate::mbuf::Mbuf;
-use crate::net::{arp, ether, icmp, icmp6, ether_input, Input};
+use crate::net::{arp, ether, ether_demux, ether_input, icmp, icmp6, Input};
 
 /// How long a worker sleeps at most when nothing happens (timers are checked at least this often).
 const IDLE_WAIT: Duration = Duration::from_millis(5);
@@ -113,7 +113,8 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
         arp_input(stack, iface, &m.data()[l2.hlen..], now);
         return;
     }
-    let r = ether_input(&iface.ifnet(), m, &mut lock(&stack.inner.stats));
+    // The header parsed above is the one input uses: the frame is parsed once.
+    let r = ether_demux(&iface.ifnet(), &l2, m, &mut lock(&stack.inner.stats));
     match r {
         Input::Tcp(seg) => stack.tcp_input(iface, seg, now),
         Input::Ip(d) if d.proto == 1 => {

@@ -57,7 +57,6 @@
 //! Files, by the data they own (FreeBSD's split; nothing below imports from above):
 //!
 //! ```text
-//! sync        poison-tolerant locks and counters
 //! cc, hostcache  congestion control on the host clock, path MTUs per host
 //! tcp_var     the connection's types (states, errors, tunables, segments, counters)
 //! tcb         the connection's state and user requests (tcp_usrreq); its
@@ -96,7 +95,6 @@ mod input;
 mod mq_tests;
 mod route;
 pub mod socket;
-mod sync;
 pub mod tcb;
 mod tcp_input;
 mod tcp_offload;

@@ -20,7 +20,7 @@ use nic_sim::{Cable, PcapTap, Sim, SimConfig, SimNic};
 
 use super::socket::SockOpts;
 use super::iface::{IfAddrs, Iface};
-use super::sync::{lock, lock_read};
+use crate::sync::{lock, lock_read};
 use super::vnet::{Stack, StackConfig};
 use crate::dev::sim::{test_serial, SimDevice};
 use crate::dev::{Device, DeviceExt, DmaRegion};

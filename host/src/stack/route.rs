@@ -12,7 +12,7 @@ use nic_abi::csum::{CSUM_IP6_TSO, CSUM_IP_TSO};
 
 use super::hostcache::HostCache;
 use super::iface::{prefix_match, Iface};
-use super::sync::lock;
+use crate::sync::lock;
 use super::tcb::{min_mtu, PathInfo};
 use crate::mbuf::IfRef;
 use crate::net::ether;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::cc;
 use super::in_pcb::{Conn, ListenShared, TxPlace};
 use super::route::Route;
-use super::sync::lock;
+use crate::sync::lock;
 use super::tcb::{Tcb, TcbConfig, TcpError, TcpInfo, TcpState};
 use super::vnet::{Stack, StackError};
 

@@ -12,7 +12,7 @@ use super::cc::CongSignal;
 use super::iface::Iface;
 use super::in_pcb::{Conn, ListenShared, TxPlace};
 use super::route::Route;
-use super::sync::{bump, lock};
+use crate::sync::{bump, lock};
 use super::tcb::*;
 use super::vnet::Stack;
 use crate::net::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN};

@@ -14,7 +14,7 @@ use nic_tcp::repr::TCP_HDR_LEN;
 use super::iface::Iface;
 use super::in_pcb::{Conn, TxPlace};
 use super::route::Route;
-use super::sync::{bump, lock};
+use crate::sync::{bump, lock};
 use super::tcb::*;
 use super::vnet::Stack;
 use crate::mbuf::Mbuf;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::cc::CongSignal;
 use super::iface::Iface;
 use super::in_pcb::Conn;
-use super::sync::lock;
+use crate::sync::lock;
 use super::tcb::*;
 use super::vnet::Stack;
 

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use super::in_pcb::UdpShared;
-use super::sync::lock;
+use crate::sync::lock;
 use super::vnet::Stack;
 use crate::mbuf::Mbuf;
 use crate::net::{udp_output, LinkOut, OutputError};

@@ -14,7 +14,7 @@ use super::hostcache::HostCache;
 use super::iface::{IfAddrs, Iface};
 use super::in_pcb::{Conn, ConnRow, PcbInfo, TxPlace};
 use super::route::{path_info, route_lookup, Route};
-use super::sync::{lock, lock_read};
+use crate::sync::{lock, lock_read};
 use super::tcb::{self, PathInfo, TcbConfig};
 use crate::driver::Driver;
 use crate::ifnet::Ifnet;

@@ -1,4 +1,5 @@
-//! Poison-tolerant locking and counters, the leaf every stack file uses.
+//! Poison-tolerant locking and counters, the leaf the driver and every stack
+//! file use.
 //!
 //! A panic in one worker must not take the stack down with it: the data is
 //! consistent at every unlock point, so a poisoned lock is used as it is.
