@@ -52,5 +52,5 @@ pub use ipv4::{finish_in_software, ip_input, ip_output, Ipv4Out};
 pub use ipv6::{ip6_input, ip6_output, Ipv6Ext, Ipv6Out};
 pub use protosw::{IpDatagram, IpIn, TcpSegment, UdpDatagram, L3};
 pub use stats::{CsumStats, EtherStats, Ip6Stats, IpStats, NetStats, TcpStats, UdpStats};
-pub use tcp::{tcp_output_segment, tcp_output_tso, tcp_parse_input, TcpOut};
+pub use tcp::{tcp_output_segment, tcp_output_tso, tcp_parse_input};
 pub use udp::{udp_input, udp_output, IpOut};

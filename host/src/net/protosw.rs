@@ -6,6 +6,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use nic_abi::cksum;
+use nic_tcp::{TcpOptions, TcpRepr};
 
 use super::error::{DropReason, OutputError};
 use crate::mbuf::Mbuf;
@@ -36,10 +37,27 @@ pub struct TcpSegment {
     pub flags: u8,
     /// Window (unscaled).
     pub win: u16,
-    /// TCP options bytes.
-    pub options: Vec<u8>,
+    /// TCP options, decoded once here (no allocation per segment).
+    pub options: TcpOptions,
     /// The payload (headers stripped).
     pub m: Mbuf,
+}
+
+impl TcpSegment {
+    /// The segment as `nic-tcp`'s representation, its payload borrowed from the mbuf: what the
+    /// connection's input takes.
+    pub fn repr(&self) -> TcpRepr<'_> {
+        TcpRepr {
+            src_port: self.src.port(),
+            dst_port: self.dst.port(),
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.win,
+            options: self.options,
+            payload: self.m.data(),
+        }
+    }
 }
 
 /// A datagram of an IP protocol this stack does not implement (ICMP, …), for a raw-socket-like consumer.

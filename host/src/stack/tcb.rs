@@ -276,14 +276,14 @@ impl Tcb {
         t.rcv_nxt = syn.seq.wrapping_add(1);
         t.rcv_adv = t.rcv_nxt;
         t.take_syn_options(syn);
-        t.snd_wnd = syn.win as u32; // never scaled in a SYN (RFC 7323 §2.2)
+        t.snd_wnd = syn.window as u32; // never scaled in a SYN (RFC 7323 §2.2)
         t.snd_wl1 = syn.seq;
         t.snd_wl2 = syn.ack;
         t
     }
 
     pub(super) fn take_syn_options(&mut self, syn: &SegIn<'_>) {
-        let o = TcpOptions::parse(syn.options);
+        let o = syn.options;
         if let Some(ws) = o.window_scale {
             self.ws_ok = true;
             self.snd_scale = ws;
@@ -449,8 +449,8 @@ impl Tcb {
             seq: self.snd_nxt,
             ack: self.rcv_nxt,
             flags: TH_RST | TH_ACK,
-            win: 0,
-            options: Vec::new(),
+            window: 0,
+            options: TcpOptions::default(),
             payload: Vec::new(),
             tso_segsz: 0,
         }

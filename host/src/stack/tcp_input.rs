@@ -26,14 +26,7 @@ impl Stack {
             return;
         }
         let (local, remote) = (seg.dst, seg.src);
-        let sin = SegIn {
-            seq: seg.seq,
-            ack: seg.ack,
-            flags: seg.flags,
-            win: seg.win,
-            options: &seg.options,
-            payload: seg.m.data(),
-        };
+        let sin = seg.repr();
         let mut found = self.lookup(local, remote);
         if let Some(c) = found.take_if(|c| lock(&c.tcb).syn_recycles(&sin)) {
             // The peer reconnects from the same port: TIME_WAIT gives way to the new connection.
@@ -220,7 +213,7 @@ impl Tcb {
             if seq_gt(seg.ack, self.snd_una) && seq_le(seg.ack, self.snd_max) {
                 self.state = TcpState::Established;
                 self.established = true;
-                self.snd_wnd = (seg.win as u32) << self.snd_scale;
+                self.snd_wnd = (seg.window as u32) << self.snd_scale;
                 self.max_sndwnd = self.max_sndwnd.max(self.snd_wnd);
                 self.snd_wl1 = seg.seq;
                 self.snd_wl2 = seg.ack;
@@ -274,7 +267,7 @@ impl Tcb {
             self.state = TcpState::Established;
             self.established = true;
             // A SYN's window is never scaled (RFC 7323 §2.2).
-            self.snd_wnd = seg.win as u32;
+            self.snd_wnd = seg.window as u32;
             self.max_sndwnd = self.max_sndwnd.max(self.snd_wnd);
             self.snd_wl1 = seg.seq;
             self.snd_wl2 = seg.ack;
@@ -293,7 +286,7 @@ impl Tcb {
             // Simultaneous open: answer with SYN-ACK from SYN_RCVD.
             self.state = TcpState::SynReceived;
             self.snd_nxt = self.iss;
-            self.snd_wnd = seg.win as u32;
+            self.snd_wnd = seg.window as u32;
         }
     }
 
@@ -321,7 +314,7 @@ impl Tcb {
             self.ack_now = true;
             return false;
         }
-        let win = (seg.win as u32) << self.snd_scale;
+        let win = (seg.window as u32) << self.snd_scale;
         let outstanding = self.snd_max != self.snd_una;
         if seg.ack == self.snd_una {
             let dup = seg.payload.is_empty()

@@ -17,8 +17,7 @@ use super::route::Route;
 use crate::sync::{bump, lock};
 use super::tcb::*;
 use super::vnet::Stack;
-use crate::mbuf::Mbuf;
-use crate::net::tcp::{tso_plan, TcpOut, TH_ACK, TH_FIN, TH_PUSH, TH_SYN};
+use crate::net::tcp::{tso_plan, TH_ACK, TH_FIN, TH_PUSH, TH_SYN};
 use crate::net::{tcp_output_segment, tcp_output_tso, LinkOut};
 use crate::offload;
 
@@ -73,22 +72,12 @@ impl Stack {
         let mut frames = Vec::new();
         for s in segs {
             let Some(ip) = iface.ip_out(local.ip(), remote.ip()) else { continue };
-            let seg = TcpOut {
-                sport: local.port(),
-                dport: remote.port(),
-                seq: s.seq,
-                ack: s.ack,
-                flags: s.flags,
-                win: s.win,
-                urp: 0,
-                options: s.options,
-            };
-            let payload = Mbuf::from_payload(&s.payload);
+            let seg = s.repr(local.port(), remote.port());
             let mut st = lock(&self.inner.stats);
             let r = if s.tso_segsz > 0 {
-                tcp_output_tso(&ifnet, payload, &ip, &seg, s.tso_segsz, &link, &mut st)
+                tcp_output_tso(&ifnet, &seg, &ip, s.tso_segsz, &link, &mut st)
             } else {
-                tcp_output_segment(&ifnet, payload, &ip, &seg, &link, &mut st)
+                tcp_output_segment(&ifnet, &seg, &ip, &link, &mut st)
             };
             drop(st);
             match r {
@@ -155,12 +144,11 @@ impl Stack {
 }
 
 impl Tcb {
-    pub(super) fn syn_options(&self) -> Vec<u8> {
+    pub(super) fn syn_options(&self) -> TcpOptions {
         let mss = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR_LEN as u32).min(65535) as u16;
         // Offer scaling in a SYN; in a SYN-ACK only when the peer offered it (RFC 7323 §2.2).
         let ws = self.state == TcpState::SynSent || self.ws_ok;
-        let o = TcpOptions { mss: Some(mss), window_scale: ws.then_some(self.rcv_scale_offer), ..Default::default() };
-        o.emit().as_slice().to_vec()
+        TcpOptions { mss: Some(mss), window_scale: ws.then_some(self.rcv_scale_offer), ..Default::default() }
     }
 
     /// The segments to send now, given what the path allows. Updates the
@@ -182,7 +170,7 @@ impl Tcb {
             TcpState::SynReceived if self.snd_nxt != self.iss && self.ack_now => {
                 // Simultaneous open: the peer's SYN-ACK needs our ACK to finish the handshake.
                 let win = self.rcv_space().min(65535) as u16;
-                out.push(SegOut { seq: self.snd_nxt, ack: self.rcv_nxt, flags: TH_ACK, win, ..Tcb::empty() });
+                out.push(SegOut { seq: self.snd_nxt, ack: self.rcv_nxt, flags: TH_ACK, window: win, ..Tcb::empty() });
                 self.ack_done();
                 return out;
             }
@@ -200,7 +188,7 @@ impl Tcb {
                         seq: self.iss,
                         ack,
                         flags,
-                        win,
+                        window: win,
                         options: self.syn_options(),
                         payload: Vec::new(),
                         tso_segsz: 0,
@@ -278,8 +266,8 @@ impl Tcb {
                 seq: self.snd_nxt,
                 ack: self.rcv_nxt,
                 flags: TH_ACK,
-                win,
-                options: Vec::new(),
+                window: win,
+                options: TcpOptions::default(),
                 payload: Vec::new(),
                 tso_segsz: 0,
             });
@@ -324,7 +312,7 @@ impl Tcb {
             return None;
         }
         let win = self.window_field();
-        Some(SegOut { seq, ack: self.rcv_nxt, flags, win, options: Vec::new(), payload, tso_segsz: 0 })
+        Some(SegOut { seq, ack: self.rcv_nxt, flags, window: win, options: TcpOptions::default(), payload, tso_segsz: 0 })
     }
 
     pub(super) fn push_seg(&mut self, out: &mut Vec<SegOut>, s: SegOut, now: Instant) {
@@ -354,6 +342,6 @@ impl Tcb {
     }
 
     pub(super) fn empty() -> SegOut {
-        SegOut { seq: 0, ack: 0, flags: 0, win: 0, options: Vec::new(), payload: Vec::new(), tso_segsz: 0 }
+        SegOut { seq: 0, ack: 0, flags: 0, window: 0, options: TcpOptions::default(), payload: Vec::new(), tso_segsz: 0 }
     }
 }

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::cc;
+use nic_tcp::TcpOptions;
+
 use super::tcb::*;
 use crate::net::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN};
 use rand::{Rng, SeedableRng};
@@ -23,7 +25,7 @@ fn pair(cfg: TcbConfig, now: Instant) -> (Tcb, Tcb) {
     assert_eq!(syn.len(), 1);
     assert_eq!(syn[0].flags, TH_SYN);
     let s = &syn[0];
-    let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &[] };
+    let sin = SegIn { src_port: 0, dst_port: 0, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window, options: s.options, payload: &[] };
     let tb = Tcb::accept_syn(cfg, b, a, 0xffff_ff00, &p, cc::by_name("newreno").unwrap(), &sin);
     (ta, tb)
 }
@@ -67,11 +69,13 @@ fn run(ta: &mut Tcb, tb: &mut Tcb, loss: f64, data: &[u8], t0: Instant) -> (Vec<
         progressed |= !due.is_empty();
         for (_, to_b, s) in due {
             let sin = SegIn {
+        src_port: 0,
+        dst_port: 0,
                 seq: s.seq,
                 ack: s.ack,
                 flags: s.flags,
-                win: s.win,
-                options: &s.options,
+                window: s.window,
+                options: s.options,
                 payload: &s.payload,
             };
             // As the stack does: output right after each input (one duplicate ACK per segment).
@@ -135,7 +139,7 @@ fn third_duplicate_ack_fast_retransmits() {
     let p = path(1500, false);
     let deliver = |from: &mut Tcb, to: &mut Tcb, now| {
         for s in from.output(now, &p) {
-            let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &s.payload };
+            let sin = SegIn { src_port: 0, dst_port: 0, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window, options: s.options, payload: &s.payload };
             to.input(&sin, now);
         }
     };
@@ -150,13 +154,13 @@ fn third_duplicate_ack_fast_retransmits() {
     // Lose the first; the next ones each draw a duplicate ACK (the first of
     // them also updates the window from the SYN's unscaled one, so it does not count).
     for s in &segs[1..5] {
-        let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &s.payload };
+        let sin = SegIn { src_port: 0, dst_port: 0, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window, options: s.options, payload: &s.payload };
         b.input(&sin, t0);
         let acks = b.output(t0, &p);
         assert_eq!(acks.len(), 1);
         assert_eq!(acks[0].ack, una, "a duplicate ACK for the hole");
         let k = &acks[0];
-        let sin = SegIn { seq: k.seq, ack: k.ack, flags: k.flags, win: k.win, options: &[], payload: &[] };
+        let sin = SegIn { src_port: 0, dst_port: 0, seq: k.seq, ack: k.ack, flags: k.flags, window: k.window, options: TcpOptions::default(), payload: &[] };
         a.input(&sin, t0);
     }
     let r = a.output(t0, &p);
@@ -188,7 +192,7 @@ fn smaller_mtu_shrinks_segments_and_resends() {
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     let p = path(1500, false);
     for s in b.output(t0, &p) {
-        let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &[] };
+        let sin = SegIn { src_port: 0, dst_port: 0, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window, options: s.options, payload: &[] };
         a.input(&sin, t0);
     }
     a.send(&vec![0u8; 5000]).unwrap();
@@ -204,10 +208,10 @@ fn smaller_mtu_shrinks_segments_and_resends() {
 
 #[test]
 fn segment_without_connection_gets_the_rfc_reset() {
-    let s = SegIn { seq: 100, ack: 0, flags: TH_SYN, win: 0, options: &[], payload: &[] };
+    let s = SegIn { src_port: 0, dst_port: 0, seq: 100, ack: 0, flags: TH_SYN, window: 0, options: TcpOptions::default(), payload: &[] };
     let r = Tcb::rst_for(&s).unwrap();
     assert_eq!((r.seq, r.ack, r.flags), (0, 101, TH_RST | TH_ACK));
-    let s = SegIn { seq: 100, ack: 555, flags: TH_ACK, win: 0, options: &[], payload: &[1, 2] };
+    let s = SegIn { src_port: 0, dst_port: 0, seq: 100, ack: 555, flags: TH_ACK, window: 0, options: TcpOptions::default(), payload: &[1, 2] };
     let r = Tcb::rst_for(&s).unwrap();
     assert_eq!((r.seq, r.flags), (555, TH_RST));
     assert!(Tcb::rst_for(&SegIn { flags: TH_RST, ..s }).is_none());
@@ -216,7 +220,7 @@ fn segment_without_connection_gets_the_rfc_reset() {
 fn deliver_all(from: &mut Tcb, to: &mut Tcb, now: Instant, p: &PathInfo) -> usize {
     let segs = from.output(now, p);
     for s in &segs {
-        let sin = SegIn { seq: s.seq, ack: s.ack, flags: s.flags, win: s.win, options: &s.options, payload: &s.payload };
+        let sin = SegIn { src_port: 0, dst_port: 0, seq: s.seq, ack: s.ack, flags: s.flags, window: s.window, options: s.options, payload: &s.payload };
         to.input(&sin, now);
     }
     segs.len()
@@ -233,7 +237,7 @@ fn the_window_closes_when_nobody_reads_and_probes_reopen_it() {
     let cfg = TcbConfig { rcvbuf: 64 << 10, ..Default::default() };
     let mut ta = Tcb::connect(cfg.clone(), a, b, 0x9000_0000, &p, cc::by_name("newreno").unwrap());
     let syn = ta.output(t0, &p).remove(0);
-    let sin = SegIn { seq: syn.seq, ack: 0, flags: syn.flags, win: syn.win, options: &syn.options, payload: &[] };
+    let sin = SegIn { src_port: 0, dst_port: 0, seq: syn.seq, ack: 0, flags: syn.flags, window: syn.window, options: syn.options, payload: &[] };
     let mut tb = Tcb::accept_syn(cfg, b, a, 0xc000_0000, &p, cc::by_name("newreno").unwrap(), &sin);
     deliver_all(&mut tb, &mut ta, t0, &p);
     deliver_all(&mut ta, &mut tb, t0, &p);
@@ -275,11 +279,11 @@ fn time_wait_ignores_a_reset() {
     let (got, now) = run(&mut a, &mut b, 0.0, b"bye", t0);
     assert_eq!((got.as_slice(), a.state()), (&b"bye"[..], TcpState::TimeWait));
     let i = a.info();
-    let rst = SegIn { seq: a.rcv_nxt, ack: 0, flags: TH_RST, win: 0, options: &[], payload: &[] };
+    let rst = SegIn { src_port: 0, dst_port: 0, seq: a.rcv_nxt, ack: 0, flags: TH_RST, window: 0, options: TcpOptions::default(), payload: &[] };
     a.input(&rst, now);
     assert_eq!(a.state(), TcpState::TimeWait, "{i:?}");
     // A new SYN beyond the old connection's sequence space may recycle it; an old duplicate may not.
-    let syn = |seq| SegIn { seq, ack: 0, flags: TH_SYN, win: 1000, options: &[], payload: &[] };
+    let syn = |seq| SegIn { src_port: 0, dst_port: 0, seq, ack: 0, flags: TH_SYN, window: 1000, options: TcpOptions::default(), payload: &[] };
     assert!(a.syn_recycles(&syn(a.rcv_nxt.wrapping_add(100_000))));
     assert!(!a.syn_recycles(&syn(a.rcv_nxt.wrapping_sub(1))));
     a.on_timer(now + 2 * a.cfg.msl);
@@ -312,11 +316,13 @@ fn data_under_an_unacceptable_ack_is_dropped_and_answered() {
     let (rcv_nxt, snd_una, max_wnd) = (b.rcv_nxt, b.snd_una, b.max_sndwnd);
     assert!(max_wnd > 0);
     let forged = |ack: u32, flags: u8| SegIn {
+        src_port: 0,
+        dst_port: 0,
         seq: rcv_nxt,
         ack,
         flags: TH_ACK | flags,
-        win: 1000,
-        options: &[],
+        window: 1000,
+        options: TcpOptions::default(),
         payload: b"forged bytes",
     };
     for (ack, what) in [

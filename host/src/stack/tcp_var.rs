@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use nic_tcp::{TcpOptions, TcpRepr};
+
 /// Connection states, with netstat's names ([`fmt::Display`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TcpState {
@@ -134,22 +136,9 @@ pub struct PathInfo {
     pub tso_max: u32,
 }
 
-/// A received segment, headers parsed.
-#[derive(Clone, Copy, Debug)]
-pub struct SegIn<'a> {
-    /// Sequence number.
-    pub seq: u32,
-    /// Acknowledgment number.
-    pub ack: u32,
-    /// `TH_*` flags.
-    pub flags: u8,
-    /// Window field (unscaled).
-    pub win: u16,
-    /// TCP options.
-    pub options: &'a [u8],
-    /// Payload.
-    pub payload: &'a [u8],
-}
+/// A received segment, headers parsed and options decoded: `nic-tcp`'s one segment
+/// representation, the same one output builds ([`SegOut::repr`]).
+pub type SegIn<'a> = TcpRepr<'a>;
 
 /// A segment (or TSO burst) to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,13 +150,30 @@ pub struct SegOut {
     /// `TH_*` flags.
     pub flags: u8,
     /// Window field (already scaled down).
-    pub win: u16,
-    /// Options, padded to a multiple of 4.
-    pub options: Vec<u8>,
-    /// Payload.
+    pub window: u16,
+    /// Options (encoded only when the segment is built).
+    pub options: TcpOptions,
+    /// Payload, owned: the send buffer moves on while the segment waits for the driver.
     pub payload: Vec<u8>,
     /// Non-zero: a TSO burst of segments of this many payload bytes.
     pub tso_segsz: u16,
+}
+
+impl SegOut {
+    /// The segment as `nic-tcp`'s representation between ports `src_port` and `dst_port`:
+    /// what the wire layer emits, and what a test's pipe hands the other connection.
+    pub fn repr(&self, src_port: u16, dst_port: u16) -> TcpRepr<'_> {
+        TcpRepr {
+            src_port,
+            dst_port,
+            seq: self.seq,
+            ack: self.ack,
+            flags: self.flags,
+            window: self.window,
+            options: self.options,
+            payload: &self.payload,
+        }
+    }
 }
 
 /// Counters one connection keeps (summed into the stack's `tcpstat`).
