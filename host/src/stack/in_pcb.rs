@@ -180,11 +180,15 @@ impl PcbInfo {
     }
 
     /// The shard of a connection, by the Toeplitz hash of the tuple as the NIC sees it arrive.
+    // Inlined into the receive path: this file and its callers are different codegen units.
+    #[inline]
     pub(crate) fn shard(&self, local: SocketAddr, remote: SocketAddr) -> &Mutex<HashMap<ConnKey, Arc<Conn>>> {
         let h = crate::net::rss::flow_hash(remote, local);
         &self.shards[h as usize & (self.shards.len() - 1)]
     }
 
+    // Inlined into the receive path: this file and its callers are different codegen units.
+    #[inline]
     pub(crate) fn lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<Arc<Conn>> {
         lock(self.shard(local, remote)).get(&(local, remote)).cloned()
     }

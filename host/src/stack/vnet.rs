@@ -249,6 +249,8 @@ impl Stack {
     }
 
     /// The connection with this tuple ([`PcbInfo::lookup`]).
+    // Inlined into the receive path: this file and its callers are different codegen units.
+    #[inline]
     pub(crate) fn lookup(&self, local: SocketAddr, remote: SocketAddr) -> Option<Arc<Conn>> {
         self.inner.pcb.lookup(local, remote)
     }
