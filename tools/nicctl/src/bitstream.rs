@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use nic_abi::regs::id;
 
-use super::Res;
+use crate::res::Res;
 
 /// The `bitstream` subcommands.
 #[derive(Subcommand)]

@@ -18,7 +18,10 @@ use nic_testbench::replay::{self, ReplayConfig, ReplayReport};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use res::Res;
+
 mod bitstream;
+mod res;
 mod rss;
 mod tools;
 mod up;
@@ -162,7 +165,6 @@ fn main() -> ExitCode {
     }
 }
 
-type Res = Result<(), Box<dyn std::error::Error>>;
 
 fn verilog(out: PathBuf) -> Res {
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;

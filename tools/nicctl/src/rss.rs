@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use nic_host::ctl::{self, CtlClient};
 
-use super::Res;
+use crate::res::Res;
 
 /// `nicctl rss`.
 #[derive(clap::Args, Debug)]

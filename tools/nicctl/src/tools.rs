@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use nic_host::ctl::{self, CtlClient, FRAME_DATA, FRAME_EOF, FRAME_ERROR};
 
-use super::Res;
+use crate::res::Res;
 
 /// `nicctl nc`.
 #[derive(clap::Args, Debug)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nic_host::dev::Device;
 use nic_host::{Driver, DriverConfig};
 
-use super::Res;
+use crate::res::Res;
 
 /// Attaches, prints the interface, optionally holds it up, detaches.
 pub fn run(vfio: Option<String>, hold: u64) -> Res {
