@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::cpl::CompletionError;
 
 /// Driver counters, for netstat and for tests that prove nothing was lost: per queue pair
-/// ([`Queue::counters`]) or summed over the queues ([`Driver::counters`]).
+/// ([`Queue::counters`](crate::driver::Queue::counters)) or summed over the queues ([`Driver::counters`](crate::driver::Driver::counters)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Packets placed on the TX ring (a TSO burst is one).
@@ -117,7 +117,7 @@ impl Counters {
     }
 }
 
-/// What one [`Driver::poll`] or [`Queue::poll`] did.
+/// What one [`Driver::poll`](crate::driver::Driver::poll) or [`Queue::poll`](crate::driver::Queue::poll) did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PollResult {
     /// TX completions reclaimed.

@@ -18,7 +18,7 @@ pub enum Error {
         device: String,
         /// ID register value.
         found: u32,
-        /// [`NIC_ID`].
+        /// [`NIC_ID`](nic_abi::NIC_ID).
         expected: u32,
     },
     /// The NIC speaks another ABI major version.
@@ -63,7 +63,7 @@ pub enum Error {
     Wedged(String),
     /// The driver was shut down (the interface departed): its rings are gone.
     Detached,
-    /// A [`DriverConfig`] value the driver cannot honour.
+    /// A [`DriverConfig`](crate::driver::DriverConfig) value the driver cannot honour.
     Config(String),
     /// An RSS request the NIC or the driver cannot honour; says why and what is allowed.
     Rss(String),
@@ -133,7 +133,7 @@ pub enum TxReject {
     TooShort {
         /// Frame length.
         len: usize,
-        /// [`MIN_TX_FRAME`].
+        /// [`MIN_TX_FRAME`](nic_abi::MIN_TX_FRAME).
         min: usize,
     },
     /// Longer than the device accepts.

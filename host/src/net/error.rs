@@ -75,7 +75,7 @@ impl fmt::Display for OutputError {
 
 impl std::error::Error for OutputError {}
 
-/// Why input dropped a packet (each also bumps a [`NetStats`] counter).
+/// Why input dropped a packet (each also bumps a [`NetStats`](crate::net::NetStats) counter).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DropReason {
     /// The packet's `rcvif` is not this interface's current generation (it departed).

@@ -30,7 +30,7 @@ pub struct IpStats {
     pub ips_badvers: u64,
     /// Fragments received (dropped: no reassembly).
     pub ips_fragments: u64,
-    /// Protocols without a handler here (delivered as [`Input::Ip`]).
+    /// Protocols without a handler here (delivered as [`Input::Ip`](crate::net::Input::Ip)).
     pub ips_noproto: u64,
     /// Packets passed up.
     pub ips_delivered: u64,

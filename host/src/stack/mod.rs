@@ -2,7 +2,7 @@
 //! connections and sockets, modelled on FreeBSD.
 //!
 //! Contract and invariants (the lifecycle lessons the seeds teach):
-//! - **Interfaces are referred to by index and generation** ([`IfRef`]), never
+//! - **Interfaces are referred to by index and generation** ([`IfRef`](crate::mbuf::IfRef)), never
 //!   by pointer. Connections keep the `IfRef` of their route; a lookup that
 //!   finds the index empty or reused is a departed interface, and the
 //!   connection ends with `ENETDOWN`. [`Stack::detach`] takes the interface
@@ -77,7 +77,7 @@
 //! tcp_offload the toedev seam (empty until the NIC has a TCP engine)
 //! ```
 //!
-//! Time is wall-clock time ([`Instant`]): the peer across a TAP is a real
+//! Time is wall-clock time ([`Instant`](std::time::Instant)): the peer across a TAP is a real
 //! kernel whose timers run on the same clock, so RTTs and RTOs are measured
 //! as it sees them (the simulated NIC's slowness is part of the path).
 //! Fragments are dropped with a counter (no reassembly): the stack never
