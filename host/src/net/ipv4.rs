@@ -15,7 +15,7 @@ use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
 /// Length of an IPv4 header without options.
-pub const IP_HDR_LEN: usize = 20;
+pub const IP_HDR_LEN: usize = nic_abi::desc::IP4_HLEN_MIN as usize;
 /// Longest IPv4 header (IHL 15).
 pub const IP_MAX_HDR_LEN: usize = 60;
 /// `IP_MAXPACKET`: the total-length field's limit.

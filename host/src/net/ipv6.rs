@@ -20,7 +20,7 @@ use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
 /// Length of the fixed IPv6 header.
-pub const IP6_HDR_LEN: usize = 40;
+pub const IP6_HDR_LEN: usize = nic_abi::desc::IP6_HLEN_MIN as usize;
 /// Routing type 0 (deprecated source route): final destination is the last address.
 pub const IPV6_RTHDR_TYPE_0: u8 = 0;
 /// Routing type 2 (Mobile IPv6): one address, the final destination.

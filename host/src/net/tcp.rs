@@ -19,6 +19,15 @@ use crate::mbuf::Mbuf;
 
 pub use nic_tcp::repr::{TCP_HDR_LEN, TCP_MAX_HDR_LEN, TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG};
 
+// The NIC's TSO header rules are TCP's own header limits. nic-abi states them for the RTL and
+// nic-tcp for the protocol (nic-tcp builds alone, dependency-free, for the firmware); this
+// crate reads both, so it holds them equal at compile time.
+const _: () = assert!(
+    nic_abi::desc::TSO_L4HLEN_MIN as usize == TCP_HDR_LEN
+        && nic_abi::desc::TSO_L4HLEN_MAX as usize == TCP_MAX_HDR_LEN,
+    "nic-abi's TSO header limits must be TCP's header limits (nic-tcp)"
+);
+
 /// Builds the TCP segment `seg` describes (header and options from it, its payload copied
 /// into an mbuf), requests its checksum and passes it to `ip_output` / `ip6_output`.
 pub fn tcp_output_segment(
