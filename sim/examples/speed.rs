@@ -2,33 +2,47 @@
 //! world (bus, DMA, MAC, wire models) kept awake.
 //!
 //! `cargo run --release -p nic-sim --example speed [cycles]`
+//!
+//! `--anchor IDLE READS`: the workloads `scripts/bench-cocotb` runs under cocotb on the same
+//! Verilog (an idle core clocked IDLE cycles; READS AXI4-Lite reads of the ID register, back to
+//! back, through the world's bus model), printed as `ours idle: …` / `ours regs: …`.
 
 use std::time::Instant;
 
 use nic_sim::{NicIn, NicModel, NicOut, Sim, SimConfig};
 
 fn main() {
-    let n: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5_000_000);
-
-    let mut m = NicModel::new();
-    let mut inp = NicIn {
-        s_axis_rx_tkeep: 0xff,
-        ..Default::default()
-    };
-    let mut out = NicOut::default();
-    let t = Instant::now();
-    for c in 0..n {
-        inp.reset = u64::from(c < 8);
-        m.cycle(&inp, &mut out, 0, 0);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--print-id") => {
+            println!("{:#010x}", nic_abi::NIC_ID);
+            return;
+        }
+        Some("--anchor") => {
+            let num = |i: usize, d: u64| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(d);
+            anchor(num(1, 20_000), num(2, 500));
+            return;
+        }
+        _ => {}
     }
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "bare model:  {n} cycles in {s:.3} s = {:.2} Mcycles/s",
-        n as f64 / s / 1e6
-    );
+    let n: u64 = args.first().and_then(|a| a.parse().ok()).unwrap_or(5_000_000);
+
+    // The build every run uses, and beside it the build with tracing code (no trace open) that
+    // only a run recording a VCD window pays for.
+    for (what, mut m) in [("bare model", NicModel::new()), ("bare model, tracing build", NicModel::new_traced())] {
+        let mut inp = NicIn {
+            s_axis_rx_tkeep: 0xff,
+            ..Default::default()
+        };
+        let mut out = NicOut::default();
+        let t = Instant::now();
+        for c in 0..n {
+            inp.reset = u64::from(c < 8);
+            m.cycle(&inp, &mut out, 0, 0);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!("{what}: {n} cycles in {s:.3} s = {:.2} Mcycles/s", n as f64 / s / 1e6);
+    }
 
     let sim = Sim::start(SimConfig::loopback()).expect("start");
     match sim.nic(0).read32(nic_abi::regs::id::ID) {
@@ -41,4 +55,33 @@ fn main() {
     sim.run_cycles(n).expect("run");
     let st = sim.stats().expect("stats");
     println!("whole world: {st}");
+}
+
+/// The cocotb comparison's two workloads on this simulator.
+fn anchor(idle: u64, reads: u64) {
+    let mut m = NicModel::new();
+    let (mut inp, mut out) = (NicIn::default(), NicOut::default());
+    let t = Instant::now();
+    for c in 0..idle {
+        inp.reset = u64::from(c < 8);
+        m.cycle(&inp, &mut out, 0, 0);
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!("ours idle: {idle} cycles in {s:.3} s = {:.1} kcycles/s", idle as f64 / s / 1e3);
+
+    let sim = Sim::start(SimConfig::loopback()).expect("start");
+    let nic = sim.nic(0);
+    nic.read32(nic_abi::regs::id::ID).expect("first read");
+    let c0 = sim.cycles();
+    let t = Instant::now();
+    for _ in 0..reads {
+        let id = nic.read32(nic_abi::regs::id::ID).expect("read");
+        assert_eq!(id, nic_abi::NIC_ID);
+    }
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "ours regs: {reads} reads ({} cycles) in {s:.3} s = {:.1} reads/s",
+        sim.cycles() - c0,
+        reads as f64 / s
+    );
 }

@@ -165,6 +165,20 @@ pub struct DmaStall {
     pub w: f64,
 }
 
+/// Seeded injected errors, each a probability in `0.0..=1.0`: a read beat or a write response
+/// answered SLVERR although the memory is mapped, as a board's host bridge answers a completion
+/// timeout or a poisoned TLP. A read burst stays failed from its first bad beat to its end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DmaErrors {
+    /// Seed: the same seed gives the same errors for the same traffic (its own generator, so
+    /// turning errors on does not change a stall pattern).
+    pub seed: u64,
+    /// Per read beat.
+    pub read_beat: f64,
+    /// Per write burst's B response.
+    pub write_resp: f64,
+}
+
 /// How the DMA model behaves.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DmaConfig {
@@ -179,6 +193,8 @@ pub struct DmaConfig {
     pub max_writes: usize,
     /// Optional random back-pressure.
     pub stall: Option<DmaStall>,
+    /// Optional injected errors.
+    pub errors: Option<DmaErrors>,
 }
 
 impl Default for DmaConfig {
@@ -189,6 +205,7 @@ impl Default for DmaConfig {
             max_reads: 8,
             max_writes: 8,
             stall: None,
+            errors: None,
         }
     }
 }
@@ -262,6 +279,8 @@ pub struct DmaCounters {
     pub last_fault_iova: u64,
     /// Bursts that broke the protocol (also answered SLVERR).
     pub protocol_violations: u64,
+    /// Read beats and write responses turned into SLVERR by [`DmaErrors`].
+    pub injected_errors: u64,
     /// The first violation seen.
     pub first_violation: Option<DmaViolation>,
 }
@@ -285,6 +304,8 @@ pub struct AxiDmaSlave {
     cfg: DmaConfig,
     mem: Option<Arc<dyn DmaMemory>>,
     rng: Option<SmallRng>,
+    /// Drives [`DmaErrors`] (its own stream, so stalls and errors do not perturb each other).
+    err_rng: Option<SmallRng>,
     reads: VecDeque<Burst>,
     writes: VecDeque<Burst>,
     bq: VecDeque<(u64, u8)>,
@@ -302,6 +323,7 @@ impl AxiDmaSlave {
     pub fn new(cfg: DmaConfig) -> Self {
         Self {
             rng: cfg.stall.map(|s| SmallRng::seed_from_u64(s.seed)),
+            err_rng: cfg.errors.map(|e| SmallRng::seed_from_u64(e.seed)),
             reads: VecDeque::with_capacity(cfg.max_reads.max(1)),
             writes: VecDeque::with_capacity(cfg.max_writes.max(1)),
             bq: VecDeque::with_capacity(cfg.max_writes.max(1)),
@@ -339,6 +361,19 @@ impl AxiDmaSlave {
             }
             _ => false,
         }
+    }
+
+    /// Whether to inject an error now, with the probability `p` picks from [`DmaErrors`].
+    fn inject(&mut self, p: impl Fn(&DmaErrors) -> f64) -> bool {
+        let hit = match (&mut self.err_rng, &self.cfg.errors) {
+            (Some(rng), Some(e)) => {
+                let p = p(e);
+                p > 0.0 && rng.gen_bool(p.min(1.0))
+            }
+            _ => false,
+        };
+        self.counters.injected_errors += u64::from(hit);
+        hit
     }
 
     fn violation(&mut self, v: DmaViolation) {
@@ -392,6 +427,12 @@ impl AxiDmaSlave {
                 .is_some_and(|m| m.read(beat_addr, &mut data));
         if !ok && !bad && !faulted {
             self.fault(beat_addr);
+            if let Some(b) = self.reads.front_mut() {
+                b.faulted = true;
+            }
+        }
+        let ok = ok && !self.inject(|e| e.read_beat);
+        if !ok {
             if let Some(b) = self.reads.front_mut() {
                 b.faulted = true;
             }
@@ -526,7 +567,7 @@ impl AxiDmaSlave {
                 .front()
                 .map_or((true, false), |b| (b.bad, b.faulted));
             self.writes.pop_front();
-            let r = if bad || faulted {
+            let r = if bad || faulted || self.inject(|e| e.write_resp) {
                 resp::SLVERR
             } else {
                 resp::OKAY

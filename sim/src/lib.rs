@@ -43,7 +43,7 @@ pub mod time;
 pub mod wire;
 mod world;
 
-pub use dma::{DmaConfig, DmaCounters, DmaMemory, DmaStall, VecMemory};
+pub use dma::{DmaConfig, DmaCounters, DmaErrors, DmaMemory, DmaStall, VecMemory};
 pub use error::SimError;
 pub use fault::{FaultConfig, Faults};
 pub use mac::{Frame, MacConfig, MacCounters};

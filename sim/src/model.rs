@@ -43,6 +43,8 @@ pub enum TraceError {
     Open,
     /// This model was traced before; Verilator attaches a tracer once per model.
     AlreadyTraced,
+    /// This instance is of the fast build, which has no tracing code; make it with `new_traced`.
+    NotTraced,
 }
 
 impl fmt::Display for TraceError {
@@ -58,6 +60,10 @@ impl fmt::Display for TraceError {
             TraceError::AlreadyTraced => write!(
                 f,
                 "this model was already traced once; trace one window per model instance"
+            ),
+            TraceError::NotTraced => write!(
+                f,
+                "this model instance has no tracing code; create it with new_traced() to record a VCD"
             ),
         }
     }

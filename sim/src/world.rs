@@ -589,9 +589,11 @@ struct World {
 impl World {
     fn new(cfg: SimConfig, shared: Arc<Shared>) -> Self {
         let n = cfg.wire.nics();
+        // Only the NIC a VCD window records pays for the build with tracing code.
+        let traced = cfg.vcd.as_ref().map(|w| w.nic);
         let nics = (0..n)
-            .map(|_| NicSlot {
-                model: NicModel::new(),
+            .map(|i| NicSlot {
+                model: if traced == Some(i) { NicModel::new_traced() } else { NicModel::new() },
                 inp: NicIn::default(),
                 out: NicOut::default(),
                 axil: AxilMaster::new(cfg.reg_timeout_cycles),

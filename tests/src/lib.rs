@@ -290,6 +290,42 @@ impl RawNic {
         Some((c, data))
     }
 
+    /// Posts `d` exactly as given on TX queue `q` (whatever it holds) and rings the doorbell.
+    pub fn post_tx_raw_on(&mut self, q: usize, d: &TxDesc) {
+        let r = &mut self.tx[q];
+        assert!(self.mem.write(r.slot_desc(r.tail), d.as_bytes()));
+        r.tail = r.tail.wrapping_add(1);
+        self.nic.write32(r.block + queue::TAIL, r.tail as u32).unwrap();
+    }
+
+    /// Takes every completion written so far on every ring (TX queues, then RX queues), hands
+    /// their slots back, and returns their status bytes (phase bit cleared).
+    pub fn drain_completions(&mut self) -> Vec<u8> {
+        let mut got = Vec::new();
+        for r in self.tx.iter_mut().chain(self.rx.iter_mut()) {
+            let start = r.cq_head;
+            loop {
+                let raw = self.mem.get(r.cq + (r.cq_head as u64 % RING) * 16, 16).unwrap();
+                let c = Completion::read_from_bytes(&raw).unwrap();
+                if (c.status & 0x80 != 0) != phase_for(r.cq_head, RING_LOG2) {
+                    break;
+                }
+                got.push(c.status & 0x7f);
+                r.cq_head = r.cq_head.wrapping_add(1);
+            }
+            if r.cq_head != start {
+                self.nic.write32(r.block + queue::CQ_HEAD, r.cq_head as u32).unwrap();
+            }
+        }
+        got
+    }
+
+    /// The register blocks of every ring (TX queues, then RX queues), for tests that write
+    /// their pointers by hand.
+    pub fn ring_blocks(&self) -> Vec<u32> {
+        self.tx.iter().chain(&self.rx).map(|r| r.block).collect()
+    }
+
     /// Writes indirection-table entry `i` = `f(i)` for all 128 entries.
     pub fn set_reta(&self, f: impl Fn(usize) -> u8) {
         for w in 0..nic_abi::rss::RETA_SIZE / 4 {
