@@ -26,7 +26,7 @@ fn main() {
     // The RTL and the ABI it reads: the model is rebuilt only when they change,
     // never per test run.
     println!("cargo:rerun-if-changed=../hw/src");
-    println!("cargo:rerun-if-changed=../hw/abi/src");
+    println!("cargo:rerun-if-changed=../abi/src");
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=NIC_TOOLS");
     println!("cargo:rerun-if-changed=verilator.pin");

@@ -545,9 +545,9 @@ pub fn iperf_recv(mut s: TcpStream, clock: Option<&CycleClock>) -> io::Result<Ip
     Ok(report(&s, got, t0, c0, clock))
 }
 
-/// Cycles of the 156.25 MHz core clock as nanoseconds (6.4 ns each).
+/// Cycles of the core clock as nanoseconds.
 fn nic_sim_ns(cycles: u64) -> u64 {
-    cycles * 32 / 5
+    nic_abi::cycles_to_ns(cycles)
 }
 
 fn status_json(stack: &Stack, clock: Option<&CycleClock>) -> serde_json::Value {

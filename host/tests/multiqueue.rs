@@ -13,13 +13,12 @@
 //! edge-counted (eventfd) interrupt semantics of VFIO's MSI are pinned on the
 //! vector fan-out logic alone (`driver::irq`): the model's lines are level.
 
-mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::up::serial;
+use nic_testbench::serial;
 use nic_abi::regs::{queue as qreg, rxq};
 use nic_abi::rss::{enable, hashtype, KEY_DEFAULT};
 use nic_host::dev::sim::SimDevice;

@@ -16,6 +16,7 @@
 //! ```
 
 use nic_abi::regs::{ctrl, id, stats};
+use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
 macro_rules! csr_block {
@@ -28,14 +29,14 @@ macro_rules! csr_block {
         #[derive(LogicBlock)]
         pub struct Csr {
             $( $(#[$pm])* pub $p: $pt, )*
-            $( $k: Constant<Bits<12>>, )*
+            $( $k: Constant<Bits<AXIL_ADDR>>, )*
             $( $vk: Constant<Bits<32>>, )*
             en_q: DFF<Bit>,
             capen: DFF<Bits<32>>,
             capdis: DFF<Bits<32>>,
             irq_status: DFF<Bits<16>>,
             irq_mask: DFF<Bits<16>>,
-            ra_q: DFF<Bits<12>>,
+            ra_q: DFF<Bits<AXIL_ADDR>>,
             r1: DFF<Bit>,
             pend: Signal<Local, Bits<16>>,
             ev: Signal<Local, Bits<16>>,
@@ -82,7 +83,9 @@ macro_rules! csr_block {
                         0
                     }).to_bits()),
                     tso_segs_k: Constant::new(
-                        ((nic_abi::desc::TX_MAX_CHAIN | (nic_abi::desc::TX_MAX_SEGSIZE << 16)) as u64).to_bits(),
+                        ((id::TSO_MAX_SEGCOUNT.put(nic_abi::desc::TX_MAX_CHAIN)
+                            | id::TSO_MAX_SEGSIZE.put(nic_abi::desc::TX_MAX_SEGSIZE)) as u64)
+                            .to_bits(),
                     ),
                     nq_k: Constant::new((num_queues as u64).to_bits()),
                 }
@@ -98,7 +101,7 @@ csr_block! {
         /// Power-on reset (the soft reset does not clear ring bases or counters).
         reset: Signal<In, Bit>,
         /// AXI4-Lite write address.
-        awaddr: Signal<In, Bits<12>>,
+        awaddr: Signal<In, Bits<AXIL_ADDR>>,
         /// AXI4-Lite write address valid.
         awvalid: Signal<In, Bit>,
         /// AXI4-Lite write address ready.
@@ -118,7 +121,7 @@ csr_block! {
         /// AXI4-Lite write response ready.
         bready: Signal<In, Bit>,
         /// AXI4-Lite read address.
-        araddr: Signal<In, Bits<12>>,
+        araddr: Signal<In, Bits<AXIL_ADDR>>,
         /// AXI4-Lite read address valid.
         arvalid: Signal<In, Bit>,
         /// AXI4-Lite read address ready.
@@ -142,13 +145,13 @@ csr_block! {
         /// A full-width register write happens this cycle (to the queue and RSS blocks).
         wfire_o: Signal<Out, Bit>,
         /// Its address.
-        waddr_o: Signal<Out, Bits<12>>,
+        waddr_o: Signal<Out, Bits<AXIL_ADDR>>,
         /// Its data.
         wdata_o: Signal<Out, Bits<32>>,
         /// Read address at the handshake (block RAM address).
-        raddr_o: Signal<Out, Bits<12>>,
+        raddr_o: Signal<Out, Bits<AXIL_ADDR>>,
         /// The read address, registered: what `q_rdata`/`rss_rdata` answer.
-        raddr_q: Signal<Out, Bits<12>>,
+        raddr_q: Signal<Out, Bits<AXIL_ADDR>>,
         /// The queue blocks' read data (OR; 0 where not addressed).
         q_rdata: Signal<In, Bits<32>>,
         /// The RSS block's read data (0 where not addressed).
@@ -208,9 +211,10 @@ csr_block! {
     values {
         v_id = nic_abi::NIC_ID, v_version = nic_abi::ABI_VERSION, v_datapath = nic_abi::DATAPATH_BITS,
         v_clock = nic_abi::CLOCK_KHZ,
-        v_ring_limits = nic_abi::RING_MAX_LOG2 | (nic_abi::RING_MIN_LOG2 << 8),
+        v_ring_limits = id::RING_MAX_LOG2.put(nic_abi::RING_MAX_LOG2) | id::RING_MIN_LOG2.put(nic_abi::RING_MIN_LOG2),
         v_max_frame = nic_abi::MAX_FRAME, v_next = ctrl::CTRL,
-        v_rss_info = nic_abi::rss::RETA_SIZE as u32 | ((nic_abi::rss::KEY_SIZE as u32) << 16),
+        v_rss_info = id::RSS_RETA_SIZE.put(nic_abi::rss::RETA_SIZE as u32)
+            | id::RSS_KEY_SIZE.put(nic_abi::rss::KEY_SIZE as u32),
         v_rss_types = nic_abi::rss::HASHTYPES_SUPPORTED,
     }
 }

@@ -16,6 +16,9 @@
 #![warn(missing_docs)]
 
 pub mod emit;
+
+/// Width of the register bus address (`nic_abi::regs::AXIL_ADDR_BITS`) as a type parameter.
+pub const AXIL_ADDR: usize = nic_abi::regs::AXIL_ADDR_BITS as usize;
 pub mod arb;
 pub mod csr;
 pub mod desc_fetch;

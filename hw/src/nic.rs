@@ -24,6 +24,7 @@ use crate::rx_engine::RxEngine;
 use crate::tx_engine::TxEngine;
 use crate::tx_out::{TxMeta, TxOut};
 use nic_abi::ifcap::*;
+use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
 /// Most queue pairs this core instantiates (`NicCore::with_caps` may use fewer).
@@ -50,7 +51,7 @@ pub struct NicCore {
     /// Synchronous reset, active high.
     pub reset: Signal<In, Bit>,
     /// AXI4-Lite slave (BAR0 on a board): write address.
-    pub s_axil_awaddr: Signal<In, Bits<12>>,
+    pub s_axil_awaddr: Signal<In, Bits<AXIL_ADDR>>,
     /// AXI4-Lite write address valid.
     pub s_axil_awvalid: Signal<In, Bit>,
     /// AXI4-Lite write address ready.
@@ -70,7 +71,7 @@ pub struct NicCore {
     /// AXI4-Lite write response ready.
     pub s_axil_bready: Signal<In, Bit>,
     /// AXI4-Lite read address.
-    pub s_axil_araddr: Signal<In, Bits<12>>,
+    pub s_axil_araddr: Signal<In, Bits<AXIL_ADDR>>,
     /// AXI4-Lite read address valid.
     pub s_axil_arvalid: Signal<In, Bit>,
     /// AXI4-Lite read address ready.

@@ -9,6 +9,7 @@
 //! power-on reset clears everything.
 
 use nic_abi::regs::{queue, rxq, txq};
+use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
 /// The registers of one TX/RX queue pair.
@@ -23,11 +24,11 @@ pub struct QueueRegs {
     /// A full-width register write happens this cycle.
     pub wfire: Signal<In, Bit>,
     /// Its address.
-    pub waddr: Signal<In, Bits<12>>,
+    pub waddr: Signal<In, Bits<AXIL_ADDR>>,
     /// Its data.
     pub wdata: Signal<In, Bits<32>>,
     /// Read address.
-    pub raddr: Signal<In, Bits<12>>,
+    pub raddr: Signal<In, Bits<AXIL_ADDR>>,
     /// Read data: the register at `raddr` if it is this pair's, else 0.
     pub rdata: Signal<Out, Bits<32>>,
     /// TX ring base.
@@ -82,19 +83,19 @@ pub struct QueueRegs {
     c_rxp: DFF<Bits<32>>,
     c_rxd: DFF<Bits<32>>,
     log2: Signal<Local, Bits<4>>,
-    k_tx: Constant<Bits<12>>,
-    k_rx: Constant<Bits<12>>,
-    o_base_lo: Constant<Bits<12>>,
-    o_base_hi: Constant<Bits<12>>,
-    o_size_log2: Constant<Bits<12>>,
-    o_tail: Constant<Bits<12>>,
-    o_head: Constant<Bits<12>>,
-    o_cq_base_lo: Constant<Bits<12>>,
-    o_cq_base_hi: Constant<Bits<12>>,
-    o_cq_head: Constant<Bits<12>>,
-    o_cq_tail: Constant<Bits<12>>,
-    o_packets: Constant<Bits<12>>,
-    o_drops: Constant<Bits<12>>,
+    k_tx: Constant<Bits<AXIL_ADDR>>,
+    k_rx: Constant<Bits<AXIL_ADDR>>,
+    o_base_lo: Constant<Bits<AXIL_ADDR>>,
+    o_base_hi: Constant<Bits<AXIL_ADDR>>,
+    o_size_log2: Constant<Bits<AXIL_ADDR>>,
+    o_tail: Constant<Bits<AXIL_ADDR>>,
+    o_head: Constant<Bits<AXIL_ADDR>>,
+    o_cq_base_lo: Constant<Bits<AXIL_ADDR>>,
+    o_cq_base_hi: Constant<Bits<AXIL_ADDR>>,
+    o_cq_head: Constant<Bits<AXIL_ADDR>>,
+    o_cq_tail: Constant<Bits<AXIL_ADDR>>,
+    o_packets: Constant<Bits<AXIL_ADDR>>,
+    o_drops: Constant<Bits<AXIL_ADDR>>,
     v_min_log2: Constant<Bits<32>>,
     v_max_log2: Constant<Bits<32>>,
 }

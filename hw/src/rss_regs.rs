@@ -13,6 +13,7 @@
 
 use nic_abi::regs::rss;
 use nic_abi::rss::{reta_default, HASHTYPES_SUPPORTED, KEY_DEFAULT, RETA_SIZE};
+use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
 /// The RSS registers and the indirection table.
@@ -25,13 +26,13 @@ pub struct RssRegs {
     /// A full-width register write happens this cycle.
     pub wfire: Signal<In, Bit>,
     /// Its address.
-    pub waddr: Signal<In, Bits<12>>,
+    pub waddr: Signal<In, Bits<AXIL_ADDR>>,
     /// Its data.
     pub wdata: Signal<In, Bits<32>>,
     /// Read address, a cycle before `rdata` is used.
-    pub raddr: Signal<In, Bits<12>>,
+    pub raddr: Signal<In, Bits<AXIL_ADDR>>,
     /// The same address, registered (what `rdata` answers).
-    pub raddr_q: Signal<In, Bits<12>>,
+    pub raddr_q: Signal<In, Bits<AXIL_ADDR>>,
     /// Read data for `raddr_q`: the register if it is this block's, else 0.
     pub rdata: Signal<Out, Bits<32>>,
     /// The key, first byte in bits 319..312.
@@ -48,9 +49,9 @@ pub struct RssRegs {
     reta_look: RAM<Bits<32>, 5>,
     reta_read: RAM<Bits<32>, 5>,
     kd: [Constant<Bits<32>>; 10],
-    k_types: Constant<Bits<12>>,
-    k_key: Constant<Bits<12>>,
-    k_reta: Constant<Bits<12>>,
+    k_types: Constant<Bits<AXIL_ADDR>>,
+    k_key: Constant<Bits<AXIL_ADDR>>,
+    k_reta: Constant<Bits<AXIL_ADDR>>,
     v_supported: Constant<Bits<32>>,
 }
 

@@ -244,6 +244,12 @@ pub struct TxEngine {
     k_tso_max: Constant<Bits<32>>,
     k_max16: Constant<Bits<16>>,
     k_max_hdr: Constant<Bits<16>>,
+    k_l4_min: Constant<Bits<8>>,
+    k_l4_max: Constant<Bits<8>>,
+    k_l4_align: Constant<Bits<8>>,
+    k_ip4_min: Constant<Bits<8>>,
+    k_ip6_min: Constant<Bits<8>>,
+    k_tcp_csum: Constant<Bits<16>>,
     k_chain: Constant<Bits<4>>,
     k_ok: Constant<Bits<7>>,
     k_bad_len: Constant<Bits<7>>,
@@ -380,6 +386,12 @@ impl Default for TxEngine {
             k_tso_max: k(abi_desc::TSO_MAX_BYTES as u64),
             k_max16: k(nic_abi::MAX_FRAME as u64),
             k_max_hdr: k(abi_desc::TSO_MAX_HDR as u64),
+            k_l4_min: k(abi_desc::TSO_L4HLEN_MIN as u64),
+            k_l4_max: k(abi_desc::TSO_L4HLEN_MAX as u64),
+            k_l4_align: k(abi_desc::TSO_L4HLEN_ALIGN as u64 - 1),
+            k_ip4_min: k(abi_desc::IP4_HLEN_MIN as u64),
+            k_ip6_min: k(abi_desc::IP6_HLEN_MIN as u64),
+            k_tcp_csum: k(csum::TCP_CSUM_OFFSET as u64),
             k_chain: k(abi_desc::TX_MAX_CHAIN as u64 - 1),
             k_ok: k(status::OK as u64),
             k_bad_len: k(status::BAD_LEN as u64),
@@ -498,7 +510,7 @@ impl Logic for TxEngine {
         self.g_offs.next = false;
         if self.g_first.val() {
             self.g_offs.next = (self.g_ipreq.val()
-                & ((self.dq.dout.val().l3 < 20)
+                & ((self.dq.dout.val().l3 < self.k_ip4_min.val())
                     | ((self.dq.dout.val().l2 & 1_u64) != 0)
                     | (bit_cast::<32, 16>(self.g_l4s.val()) > self.g_plen.val())))
                 | (self.g_l4req.val()
@@ -507,12 +519,12 @@ impl Logic for TxEngine {
                         | ((bit_cast::<32, 16>(self.g_l4s.val()) + bit_cast::<32, 16>(self.dq.dout.val().cdata) + 2)
                             > self.g_plen.val())))
                 | (self.g_tso.val()
-                    & ((self.dq.dout.val().l4 < 20)
-                        | (self.dq.dout.val().l4 > 60)
-                        | ((self.dq.dout.val().l4 & 3_u64) != 0)
-                        | (self.dq.dout.val().cdata != 16)
-                        | (self.g_v4.val() & (self.dq.dout.val().l3 < 20))
-                        | (self.g_v6.val() & (self.dq.dout.val().l3 < 40))
+                    & ((self.dq.dout.val().l4 < self.k_l4_min.val())
+                        | (self.dq.dout.val().l4 > self.k_l4_max.val())
+                        | ((self.dq.dout.val().l4 & self.k_l4_align.val()) != 0)
+                        | (self.dq.dout.val().cdata != self.k_tcp_csum.val())
+                        | (self.g_v4.val() & (self.dq.dout.val().l3 < self.k_ip4_min.val()))
+                        | (self.g_v6.val() & (self.dq.dout.val().l3 < self.k_ip6_min.val()))
                         | (self.g_hl.val() > self.k_max_hdr.val())));
         }
         // Chain: the buffers add up to the packet; all but the last hold whole beats; a TSO

@@ -64,8 +64,9 @@ impl fmt::Display for SimError {
             ),
             SimError::BadOffset(off) => write!(
                 f,
-                "register offset {off:#x} is not a 4-byte aligned offset below 0x1000; use the \
-                 constants in nic_abi::regs"
+                "register offset {off:#x} is not a 4-byte aligned offset below {:#x} (BAR0's size); use \
+                 the constants in nic_abi::regs",
+                nic_abi::regs::BAR0_SIZE
             ),
             SimError::NotExternal => write!(
                 f,

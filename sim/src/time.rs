@@ -1,14 +1,8 @@
 //! Simulated time: cycles of the modelled core clock ([`nic_abi::CLOCK_KHZ`]).
+//!
+//! The period and the conversion live in `nic-abi`; this module only adds `Duration`.
 
-use nic_abi::CLOCK_KHZ;
-
-/// One clock period in picoseconds (6400 ps at 156.25 MHz).
-pub const CYCLE_PS: u64 = 1_000_000_000 / CLOCK_KHZ as u64;
-
-/// Simulated nanoseconds after `cycles` cycles (6.4 ns each at 156.25 MHz), rounded down.
-pub fn cycles_to_ns(cycles: u64) -> u64 {
-    (cycles as u128 * 1_000_000 / CLOCK_KHZ as u128) as u64
-}
+pub use nic_abi::{cycles_to_ns, CLOCK_PERIOD_PS as CYCLE_PS};
 
 /// Simulated time after `cycles` cycles.
 pub fn cycles_to_duration(cycles: u64) -> std::time::Duration {
@@ -22,7 +16,7 @@ mod tests {
     #[test]
     fn a_cycle_is_6_4_ns() {
         assert_eq!(CYCLE_PS, 6400);
-        assert_eq!(cycles_to_ns(5), 32);
-        assert_eq!(cycles_to_ns(156_250_000), 1_000_000_000);
+        assert_eq!(cycles_to_duration(5), std::time::Duration::from_nanos(32));
+        assert_eq!(cycles_to_duration(156_250_000), std::time::Duration::from_secs(1));
     }
 }

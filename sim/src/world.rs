@@ -429,7 +429,7 @@ impl SimNic {
     }
 
     fn reg(&self, op: RegOp, off: u32) -> Result<u32, SimError> {
-        if off & 3 != 0 || off >= 0x1000 {
+        if !nic_abi::regs::is_reg_offset(off) {
             return Err(SimError::BadOffset(off));
         }
         let (tx, rx) = mpsc::channel();

@@ -10,7 +10,7 @@ fn render() -> String {
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# NIC ABI {}.{}\n", nic_abi::ABI_MAJOR, nic_abi::ABI_MINOR);
-    let _ = writeln!(w, "Generated from `hw/abi` (`nic-abi`) by `tests/tests/abi_doc.rs`; do not edit by hand.\n");
+    let _ = writeln!(w, "Generated from `abi` (`nic-abi`) by `tests/tests/abi_doc.rs`; do not edit by hand.\n");
     let _ = writeln!(w, "BAR0 is {} bytes of 32-bit registers behind AXI4-Lite. ID `{:#010x}` (\"OFLD\"), datapath {} bits, clock {} kHz, largest frame {} bytes, rings 2^{}..2^{} entries, buffers {}-byte aligned.\n",
         nic_abi::regs::BAR0_SIZE, nic_abi::NIC_ID, nic_abi::DATAPATH_BITS, nic_abi::CLOCK_KHZ, nic_abi::MAX_FRAME,
         nic_abi::RING_MIN_LOG2, nic_abi::RING_MAX_LOG2, nic_abi::DMA_ALIGN);

@@ -5,8 +5,8 @@
 
 use nic_host::mbuf::Mbuf;
 use nic_host::net::{ether_input, Input, NetStats};
-use nic_host::replay::{replay, ReplayConfig};
-use nic_host::traffic;
+use nic_testbench::replay::{replay, ReplayConfig};
+use nic_testbench::traffic;
 use nic_sim::FaultConfig;
 use nic_tests::verify;
 use std::path::{Path, PathBuf};

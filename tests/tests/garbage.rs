@@ -19,7 +19,7 @@
 use nic_abi::desc::{RxDesc, TxDesc, TXD_MORE, TX_MAX_CHAIN};
 use nic_abi::regs::{ctrl, queue, stats};
 use nic_abi::status;
-use nic_host::traffic::{self, Kind};
+use nic_testbench::traffic::{self, Kind};
 use nic_sim::{DmaConfig, DmaErrors, DmaMemory, SimConfig};
 use nic_tests::{seed, RawNic, BASE, BUF};
 use rand::rngs::SmallRng;

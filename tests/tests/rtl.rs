@@ -7,7 +7,7 @@ use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use nic_abi::desc::{RxDesc, TxDesc};
 use nic_abi::regs::stats;
 use nic_abi::{csum, ifcap, status};
-use nic_host::traffic::{self, Kind};
+use nic_testbench::traffic::{self, Kind};
 use nic_sim::{DmaConfig, DmaStall, MacConfig, SimConfig};
 use nic_tests::{layout, seed, verify, RawNic, ALL_CSUM, BUF};
 use rand::rngs::SmallRng;

@@ -17,7 +17,7 @@ use nic_abi::{csum, ifcap, status, MAX_FRAME};
 use nic_host::mbuf::Mbuf;
 use nic_host::net::gso::tcp_gso;
 use nic_host::offload::prepare_tso;
-use nic_host::traffic::{self, Kind};
+use nic_testbench::traffic::{self, Kind};
 use nic_sim::{DmaConfig, DmaStall, MacConfig, SimConfig};
 use nic_tests::{verify, RawNic, BUF};
 use rand::rngs::SmallRng;

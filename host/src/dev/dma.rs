@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use memmap2::{MmapOptions, MmapRaw};
 
 use super::freelist::FreeList;
-use super::DevError;
+use super::error::DevError;
 
 /// Allocation granularity and alignment: a cache line, so no two buffers share
 /// a line the device and the CPU would fight over (and more than

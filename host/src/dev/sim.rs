@@ -65,7 +65,12 @@ impl SimDevice {
 
 impl Device for SimDevice {
     fn describe(&self) -> String {
-        format!("verilator model nic{} (156.25 MHz, 64-bit)", self.nic.index())
+        format!(
+            "verilator model nic{} ({} MHz, {}-bit)",
+            self.nic.index(),
+            nic_abi::CLOCK_MHZ,
+            nic_abi::DATAPATH_BITS
+        )
     }
     fn read32(&self, off: u32) -> Result<u32, DevError> {
         self.nic.read32(off).map_err(|e| DevError::Bus { off, detail: e.to_string() })

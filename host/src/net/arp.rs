@@ -8,7 +8,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{need, ParseError};
+use super::error::{need, ParseError};
 
 /// `ETHERTYPE_ARP`.
 pub const ETHERTYPE_ARP: u16 = 0x0806;

@@ -4,8 +4,8 @@
 //! so `l2hlen` is 14 or 18 and the checksum engine starts after it. Only one
 //! tag is handled; stacked tags (QinQ) are refused rather than misparsed.
 
-use super::{ipv4, ipv6, need, DropReason, Input, NetStats, ParseError};
-use crate::ifnet::Ifnet;
+use super::error::{need, ParseError};
+use super::stats::NetStats;
 use crate::mbuf::Mbuf;
 
 /// `ETHER_HDR_LEN`: destination, source, type.
@@ -115,7 +115,7 @@ pub fn parse(frame: &[u8]) -> Result<L2, ParseError> {
     Ok(L2 { dst, src, tci: Some(tci), ethertype: inner, hlen })
 }
 
-const STACKED: &str = "stacked VLAN tags";
+pub(crate) const STACKED: &str = "stacked VLAN tags";
 
 /// The link header output prepends (the result of ARP/ND, which this crate leaves to its caller).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -145,36 +145,6 @@ pub fn ether_output(m: &mut Mbuf, link: &LinkOut, ethertype: u16, stats: &mut Ne
     }
     m.pkthdr.l2hlen = hlen as u8;
     stats.ether.opackets += 1;
-}
-
-/// `ether_input`: checks the packet belongs to `ifp` as it is now, strips the
-/// link header and hands the packet to IPv4 or IPv6 input.
-pub fn ether_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
-    stats.ether.ipackets += 1;
-    if m.pkthdr.rcvif.is_some_and(|r| r != ifp.ifref()) {
-        stats.ether.ierrors += 1;
-        return Input::Dropped(DropReason::StaleInterface);
-    }
-    let l2 = match parse(m.data()) {
-        Ok(l2) => l2,
-        Err(ParseError::Malformed { why: STACKED, .. }) => {
-            stats.ether.ierrors += 1;
-            return Input::Dropped(DropReason::StackedVlan);
-        }
-        Err(e) => {
-            stats.ether.ierrors += 1;
-            return Input::Dropped(DropReason::Parse(e));
-        }
-    };
-    m.adj_front(l2.hlen);
-    match l2.ethertype {
-        ETHERTYPE_IP => ipv4::ip_input(ifp, m, stats),
-        ETHERTYPE_IPV6 => ipv6::ip6_input(ifp, m, stats),
-        _ => {
-            stats.ether.noproto += 1;
-            Input::Dropped(DropReason::UnknownEthertype(l2.ethertype))
-        }
-    }
 }
 
 #[cfg(test)]

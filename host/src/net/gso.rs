@@ -15,7 +15,7 @@ use std::fmt;
 use nic_abi::cksum;
 use nic_abi::csum::{CSUM_IP, CSUM_IP6_TCP, CSUM_IP_TCP, CSUM_TSO, TCP_CSUM_OFFSET};
 
-use super::finish_in_software;
+use super::ipv4::finish_in_software;
 use crate::mbuf::Mbuf;
 
 /// TCP flags TSO treats specially (offloads.md §3).

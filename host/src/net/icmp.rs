@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use nic_abi::cksum;
 
 use super::ipv4::{IP_HDR_LEN, IP_MAX_HDR_LEN};
-use super::{need, ParseError};
+use super::error::{need, ParseError};
 
 /// `ICMP_ECHOREPLY`.
 pub const ICMP_ECHOREPLY: u8 = 0;

@@ -15,7 +15,7 @@ use nic_abi::cksum;
 
 use super::icmp::{transport_ports, Quoted};
 use super::ipv6::IP6_HDR_LEN;
-use super::{need, ParseError};
+use super::error::{need, ParseError};
 
 /// `IPPROTO_ICMPV6`: the next-header value, and the pseudo-header's.
 pub const IPPROTO_ICMPV6: u8 = 58;

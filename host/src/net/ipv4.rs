@@ -1,20 +1,21 @@
 //! IPv4: `ip_output` with delayed checksums, `ip_input` with offload trust rules.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 
 use nic_abi::cksum;
-use nic_abi::csum::{CSUM_DELAY_DATA, CSUM_IP, CSUM_IP_CHECKED, CSUM_IP_VALID, CSUM_TSO};
+use nic_abi::csum::{CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP_CHECKED, CSUM_IP_VALID, CSUM_TSO};
 use smoltcp::wire::{IpProtocol, Ipv4Packet};
 
 use super::ether::{ether_output, LinkOut};
-use super::{
-    finish_in_software, need, tcp, udp, DropReason, Input, IpDatagram, NetStats, OutputError, ParseError, L3,
-};
+use super::error::{need, DropReason, OutputError, ParseError};
+use super::in_cksum::{delayed_l4_cksum, is_udp_request};
+use super::protosw::{fits_mtu, IpIn, L3};
+use super::stats::NetStats;
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
 /// Length of an IPv4 header without options.
-pub const IP_HDR_LEN: usize = 20;
+pub const IP_HDR_LEN: usize = nic_abi::desc::IP4_HLEN_MIN as usize;
 /// Longest IPv4 header (IHL 15).
 pub const IP_MAX_HDR_LEN: usize = 60;
 /// `IP_MAXPACKET`: the total-length field's limit.
@@ -155,7 +156,7 @@ pub fn ip_output(
     if total > IP_MAXPACKET {
         return Err(OutputError::TooLong(total));
     }
-    let tso = super::fits_mtu(ifp, &m, hlen)?;
+    let tso = fits_mtu(ifp, &m, hlen)?;
     {
         let h = m.prepend(hlen);
         let mut p = Ipv4Packet::new_unchecked(&mut h[..]);
@@ -206,25 +207,25 @@ pub fn ip_output(
 
 /// `ip_input`: validates the header in FreeBSD's order (length, version,
 /// header length, checksum, total length), trims link padding, drops
-/// fragments, and hands the payload to UDP, TCP or a raw consumer.
-pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
+/// fragments, and returns the payload for `input` to hand to UDP, TCP or a raw consumer.
+pub fn ip_input(_ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
     const L: &str = "ipv4";
     let st = &mut stats.ip;
     st.ips_total += 1;
     let len = m.len();
     if len < IP_HDR_LEN {
         st.ips_tooshort += 1;
-        return Input::Dropped(DropReason::Parse(ParseError::Truncated { layer: L, need: IP_HDR_LEN, have: len }));
+        return Err(DropReason::Parse(ParseError::Truncated { layer: L, need: IP_HDR_LEN, have: len }));
     }
     let p = Ipv4Packet::new_unchecked(m.data());
     if p.version() != 4 {
         st.ips_badvers += 1;
-        return Input::Dropped(DropReason::Parse(ParseError::Malformed { layer: L, why: "version is not 4" }));
+        return Err(DropReason::Parse(ParseError::Malformed { layer: L, why: "version is not 4" }));
     }
     let hlen = p.header_len() as usize;
     if hlen < IP_HDR_LEN || hlen > len {
         st.ips_badhlen += 1;
-        return Input::Dropped(DropReason::Parse(ParseError::Malformed {
+        return Err(DropReason::Parse(ParseError::Malformed {
             layer: L,
             why: "header length below 20 or past the packet",
         }));
@@ -239,19 +240,19 @@ pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
     };
     if !good {
         st.ips_badsum += 1;
-        return Input::Dropped(DropReason::IpBadSum);
+        return Err(DropReason::IpBadSum);
     }
     let total = p.total_len() as usize;
     if total < hlen {
         st.ips_badlen += 1;
-        return Input::Dropped(DropReason::Parse(ParseError::Malformed {
+        return Err(DropReason::Parse(ParseError::Malformed {
             layer: L,
             why: "total length below header length",
         }));
     }
     if total > len {
         st.ips_tooshort += 1;
-        return Input::Dropped(DropReason::Parse(ParseError::Truncated { layer: L, need: total, have: len }));
+        return Err(DropReason::Parse(ParseError::Truncated { layer: L, need: total, have: len }));
     }
     let fragment = p.more_frags() || p.frag_offset() != 0;
     let proto = p.next_header();
@@ -259,24 +260,42 @@ pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
     let l3 = L3::V4 { src: p.src_addr().octets(), dst: p.dst_addr().octets() };
     if fragment {
         st.ips_fragments += 1;
-        return Input::Dropped(DropReason::Fragment);
+        return Err(DropReason::Fragment);
     }
     m.trim(total);
     m.adj_front(hlen);
     st.ips_delivered += 1;
-    match proto {
-        IpProtocol::Udp => udp::udp_input(ifp, m, &l3, stats),
-        IpProtocol::Tcp => tcp::tcp_input(ifp, m, &l3, stats),
-        other => {
-            stats.ip.ips_noproto += 1;
-            Input::Ip(IpDatagram { proto: u8::from(other), src: l3.src(), dst: l3.dst(), hlim, m })
-        }
-    }
+    Ok(IpIn { l3, proto: u8::from(proto), hlim, m })
 }
 
-/// A transport endpoint pair as sockets see it.
-pub(crate) fn sockaddrs(l3: &L3, sport: u16, dport: u16) -> (SocketAddr, SocketAddr) {
-    (SocketAddr::new(l3.src(), sport), SocketAddr::new(l3.dst(), dport))
+/// Computes in software the checksums `flags` requests, exactly as the NIC
+/// would: the IPv4 header checksum over `data[l3off..l3off + l3hlen]` (field
+/// treated as zero) for `CSUM_IP`, and the L4 checksum from `l3off + l3hlen`
+/// to the end of `data`, stored at `csum_data` past the L4 start, for the
+/// TCP/UDP requests. Fails (nothing changed) when an offset lies outside.
+pub fn finish_in_software(
+    data: &mut [u8],
+    l3off: usize,
+    l3hlen: usize,
+    flags: u32,
+    csum_data: u32,
+) -> Result<(), &'static str> {
+    let l4off = l3off.checked_add(l3hlen).filter(|&o| o <= data.len()).ok_or("L3 header past the frame")?;
+    let ip = flags & CSUM_IP != 0;
+    let l4 = flags & (CSUM_DELAY_DATA | CSUM_DELAY_DATA_IPV6) != 0;
+    if ip && !(IP_HDR_LEN..=IP_MAX_HDR_LEN).contains(&l3hlen) {
+        return Err("CSUM_IP with an IPv4 header length outside 20..=60");
+    }
+    if l4 && (csum_data as usize).checked_add(l4off + 2).is_none_or(|e| e > data.len()) {
+        return Err("L4 checksum field past the frame");
+    }
+    if l4 {
+        delayed_l4_cksum(data, l4off, csum_data as usize, is_udp_request(flags));
+    }
+    if ip {
+        set_header_cksum(&mut data[l3off..l4off]);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

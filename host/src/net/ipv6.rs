@@ -12,14 +12,15 @@ use nic_abi::csum::{CSUM_DELAY_DATA_IPV6, CSUM_TSO};
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::ether::{ether_output, LinkOut};
-use super::{
-    finish_in_software, need, tcp, udp, DropReason, Input, IpDatagram, NetStats, OutputError, ParseError, L3,
-};
+use super::error::{need, DropReason, OutputError, ParseError};
+use super::ipv4::finish_in_software;
+use super::protosw::{fits_mtu, IpIn, L3};
+use super::stats::NetStats;
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
 /// Length of the fixed IPv6 header.
-pub const IP6_HDR_LEN: usize = 40;
+pub const IP6_HDR_LEN: usize = nic_abi::desc::IP6_HLEN_MIN as usize;
 /// Routing type 0 (deprecated source route): final destination is the last address.
 pub const IPV6_RTHDR_TYPE_0: u8 = 0;
 /// Routing type 2 (Mobile IPv6): one address, the final destination.
@@ -259,7 +260,7 @@ pub fn ip6_output(
 ) -> Result<Mbuf, OutputError> {
     let hdr = ip.header(upper, m.len())?;
     let hlen = hdr.len();
-    let tso = super::fits_mtu(ifp, &m, hlen)?;
+    let tso = fits_mtu(ifp, &m, hlen)?;
     m.prepend(hlen).copy_from_slice(&hdr);
     if tso {
         // Per-segment checksums: the NIC's, or GSO's (`offload::tso_or_gso`).
@@ -297,8 +298,8 @@ pub fn ip6_output(
 
 /// `ip6_input`: validates the header and the extension-header chain, trims
 /// link padding, drops fragments (no reassembly) and packets that ask to be
-/// forwarded, and hands the upper layer to UDP, TCP or a raw consumer.
-pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
+/// forwarded, and returns the upper layer for `input` to hand to UDP, TCP or a raw consumer.
+pub fn ip6_input(_ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
     let st = &mut stats.ip6;
     st.ip6s_total += 1;
     let info = match parse(m.data()) {
@@ -309,26 +310,22 @@ pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Input {
                 ParseError::Malformed { why: "version is not 6", .. } => st.ip6s_badvers += 1,
                 ParseError::Malformed { .. } => st.ip6s_badoptions += 1,
             }
-            return Input::Dropped(DropReason::Parse(e));
+            return Err(DropReason::Parse(e));
         }
     };
     if info.fragment.is_some_and(|f| !f.is_atomic()) {
         st.ip6s_fragments += 1;
-        return Input::Dropped(DropReason::Fragment);
+        return Err(DropReason::Fragment);
     }
     if info.routing.is_some_and(|(_, left)| left > 0) {
         st.ip6s_badoptions += 1;
-        return Input::Dropped(DropReason::Ip6BadOptions("routing header with segments left (no forwarding)"));
+        return Err(DropReason::Ip6BadOptions("routing header with segments left (no forwarding)"));
     }
     let l3 = L3::V6 { src: info.src, dst: info.dst };
     m.trim(IP6_HDR_LEN + info.payload_len);
     m.adj_front(info.hlen);
     st.ip6s_delivered += 1;
-    match IpProtocol::from(info.upper) {
-        IpProtocol::Udp => udp::udp_input(ifp, m, &l3, stats),
-        IpProtocol::Tcp => tcp::tcp_input(ifp, m, &l3, stats),
-        _ => Input::Ip(IpDatagram { proto: info.upper, src: l3.src(), dst: l3.dst(), hlim: info.hop_limit, m }),
-    }
+    Ok(IpIn { l3, proto: info.upper, hlim: info.hop_limit, m })
 }
 
 #[cfg(test)]

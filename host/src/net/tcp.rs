@@ -3,78 +3,51 @@
 //! needs TSO in the ABI first) lives above this file.
 
 use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, CSUM_TSO, TCP_CSUM_OFFSET};
-use smoltcp::wire::{IpProtocol, TcpPacket, TcpSeqNumber};
+use nic_tcp::{TcpOptions, TcpRepr};
+use smoltcp::wire::{IpProtocol, TcpPacket};
 
 use super::ether::LinkOut;
-use super::ipv4::sockaddrs;
+use super::error::{DropReason, OutputError, ParseError};
+use super::in_cksum::l4_cksum_ok;
+use super::ipv4::ip_output;
+use super::ipv6::ip6_output;
+use super::protosw::{sockaddrs, Input, TcpSegment, L3};
+use super::stats::NetStats;
 use super::udp::{request_l4_cksum, IpOut};
-use super::{ip6_output, ip_output, l4_cksum_ok, DropReason, Input, NetStats, OutputError, ParseError, TcpSegment, L3};
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
-/// TCP header length without options.
-pub const TCP_HDR_LEN: usize = 20;
-/// Longest TCP header (data offset 15).
-pub const TCP_MAX_HDR_LEN: usize = 60;
-/// `TH_FIN`.
-pub const TH_FIN: u8 = 0x01;
-/// `TH_SYN`.
-pub const TH_SYN: u8 = 0x02;
-/// `TH_RST`.
-pub const TH_RST: u8 = 0x04;
-/// `TH_PUSH`.
-pub const TH_PUSH: u8 = 0x08;
-/// `TH_ACK`.
-pub const TH_ACK: u8 = 0x10;
-/// `TH_URG`.
-pub const TH_URG: u8 = 0x20;
-/// `TH_ECE`.
-pub const TH_ECE: u8 = 0x40;
-/// `TH_CWR`.
-pub const TH_CWR: u8 = 0x80;
+pub use nic_tcp::repr::{TCP_HDR_LEN, TCP_MAX_HDR_LEN, TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG};
 
-/// The header fields of one segment, as `tcp_output` decided them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TcpOut {
-    /// Source port.
-    pub sport: u16,
-    /// Destination port.
-    pub dport: u16,
-    /// Sequence number.
-    pub seq: u32,
-    /// Acknowledgment number.
-    pub ack: u32,
-    /// `TH_*` flags.
-    pub flags: u8,
-    /// Window (already scaled down).
-    pub win: u16,
-    /// Urgent pointer.
-    pub urp: u16,
-    /// Options, encoded and padded to a multiple of 4 bytes (at most 40).
-    pub options: Vec<u8>,
-}
+// The NIC's TSO header rules are TCP's own header limits. nic-abi states them for the RTL and
+// nic-tcp for the protocol (nic-tcp builds alone, dependency-free, for the firmware); this
+// crate reads both, so it holds them equal at compile time.
+const _: () = assert!(
+    nic_abi::desc::TSO_L4HLEN_MIN as usize == TCP_HDR_LEN
+        && nic_abi::desc::TSO_L4HLEN_MAX as usize == TCP_MAX_HDR_LEN,
+    "nic-abi's TSO header limits must be TCP's header limits (nic-tcp)"
+);
 
-/// Builds one TCP segment around `payload`, requests its checksum and passes it to `ip_output` / `ip6_output`.
+/// Builds the TCP segment `seg` describes (header and options from it, its payload copied
+/// into an mbuf), requests its checksum and passes it to `ip_output` / `ip6_output`.
 pub fn tcp_output_segment(
     ifp: &Ifnet,
-    payload: Mbuf,
+    seg: &TcpRepr<'_>,
     ip: &IpOut,
-    seg: &TcpOut,
     link: &LinkOut,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
-    tcp_output_common(ifp, payload, ip, seg, 0, link, stats)
+    tcp_output_common(ifp, seg, ip, 0, link, stats)
 }
 
-/// Builds one TSO burst around `payload` (cut into `tso_segsz`-byte segments
+/// Builds one TSO burst of `seg` (its payload cut into `tso_segsz`-byte segments
 /// by the NIC, or by [`crate::offload::tso_or_gso`] when the interface will
 /// not): `CSUM_TSO` with the TCP (and IPv4 header) request, the checksum field
 /// seeded with the pseudo-header sum *without* the length (the ABI's TSO seed).
 pub fn tcp_output_tso(
     ifp: &Ifnet,
-    payload: Mbuf,
+    seg: &TcpRepr<'_>,
     ip: &IpOut,
-    seg: &TcpOut,
     tso_segsz: u16,
     link: &LinkOut,
     stats: &mut NetStats,
@@ -82,49 +55,27 @@ pub fn tcp_output_tso(
     if tso_segsz == 0 {
         return Err(OutputError::BadOptions("TSO segment size 0"));
     }
-    tcp_output_common(ifp, payload, ip, seg, tso_segsz, link, stats)
+    tcp_output_common(ifp, seg, ip, tso_segsz, link, stats)
 }
 
 fn tcp_output_common(
     ifp: &Ifnet,
-    mut payload: Mbuf,
+    seg: &TcpRepr<'_>,
     ip: &IpOut,
-    seg: &TcpOut,
     tso_segsz: u16,
     link: &LinkOut,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
-    let optlen = seg.options.len();
-    if optlen % 4 != 0 || optlen > TCP_MAX_HDR_LEN - TCP_HDR_LEN {
-        return Err(OutputError::BadOptions("TCP options must be a multiple of 4 bytes, at most 40"));
-    }
-    let hlen = TCP_HDR_LEN + optlen;
+    let mut payload = Mbuf::from_payload(seg.payload);
+    // The codec emits whole 32-bit words, at most 24 bytes: always a valid header.
+    let hlen = seg.header_len();
     let tlen = hlen + payload.len();
     if tso_segsz == 0 && tlen > u16::MAX as usize {
         return Err(OutputError::TooLong(tlen));
     }
     let l3 = ip.l3()?;
-    {
-        let h = payload.prepend(hlen);
-        let mut t = TcpPacket::new_unchecked(&mut h[..]);
-        t.set_src_port(seg.sport);
-        t.set_dst_port(seg.dport);
-        t.set_seq_number(TcpSeqNumber(seg.seq as i32));
-        t.set_ack_number(TcpSeqNumber(seg.ack as i32));
-        t.set_header_len(hlen as u8);
-        t.clear_flags();
-        t.set_fin(seg.flags & TH_FIN != 0);
-        t.set_syn(seg.flags & TH_SYN != 0);
-        t.set_rst(seg.flags & TH_RST != 0);
-        t.set_psh(seg.flags & TH_PUSH != 0);
-        t.set_ack(seg.flags & TH_ACK != 0);
-        t.set_urg(seg.flags & TH_URG != 0);
-        t.set_ece(seg.flags & TH_ECE != 0);
-        t.set_cwr(seg.flags & TH_CWR != 0);
-        t.set_window_len(seg.win);
-        t.set_urgent_at(seg.urp);
-        h[TCP_HDR_LEN..hlen].copy_from_slice(&seg.options);
-    }
+    // The header (urgent pointer 0: no urgent data is ever sent), checksum seeded below.
+    seg.emit_header(payload.prepend(hlen)).ok_or(OutputError::BadOptions("TCP header longer than its room"))?;
     payload.pkthdr.l4hlen = hlen as u8;
     let flag = if l3.is_v6() { CSUM_IP6_TCP } else { CSUM_IP_TCP };
     if tso_segsz == 0 {
@@ -144,7 +95,7 @@ fn tcp_output_common(
 
 /// `tcp_input` up to the connection lookup: header length, data offset and
 /// checksum (trusted from the NIC per its flags, else verified in software).
-pub fn tcp_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> Input {
+pub fn tcp_parse_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> Input {
     const L: &str = "tcp";
     let st = &mut stats.tcp;
     st.tcps_rcvtotal += 1;
@@ -172,7 +123,7 @@ pub fn tcp_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats) -> In
     let ack = t.ack_number().0 as u32;
     let win = t.window_len();
     let flags = m.data()[13];
-    let options = m.data()[TCP_HDR_LEN..off].to_vec();
+    let options = TcpOptions::parse(&m.data()[TCP_HDR_LEN..off]);
     m.adj_front(off);
     let (src, dst) = sockaddrs(l3, sport, dport);
     Input::Tcp(TcpSegment { src, dst, seq, ack, flags, win, options, m })

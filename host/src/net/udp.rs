@@ -5,11 +5,14 @@ use nic_abi::csum::{CSUM_IP6_UDP, CSUM_IP_UDP, UDP_CSUM_OFFSET};
 use smoltcp::wire::{IpProtocol, UdpPacket};
 
 use super::ether::LinkOut;
-use super::ipv4::sockaddrs;
-use super::{ip6_output, ip_output, l4_cksum_ok, DropReason, Input, NetStats, OutputError, ParseError, UdpDatagram, L3};
+use super::error::{DropReason, OutputError, ParseError};
+use super::in_cksum::l4_cksum_ok;
+use super::ipv4::{ip_output, Ipv4Out};
+use super::ipv6::{ip6_output, Ipv6Out};
+use super::protosw::{sockaddrs, Input, UdpDatagram, L3};
+use super::stats::NetStats;
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
-use crate::net::{Ipv4Out, Ipv6Out};
 
 /// UDP header length.
 pub const UDP_HDR_LEN: usize = 8;

@@ -1,17 +1,20 @@
-//! The queue workers and protocol input: ARP, ICMP, ICMPv6 with neighbour
-//! discovery, and TCP demultiplexing to connections and listeners.
+//! The queue workers and input below TCP (FreeBSD's `if_input`, `ether_input`,
+//! `arpintr`, `icmp_input`, `icmp6_input`): frames taken from the RX rings,
+//! ARP, ICMP and ICMPv6 with neighbour discovery and path-MTU messages;
+//! TCP segments go on to `tcp_input`, UDP datagrams to their socket.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use super::tcb::{SegIn, Tcb};
-use super::{bump, lock, Conn, Iface, Stack};
+use super::iface::Iface;
+use crate::sync::{bump, lock};
+use super::tcb::min_mtu;
+use super::vnet::Stack;
 use crate::driver::Error as DrvError;
 use crate::mbuf::Mbuf;
-use crate::net::tcp::{TH_ACK, TH_RST, TH_SYN};
-use crate::net::{arp, ether, icmp, icmp6, ether_input, Input, TcpSegment};
+use crate::net::{arp, ether, ether_demux, ether_input, icmp, icmp6, Input};
 
 /// How long a worker sleeps at most when nothing happens (timers are checked at least this often).
 const IDLE_WAIT: Duration = Duration::from_millis(5);
@@ -110,7 +113,8 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
         arp_input(stack, iface, &m.data()[l2.hlen..], now);
         return;
     }
-    let r = ether_input(&iface.ifnet(), m, &mut lock(&stack.inner.stats));
+    // The header parsed above is the one input uses: the frame is parsed once.
+    let r = ether_demux(&iface.ifnet(), &l2, m, &mut lock(&stack.inner.stats));
     match r {
         Input::Tcp(seg) => stack.tcp_input(iface, seg, now),
         Input::Ip(d) if d.proto == 1 => {
@@ -125,7 +129,7 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
         }
         Input::Udp(d) => {
             let ours = iface.has_addr(d.dst.ip());
-            let sock = lock(&stack.inner.udp).get(&d.dst.port()).filter(|s| s.takes(d.dst)).cloned();
+            let sock = lock(&stack.inner.pcb.udp).get(&d.dst.port()).filter(|s| s.takes(d.dst)).cloned();
             match sock {
                 Some(s) if ours => s.deliver(d.src, d.m.data()),
                 _ => bump(&stack.inner.counters.udp_noport),
@@ -255,7 +259,7 @@ impl Stack {
         let local = SocketAddr::new(q.src, q.sport);
         let remote = SocketAddr::new(q.dst, q.dport);
         // Never below the family's minimum (a router's 0, a forged 68).
-        let mtu = mtu.max(super::min_mtu(remote.is_ipv6()));
+        let mtu = mtu.max(min_mtu(remote.is_ipv6()));
         // Only for a segment we have in flight (RFC 5927 §4.1): anything else is ignored, cache included.
         let Some(c) = self.lookup(local, remote) else { return };
         let mut t = lock(&c.tcb);
@@ -270,152 +274,4 @@ impl Stack {
         }
     }
 
-    /// Demultiplexes one TCP segment (FreeBSD `tcp_input`'s lookup half).
-    pub(crate) fn tcp_input(&self, iface: &Iface, seg: TcpSegment, now: Instant) {
-        if !iface.has_addr(seg.dst.ip()) {
-            bump(&self.inner.counters.not_ours_l3);
-            return;
-        }
-        let (local, remote) = (seg.dst, seg.src);
-        let sin = SegIn {
-            seq: seg.seq,
-            ack: seg.ack,
-            flags: seg.flags,
-            win: seg.win,
-            options: &seg.options,
-            payload: seg.m.data(),
-        };
-        let mut found = self.lookup(local, remote);
-        if let Some(c) = found.take_if(|c| lock(&c.tcb).syn_recycles(&sin)) {
-            // The peer reconnects from the same port: TIME_WAIT gives way to the new connection.
-            self.remove(&c);
-        }
-        if let Some(c) = found {
-            let mut t = lock(&c.tcb);
-            t.input(&sin, now);
-            let handover = t.is_passive() && t.is_connected() && !c.handed_over.load(Ordering::SeqCst);
-            let closed = t.is_closed();
-            self.conn_output(&c, t);
-            if handover {
-                self.hand_over(&c);
-            }
-            if closed {
-                self.reap(&c);
-            }
-            return;
-        }
-        if sin.flags & (TH_SYN | TH_ACK | TH_RST) == TH_SYN {
-            if let Some(l) = self.listener_for(local) {
-                self.passive_open(&l, local, remote, &sin);
-                return;
-            }
-        }
-        // No connection: a RST (RFC 9293 §3.10.7.1), never one in answer to a RST.
-        if let Some(rst) = Tcb::rst_for(&sin) {
-            bump(&self.inner.counters.rst_no_conn);
-            if let Some(route) = self.route(remote.ip()) {
-                self.send_segments(&route, local, remote, vec![rst], None);
-            }
-        }
-    }
-
-    fn listener_for(&self, local: SocketAddr) -> Option<Arc<super::socket::ListenShared>> {
-        let l = lock(&self.inner.listeners).get(&local.port()).cloned()?;
-        let ip = l.addr.ip();
-        // `::` takes both families (as Linux's dual-stack default does), `0.0.0.0` IPv4 only.
-        let ok = if ip.is_unspecified() { ip.is_ipv6() || local.is_ipv4() } else { ip == local.ip() };
-        ok.then_some(l)
-    }
-
-    fn passive_open(
-        &self,
-        l: &Arc<super::socket::ListenShared>,
-        local: SocketAddr,
-        remote: SocketAddr,
-        syn: &SegIn<'_>,
-    ) {
-        if l.pending() >= l.backlog {
-            bump(&self.inner.counters.listen_overflows);
-            return;
-        }
-        let Some(route) = self.route(remote.ip()) else {
-            bump(&self.inner.counters.no_route);
-            return;
-        };
-        let Some(path) = self.path(&route, remote.ip()) else { return };
-        let cc = super::cc::by_name(&l.cc).unwrap_or_else(|| Box::new(super::cc::NewReno::default()));
-        let tcb = Tcb::accept_syn(l.cfg.clone(), local, remote, self.iss(local, remote), &path, cc, syn);
-        let route = super::Route { src: local.ip(), ..route };
-        let c = Arc::new(Conn {
-            local,
-            remote,
-            route,
-            tcb: std::sync::Mutex::new(tcb),
-            cv: std::sync::Condvar::new(),
-            txlock: std::sync::Mutex::new(super::TxPlace::default()),
-            listener: Some(l.clone()),
-            handed_over: std::sync::atomic::AtomicBool::new(false),
-            owned: std::sync::atomic::AtomicBool::new(false),
-        });
-        if !self.insert(c.clone()) {
-            return;
-        }
-        l.embryonic.fetch_add(1, Ordering::SeqCst);
-        let t = lock(&c.tcb);
-        self.conn_output(&c, t);
-    }
-
-    fn hand_over(&self, c: &Arc<Conn>) {
-        if c.handed_over.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        if let Some(l) = &c.listener {
-            l.embryonic.fetch_sub(1, Ordering::SeqCst);
-            if !l.push(c.clone()) {
-                // The listener closed during the handshake: nobody will accept this one.
-                let mut t = lock(&c.tcb);
-                let rst = t.abort(super::TcpError::Aborted).then(|| t.rst_for_abort());
-                self.send_after(c, t, rst);
-                self.remove(c);
-            }
-        }
-    }
-
-    /// Forgets a closed connection once no application handle needs it.
-    pub(crate) fn reap(&self, c: &Arc<Conn>) {
-        let unowned = !c.owned.load(Ordering::SeqCst);
-        let app_done = lock(&c.tcb).app_closed();
-        if unowned || app_done {
-            if let (Some(l), false) = (&c.listener, c.handed_over.load(Ordering::SeqCst)) {
-                l.embryonic.fetch_sub(1, Ordering::SeqCst);
-                c.handed_over.store(true, Ordering::SeqCst);
-            }
-            self.remove(c);
-        }
-    }
-
-    /// Runs due timers of this interface's connections in the shards of worker `q`: shard `s`
-    /// belongs to worker `s % queues`, so the interface's workers together look at each
-    /// connection once per tick, and no two run the same connection's timers.
-    pub(crate) fn tcp_timers(&self, iface: &Iface, q: u16, now: Instant) {
-        let workers = iface.snd.len().max(1);
-        let mine = self.inner.shards.iter().enumerate().filter(|(s, _)| s % workers == q as usize);
-        for (_, shard) in mine {
-            let due: Vec<Arc<Conn>> = lock(shard)
-                .values()
-                .filter(|c| c.route.ifref == iface.ifref)
-                .filter(|c| lock(&c.tcb).next_timer().is_some_and(|t| t <= now))
-                .cloned()
-                .collect();
-            for c in due {
-                let mut t = lock(&c.tcb);
-                t.on_timer(now);
-                let closed = t.is_closed();
-                self.conn_output(&c, t);
-                if closed {
-                    self.reap(&c);
-                }
-            }
-        }
-    }
 }

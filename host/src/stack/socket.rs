@@ -16,8 +16,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::cc;
+use super::in_pcb::{Conn, ListenShared, TxPlace};
+use super::route::Route;
+use crate::sync::lock;
 use super::tcb::{Tcb, TcbConfig, TcpError, TcpInfo, TcpState};
-use super::{lock, Conn, Stack};
+use super::vnet::{Stack, StackError};
 
 /// How often a blocked call re-checks for a departed interface.
 const RECHECK: Duration = Duration::from_millis(50);
@@ -40,36 +43,6 @@ pub struct SockOpts {
     pub cc: Option<String>,
     /// Buffer and timer tunables; the stack's defaults when `None`.
     pub tcb: Option<TcbConfig>,
-}
-
-/// A listening socket's shared half: the accept queue the stack fills.
-pub(crate) struct ListenShared {
-    pub(crate) addr: SocketAddr,
-    pub(crate) backlog: usize,
-    pub(crate) cc: String,
-    pub(crate) cfg: TcbConfig,
-    queue: Mutex<VecDeque<Arc<Conn>>>,
-    cv: Condvar,
-    /// Handshakes in progress.
-    pub(crate) embryonic: AtomicUsize,
-    closed: AtomicBool,
-}
-
-impl ListenShared {
-    /// Connections queued or in handshake (the backlog counts both, as `so_qlimit` does).
-    pub(crate) fn pending(&self) -> usize {
-        lock(&self.queue).len() + self.embryonic.load(Ordering::SeqCst)
-    }
-
-    /// Queues an established connection for `accept`; `false` when the listener is gone.
-    pub(crate) fn push(&self, c: Arc<Conn>) -> bool {
-        if self.closed.load(Ordering::SeqCst) {
-            return false;
-        }
-        lock(&self.queue).push_back(c);
-        self.cv.notify_all();
-        true
-    }
 }
 
 /// A listening TCP socket.
@@ -113,7 +86,7 @@ impl TcpStream {
 impl Stack {
     /// The congestion control a socket asked for (the stack's default when `None`), by name and
     /// as a fresh instance; InvalidInput naming the known ones otherwise.
-    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl>)> {
+    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl<std::time::Instant>>)> {
         let name = name.unwrap_or_else(|| self.inner.cfg.cc_default.clone());
         match cc::by_name(&name) {
             Some(c) => Ok((name, c)),
@@ -125,9 +98,9 @@ impl Stack {
     }
 
     /// The route to `dst` with its interface's path, as a socket call's error when there is none.
-    pub(crate) fn route_to(&self, dst: IpAddr) -> io::Result<super::Route> {
+    pub(crate) fn route_to(&self, dst: IpAddr) -> io::Result<Route> {
         self.route(dst).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::NetworkUnreachable, super::StackError::NoRoute(dst).to_string())
+            io::Error::new(io::ErrorKind::NetworkUnreachable, StackError::NoRoute(dst).to_string())
         })
     }
 
@@ -145,7 +118,7 @@ impl Stack {
     /// takes IPv4 and IPv6, `0.0.0.0:port` IPv4 only).
     pub fn tcp_listen(&self, addr: SocketAddr, backlog: usize, opts: SockOpts) -> io::Result<TcpListener> {
         let (cc, _) = self.cc_for(opts.cc)?;
-        let mut ls = lock(&self.inner.listeners);
+        let mut ls = lock(&self.inner.pcb.listeners);
         if addr.port() == 0 || ls.contains_key(&addr.port()) {
             return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("port {} is taken (or 0)", addr.port())));
         }
@@ -171,18 +144,18 @@ impl Stack {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NetworkDown, "the route's interface departed"))?;
         let (_, cc) = self.cc_for(opts.cc)?;
         let port = self
-            .ephemeral_port(remote, route.src)
+            .inner.pcb.ephemeral_port(remote, route.src)
             .ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free ephemeral port"))?;
         let local = SocketAddr::new(route.src, port);
         let cfg = opts.tcb.unwrap_or_else(|| self.inner.cfg.tcb.clone());
-        let tcb = super::tcb::Tcb::connect(cfg, local, remote, self.iss(local, remote), &path, cc);
+        let tcb = Tcb::connect(cfg, local, remote, self.inner.pcb.iss(local, remote), &path, cc);
         let conn = Arc::new(Conn {
             local,
             remote,
             route,
             tcb: Mutex::new(tcb),
             cv: Condvar::new(),
-            txlock: Mutex::new(super::TxPlace::default()),
+            txlock: Mutex::new(TxPlace::default()),
             listener: None,
             handed_over: AtomicBool::new(true),
             owned: AtomicBool::new(true),
@@ -252,7 +225,7 @@ impl Drop for TcpListener {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         {
-            let mut ls = lock(&self.stack.inner.listeners);
+            let mut ls = lock(&self.stack.inner.pcb.listeners);
             if ls.get(&self.shared.addr.port()).is_some_and(|l| Arc::ptr_eq(l, &self.shared)) {
                 ls.remove(&self.shared.addr.port());
             }
@@ -260,7 +233,7 @@ impl Drop for TcpListener {
         // Connections nobody accepted are reset, as a closing listen socket's queue is:
         // the queued ones and those still in their handshake.
         let mut queued: Vec<Arc<Conn>> = lock(&self.shared.queue).drain(..).collect();
-        queued.extend(self.stack.embryonic_of(&self.shared));
+        queued.extend(self.stack.inner.pcb.embryonic_of(&self.shared));
         for c in queued {
             let mut t = lock(&c.tcb);
             let rst = t.abort(TcpError::Aborted).then(|| t.rst_for_abort());

@@ -11,53 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{lock, Stack};
+use super::in_pcb::UdpShared;
+use crate::sync::lock;
+use super::vnet::Stack;
 use crate::mbuf::Mbuf;
 use crate::net::{udp_output, LinkOut, OutputError};
-
-/// Bytes a socket queues before it drops (`net.inet.udp.recvspace`).
-const UDP_RECVSPACE: usize = 256 << 10;
-
-/// Received datagrams with their senders, and the bytes they hold.
-type RecvQueue = (VecDeque<(SocketAddr, Vec<u8>)>, usize);
-
-/// A bound socket's shared half: the queue input fills.
-pub(crate) struct UdpShared {
-    pub(crate) addr: SocketAddr,
-    queue: Mutex<RecvQueue>,
-    cv: Condvar,
-    /// Datagrams dropped because the queue was full.
-    pub(crate) fullsock: AtomicU64,
-}
-
-impl UdpShared {
-    /// Whether a datagram for `local` is this socket's (`[::]` takes both families, `0.0.0.0` IPv4).
-    pub(crate) fn takes(&self, local: SocketAddr) -> bool {
-        let ip = self.addr.ip();
-        if ip.is_unspecified() {
-            ip.is_ipv6() || local.is_ipv4()
-        } else {
-            ip == local.ip()
-        }
-    }
-
-    pub(crate) fn deliver(&self, src: SocketAddr, data: &[u8]) {
-        let mut q = lock(&self.queue);
-        if q.1 + data.len() > UDP_RECVSPACE {
-            self.fullsock.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        q.1 += data.len();
-        q.0.push_back((src, data.to_vec()));
-        drop(q);
-        self.cv.notify_all();
-    }
-
-    /// Datagrams queued (netstat's Recv-Q counts their bytes).
-    pub(crate) fn queued_bytes(&self) -> usize {
-        lock(&self.queue).1
-    }
-}
 
 /// A bound UDP socket. Dropping it unbinds it.
 pub struct UdpSocket {
@@ -69,7 +27,7 @@ pub struct UdpSocket {
 impl Stack {
     /// `socket(SOCK_DGRAM)` + `bind`: port 0 picks an ephemeral one; `[::]` receives both families.
     pub fn udp_bind(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
-        let mut t = lock(&self.inner.udp);
+        let mut t = lock(&self.inner.pcb.udp);
         let mut addr = addr;
         if addr.port() == 0 {
             let p = (49152..=u16::MAX).find(|p| !t.contains_key(p)).ok_or_else(|| {
@@ -162,7 +120,7 @@ impl UdpSocket {
 
 impl Drop for UdpSocket {
     fn drop(&mut self) {
-        let mut t = lock(&self.stack.inner.udp);
+        let mut t = lock(&self.stack.inner.pcb.udp);
         if t.get(&self.shared.addr.port()).is_some_and(|s| Arc::ptr_eq(s, &self.shared)) {
             t.remove(&self.shared.addr.port());
         }

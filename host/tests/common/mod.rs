@@ -2,16 +2,14 @@
 //! independent reference that checks every checksum on the wire.
 #![allow(dead_code)]
 
-pub mod netns;
-pub mod up;
-
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use etherparse::{NetHeaders, PacketHeaders, TransportHeader};
 use nic_abi::ifcap::*;
 use nic_host::ifnet::Ifnet;
 use nic_host::mbuf::Mbuf;
-use nic_host::net::tcp::{TcpOut, TH_ACK, TH_PUSH};
+use nic_host::net::tcp::{TH_ACK, TH_PUSH};
+use nic_tcp::{TcpOptions, TcpRepr};
 use nic_host::net::{
     tcp_output_segment, udp_output, IpOut, IpProtocol, Ipv4Out, Ipv6Ext, Ipv6Out, LinkOut, NetStats,
 };
@@ -96,20 +94,22 @@ pub fn link(case: &Case) -> LinkOut {
 
 /// Builds the frame `case` describes through `udp_output` / `tcp_output_segment`.
 pub fn build(ifp: &Ifnet, case: &Case, st: &mut NetStats) -> Mbuf {
-    let m = Mbuf::from_payload(&payload(case.len, case.len as u8));
+    let data = payload(case.len, case.len as u8);
+    let m = Mbuf::from_payload(&data);
     let ip = ip_out(case);
     if case.tcp {
-        let seg = TcpOut {
-            sport: 49152,
-            dport: 80,
+        let seg = TcpRepr {
+            src_port: 49152,
+            dst_port: 80,
             seq: 0xdead_beef,
             ack: 0x0102_0304,
             flags: TH_ACK | TH_PUSH,
-            win: 65535,
-            urp: 0,
-            options: vec![1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2], // NOP NOP timestamps
+            window: 65535,
+            // NOP NOP timestamps (1, 2)
+            options: TcpOptions { timestamp: Some((1, 2)), ..Default::default() },
+            payload: &data,
         };
-        tcp_output_segment(ifp, m, &ip, &seg, &link(case), st).expect("tcp_output_segment")
+        tcp_output_segment(ifp, &seg, &ip, &link(case), st).expect("tcp_output_segment")
     } else {
         udp_output(ifp, m, &ip, 5353, 53, &link(case), st).expect("udp_output")
     }

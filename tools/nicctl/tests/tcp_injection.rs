@@ -1,0 +1,76 @@
+//! Blind data injection, tried for real: Linux's TCP holds a connection with
+//! the stack on the co-simulated NIC while an attacker in the same namespace
+//! writes forged segments onto the TAP (`common/inject.py`). Each forgery has
+//! the right addresses, ports, checksums and SEQ = the stack's RCV.NXT, but an
+//! ACK the stack must refuse: ahead of SND.MAX (RFC 9293 §3.10.7.4) or far
+//! below SND.UNA (RFC 5961 §5.2). The application must read exactly what
+//! Linux sent, the forgeries must be answered with an ACK naming the real
+//! RCV.NXT, and the connection's counters must say what was refused.
+//!
+//! Before the fix the first forgery's payload (and FIN) reached the
+//! application in place of Linux's bytes.
+//!
+//! Needs root, iproute2, /dev/net/tun and python3; skips with a SKIP line
+//! otherwise, and fails instead when `NIC_REQUIRE_NETNS=1` (scripts/test).
+
+mod common;
+
+use std::io::Read;
+use std::net::{Shutdown, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use common::netns::{require_or_skip, tap_stack, PeerNet};
+use common::up::serial;
+use nic_host::stack::socket::SockOpts;
+
+const BYTES: usize = 4000;
+
+fn attack(net: &PeerNet, nic: &nic_testbench::tapnic::TapNic, linux: &str, stack: &str, port: u16) {
+    let listen: SocketAddr = SocketAddr::new(stack.parse().unwrap(), port);
+    let l = nic.stack.tcp_listen(listen, 4, SockOpts::default()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/inject.py");
+    let script = script.display().to_string();
+    let (bytes, port_s) = (BYTES.to_string(), port.to_string());
+    let attacker = net
+        .ns
+        .spawn(&["python3", &script, &net.tap, linux, stack, &port_s, "--bytes", &bytes])
+        .expect("start inject.py");
+    let mut conn = l.accept_timeout(Duration::from_secs(120)).unwrap().expect("Linux connected");
+    conn.set_read_timeout(Some(Duration::from_secs(180)));
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).expect("the stream ends with Linux's FIN, not an error");
+    // Our FIN ends inject.py's wait for the close.
+    conn.shutdown(Shutdown::Write).unwrap();
+    let out = attacker.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "inject.py failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+
+    let mut sent = vec![b'A'; BYTES];
+    sent.extend(std::iter::repeat(b'B').take(BYTES));
+    assert!(
+        got == sent,
+        "{linux} -> {stack}: the application read {} bytes that differ from Linux's {} (forged bytes: {})",
+        got.len(),
+        sent.len(),
+        String::from_utf8_lossy(&got).contains("FORGED")
+    );
+    let rcv_nxt = &report["rcv_nxt"];
+    assert_eq!(&report["ahead_ack"], rcv_nxt, "the forgery ahead of SND.MAX was answered with an ACK of RCV.NXT");
+    assert_eq!(&report["behind_ack"], rcv_nxt, "the forgery below SND.UNA was answered with an ACK of RCV.NXT");
+    let st = conn.info().stats;
+    assert_eq!((st.rcvacktoomuch, st.rcvacktooold), (1, 1), "counted: {st:?}");
+}
+
+#[test]
+fn forged_segments_with_unacceptable_acks_never_reach_the_application_v4_v6() {
+    if !require_or_skip("forged_segments_with_unacceptable_acks_never_reach_the_application_v4_v6") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("sinj", "tapsinj", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let nic = tap_stack(&net);
+    attack(&net, &nic, "10.0.0.1", "10.0.0.2", 7701);
+    attack(&net, &nic, "fd00::1", "fd00::2", 7702);
+}
