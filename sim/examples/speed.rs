@@ -30,17 +30,7 @@ fn main() {
     // The build every run uses, and beside it the build with tracing code (no trace open) that
     // only a run recording a VCD window pays for.
     for (what, mut m) in [("bare model", NicModel::new()), ("bare model, tracing build", NicModel::new_traced())] {
-        let mut inp = NicIn {
-            s_axis_rx_tkeep: 0xff,
-            ..Default::default()
-        };
-        let mut out = NicOut::default();
-        let t = Instant::now();
-        for c in 0..n {
-            inp.reset = u64::from(c < 8);
-            m.cycle(&inp, &mut out, 0, 0);
-        }
-        let s = t.elapsed().as_secs_f64();
+        let s = clock_idle(&mut m, n);
         println!("{what}: {n} cycles in {s:.3} s = {:.2} Mcycles/s", n as f64 / s / 1e6);
     }
 
@@ -59,14 +49,7 @@ fn main() {
 
 /// The cocotb comparison's two workloads on this simulator.
 fn anchor(idle: u64, reads: u64) {
-    let mut m = NicModel::new();
-    let (mut inp, mut out) = (NicIn::default(), NicOut::default());
-    let t = Instant::now();
-    for c in 0..idle {
-        inp.reset = u64::from(c < 8);
-        m.cycle(&inp, &mut out, 0, 0);
-    }
-    let s = t.elapsed().as_secs_f64();
+    let s = clock_idle(&mut NicModel::new(), idle);
     println!("ours idle: {idle} cycles in {s:.3} s = {:.1} kcycles/s", idle as f64 / s / 1e3);
 
     let sim = Sim::start(SimConfig::loopback()).expect("start");
@@ -84,4 +67,16 @@ fn anchor(idle: u64, reads: u64) {
         sim.cycles() - c0,
         reads as f64 / s
     );
+}
+
+/// Clocks `m` for `n` cycles from reset with nothing to do; returns the seconds it took.
+fn clock_idle(m: &mut NicModel, n: u64) -> f64 {
+    let mut inp = NicIn { s_axis_rx_tkeep: 0xff, ..Default::default() };
+    let mut out = NicOut::default();
+    let t = Instant::now();
+    for c in 0..n {
+        inp.reset = u64::from(c < 8);
+        m.cycle(&inp, &mut out, 0, 0);
+    }
+    t.elapsed().as_secs_f64()
 }
