@@ -3,6 +3,7 @@
 use std::net::Ipv4Addr;
 
 use nic_abi::cksum;
+use nic_abi::ifcap::IFCAP_RXCSUM;
 use nic_abi::csum::{CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP_CHECKED, CSUM_IP_VALID, CSUM_TSO};
 use smoltcp::wire::{IpProtocol, Ipv4Packet};
 
@@ -208,8 +209,13 @@ pub fn ip_output(
 /// `ip_input`: validates the header in FreeBSD's order (length, version,
 /// header length, checksum, total length), trims link padding, drops
 /// fragments, and returns the payload for `input` to hand to UDP, TCP or a raw consumer.
-pub fn ip_input(_ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
+pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
     const L: &str = "ipv4";
+    if ifp.if_capenable & IFCAP_RXCSUM == 0 {
+        // `-rxcsum` holds for every IPv4 packet taken up from now on, also one the NIC checked
+        // just before the change reached it (the driver's burst read the old setting).
+        m.pkthdr.csum_flags = 0;
+    }
     let st = &mut stats.ip;
     st.ips_total += 1;
     let len = m.len();

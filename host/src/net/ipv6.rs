@@ -9,6 +9,7 @@
 use std::net::Ipv6Addr;
 
 use nic_abi::csum::{CSUM_DELAY_DATA_IPV6, CSUM_TSO};
+use nic_abi::ifcap::IFCAP_RXCSUM_IPV6;
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
 use super::ether::{ether_output, LinkOut};
@@ -299,7 +300,11 @@ pub fn ip6_output(
 /// `ip6_input`: validates the header and the extension-header chain, trims
 /// link padding, drops fragments (no reassembly) and packets that ask to be
 /// forwarded, and returns the upper layer for `input` to hand to UDP, TCP or a raw consumer.
-pub fn ip6_input(_ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
+pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
+    if ifp.if_capenable & IFCAP_RXCSUM_IPV6 == 0 {
+        // `-rxcsum6` holds for every IPv6 packet taken up from now on (see `ip_input`).
+        m.pkthdr.csum_flags = 0;
+    }
     let st = &mut stats.ip6;
     st.ip6s_total += 1;
     let info = match parse(m.data()) {
