@@ -581,7 +581,7 @@ fn status_json(stack: &Stack, clock: Option<&CycleClock>) -> serde_json::Value {
         "csum": {"l3_hw": st.csum.l3_hw, "l3_sw": st.csum.l3_sw, "l4_hw": st.csum.l4_hw, "l4_sw": st.csum.l4_sw,
                  "tx_hw": st.csum.tx_hw, "tx_sw": st.csum.tx_sw},
         "pmtu_msgs": ld(&c.pmtu_msgs), "pmtu_applied": ld(&c.pmtu_applied), "echo_replies": ld(&c.echo_replies),
-        "rst_no_conn": ld(&c.rst_no_conn), "txq_drops": ld(&c.txq_drops), "purged": ld(&c.purged),
+        "rst_no_conn": ld(&c.rst_no_conn), "badsyn": ld(&c.badsyn), "txq_drops": ld(&c.txq_drops), "purged": ld(&c.purged),
         "resolve_failed": ld(&c.resolve_failed), "bad_control": ld(&c.bad_control), "driver_errors": ld(&c.driver_errors),
     })
 }

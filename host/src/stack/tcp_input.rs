@@ -46,11 +46,20 @@ impl Stack {
             }
             return;
         }
-        if sin.flags & (TH_SYN | TH_ACK | TH_RST) == TH_SYN {
-            if let Some(l) = self.listener_for(local) {
-                self.passive_open(&l, local, remote, &sin);
+        match sin.flags & (TH_SYN | TH_ACK | TH_RST) {
+            TH_SYN => {
+                if let Some(l) = self.listener_for(local) {
+                    self.passive_open(&l, local, remote, &sin);
+                    return;
+                }
+            }
+            // LISTEN, RFC 9293 §3.10.7.2 "fourth, other data or control": no SYN and no ACK is
+            // dropped unanswered (an ACK still gets the RST below, as FreeBSD and Linux do).
+            0 if self.listener_for(local).is_some() => {
+                bump(&self.inner.counters.badsyn);
                 return;
             }
+            _ => {}
         }
         // No connection: a RST (RFC 9293 §3.10.7.1), never one in answer to a RST.
         if let Some(rst) = Tcb::rst_for(&sin) {

@@ -108,6 +108,9 @@ pub struct StackCounters {
     pub not_ours_l3: AtomicU64,
     /// RSTs sent for segments without a connection (`tcps_sndrst` for closed ports).
     pub rst_no_conn: AtomicU64,
+    /// Segments to a listening port with neither SYN nor ACK (nor RST), dropped without an
+    /// answer as RFC 9293 §3.10.7.2 says (FreeBSD `tcps_badsyn`).
+    pub badsyn: AtomicU64,
     /// SYNs dropped because the listen queue was full.
     pub listen_overflows: AtomicU64,
     /// Frames dropped because the transmit queue was full.

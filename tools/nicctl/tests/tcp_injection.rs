@@ -74,3 +74,33 @@ fn forged_segments_with_unacceptable_acks_never_reach_the_application_v4_v6() {
     attack(&net, &nic, "10.0.0.1", "10.0.0.2", 7701);
     attack(&net, &nic, "fd00::1", "fd00::2", 7702);
 }
+
+/// RFC 9293 §3.10.7.2: a segment with neither SYN nor ACK (no flags, or FIN alone) to a listening
+/// port is dropped without an answer, as FreeBSD and Linux do; the same to a closed port gets
+/// RST+ACK (§3.10.7.1), which shows the probe reaches the stack and the test can fail.
+#[test]
+fn segments_without_syn_or_ack_to_a_listener_are_dropped_unanswered_v4_v6() {
+    if !require_or_skip("segments_without_syn_or_ack_to_a_listener_are_dropped_unanswered_v4_v6") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("snof", "tapsnof", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let nic = tap_stack(&net);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/inject.py").display().to_string();
+    let before = nic.stack.counters().badsyn.load(std::sync::atomic::Ordering::Relaxed);
+    for (linux, stack, port) in [("10.0.0.1", "10.0.0.2", 7721u16), ("fd00::1", "fd00::2", 7722)] {
+        let l = nic.stack.tcp_listen(SocketAddr::new(stack.parse().unwrap(), port), 4, SockOpts::default()).unwrap();
+        let out = net
+            .ns
+            .exec(&["python3", &script, &net.tap, linux, stack, &port.to_string(), "--probe-flags", "7799"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "inject.py --probe-flags: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let r: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+        assert_eq!(r["listen"], serde_json::json!([]), "{stack}: the listener answered a segment without SYN or ACK");
+        // RST|ACK = 0x14, once for each probe.
+        assert_eq!(r["closed"], serde_json::json!([0x14, 0x14]), "{stack}: a closed port answers with RST+ACK");
+        drop(l);
+    }
+    let after = nic.stack.counters().badsyn.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(after - before, 4, "each dropped probe is counted (badsyn)");
+}

@@ -2,6 +2,7 @@
 """A blind-injection attacker beside a real Linux TCP connection.
 
 usage: inject.py TAP LOCAL REMOTE PORT [--bytes N] [--timeout T]
+       inject.py TAP LOCAL REMOTE PORT --probe-flags CLOSED_PORT
 
 Runs inside the namespace that holds TAP (the co-simulated NIC's wire).
 Linux's own TCP connects from LOCAL to REMOTE:PORT (IPv4 or IPv6 by the
@@ -22,6 +23,14 @@ is a JSON report:
 where A and B are the ACK numbers the stack answered the forgeries with
 (null if it did not answer within the timeout). The checksums of the forged
 segments are right, so only the TCP rules can refuse them.
+
+With --probe-flags, PORT is a listening port and CLOSED_PORT one nobody
+listens on. After one real connection to PORT (to learn the stack's MAC), a
+segment with no flags at all and one with FIN alone are written to each port
+from a port of no connection, and every answer within 3 s is recorded:
+  {"listen": [flags, ...], "closed": [flags, ...]}
+RFC 9293 section 3.10.7.2: LISTEN drops both unanswered; section 3.10.7.1:
+a closed port answers each with RST+ACK.
 """
 
 import argparse
@@ -75,8 +84,8 @@ class Tcp:
         self.ok = True
 
 
-def forge(v6, src_mac, dst_mac, src, dst, sport, dport, seq, ack, payload):
-    flags = 0x10 | 0x08 | 0x01  # ACK, PSH, FIN
+def forge(v6, src_mac, dst_mac, src, dst, sport, dport, seq, ack, payload, flags=0x10 | 0x08 | 0x01):
+    """A TCP segment in an Ethernet frame, checksums right; by default ACK, PSH and FIN."""
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
     if v6:
         pseudo = src + dst + struct.pack("!IxxxB", len(tcp), 6)
@@ -102,7 +111,11 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--bytes", type=int, default=4000)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--probe-flags", type=int, metavar="CLOSED_PORT")
     a = ap.parse_args()
+    if a.probe_flags is not None:
+        probe_flags(a)
+        return
     v6 = ":" in a.remote
     fam = socket.AF_INET6 if v6 else socket.AF_INET
     local_b = socket.inet_pton(fam, a.local)
@@ -174,6 +187,43 @@ def main():
     while conn.recv(65536):
         pass
     conn.close()
+    print(json.dumps(report), flush=True)
+
+
+def probe_flags(a):
+    v6 = ":" in a.remote
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    local_b, remote_b = socket.inet_pton(fam, a.local), socket.inet_pton(fam, a.remote)
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    raw.bind((a.tap, 0))
+    # One real connection, so both MACs show on the wire.
+    c = socket.create_connection((a.remote, a.port), timeout=a.timeout)
+    macs = None
+    deadline = time.monotonic() + a.timeout
+    while macs is None and time.monotonic() < deadline:
+        if select.select([raw], [], [], 0.2)[0]:
+            frame, _ = raw.recvfrom(65535)
+            t = Tcp(frame)
+            if t.ok and t.src == remote_b and t.sport == a.port:
+                macs = (t.dst_mac, t.src_mac)  # (ours, the stack's)
+    c.close()
+    if macs is None:
+        print("no frame from the stack", file=sys.stderr)
+        sys.exit(1)
+    report = {}
+    for name, port in [("listen", a.port), ("closed", a.probe_flags)]:
+        answers = []
+        for i, flags in enumerate([0x00, 0x01]):
+            sport = 40000 + 10 * port % 20000 + i
+            raw.send(forge(v6, macs[0], macs[1], local_b, remote_b, sport, port, 1000, 0, b"", flags))
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end:
+                if select.select([raw], [], [], 0.2)[0]:
+                    frame, _ = raw.recvfrom(65535)
+                    t = Tcp(frame)
+                    if t.ok and t.src == remote_b and t.sport == port and t.dport == sport:
+                        answers.append(t.flags)
+        report[name] = answers
     print(json.dumps(report), flush=True)
 
 
