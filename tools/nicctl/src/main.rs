@@ -181,8 +181,14 @@ fn read_pcap(path: &PathBuf) -> Result<Vec<Vec<u8>>, Box<dyn std::error::Error>>
         return Err(format!("{}: link type {:?}, only Ethernet captures can be replayed", path.display(), r.header().datalink).into());
     }
     let mut frames = vec![];
+    // Where the next record starts: after the 24-byte file header, each record is a 16-byte
+    // record header and its captured bytes. Said in the error, so a damaged file can be cut there.
+    let mut offset = 24u64;
     while let Some(p) = r.next_packet() {
-        let p = p.map_err(|e| format!("{}: {e}", path.display()))?;
+        let p = p.map_err(|e| {
+            format!("{}: record {} at byte offset {offset}: {e}", path.display(), frames.len() + 1)
+        })?;
+        offset += 16 + p.data.len() as u64;
         frames.push(p.data.into_owned());
     }
     Ok(frames)
@@ -210,6 +216,9 @@ fn cmd_replay(
     }
     for (i, why) in &rep.refused {
         eprintln!("frame {}: not sent: {why}", i + 1);
+    }
+    for (i, n) in &rep.trimmed {
+        eprintln!("frame {}: {n} bytes after the IP packet not sent (link padding or capture junk)", i + 1);
     }
     let mut text = String::new();
     for r in &rep.rx {
@@ -239,6 +248,9 @@ fn cmd_replay(
         eprintln!("{} frames dropped by the receiving NIC (no buffer or FIFO overrun); see its counters", rep.dropped);
     }
     check_accounting(&rep)?;
+    if rep.sent == 0 && !frames.is_empty() {
+        return Err(format!("none of the {} frames was sent: every one was refused (reasons above)", frames.len()).into());
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! write the Verilog. Outputs are checked with etherparse and serde_json.
 
 use nic_testbench::traffic;
+use rand::SeedableRng;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -269,4 +270,35 @@ fn demo_runs_tcp_between_two_stacks_and_serves_its_control_socket() {
     assert!(ns.contains("10.1.0.1.") && ns.contains("fd01::1.") && ns.contains("TIME_WAIT"), "{ns}");
     run(&["shutdown"]);
     assert!(child.wait().unwrap().success());
+}
+
+/// A capture cut short names the damaged record and where it starts (so it can be cut there),
+/// and a replay in which the driver refuses every frame is a failure, not a success.
+#[test]
+fn replay_says_where_a_capture_is_cut_and_fails_when_nothing_was_sent() {
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(77);
+    let udp = traffic::Kind { v6: false, tcp: false, vlan: false, ext: false, frag: false };
+    let frames = vec![traffic::frame_of_len(udp, 300, 1, &mut rng), traffic::frame_of_len(udp, 400, 2, &mut rng)];
+    let (input, wire, rx) = (tmp("cut.pcap"), tmp("cut-wire.pcap"), tmp("cut-rx.jsonl"));
+    write_pcap(&input, &frames);
+    let full = std::fs::read(&input).unwrap();
+    std::fs::write(&input, &full[..full.len() - 10]).unwrap();
+    let args = |i: &PathBuf| {
+        vec!["replay".to_string(), "--in".into(), i.display().to_string(), "--out".into(), wire.display().to_string(), "--rx-report".into(), rx.display().to_string()]
+    };
+    let run = |a: Vec<String>| nicctl(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args(&input));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a cut capture is an error");
+    // The second record starts after the 24-byte file header and the first record (16 + 300).
+    assert!(stderr.contains(&format!("record 2 at byte offset {}", 24 + 16 + 300)), "{stderr}");
+
+    // Every frame over the NIC's largest frame and not TCP (nothing to segment): all refused.
+    let big = vec![traffic::frame_of_len(udp, nic_abi::MAX_FRAME as usize + 200, 3, &mut rng); 2];
+    let input = tmp("refused.pcap");
+    write_pcap(&input, &big);
+    let out = run(args(&input));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "nothing sent is a failure: {stderr}");
+    assert!(stderr.contains("none of the 2 frames was sent"), "{stderr}");
 }

@@ -81,6 +81,10 @@ pub struct ReplayReport {
     pub not_offloaded: Vec<(usize, String)>,
     /// Frames the driver refused before the NIC saw them (input index, reason).
     pub refused: Vec<(usize, String)>,
+    /// Frames sent without the bytes that followed their IP packet (input index, bytes): the
+    /// NIC sums a checksum to the frame's end, so what the capture held past the IP total length
+    /// (link padding, junk) cannot ride along with an offload request.
+    pub trimmed: Vec<(usize, usize)>,
     /// Frames that came back up: in wire order within each RX queue (a flow's frames stay on
     /// one queue), queues taken in turn.
     pub rx: Vec<RxRecord>,
@@ -199,6 +203,10 @@ fn packets_of(
             Mbuf::from_frame(f)
         })
     };
+    // Short frames' link padding (to the 60-byte minimum) is not worth a word; more is.
+    if f.len() > m.len().max(60) {
+        report.trimmed.push((i, f.len() - m.len()));
+    }
     vec![(m, 1)]
 }
 
@@ -242,6 +250,7 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         gso_segments: 0,
         not_offloaded: vec![],
         refused: vec![],
+        trimmed: vec![],
         rx: vec![],
         dropped: 0,
         timed_out: false,
