@@ -203,7 +203,13 @@ impl PcbInfo {
     }
 
     pub(crate) fn remove(&self, c: &Conn) {
-        lock(self.shard(c.local, c.remote)).remove(&(c.local, c.remote));
+        // By identity, not by tuple: a connection that left the table early (reset) must not
+        // take a newer one with the same tuple with it when its socket closes later.
+        let mut shard = lock(self.shard(c.local, c.remote));
+        let key = (c.local, c.remote);
+        if shard.get(&key).is_some_and(|x| std::ptr::eq(Arc::as_ptr(x), c)) {
+            shard.remove(&key);
+        }
     }
 
     /// Connections of listener `l` still in their handshake (for its close).

@@ -141,8 +141,11 @@ impl Stack {
                 l.embryonic.fetch_sub(1, Ordering::SeqCst);
                 c.handed_over.store(true, Ordering::SeqCst);
             }
-            self.remove(c);
         }
+        // A closed connection leaves the lookup table at once, owned or not (FreeBSD's
+        // in_pcbdrop): later segments for its tuple find no connection and get the RST of
+        // RFC 9293 §3.10.7.1, and netstat no longer lists it. Its socket keeps the error.
+        self.remove(c);
     }
 }
 

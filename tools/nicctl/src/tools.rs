@@ -95,21 +95,27 @@ pub fn nc(a: NcArgs) -> Res {
         }
     });
     let mut out = std::io::stdout().lock();
-    let mut failed = None;
+    let mut peer_closed = false;
     loop {
-        match ctl::read_frame(&mut rd)? {
-            Some((FRAME_DATA, d)) => out.write_all(&d)?,
-            Some((FRAME_EOF, _)) => {}
-            Some((FRAME_ERROR, m)) => {
-                failed = Some(String::from_utf8_lossy(&m).into_owned());
+        match ctl::read_frame(&mut rd) {
+            Ok(Some((FRAME_DATA, d))) => out.write_all(&d)?,
+            Ok(Some((FRAME_EOF, _))) => peer_closed = true,
+            Ok(Some((FRAME_ERROR, m))) => {
+                // Reset, timed out, interface gone: the connection is over whatever standard
+                // input still holds, so is this process (with the reason, not a success).
+                out.flush()?;
+                return Err(String::from_utf8_lossy(&m).into_owned().into());
             }
-            Some(_) => return Err("the stack sent an unknown frame kind".into()),
-            None => break,
+            Ok(Some(_)) => return Err("the stack sent an unknown frame kind".into()),
+            Ok(None) => break,
+            Err(e) if peer_closed => return Err(format!("the control connection failed after the peer closed: {e}").into()),
+            Err(e) => return Err(format!("the stream was cut short: the control connection failed ({e})").into()),
         }
     }
     out.flush()?;
-    if let Some(m) = failed {
-        return Err(m.into());
+    if !peer_closed {
+        // The stack went away (killed, crashed) before the peer's FIN: what arrived is a prefix.
+        return Err("the stream was cut short: the stack closed the control connection before the peer closed".into());
     }
     // Standard input may still be open (an interactive terminal): the peer closed, so are we.
     if up.is_finished() {

@@ -173,6 +173,14 @@ fn handshake_close_reset_and_refusal_from_both_sides() {
         let err = err.or_else(|| s.read(&mut [0u8; 16]).err()).expect("the reset reaches the application");
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
         assert!(rst.finish(WAIT).unwrap().rst);
+        // The reset connection leaves the table while its socket is still open (netstat no
+        // longer lists it; a later segment for the tuple finds no connection and gets a RST).
+        let tuple = (s.local_addr(), s.peer_addr());
+        assert!(
+            !st.connections().iter().any(|r| (r.local, r.remote) == tuple),
+            "{peer}: a reset connection lingers in the table: {:?}",
+            st.connections().iter().filter(|r| (r.local, r.remote) == tuple).map(|r| &r.state).collect::<Vec<_>>()
+        );
 
         // We reset: Linux sees ConnectionResetError.
         let src = python_peer_server(&net.ns, peer, port + 2, PeerMode::Source { bytes: 8 << 20, seed: 5 }).unwrap();
@@ -312,4 +320,48 @@ fn udp_datagrams_to_linux_and_back_both_families() {
     assert!(st.udp.udps_opackets >= 80 && st.udp.udps_ipackets >= 80, "{:?}", st.udp);
     assert_eq!(st.udp.udps_badsum, 0);
     assert!(st.csum.l4_hw > 0, "received UDP checksums were verified by the NIC");
+}
+
+/// `nicctl nc` ends with an error when the peer resets, even while its standard input is still
+/// open (a terminal, or a pipe whose writer is not done): it used to wait on standard input.
+#[test]
+fn nc_exits_with_an_error_when_the_peer_resets_even_with_stdin_open() {
+    if !require_or_skip("nc_exits_with_an_error_when_the_peer_resets_even_with_stdin_open") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("snr", "tapsnr", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let up = Up::start(&net, "snr", &[]);
+    let rst = python_peer_server(&net.ns, "10.0.0.1", 7500, PeerMode::Rst { after: 50_000 }).unwrap();
+    let mut nc = up
+        .nc()
+        .args(["10.0.0.1", "7500"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than the peer reads before it resets; the pipe stays open after it (the writer
+    // thread holds it until the test ends).
+    let mut stdin = nc.stdin.take().unwrap();
+    let (keep_tx, keep_rx) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data(200_000, 9));
+        let _ = keep_rx.recv();
+    });
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = nc.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "nicctl nc still runs 120 s after the peer's reset");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    nc.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!status.success(), "a reset connection is a failure, not a success: {err}");
+    assert!(err.to_lowercase().contains("reset"), "the reason is said: {err}");
+    assert!(rst.finish(WAIT).unwrap().rst, "Linux did reset");
+    drop(keep_tx);
+    writer.join().unwrap();
 }
