@@ -270,7 +270,34 @@ fn accept_one(stack: &Stack, port: &str, opts: SockOpts, w: &mut UnixStream) -> 
         }
     };
     writeln!(w, "ok listening {}", l.local_addr())?;
-    l.accept().map(Some)
+    // Until a peer comes, watch the client: one that went away (killed, ^C) takes the listener
+    // with it, instead of leaving the port listening for nobody (a later peer's data would be
+    // accepted into a queue no one reads). The client sends nothing before "accepted".
+    // (O_NONBLOCK belongs to the socket, shared with `w` and the reader: set back before return.)
+    let probe = w.try_clone()?;
+    probe.set_nonblocking(true)?;
+    let mut early_data = false;
+    let got = loop {
+        match l.accept_timeout(Duration::from_millis(250)) {
+            Ok(Some(s)) => break Ok(Some(s)),
+            Ok(None) => {}
+            Err(e) => break Err(e),
+        }
+        match (&probe).read(&mut [0u8; 1]) {
+            Ok(0) => break Ok(None),
+            Ok(_) => {
+                early_data = true;
+                break Ok(None);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => break Ok(None),
+        }
+    };
+    probe.set_nonblocking(false)?;
+    if early_data {
+        writeln!(w, "err data before the connection was accepted; wait for \"accepted\"")?;
+    }
+    got
 }
 
 /// The requests that answer with one line and leave the connection open for more.

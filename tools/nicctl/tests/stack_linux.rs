@@ -365,3 +365,32 @@ fn nc_exits_with_an_error_when_the_peer_resets_even_with_stdin_open() {
     drop(keep_tx);
     writer.join().unwrap();
 }
+
+/// A listener whose client went away (`nicctl nc -l` killed before anyone connected) stops
+/// listening, instead of keeping the port open for a queue nobody reads.
+#[test]
+fn a_listener_whose_client_went_away_stops_listening() {
+    if !require_or_skip("a_listener_whose_client_went_away_stops_listening") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("sal", "tapsal", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let up = Up::start(&net, "sal", &[]);
+    let listening = || {
+        let rows = nic_host::ctl::CtlClient::connect(&up.ctl).unwrap().request("netstat").unwrap();
+        let rows: serde_json::Value = serde_json::from_str(&rows).unwrap();
+        rows.as_array().unwrap().iter().any(|r| r["state"] == "LISTEN" && r["local"].as_str().unwrap().ends_with(":7600"))
+    };
+    let wait_for = |want: bool, what: &str| {
+        let t0 = std::time::Instant::now();
+        while listening() != want {
+            assert!(t0.elapsed() < Duration::from_secs(30), "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let mut nc = up.nc().args(["-l", "7600"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for(true, "nicctl nc -l 7600 never listened");
+    nc.kill().unwrap();
+    nc.wait().unwrap();
+    wait_for(false, "port 7600 still LISTENs 30 s after its only client went away");
+}
