@@ -139,6 +139,14 @@ impl Stack {
     /// `connect`: blocks until the handshake completes or fails (refused, timed out, no route).
     pub fn tcp_connect(&self, remote: SocketAddr, opts: SockOpts) -> io::Result<TcpStream> {
         let route = self.route_to(remote.ip())?;
+        if self.iface(route.ifref).is_some_and(|i| i.has_addr(remote.ip())) {
+            // FreeBSD would go through lo0; this stack has no loopback interface, and a SYN to
+            // ourselves over the NIC would only time out after two minutes. Say so at once.
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{} is this stack's own address: it has no loopback interface to connect through", remote.ip()),
+            ));
+        }
         let path = self
             .path(&route, remote.ip())
             .ok_or_else(|| io::Error::new(io::ErrorKind::NetworkDown, "the route's interface departed"))?;

@@ -10,6 +10,11 @@
 //! Before the fix the first forgery's payload (and FIN) reached the
 //! application in place of Linux's bytes.
 //!
+//! Beside it, the other segments an attacker or a careless peer sends that
+//! must get RFC 9293's answer and no other: no SYN and no ACK to a listener
+//! (dropped, §3.10.7.2; a closed port's RST+ACK is the control), and a
+//! connect to the stack's own address (refused at once, not timed out).
+//!
 //! Needs root, iproute2, /dev/net/tun and python3; skips with a SKIP line
 //! otherwise, and fails instead when `NIC_REQUIRE_NETNS=1` (scripts/test).
 
@@ -103,4 +108,24 @@ fn segments_without_syn_or_ack_to_a_listener_are_dropped_unanswered_v4_v6() {
     }
     let after = nic.stack.counters().badsyn.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(after - before, 4, "each dropped probe is counted (badsyn)");
+}
+
+/// Connecting to the stack's own address fails at once with the reason (it waited two minutes
+/// for a SYN timeout before).
+#[test]
+fn connecting_to_our_own_address_fails_at_once_v4_v6() {
+    if !require_or_skip("connecting_to_our_own_address_fails_at_once_v4_v6") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("sown", "tapsown", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let nic = tap_stack(&net);
+    for own in ["10.0.0.2:7730", "[fd00::2]:7731"] {
+        let _l = nic.stack.tcp_listen(own.parse().unwrap(), 4, SockOpts::default()).unwrap();
+        let t0 = std::time::Instant::now();
+        let e = nic.stack.tcp_connect(own.parse().unwrap(), SockOpts::default()).err().expect("refused");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{own}: took {:?}", t0.elapsed());
+        assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{own}: {e}");
+        assert!(e.to_string().contains("own address"), "{e}");
+    }
 }
