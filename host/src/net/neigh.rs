@@ -73,12 +73,14 @@ pub struct Tick<A> {
     pub solicit: Vec<A>,
     /// Frames of entries that went unanswered `max_solicit` times (host unreachable): count and free them.
     pub dropped: Vec<Mbuf>,
+    /// The addresses of those entries, so whatever waits on them (a connect) can be told.
+    pub failed: Vec<A>,
 }
 
 // Not derived: that would demand `A: Default`, which addresses are not.
 impl<A> Default for Tick<A> {
     fn default() -> Self {
-        Tick { solicit: Vec::new(), dropped: Vec::new() }
+        Tick { solicit: Vec::new(), dropped: Vec::new(), failed: Vec::new() }
     }
 }
 
@@ -237,6 +239,7 @@ impl<A: Copy + Eq + Hash + Debug> NeighCache<A> {
                 } else {
                     stats.dropped_timeout += hold.len() as u64;
                     t.dropped.extend(hold.drain(..));
+                    t.failed.push(*a);
                     false
                 }
             }
@@ -397,10 +400,11 @@ mod tests {
         assert_eq!(c.hold(ip(7), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(7), frame(2), t0), Hold::Held);
         assert_eq!(c.tick(t0 + SEC / 2), Tick::default());
-        assert_eq!(c.tick(t0 + SEC), Tick { solicit: vec![ip(7)], dropped: vec![] });
-        assert_eq!(c.tick(t0 + SEC * 2), Tick { solicit: vec![ip(7)], dropped: vec![] });
+        assert_eq!(c.tick(t0 + SEC), Tick { solicit: vec![ip(7)], dropped: vec![], failed: vec![] });
+        assert_eq!(c.tick(t0 + SEC * 2), Tick { solicit: vec![ip(7)], dropped: vec![], failed: vec![] });
         let t = c.tick(t0 + SEC * 3);
         assert!(t.solicit.is_empty());
+        assert_eq!(t.failed, vec![ip(7)], "the address that went unanswered is named");
         assert_eq!(t.dropped.iter().map(tag).collect::<Vec<_>>(), vec![1, 2]);
         assert!(c.is_empty());
         let s = c.stats();

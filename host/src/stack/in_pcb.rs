@@ -212,6 +212,18 @@ impl PcbInfo {
         }
     }
 
+    /// Active opens still in SYN_SENT on interface `ifref` through next hop `nexthop` (for a
+    /// next hop that never answered address resolution).
+    pub(crate) fn syn_sent_via(&self, ifref: IfRef, nexthop: IpAddr) -> Vec<Arc<Conn>> {
+        let mut v = Vec::new();
+        for shard in &self.shards {
+            v.extend(lock(shard).values().filter(|c| c.route.ifref == ifref && c.route.nexthop == nexthop).cloned());
+        }
+        // The connection locks are taken after the shard's is let go (tcb before shard elsewhere).
+        v.retain(|c| lock(&c.tcb).state() == super::tcb::TcpState::SynSent);
+        v
+    }
+
     /// Connections of listener `l` still in their handshake (for its close).
     pub(crate) fn embryonic_of(&self, l: &Arc<ListenShared>) -> Vec<Arc<Conn>> {
         let mut v = Vec::new();

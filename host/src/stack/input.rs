@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::iface::Iface;
 use crate::sync::{bump, lock};
 use super::tcb::min_mtu;
+use super::tcp_var::TcpError;
 use super::vnet::Stack;
 use crate::driver::Error as DrvError;
 use crate::mbuf::Mbuf;
@@ -94,6 +95,15 @@ fn neigh_tick(stack: &Stack, iface: &Iface, now: Instant) {
     }
     for a in t6.solicit {
         stack.solicit(iface, a.into());
+    }
+    // Connects waiting on a next hop that never answered end now, with EHOSTUNREACH, rather
+    // than after their SYN retransmissions run out (about two minutes) with a timeout.
+    for a in t4.failed.into_iter().map(IpAddr::from).chain(t6.failed.into_iter().map(IpAddr::from)) {
+        for c in stack.inner.pcb.syn_sent_via(iface.ifref, a) {
+            lock(&c.tcb).abort(TcpError::HostUnreachable);
+            c.cv.notify_all();
+            stack.reap(&c);
+        }
     }
 }
 

@@ -31,6 +31,7 @@ fn io_err(e: TcpError) -> io::Error {
         TcpError::Reset => io::ErrorKind::ConnectionReset,
         TcpError::TimedOut => io::ErrorKind::TimedOut,
         TcpError::NetDown => io::ErrorKind::NetworkDown,
+        TcpError::HostUnreachable => io::ErrorKind::HostUnreachable,
         TcpError::Aborted => io::ErrorKind::ConnectionAborted,
     };
     io::Error::new(kind, e.to_string())

@@ -62,6 +62,8 @@ pub enum TcpError {
     NetDown,
     /// ECONNABORTED: this side aborted (close with unread data, or an explicit abort).
     Aborted,
+    /// EHOSTUNREACH: the next hop never answered address resolution (ARP or ND).
+    HostUnreachable,
 }
 
 impl fmt::Display for TcpError {
@@ -72,6 +74,9 @@ impl fmt::Display for TcpError {
             TcpError::TimedOut => "connection timed out (retransmissions unanswered)",
             TcpError::NetDown => "the interface departed; the connection is gone",
             TcpError::Aborted => "connection aborted by this side",
+            TcpError::HostUnreachable => {
+                "host unreachable: the next hop never answered address resolution (ARP or ND); check the address and the link"
+            }
         })
     }
 }

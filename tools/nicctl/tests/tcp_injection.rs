@@ -12,8 +12,10 @@
 //!
 //! Beside it, the other segments an attacker or a careless peer sends that
 //! must get RFC 9293's answer and no other: no SYN and no ACK to a listener
-//! (dropped, §3.10.7.2; a closed port's RST+ACK is the control), and a
-//! connect to the stack's own address (refused at once, not timed out).
+//! (dropped, §3.10.7.2; a closed port's RST+ACK is the control), a connect
+//! to the stack's own address (refused at once, not timed out), and one to
+//! an on-link address nobody answers for (EHOSTUNREACH once ARP or ND gives
+//! up, not a timeout two minutes later).
 //!
 //! Needs root, iproute2, /dev/net/tun and python3; skips with a SKIP line
 //! otherwise, and fails instead when `NIC_REQUIRE_NETNS=1` (scripts/test).
@@ -127,5 +129,23 @@ fn connecting_to_our_own_address_fails_at_once_v4_v6() {
         assert!(t0.elapsed() < Duration::from_secs(5), "{own}: took {:?}", t0.elapsed());
         assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "{own}: {e}");
         assert!(e.to_string().contains("own address"), "{e}");
+    }
+}
+
+/// Connecting to an on-link address nobody answers for ends with EHOSTUNREACH once address
+/// resolution gives up (ARP or ND: a few seconds), not with a timeout two minutes later.
+#[test]
+fn connecting_to_an_address_nobody_answers_for_fails_with_host_unreachable_v4_v6() {
+    if !require_or_skip("connecting_to_an_address_nobody_answers_for_fails_with_host_unreachable_v4_v6") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("snob", "tapsnob", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let nic = tap_stack(&net);
+    for nobody in ["10.0.0.77:7740", "[fd00::77]:7741"] {
+        let t0 = std::time::Instant::now();
+        let e = nic.stack.tcp_connect(nobody.parse().unwrap(), SockOpts::default()).err().expect("no connection");
+        assert_eq!(e.kind(), std::io::ErrorKind::HostUnreachable, "{nobody}: {e}");
+        assert!(t0.elapsed() < Duration::from_secs(30), "{nobody}: took {:?}", t0.elapsed());
     }
 }
