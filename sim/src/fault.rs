@@ -1,10 +1,14 @@
-//! Seeded fault injection over any wire: drop, corrupt one byte, truncate.
+//! Seeded fault injection over any wire: drop, corrupt one byte, truncate,
+//! duplicate, reorder.
 //!
 //! Each frame is judged once, in that order: dropped with probability
 //! `drop`, else corrupted with probability `corrupt` (one byte XORed with a
 //! non-zero value), else truncated with probability `truncate` (to a random
-//! length of at least one byte, shorter than it was). The same seed and the
-//! same frames give the same faults.
+//! length of at least one byte, shorter than it was); then, whatever it
+//! became, delivered twice with probability `dup`, or held back with
+//! probability `reorder` until the next frame from the same sender has gone
+//! (an adjacent swap), or until the simulation goes idle, whichever comes
+//! first. The same seed and the same frames give the same faults.
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -23,6 +27,40 @@ pub struct FaultConfig {
     pub corrupt: f64,
     /// Cut the frame short.
     pub truncate: f64,
+    /// Deliver the frame twice.
+    pub dup: f64,
+    /// Deliver the frame after the sender's next one.
+    pub reorder: f64,
+}
+
+impl FaultConfig {
+    /// Parses `drop=P,dup=P,reorder=P,corrupt=P,truncate=P,seed=N` (any subset, any order;
+    /// probabilities in `0..=1`), the form `nicctl` takes on every wire.
+    pub fn parse(spec: &str) -> Result<FaultConfig, String> {
+        let mut c = FaultConfig::default();
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (k, v) = item
+                .split_once('=')
+                .ok_or_else(|| format!("fault {item:?}: write it as NAME=VALUE, e.g. drop=0.01"))?;
+            if k == "seed" {
+                c.seed = v.parse().map_err(|_| format!("fault seed {v:?}: a whole number, e.g. seed=7"))?;
+                continue;
+            }
+            let p: f64 = v.parse().map_err(|_| format!("fault {k}={v}: a probability, e.g. {k}=0.01"))?;
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("fault {k}={v}: a probability is between 0 and 1"));
+            }
+            match k {
+                "drop" => c.drop = p,
+                "dup" => c.dup = p,
+                "reorder" => c.reorder = p,
+                "corrupt" => c.corrupt = p,
+                "truncate" => c.truncate = p,
+                _ => return Err(format!("fault {k:?}: known are drop, dup, reorder, corrupt, truncate, seed")),
+            }
+        }
+        Ok(c)
+    }
 }
 
 /// Damages frames before `inner` carries them.
@@ -33,6 +71,10 @@ pub struct Faults<W> {
     dropped: u64,
     corrupted: u64,
     truncated: u64,
+    duplicated: u64,
+    reordered: u64,
+    /// A frame held back per sender, until that sender's next frame has gone.
+    held: Vec<(Endpoint, Frame)>,
 }
 
 impl<W: Wire> Faults<W> {
@@ -45,6 +87,9 @@ impl<W: Wire> Faults<W> {
             dropped: 0,
             corrupted: 0,
             truncated: 0,
+            duplicated: 0,
+            reordered: 0,
+            held: Vec::new(),
         }
     }
 
@@ -79,16 +124,37 @@ impl<W: Wire> Wire for Faults<W> {
             frame.data.truncate(n);
             self.truncated += 1;
         }
+        let held = self.held.iter().position(|(e, _)| *e == from).map(|i| self.held.swap_remove(i).1);
+        if held.is_none() && self.hit(self.cfg.reorder) {
+            self.reordered += 1;
+            self.held.push((from, frame));
+            return;
+        }
+        if self.hit(self.cfg.dup) {
+            self.duplicated += 1;
+            self.inner.carry(from, frame.clone(), deliver);
+        }
         self.inner.carry(from, frame, deliver);
+        if let Some(f) = held {
+            self.inner.carry(from, f, deliver);
+        }
     }
     fn counters(&self, c: &mut WireCounters) {
         c.dropped += self.dropped;
         c.corrupted += self.corrupted;
         c.truncated += self.truncated;
+        c.duplicated += self.duplicated;
+        c.reordered += self.reordered;
         self.inner.counters(c);
     }
     fn flush(&mut self) {
         self.inner.flush();
+    }
+    fn release(&mut self, deliver: &mut dyn FnMut(Endpoint, Frame)) {
+        for (from, f) in std::mem::take(&mut self.held) {
+            self.inner.carry(from, f, deliver);
+        }
+        self.inner.release(deliver);
     }
 }
 
@@ -122,6 +188,7 @@ mod tests {
             drop: 0.1,
             corrupt: 0.1,
             truncate: 0.1,
+            ..Default::default()
         };
         let (a, ca) = run(cfg);
         let (b, cb) = run(cfg);
@@ -163,5 +230,37 @@ mod tests {
         let (out, c) = run(FaultConfig::default());
         assert_eq!(out.into_iter().map(|x| x.1).collect::<Vec<_>>(), frames());
         assert_eq!((c.dropped, c.corrupted, c.truncated), (0, 0, 0));
+    }
+
+    #[test]
+    fn duplicates_and_swaps_are_seeded_counted_and_lose_nothing() {
+        let cfg = FaultConfig { seed: 9, dup: 0.05, reorder: 0.05, ..Default::default() };
+        let (out, c) = run(cfg);
+        assert!((20..80).contains(&c.duplicated) && (20..80).contains(&c.reordered), "{c:?}");
+        // Every frame arrives, the duplicates once more; the last may still be held.
+        let mut seen = vec![0u32; 1000];
+        for (_, f) in &out {
+            seen[f.cycle as usize] += 1;
+        }
+        let missing = seen.iter().filter(|n| **n == 0).count();
+        assert!(missing <= 1, "{missing} frames lost");
+        assert_eq!(out.len() as u64 + missing as u64, 1000 + c.duplicated);
+        // A held frame comes right after the one that overtook it.
+        let order: Vec<u64> = out.iter().map(|(_, f)| f.cycle).collect();
+        let swaps = order.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(swaps as u64 >= c.reordered - 1 && swaps as u64 <= c.reordered, "{swaps} swaps, {c:?}");
+        assert!(order.windows(2).all(|w| w[1] + 1 >= w[0]), "only adjacent swaps");
+    }
+
+    #[test]
+    fn the_spec_parses_and_says_what_is_wrong() {
+        let c = FaultConfig::parse("drop=0.01,dup=0.005,reorder=0.01,corrupt=0.002,seed=7").unwrap();
+        assert_eq!(
+            c,
+            FaultConfig { seed: 7, drop: 0.01, dup: 0.005, reorder: 0.01, corrupt: 0.002, truncate: 0.0 }
+        );
+        assert!(FaultConfig::parse("drop=2").unwrap_err().contains("between 0 and 1"));
+        assert!(FaultConfig::parse("lose=0.1").unwrap_err().contains("known are"));
+        assert!(FaultConfig::parse("drop").unwrap_err().contains("NAME=VALUE"));
     }
 }

@@ -99,6 +99,9 @@ impl<W: Wire> Wire for PcapTap<W> {
         }
         self.inner.flush();
     }
+    fn release(&mut self, deliver: &mut dyn FnMut(Endpoint, Frame)) {
+        self.inner.release(deliver);
+    }
 }
 
 impl<W> Drop for PcapTap<W> {

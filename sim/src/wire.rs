@@ -30,6 +30,10 @@ pub struct WireCounters {
     pub corrupted: u64,
     /// Frames a fault injector truncated.
     pub truncated: u64,
+    /// Frames a fault injector delivered twice.
+    pub duplicated: u64,
+    /// Frames a fault injector held back behind the next frame from the same sender.
+    pub reordered: u64,
     /// Frames written to pcap files.
     pub pcap_frames: u64,
     /// pcap write errors (the capture is incomplete).
@@ -55,6 +59,9 @@ pub trait Wire: Send {
     fn counters(&self, c: &mut WireCounters);
     /// Writes buffered output (pcap) to disk. Called when the simulation sleeps and stops.
     fn flush(&mut self) {}
+    /// Hands on frames a wrapper holds back (a reordering fault) via `deliver`. Called before
+    /// the simulation sleeps, so no frame waits for a next one that never comes.
+    fn release(&mut self, _deliver: &mut dyn FnMut(Endpoint, crate::Frame)) {}
 }
 
 impl<W: Wire + ?Sized> Wire for Box<W> {
@@ -77,6 +84,9 @@ impl<W: Wire + ?Sized> Wire for Box<W> {
     }
     fn flush(&mut self) {
         (**self).flush()
+    }
+    fn release(&mut self, deliver: &mut dyn FnMut(Endpoint, crate::Frame)) {
+        (**self).release(deliver)
     }
 }
 

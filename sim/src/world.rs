@@ -638,6 +638,17 @@ impl World {
                 && self.quiet_streak >= self.grace
                 && self.cycle >= self.run_until
             {
+                // Frames a wrapper held back go first; if there were any, the world has work.
+                let mut released = false;
+                let (nics, pool, shared) = (&mut self.nics, &mut self.pool, &self.shared);
+                self.wire.release(&mut |to, f| {
+                    released = true;
+                    deliver(to, f, nics, pool, shared)
+                });
+                if released {
+                    self.quiet_streak = 0;
+                    continue;
+                }
                 self.sleep();
                 continue;
             }
@@ -869,7 +880,12 @@ fn route(
     pool: &mut FramePool,
     shared: &Shared,
 ) {
-    wire.carry(from, frame, &mut |to, f| match to {
+    wire.carry(from, frame, &mut |to, f| deliver(to, f, nics, pool, shared));
+}
+
+/// A frame the wire hands to endpoint `to`: a NIC's receive port, or the caller (External).
+fn deliver(to: Endpoint, f: Frame, nics: &mut [NicSlot], pool: &mut FramePool, shared: &Shared) {
+    match to {
         Endpoint::Nic(j) => match nics.get_mut(j) {
             Some(n) => n.rx.push(f, pool),
             None => pool.put(f.data),
@@ -880,5 +896,5 @@ fn route(
                 shared.notify_events();
             }
         }
-    });
+    }
 }

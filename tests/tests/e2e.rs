@@ -74,7 +74,7 @@ fn offloads_on_off_and_mixed_put_identical_correct_bytes_on_the_wire() {
 #[test]
 fn damaged_frames_get_the_right_verdicts_and_the_stack_drops_exactly_those() {
     let mix = traffic::mix(400, 11);
-    let faults = FaultConfig { seed: 3, drop: 0.0, corrupt: 0.3, truncate: 0.05 };
+    let faults = FaultConfig { seed: 3, drop: 0.0, corrupt: 0.3, truncate: 0.05, ..Default::default() };
     for offload in [None, words(&[])] {
         let hw = offload.is_none();
         let rep = replay(&mix, &ReplayConfig { offload, cable: true, faults: Some(faults), ..Default::default() }).unwrap();

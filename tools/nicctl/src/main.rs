@@ -90,6 +90,9 @@ enum Cmd {
         /// TSO segment size (TCP payload bytes per segment).
         #[arg(long, default_value_t = 1448, requires = "tso", value_parser = clap::value_parser!(u16).range(1..))]
         mss: u16,
+        /// Faults on the wire, seeded: `drop=P,dup=P,reorder=P,corrupt=P,truncate=P,seed=N`.
+        #[arg(long, value_name = "SPEC", value_parser = nic_sim::FaultConfig::parse)]
+        faults: Option<nic_sim::FaultConfig>,
     },
     /// Write the NIC core's Verilog (top module `top`).
     Verilog {
@@ -140,8 +143,8 @@ fn main() -> ExitCode {
             demo(frames, pcap.clone(), vcd, vcd_start, vcd_cycles, seed)
                 .and_then(|()| tools::demo_tcp(tcp_bytes, &pcap, ctl, hold))
         }
-        Cmd::Replay { input, output, rx_report, offload, raw, tso, mss } => {
-            cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss))
+        Cmd::Replay { input, output, rx_report, offload, raw, tso, mss, faults } => {
+            cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss), faults)
         }
         Cmd::Verilog { out } => verilog(out),
         Cmd::Up { vfio, hold, stack } => match stack.tap.is_some() {
@@ -201,6 +204,7 @@ fn cmd_replay(
     offload: Option<String>,
     raw: bool,
     tso_mss: Option<u16>,
+    faults: Option<nic_sim::FaultConfig>,
 ) -> Res {
     let frames = read_pcap(&input)?;
     let cfg = ReplayConfig {
@@ -208,6 +212,7 @@ fn cmd_replay(
         raw,
         wire_pcap: Some(output.clone()),
         tso_mss,
+        faults,
         ..Default::default()
     };
     let rep = replay::replay(&frames, &cfg)?;
@@ -246,6 +251,13 @@ fn cmd_replay(
     }
     if rep.dropped > 0 {
         eprintln!("{} frames dropped by the receiving NIC (no buffer or FIFO overrun); see its counters", rep.dropped);
+    }
+    if let Some(f) = faults {
+        let w = &rep.sim.wire;
+        println!(
+            "  wire faults (seed {}): {} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
+            f.seed, w.dropped, w.duplicated, w.reordered, w.corrupted, w.truncated
+        );
     }
     check_accounting(&rep)?;
     if rep.sent == 0 && !frames.is_empty() {

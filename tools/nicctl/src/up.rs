@@ -109,6 +109,10 @@ pub struct StackArgs {
     /// received flows over them.
     #[arg(long, requires = "tap")]
     pub queues: Option<u16>,
+    /// Faults on the wire, both directions, seeded:
+    /// `drop=P,dup=P,reorder=P,corrupt=P,truncate=P,seed=N` (probabilities per frame).
+    #[arg(long, value_name = "SPEC", requires = "tap", value_parser = nic_sim::FaultConfig::parse)]
+    pub faults: Option<nic_sim::FaultConfig>,
 }
 
 fn parse_cidr<T: std::str::FromStr>(s: &str, max: u8) -> Result<(T, u8), String> {
@@ -135,6 +139,7 @@ pub fn run_stack(a: StackArgs) -> Res {
     let mut cfg = TapNicConfig::new(&tap, addrs.clone());
     cfg.ifconfig = a.ifconfig.iter().flat_map(|s| s.split(',')).map(|w| w.trim().to_string()).filter(|w| !w.is_empty()).collect();
     cfg.pcap = a.pcap.clone();
+    cfg.faults = a.faults;
     for w in a.hw_disable.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|w| !w.is_empty()) {
         cfg.capdisable |= nic_host::ifnet::ifcap_word(w).ok_or_else(|| nic_host::ifnet::CapError::UnknownWord(w.to_string()).to_string())?;
     }
@@ -156,6 +161,12 @@ pub fn run_stack(a: StackArgs) -> Res {
     }
     println!("\tinet6 {}/64 (link-local)", nic_host::stack::link_local(ifp.if_lladdr));
     println!("\tcontrol socket {}", ctl.display());
+    if let Some(f) = &a.faults {
+        println!(
+            "\twire faults (both directions, seed {}): drop {}, dup {}, reorder {}, corrupt {}, truncate {}",
+            f.seed, f.drop, f.dup, f.reorder, f.corrupt, f.truncate
+        );
+    }
     let t0 = Instant::now();
     let mut next = t0;
     loop {
@@ -187,5 +198,13 @@ pub fn run_stack(a: StackArgs) -> Res {
             st.tcp.tcps_sndtotal,
             conns
         );
+        if a.faults.is_some() {
+            if let Some(w) = nic.wire_counters() {
+                println!(
+                    "\twire faults: {} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
+                    w.dropped, w.duplicated, w.reordered, w.corrupted, w.truncated
+                );
+            }
+        }
     }
 }

@@ -32,14 +32,19 @@ use nic_host::stack::socket::SockOpts;
 
 /// nicctl nc -> Linux sink, then Linux source -> nicctl nc -l, 16 MiB each, over `peer_ip`.
 fn both_ways(up: &Up, net: &PeerNet, peer_ip: &str, port: u16, seed: u64) {
+    both_ways_n(up, net, peer_ip, port, seed, 16 * MIB);
+}
+
+/// [`both_ways`] with `n` bytes each way.
+fn both_ways_n(up: &Up, net: &PeerNet, peer_ip: &str, port: u16, seed: u64, n: usize) {
     let input = tmp(&format!("in-{port}"));
-    std::fs::write(&input, data(16 * MIB, seed)).unwrap();
+    std::fs::write(&input, data(n, seed)).unwrap();
     let sink = python_peer_server(&net.ns, peer_ip, port, PeerMode::Sink).unwrap();
     let st = up.nc().arg(peer_ip).arg(port.to_string()).stdin(std::fs::File::open(&input).unwrap()).status().unwrap();
     assert!(st.success(), "nicctl nc {peer_ip} {port} failed");
     let r = sink.finish(WAIT).unwrap();
     assert_eq!(r.error, None, "the Linux sink saw an error");
-    assert_eq!((r.bytes as usize, r.sha256), (16 * MIB, sha256_file(&input)), "Linux received what nicctl sent");
+    assert_eq!((r.bytes as usize, r.sha256), (n, sha256_file(&input)), "Linux received what nicctl sent");
 
     let output = tmp(&format!("out-{port}"));
     let mut nc = up
@@ -50,13 +55,13 @@ fn both_ways(up: &Up, net: &PeerNet, peer_ip: &str, port: u16, seed: u64) {
         .spawn()
         .unwrap();
     let ours = if peer_ip.contains(':') { "fd00::2" } else { "10.0.0.2" };
-    let src = python_peer_client(&net.ns, ours, port + 1, PeerMode::Source { bytes: (16 * MIB) as u64, seed })
+    let src = python_peer_client(&net.ns, ours, port + 1, PeerMode::Source { bytes: n as u64, seed })
         .unwrap();
     let r = src.finish(WAIT).unwrap();
     assert_eq!(r.error, None, "the Linux source saw an error");
     assert!(nc.wait().unwrap().success(), "nicctl nc -l failed");
     assert_eq!(sha256_file(&output), r.sha256, "nicctl received what Linux sent");
-    assert_eq!(std::fs::metadata(&output).unwrap().len(), 16 * MIB as u64);
+    assert_eq!(std::fs::metadata(&output).unwrap().len(), n as u64);
 }
 
 /// tshark with checksum validation: no bad checksum in what our NIC sent, nothing over the 1500
@@ -393,4 +398,28 @@ fn a_listener_whose_client_went_away_stops_listening() {
     nc.kill().unwrap();
     nc.wait().unwrap();
     wait_for(false, "port 7600 still LISTENs 30 s after its only client went away");
+}
+
+/// The software TCP on a faulty wire to Linux (`nicctl up --faults`, both directions, at the
+/// reliability issue's rates: 1 % drop, 0.5 % duplicate, 1 % reorder, 0.2 % corrupt): 16 MiB
+/// each way over IPv4 and IPv6 arrive intact (SHA-256) while the wire's fault counters show
+/// that it dropped, duplicated and reordered.
+#[test]
+fn sixteen_mib_each_way_v4_v6_through_drop_1_dup_05_reorder_1_corrupt_02_percent() {
+    if !require_or_skip("sixteen_mib_each_way_v4_v6_through_drop_1_dup_05_reorder_1_corrupt_02_percent") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("sfl", "tapsfl", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let up = Up::start(&net, "sfl", &["--faults", "drop=0.01,dup=0.005,reorder=0.01,corrupt=0.002,seed=19"]);
+    both_ways_n(&up, &net, "10.0.0.1", 7800, 31, 16 * MIB);
+    both_ways_n(&up, &net, "fd00::1", 7810, 32, 16 * MIB);
+    // The up process prints the wire's fault counters with its status lines.
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = std::fs::read_to_string(tmp("sfl.log")).unwrap();
+    let faults = log.lines().filter(|l| l.contains("wire faults:")).last().unwrap_or_else(|| panic!("no fault line in: {log}"));
+    let n = |what: &str| -> u64 {
+        faults.split(", ").find(|p| p.contains(what)).and_then(|p| p.split_whitespace().find_map(|w| w.parse().ok())).unwrap()
+    };
+    assert!(n("dropped") > 0 && n("duplicated") > 0 && n("reordered") > 0, "{faults}");
 }

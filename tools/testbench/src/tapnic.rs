@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use nic_sim::tap::{TapBridge, TapCounters, TapDevice};
-use nic_sim::{External, PcapTap, Sim, SimConfig, SimNic};
+use nic_sim::{External, FaultConfig, Faults, PcapTap, Sim, SimConfig, SimNic, Wire};
 
 use nic_host::stack::{IfAddrs, Stack, StackConfig};
 use nic_host::ctl::CycleClock;
@@ -38,6 +38,8 @@ pub struct TapNicConfig {
     pub stack: StackConfig,
     /// Queue pairs to use (one worker each); `None`: every pair the NIC has.
     pub queues: Option<u16>,
+    /// Faults the wire injects, both directions (the pcap records what survived them).
+    pub faults: Option<FaultConfig>,
 }
 
 impl TapNicConfig {
@@ -54,6 +56,7 @@ impl TapNicConfig {
             capdisable: 0,
             stack: StackConfig::for_simulator(),
             queues: None,
+            faults: None,
         }
     }
 }
@@ -81,14 +84,18 @@ impl TapNic {
             Some(m) => m,
             None => tap.mtu()?,
         };
-        let sim = match &cfg.pcap {
+        let wire: Box<dyn Wire> = match &cfg.pcap {
             Some(p) => {
                 if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
                 }
-                Sim::start(SimConfig::new(PcapTap::create(p, External::new(1))?))?
+                Box::new(PcapTap::create(p, External::new(1))?)
             }
-            None => Sim::start(SimConfig::external(1))?,
+            None => Box::new(External::new(1)),
+        };
+        let sim = match cfg.faults {
+            Some(f) => Sim::start(SimConfig::new(Faults::new(f, wire)))?,
+            None => Sim::start(SimConfig { wire, ..SimConfig::external(1) })?,
         };
         let nic = sim.nic(0);
         let bridge = TapBridge::start(nic.clone(), tap)?;
@@ -107,6 +114,12 @@ impl TapNic {
     /// Simulated cycles so far.
     pub fn cycles(&self) -> u64 {
         self.nic.cycles()
+    }
+
+    /// What the wire did: frames carried, and what the fault injector dropped, duplicated,
+    /// reordered, corrupted or truncated (`None` if the simulation has stopped).
+    pub fn wire_counters(&self) -> Option<nic_sim::WireCounters> {
+        self._sim.stats().ok().map(|s| s.wire)
     }
 
     /// A clock for the control socket's simulated-time reports.
