@@ -423,3 +423,46 @@ fn sixteen_mib_each_way_v4_v6_through_drop_1_dup_05_reorder_1_corrupt_02_percent
     };
     assert!(n("dropped") > 0 && n("duplicated") > 0 && n("reordered") > 0, "{faults}");
 }
+
+/// A stream cut short is an error: the stack killed mid-transfer (`kill -9`), `nicctl nc -l`
+/// exits non-zero instead of 0 with a prefix of the data.
+#[test]
+fn nc_exits_with_an_error_when_the_stack_dies_mid_transfer() {
+    if !require_or_skip("nc_exits_with_an_error_when_the_stack_dies_mid_transfer") {
+        return;
+    }
+    let _g = serial();
+    let net = PeerNet::tap("scut", "tapscut", "10.0.0.1/24", "fd00::1/64").unwrap();
+    let mut up = Up::start(&net, "scut", &[]);
+    let output = tmp("cut-out");
+    let mut nc = up
+        .nc()
+        .args(["-l", "7900"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&output).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let src = python_peer_client(&net.ns, "10.0.0.2", 7900, PeerMode::Source { bytes: (64 * MIB) as u64, seed: 40 }).unwrap();
+    let t0 = std::time::Instant::now();
+    while std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0) < MIB as u64 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no data arrived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    up.kill();
+    let t1 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = nc.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t1.elapsed() < Duration::from_secs(30), "nicctl nc -l still runs 30 s after the stack died");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    nc.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let got = std::fs::metadata(&output).unwrap().len();
+    assert!(got < (64 * MIB) as u64, "the transfer was cut ({got} bytes)");
+    assert!(!status.success(), "a cut stream ({got} of {} bytes) is not a success: {err}", 64 * MIB);
+    assert!(err.contains("cut short"), "the reason is said: {err}");
+    drop(src);
+}

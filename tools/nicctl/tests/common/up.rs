@@ -105,6 +105,13 @@ impl Up {
         c.arg("nc").arg("--ctl").arg(&self.ctl);
         c
     }
+
+    /// Kills the stack process now (SIGKILL, as a crash would end it).
+    #[allow(dead_code)] // not every test binary that includes this module kills its stack
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Up {
