@@ -58,6 +58,9 @@ enum Cmd {
         /// Bytes of the TCP transfer between two stacks on the cable (each family).
         #[arg(long, default_value_t = 4 << 20)]
         tcp_bytes: usize,
+        /// Faults on the cable (both parts), seeded: `drop=P,dup=P,reorder=P,corrupt=P,truncate=P,seed=N`.
+        #[arg(long, value_name = "SPEC", value_parser = nic_sim::FaultConfig::parse)]
+        faults: Option<nic_sim::FaultConfig>,
         /// Control socket of the demo's first stack (`nicctl ifconfig`, `nicctl netstat` reach it).
         #[arg(long, value_name = "PATH")]
         ctl: Option<PathBuf>,
@@ -139,9 +142,9 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::Demo { frames, pcap, vcd, vcd_start, vcd_cycles, seed, tcp_bytes, ctl, hold } => {
-            demo(frames, pcap.clone(), vcd, vcd_start, vcd_cycles, seed)
-                .and_then(|()| tools::demo_tcp(tcp_bytes, &pcap, ctl, hold))
+        Cmd::Demo { frames, pcap, vcd, vcd_start, vcd_cycles, seed, tcp_bytes, ctl, hold, faults } => {
+            demo(frames, pcap.clone(), vcd, vcd_start, vcd_cycles, seed, faults)
+                .and_then(|()| tools::demo_tcp(tcp_bytes, &pcap, ctl, hold, faults))
         }
         Cmd::Replay { input, output, rx_report, offload, raw, tso, mss, faults } => {
             cmd_replay(input, output, rx_report, offload, raw, tso.then_some(mss), faults)
@@ -266,7 +269,15 @@ fn cmd_replay(
     Ok(())
 }
 
-fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: u64, seed: u64) -> Res {
+fn demo(
+    frames: usize,
+    pcap: PathBuf,
+    vcd: PathBuf,
+    vcd_start: u64,
+    vcd_cycles: u64,
+    seed: u64,
+    faults: Option<nic_sim::FaultConfig>,
+) -> Res {
     for p in [&pcap, &vcd] {
         if let Some(d) = p.parent() {
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
@@ -290,10 +301,18 @@ fn demo(frames: usize, pcap: PathBuf, vcd: PathBuf, vcd_start: u64, vcd_cycles: 
         cable: true,
         wire_pcap: Some(pcap.clone()),
         vcd: Some(nic_sim::VcdWindow { path: vcd.clone(), start_cycle: vcd_start, end_cycle: vcd_start + vcd_cycles, nic: 0 }),
+        faults,
         ..Default::default()
     };
     let rep = replay::replay(&mix, &cfg)?;
     print_summary(&rep);
+    if let Some(f) = faults {
+        let w = &rep.sim.wire;
+        println!(
+            "  cable faults (seed {}): {} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
+            f.seed, w.dropped, w.duplicated, w.reordered, w.corrupted, w.truncated
+        );
+    }
     println!("  wrote {} and {} (cycles {}..{})", pcap.display(), vcd.display(), vcd_start, vcd_start + vcd_cycles);
     check_accounting(&rep)
 }

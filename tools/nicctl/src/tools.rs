@@ -315,7 +315,13 @@ pub fn netstat(a: NetstatArgs) -> Res {
 
 /// The demo's second part: two stacks on the cable, a TCP transfer each way per family
 /// (TSO and checksum offload on), while the first stack serves its control socket.
-pub fn demo_tcp(bytes: usize, pcap: &std::path::Path, ctl: Option<PathBuf>, hold: u64) -> Res {
+pub fn demo_tcp(
+    bytes: usize,
+    pcap: &std::path::Path,
+    ctl: Option<PathBuf>,
+    hold: u64,
+    faults: Option<nic_sim::FaultConfig>,
+) -> Res {
     use nic_testbench::cable::CablePair;
     use nic_host::stack::socket::SockOpts;
     use nic_host::stack::IfAddrs;
@@ -331,7 +337,11 @@ pub fn demo_tcp(bytes: usize, pcap: &std::path::Path, ctl: Option<PathBuf>, hold
         "{}-tcp.pcap",
         pcap.file_stem().and_then(|s| s.to_str()).unwrap_or("demo")
     ));
-    let pair = CablePair::start(addrs(1), addrs(2), Some(tcp_pcap.clone())).map_err(|e| e.to_string())?;
+    let pair = match faults {
+        Some(f) => CablePair::start_faulty(addrs(1), addrs(2), Some(tcp_pcap.clone()), f),
+        None => CablePair::start(addrs(1), addrs(2), Some(tcp_pcap.clone())),
+    }
+    .map_err(|e| e.to_string())?;
     let ctl = ctl.unwrap_or_else(nic_host::ctl::default_path);
     println!("nicctl demo, part 2: TCP between two stacks (nic0 10.1.0.1 / fd01::1 <-cable-> 10.1.0.2 / fd01::2), every offload on");
     // A demo does not fail because another stack already serves the default socket.

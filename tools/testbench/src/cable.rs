@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use nic_sim::{Cable, PcapTap, Sim, SimConfig, SimNic};
+use nic_sim::{Cable, FaultConfig, Faults, PcapTap, Sim, SimConfig, SimNic, Wire};
 
 use nic_host::stack::{IfAddrs, Stack, StackConfig};
 use nic_host::ctl::CycleClock;
@@ -39,20 +39,37 @@ impl CablePair {
         pcap: Option<PathBuf>,
         queues: Option<u16>,
     ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
-        Self::start_with(a_addrs, b_addrs, pcap, queues, StackConfig::for_simulator())
+        Self::start_with(a_addrs, b_addrs, pcap, queues, StackConfig::for_simulator(), None)
     }
 
-    /// [`CablePair::start_with_queues`] with both stacks built from `cfg`.
+    /// [`CablePair::start`] on a faulty cable (`faults`, both directions; the pcap records
+    /// what survived them).
+    pub fn start_faulty(
+        a_addrs: IfAddrs,
+        b_addrs: IfAddrs,
+        pcap: Option<PathBuf>,
+        faults: FaultConfig,
+    ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
+        Self::start_with(a_addrs, b_addrs, pcap, None, StackConfig::for_simulator(), Some(faults))
+    }
+
+    /// [`CablePair::start_with_queues`] with both stacks built from `cfg`, and `faults` on the
+    /// cable if given.
     pub fn start_with(
         a_addrs: IfAddrs,
         b_addrs: IfAddrs,
         pcap: Option<PathBuf>,
         queues: Option<u16>,
         cfg: StackConfig,
+        faults: Option<FaultConfig>,
     ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
-        let sim = match pcap {
-            Some(p) => Sim::start(SimConfig::new(PcapTap::create(p, Cable::new())?))?,
-            None => Sim::start(SimConfig::cable())?,
+        let wire: Box<dyn Wire> = match pcap {
+            Some(p) => Box::new(PcapTap::create(p, Cable::new())?),
+            None => Box::new(Cable::new()),
+        };
+        let sim = match faults {
+            Some(f) => Sim::start(SimConfig::new(Faults::new(f, wire)))?,
+            None => Sim::start(SimConfig::new(wire))?,
         };
         let mut stacks = Vec::new();
         for (i, addrs) in [a_addrs, b_addrs].into_iter().enumerate() {
