@@ -9,9 +9,8 @@
 //! returns to idle (a watchdog: not idle and no counter or completion queue
 //! moving for 200 000 cycles is a hang and fails the test); and after the
 //! run, a soft reset gives a NIC that sends and receives a good frame byte
-//! for byte. A stricter variant holds every frame on the wire to be received
-//! or counted as dropped; one with ring tails written at random is
-//! `#[ignore]`d with the defects it found, until the RTL is mended.
+//! for byte. Stricter variants hold every frame on the wire to be received
+//! or counted as dropped, also with ring tails written at random.
 //!
 //! `NIC_GARBAGE_SEED` and `NIC_GARBAGE_ROUNDS` repeat or lengthen a run; the
 //! seed is printed.
@@ -148,13 +147,11 @@ fn garbage_every_frame_is_received_or_counted() {
     garbage_run(false, true);
 }
 
-/// The same with rings' TAIL written at random too. Known defects, found by this test and not
-/// fixed yet (the RTL issue's work): a TX chain left open by a random TAIL on one queue can leave received frames
-/// neither delivered nor counted while the core never returns to idle (default seed, round 77:
-/// TX queue 1 two descriptors short of its TAIL, receive accounting stuck); an RX TAIL far past
-/// HEAD (43 341 "posted" on a 64-entry ring) wedges that queue.
+/// The same with rings' TAIL written at random too: a TX chain left open on a garbage
+/// descriptor (the engine rightly waits for the host's rest of it) or an RX ring "posted"
+/// 43 341 descriptors deep must still leave every frame received or counted and the core
+/// able to idle after a soft reset. (Its first failures were the counters' defect above.)
 #[test]
-#[ignore = "known RTL defects with TAIL written at random (see the doc comment)"]
 fn garbage_with_ring_tails_written_at_random() {
     garbage_run(true, true);
 }
