@@ -327,6 +327,22 @@ fn udp_datagrams_to_linux_and_back_both_families() {
     assert!(st.csum.l4_hw > 0, "received UDP checksums were verified by the NIC");
 }
 
+/// Waits for `child` to exit within `limit` (a panic naming `what` otherwise); its status and
+/// everything it wrote to its piped stderr.
+fn exit_within(child: &mut std::process::Child, limit: Duration, what: &str) -> (std::process::ExitStatus, String) {
+    let t0 = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < limit, "{what}: still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status, err)
+}
+
 /// `nicctl nc` ends with an error when the peer resets, even while its standard input is still
 /// open (a terminal, or a pipe whose writer is not done): it used to wait on standard input.
 #[test]
@@ -354,16 +370,7 @@ fn nc_exits_with_an_error_when_the_peer_resets_even_with_stdin_open() {
         let _ = stdin.write_all(&data(200_000, 9));
         let _ = keep_rx.recv();
     });
-    let t0 = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = nc.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(120), "nicctl nc still runs 120 s after the peer's reset");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut err = String::new();
-    nc.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (status, err) = exit_within(&mut nc, Duration::from_secs(120), "nicctl nc, after the peer's reset");
     assert!(!status.success(), "a reset connection is a failure, not a success: {err}");
     assert!(err.to_lowercase().contains("reset"), "the reason is said: {err}");
     assert!(rst.finish(WAIT).unwrap().rst, "Linux did reset");
@@ -450,16 +457,7 @@ fn nc_exits_with_an_error_when_the_stack_dies_mid_transfer() {
         std::thread::sleep(Duration::from_millis(20));
     }
     up.kill();
-    let t1 = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = nc.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t1.elapsed() < Duration::from_secs(30), "nicctl nc -l still runs 30 s after the stack died");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    nc.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (status, err) = exit_within(&mut nc, Duration::from_secs(30), "nicctl nc -l, after the stack died");
     let got = std::fs::metadata(&output).unwrap().len();
     assert!(got < (64 * MIB) as u64, "the transfer was cut ({got} bytes)");
     assert!(!status.success(), "a cut stream ({got} of {} bytes) is not a success: {err}", 64 * MIB);

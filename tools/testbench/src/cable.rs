@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use nic_sim::{Cable, FaultConfig, Faults, PcapTap, Sim, SimConfig, SimNic, Wire};
+use nic_sim::{Cable, FaultConfig, Sim, SimNic};
 
 use nic_host::stack::{IfAddrs, Stack, StackConfig};
 use nic_host::ctl::CycleClock;
@@ -63,14 +63,7 @@ impl CablePair {
         cfg: StackConfig,
         faults: Option<FaultConfig>,
     ) -> Result<CablePair, Box<dyn std::error::Error + Send + Sync>> {
-        let wire: Box<dyn Wire> = match pcap {
-            Some(p) => Box::new(PcapTap::create(p, Cable::new())?),
-            None => Box::new(Cable::new()),
-        };
-        let sim = match faults {
-            Some(f) => Sim::start(SimConfig::new(Faults::new(f, wire)))?,
-            None => Sim::start(SimConfig::new(wire))?,
-        };
+        let sim = crate::sim::start_sim(Cable::new(), pcap.as_deref(), faults)?;
         let mut stacks = Vec::new();
         for (i, addrs) in [a_addrs, b_addrs].into_iter().enumerate() {
             let drv = crate::sim::sim_driver(sim.nic(i), [0x02, 0x6e, 0x69, 0x63, 0x01, i as u8 + 1], queues)?;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use nic_host::ctl::CycleClock;
+use nic_sim::{FaultConfig, Faults, PcapTap, Sim, SimConfig, SimError, Wire};
 use nic_host::dev::sim::SimDevice;
 use nic_host::{Driver, DriverConfig};
 
@@ -18,6 +19,29 @@ pub fn sim_driver(
     let dev = Arc::new(SimDevice::new(nic, 48 << 20)?);
     let cfg = DriverConfig { tx_ring_log2: 8, rx_ring_log2: 8, lladdr, queues, ..Default::default() };
     Ok(Driver::attach_with(dev, cfg)?)
+}
+
+/// Starts a simulation on `inner`, recorded to `pcap` if given (its directory made) and with
+/// `faults` on top if given, so the capture holds what survived them: what the TAP interface
+/// and the demo's cable pair both run on.
+pub fn start_sim(
+    inner: impl Wire + 'static,
+    pcap: Option<&std::path::Path>,
+    faults: Option<FaultConfig>,
+) -> Result<Sim, SimError> {
+    let wire: Box<dyn Wire> = match pcap {
+        Some(p) => {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| SimError::Io { what: "pcap directory", source })?;
+            }
+            Box::new(PcapTap::create(p, inner)?)
+        }
+        None => Box::new(inner),
+    };
+    match faults {
+        Some(f) => Sim::start(SimConfig::new(Faults::new(f, wire))),
+        None => Sim::start(SimConfig::new(wire)),
+    }
 }
 
 /// The simulated NIC's cycle count as the control socket's clock (simulated-time reports).

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use nic_sim::tap::{TapBridge, TapCounters, TapDevice};
-use nic_sim::{External, FaultConfig, Faults, PcapTap, Sim, SimConfig, SimNic, Wire};
+use nic_sim::{External, FaultConfig, Sim, SimNic};
 
 use nic_host::stack::{IfAddrs, Stack, StackConfig};
 use nic_host::ctl::CycleClock;
@@ -84,19 +84,7 @@ impl TapNic {
             Some(m) => m,
             None => tap.mtu()?,
         };
-        let wire: Box<dyn Wire> = match &cfg.pcap {
-            Some(p) => {
-                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)?;
-                }
-                Box::new(PcapTap::create(p, External::new(1))?)
-            }
-            None => Box::new(External::new(1)),
-        };
-        let sim = match cfg.faults {
-            Some(f) => Sim::start(SimConfig::new(Faults::new(f, wire)))?,
-            None => Sim::start(SimConfig { wire, ..SimConfig::external(1) })?,
-        };
+        let sim = crate::sim::start_sim(External::new(1), cfg.pcap.as_deref(), cfg.faults)?;
         let nic = sim.nic(0);
         let bridge = TapBridge::start(nic.clone(), tap)?;
         if cfg.capdisable != 0 {
