@@ -5,7 +5,7 @@
 //! ```text
 //! TX: txq0 engine -> FIFO 0 \                      RX: MAC -> verify + RSS -> FIFO -> dispatch -+-> rxq0 engine
 //!     txq1 engine -> FIFO 1 -+- frame RR -> MAC                    (indirection table)       \-> rxq1 engine
-//! DMA read and write: round-robin over tx0, rx0, tx1, rx1 (one command at a time per direction)
+//! DMA read and write: round-robin over tx0, rx0, tx1, rx1 (reads one command at a time; writes pipelined)
 //! ```
 //! TX queues take turns frame by frame at the MAC (a frame is whole in its
 //! FIFO's order, never interleaved); received frames keep their wire order
@@ -183,7 +183,7 @@ pub struct NicCore {
     disp: RxDispatch,
     rx0: RxEngine,
     rx1: RxEngine,
-    wr_who: DFF<Bits<2>>,
+    wr_who: Signal<Local, Bits<2>>,
     ret0: DFF<Bits<16>>,
     ret1: DFF<Bits<16>>,
     tx_cur: DFF<Bit>,
@@ -200,7 +200,7 @@ pub struct NicCore {
 impl Logic for NicCore {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, wr_who, ret0, ret1, tx_cur, tx_last, quiet_q, reset_req);
+        dff_setup!(self, clock, ret0, ret1, tx_cur, tx_last, quiet_q, reset_req);
         clock!(
             self, clock, csr, qr0, qr1, rssr, rd, wr, rarb, warb, tx0, tx1, txf0, txf1, txm0, txm1, txo, rxc, rxf, rxm,
             disp, rx0, rx1
@@ -423,7 +423,7 @@ impl Logic for NicCore {
         self.rd.rvalid.next = self.m_axi_rvalid.val();
         self.m_axi_rready.next = self.rd.rready.val();
 
-        // Write DMA: the same round-robin; the granted client owns the write engine until `done`.
+        // Write DMA: the same round-robin for the waiting slot; the granted client's command queues behind the one streaming.
         self.warb.req.next = bit_cast::<4, 1>(self.tx0.wr_cmd_valid.val().into())
             | (bit_cast::<4, 1>(self.rx0.wr_cmd_valid.val().into()) << 1)
             | (bit_cast::<4, 1>(self.tx1.wr_cmd_valid.val().into()) << 2)
@@ -447,36 +447,48 @@ impl Logic for NicCore {
             self.wr.cmd_beats.next = self.rx1.wr_cmd_beats.val();
             self.wr.cmd_strb.next = self.rx1.wr_cmd_strb.val();
         }
+        // The tag names the client (low two bits) and, for RX, whether the write is a completion.
+        self.wr.cmd_tag.next = bit_cast::<3, 2>(self.warb.gnt.val());
+        if (self.warb.gnt.val() == 1) & self.rx0.wr_cmd_cpl.val() {
+            self.wr.cmd_tag.next = bit_cast::<3, 2>(self.warb.gnt.val()) | 4_u64;
+        }
+        if (self.warb.gnt.val() == 3) & self.rx1.wr_cmd_cpl.val() {
+            self.wr.cmd_tag.next = bit_cast::<3, 2>(self.warb.gnt.val()) | 4_u64;
+        }
         self.warb.take.next = self.wr.cmd_ready.val() & self.wr.cmd_valid.val();
         self.tx0.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 0) & !self.reset_req.q.val();
         self.rx0.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 1) & !self.reset_req.q.val();
         self.tx1.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 2) & !self.reset_req.q.val();
         self.rx1.wr_cmd_ready.next = self.wr.cmd_ready.val() & (self.warb.gnt.val() == 3) & !self.reset_req.q.val();
-        if self.wr.cmd_ready.val() & self.wr.cmd_valid.val() {
-            self.wr_who.d.next = self.warb.gnt.val();
-        }
+        // Commands are pipelined: beats come from the client whose command is streaming, and each
+        // `done` goes back to the client its tag names.
+        self.wr_who.next = self.wr.w_tag.val().get_bits::<2>(0);
         self.wr.din.next = self.tx0.wr_data.val();
         self.wr.din_valid.next = self.tx0.wr_data_valid.val();
-        if self.wr_who.q.val() == 1 {
+        if self.wr_who.val() == 1 {
             self.wr.din.next = self.rx0.wr_data.val();
             self.wr.din_valid.next = self.rx0.wr_data_valid.val();
         }
-        if self.wr_who.q.val() == 2 {
+        if self.wr_who.val() == 2 {
             self.wr.din.next = self.tx1.wr_data.val();
             self.wr.din_valid.next = self.tx1.wr_data_valid.val();
         }
-        if self.wr_who.q.val() == 3 {
+        if self.wr_who.val() == 3 {
             self.wr.din.next = self.rx1.wr_data.val();
             self.wr.din_valid.next = self.rx1.wr_data_valid.val();
         }
-        self.tx0.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 0);
-        self.rx0.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 1);
-        self.tx1.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 2);
-        self.rx1.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.q.val() == 3);
-        self.tx0.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 0);
-        self.rx0.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 1);
-        self.tx1.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 2);
-        self.rx1.wr_done.next = self.wr.done.val() & (self.wr_who.q.val() == 3);
+        self.tx0.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.val() == 0);
+        self.rx0.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.val() == 1);
+        self.tx1.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.val() == 2);
+        self.rx1.wr_data_ready.next = self.wr.din_ready.val() & (self.wr_who.val() == 3);
+        self.tx0.wr_done.next = self.wr.done.val() & (self.wr.done_tag.val().get_bits::<2>(0) == 0);
+        self.rx0.wr_done.next = self.wr.done.val() & (self.wr.done_tag.val().get_bits::<2>(0) == 1);
+        self.tx1.wr_done.next = self.wr.done.val() & (self.wr.done_tag.val().get_bits::<2>(0) == 2);
+        self.rx1.wr_done.next = self.wr.done.val() & (self.wr.done_tag.val().get_bits::<2>(0) == 3);
+        self.rx0.wr_done_cpl.next = self.wr.done_tag.val().get_bit(2);
+        self.rx1.wr_done_cpl.next = self.wr.done_tag.val().get_bit(2);
+        self.rx0.wr_err.next = self.wr.err.val();
+        self.rx1.wr_err.next = self.wr.err.val();
         self.m_axi_awaddr.next = self.wr.awaddr.val();
         self.m_axi_awlen.next = self.wr.awlen.val();
         self.m_axi_awsize.next = 3.into();

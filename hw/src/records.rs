@@ -109,3 +109,31 @@ pub struct TxCpl {
     /// Frames the engine had pushed when this was queued: written once that many have retired.
     pub seq: Bits<16>,
 }
+
+/// What the RX engine's beat streamer does next, in the order the engine decided it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RxStep {
+    /// 0: a frame's beats to the write DMA; 1: a frame's beats dropped; 2: a completion's two beats.
+    pub kind: Bits<2>,
+    /// Beats of the frame (kinds 0 and 1).
+    pub nbeats: Bits<16>,
+}
+
+/// A receive completion waiting for its frame's data to be in memory, then for its own write.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RxCplRec {
+    /// Frame length in bytes (0 with no frame).
+    pub len: Bits<16>,
+    /// `CSUM_*` result bits.
+    pub flags: Bits<32>,
+    /// Folded L4 sum.
+    pub cdata: Bits<16>,
+    /// RSS hash.
+    pub hash: Bits<32>,
+    /// Its `M_HASHTYPE_*`.
+    pub htype: Bits<8>,
+    /// Status (a bad descriptor's code, or OK; DMA_ERROR replaces OK if the data write failed).
+    pub st: Bits<7>,
+    /// A frame was written into the buffer.
+    pub with_frame: Bit,
+}

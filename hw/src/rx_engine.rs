@@ -3,46 +3,37 @@
 //!
 //! A [`DescFetch`] keeps a queue of up to [`DESC_QUEUE`] buffer descriptors
 //! (2 beats each) filled while frames stream, so no frame waits for a
-//! descriptor round trip. The frame machine pairs each verified frame with
-//! the queue's head:
+//! descriptor round trip.
+//!
+//! Frames are in flight, so minimum-size frames keep line rate: the engine
+//! decides (one decision a cycle) and a streamer carries the decisions out in
+//! order, so the next frame's write command is handed over while this
+//! frame's beats still flow, and the write DMA pipelines commands.
 //! ```text
-//! Idle --frame, buffer ok--> DataReq -> Data -> CplReq -> Cpl -> Idle
-//!  |  \--no buffer posted / too big / drop--> Discard -> Idle   (counted)
-//!  \--head descriptor bad--> CplReq (error status, no frame)
+//! decide: completion ready? -> its write command           -> step CPL
+//!         frame, buffer ok  -> data write command, a record -> step DATA
+//!         frame to drop     -> (counted)                    -> step DISCARD
+//!         bad descriptor    -> a record with its status (once all before it completed)
+//! stream: DATA beats FIFO -> DMA; DISCARD beats FIFO -> nowhere; CPL the record's two beats
+//! retire: data done -> the record may complete; completion done -> CQ tail, interrupt
 //! ```
-//! The data write finishes (all write responses in) before the completion
-//! is written, so a completion the driver sees always describes bytes that
-//! are already in its buffer. With no buffer posted the frame is dropped
-//! rather than blocking the wire. Every state leaves on its own or on reset.
+//! A completion is written only after its frame's data write has finished
+//! (all write responses in), so a completion the driver sees always
+//! describes bytes already in its buffer; completions and buffers stay in
+//! ring order. With no buffer posted the frame is dropped rather than
+//! blocking the wire. Nothing waits on anything but the DMA and the FIFOs;
+//! reset empties every queue and counter.
 
 use crate::desc_fetch::DescFetch;
 pub use crate::desc_fetch::{PfState, DESC_BATCH};
 use crate::fifo::Fifo;
 use crate::rx_csum::RxMeta;
 use nic_abi::status;
-pub use crate::records::RxBuf;
+pub use crate::records::{RxBuf, RxCplRec, RxStep};
 use rust_hdl::prelude::*;
 
 /// Receive buffer descriptors the prefetcher holds, at most.
 pub const DESC_QUEUE: u64 = 8;
-
-/// States of the frame machine.
-#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
-#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
-pub enum RxState {
-    /// Waiting for a frame (or a bad descriptor to complete).
-    Idle,
-    /// Asking the write DMA to place the frame.
-    DataReq,
-    /// Streaming the frame from the FIFO.
-    Data,
-    /// Asking the write DMA for the completion.
-    CplReq,
-    /// Writing the completion.
-    Cpl,
-    /// Draining a frame that will not be delivered.
-    Discard,
-}
 
 /// The receive engine.
 #[derive(LogicBlock)]
@@ -91,6 +82,8 @@ pub struct RxEngine {
     pub wr_cmd_addr: Signal<Out, Bits<64>>,
     /// Write DMA command beats.
     pub wr_cmd_beats: Signal<Out, Bits<16>>,
+    /// The write command is a completion (returned with its `wr_done`).
+    pub wr_cmd_cpl: Signal<Out, Bit>,
     /// Write DMA last-beat strobe.
     pub wr_cmd_strb: Signal<Out, Bits<8>>,
     /// Write DMA took the command.
@@ -101,8 +94,12 @@ pub struct RxEngine {
     pub wr_data_valid: Signal<Out, Bit>,
     /// Write data taken.
     pub wr_data_ready: Signal<In, Bit>,
-    /// Write command finished.
+    /// One of this engine's write commands finished (in command order).
     pub wr_done: Signal<In, Bit>,
+    /// With `wr_done`: it was a completion.
+    pub wr_done_cpl: Signal<In, Bit>,
+    /// With `wr_done`: a write response was an error.
+    pub wr_err: Signal<In, Bit>,
     /// Head of the data FIFO.
     pub fifo_dout: Signal<In, Bits<64>>,
     /// Data FIFO empty.
@@ -127,27 +124,39 @@ pub struct RxEngine {
     pub inc_drop_err: Signal<Out, Bit>,
     /// Not in Idle, or about to leave it (a frame, a descriptor batch to fetch, a bad descriptor).
     pub busy: Signal<Out, Bit>,
-    /// Taking a frame's beats from the shared data FIFO (another queue's engine must wait).
+    /// Frames taken whose beats are still in the shared data FIFO (another queue's engine must wait).
     pub streaming: Signal<Out, Bit>,
-    state: DFF<RxState>,
-    head_q: DFF<Bits<16>>,
-    cq_tail_q: DFF<Bits<16>>,
-    cnt: DFF<Bits<16>>,
-    b_addr: DFF<Bits<64>>,
     dq: Fifo<RxBuf, 3, 4>,
     pf: DescFetch,
     pf_addr: DFF<Bits<64>>,
     pf_err: DFF<Bit>,
+    sq: Fifo<RxStep, 3, 4>,
+    recs: Fifo<RxCplRec, 3, 4>,
+    derr: Fifo<Bit, 3, 4>,
+    head_q: DFF<Bits<16>>,
+    cq_tail_q: DFF<Bits<16>>,
+    rec_n: DFF<Bits<16>>,
+    cpl_iss: DFF<Bits<16>>,
+    s_cpl: DFF<Bits<16>>,
+    s_cnt: DFF<Bits<16>>,
+    credits: DFF<Bits<4>>,
+    frames_q: DFF<Bits<4>>,
     room: Signal<Local, Bits<16>>,
     cq_room: Signal<Local, Bit>,
     none_posted: Signal<Local, Bit>,
-    m: DFF<RxMeta>,
-    st: DFF<Bits<7>>,
-    with_frame: DFF<Bit>,
+    can_step: Signal<Local, Bit>,
+    bad_head: Signal<Local, Bit>,
     mask: Signal<Local, Bits<16>>,
     lap: Signal<Local, Bits<16>>,
     phase: Signal<Local, Bit>,
     rem: Signal<Local, Bits<8>>,
+    cpl_take: Signal<Local, Bit>,
+    data_take: Signal<Local, Bit>,
+    data_done: Signal<Local, Bit>,
+    frame_in: Signal<Local, Bit>,
+    frame_out: Signal<Local, Bit>,
+    s_last: Signal<Local, Bit>,
+    s_st: Signal<Local, Bits<7>>,
     k_ok: Constant<Bits<7>>,
     k_bad_align: Constant<Bits<7>>,
     k_bad_rsvd: Constant<Bits<7>>,
@@ -165,19 +174,24 @@ impl Default for RxEngine {
             rd_cmd_beats: Default::default(), rd_cmd_ready: Default::default(), rd_data: Default::default(),
             rd_valid: Default::default(), rd_ready: Default::default(), rd_last: Default::default(),
             rd_err: Default::default(), wr_cmd_valid: Default::default(), wr_cmd_addr: Default::default(),
-            wr_cmd_beats: Default::default(), wr_cmd_strb: Default::default(), wr_cmd_ready: Default::default(),
-            wr_data: Default::default(), wr_data_valid: Default::default(), wr_data_ready: Default::default(),
-            wr_done: Default::default(), fifo_dout: Default::default(), fifo_empty: Default::default(),
+            wr_cmd_beats: Default::default(), wr_cmd_cpl: Default::default(), wr_cmd_strb: Default::default(),
+            wr_cmd_ready: Default::default(), wr_data: Default::default(), wr_data_valid: Default::default(),
+            wr_data_ready: Default::default(), wr_done: Default::default(), wr_done_cpl: Default::default(),
+            wr_err: Default::default(), fifo_dout: Default::default(), fifo_empty: Default::default(),
             fifo_pop: Default::default(), meta_dout: Default::default(), meta_empty: Default::default(),
             meta_pop: Default::default(), ev_cpl: Default::default(), delivered: Default::default(),
             delivered_len: Default::default(), inc_drop_nobuf: Default::default(), inc_drop_err: Default::default(),
-            busy: Default::default(), streaming: Default::default(), state: Default::default(), head_q: Default::default(),
-            cq_tail_q: Default::default(), cnt: Default::default(), b_addr: Default::default(),
-            dq: Default::default(), pf: DescFetch::new(4), pf_addr: Default::default(),
-            pf_err: Default::default(), room: Default::default(),
-            cq_room: Default::default(), none_posted: Default::default(), m: Default::default(), st: Default::default(),
-            with_frame: Default::default(), mask: Default::default(), lap: Default::default(),
-            phase: Default::default(), rem: Default::default(),
+            busy: Default::default(), streaming: Default::default(),
+            dq: Default::default(), pf: DescFetch::new(4), pf_addr: Default::default(), pf_err: Default::default(),
+            sq: Default::default(), recs: Default::default(), derr: Default::default(),
+            head_q: Default::default(), cq_tail_q: Default::default(), rec_n: Default::default(),
+            cpl_iss: Default::default(), s_cpl: Default::default(), s_cnt: Default::default(),
+            credits: Default::default(), frames_q: Default::default(), room: Default::default(),
+            cq_room: Default::default(), none_posted: Default::default(), can_step: Default::default(),
+            bad_head: Default::default(), mask: Default::default(), lap: Default::default(),
+            phase: Default::default(), rem: Default::default(), cpl_take: Default::default(),
+            data_take: Default::default(), data_done: Default::default(), frame_in: Default::default(),
+            frame_out: Default::default(), s_last: Default::default(), s_st: Default::default(),
             k_ok: k7(status::OK),
             k_bad_align: k7(status::BAD_ALIGN),
             k_bad_rsvd: k7(status::BAD_RSVD),
@@ -189,16 +203,22 @@ impl Default for RxEngine {
 impl Logic for RxEngine {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, state, head_q, cq_tail_q, cnt, b_addr, m, st, with_frame, pf_addr, pf_err);
+        dff_setup!(
+            self, clock, pf_addr, pf_err, head_q, cq_tail_q, rec_n, cpl_iss, s_cpl, s_cnt, credits, frames_q
+        );
         self.dq.clock.next = self.clock.val();
         self.dq.reset.next = self.reset.val();
+        self.sq.clock.next = self.clock.val();
+        self.sq.reset.next = self.reset.val();
+        self.recs.clock.next = self.clock.val();
+        self.recs.reset.next = self.reset.val();
+        self.derr.clock.next = self.clock.val();
+        self.derr.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
-        self.lap.next = self.cq_tail_q.q.val() >> self.size_log2.val();
-        self.phase.next = !self.lap.val().get_bit(0);
-        self.rem.next = bit_cast::<8, 16>(self.m.q.val().len & 7);
-        self.cq_room.next = (self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val();
+        // A completion slot is free for the next record (records reserve slots in ring order).
+        self.cq_room.next = (self.rec_n.q.val() - self.cq_head.val()) <= self.mask.val();
 
         // Prefetcher: the read port is only ever its own here.
         self.pf.clock.next = self.clock.val();
@@ -243,140 +263,208 @@ impl Logic for RxEngine {
                 }
             }
         }
+        self.bad_head.next = !self.dq.empty.val() & (self.dq.dout.val().code != 0);
 
-        self.busy.next = (self.state.q.val() != RxState::Idle)
-            | !self.meta_empty.val()
-            | self.pf.busy.val()
-            | (!self.dq.empty.val() & (self.dq.dout.val().code != 0));
-
-        self.streaming.next = (self.state.q.val() == RxState::DataReq)
-            | (self.state.q.val() == RxState::Data)
-            | (self.state.q.val() == RxState::Discard);
+        // Decide: one step a cycle, while the streamer and the record queue have room.
+        self.can_step.next = (self.sq.free.val() != 0) & (self.recs.free.val() != 0);
+        self.rem.next = bit_cast::<8, 16>(self.meta_dout.val().len & 7);
         self.wr_cmd_valid.next = false;
-        self.wr_cmd_addr.next = self.b_addr.q.val();
-        self.wr_cmd_beats.next = self.m.q.val().nbeats;
+        self.wr_cmd_cpl.next = false;
+        self.wr_cmd_addr.next = self.dq.dout.val().addr;
+        self.wr_cmd_beats.next = self.meta_dout.val().nbeats;
         self.wr_cmd_strb.next = 0xff_u64.into();
         if self.rem.val() != 0 {
             self.wr_cmd_strb.next = (bits::<8>(1) << self.rem.val()) - 1;
         }
-        self.wr_data.next = self.fifo_dout.val();
-        self.wr_data_valid.next = false;
-        self.fifo_pop.next = false;
         self.meta_pop.next = false;
         self.dq.pop.next = false;
-        self.ev_cpl.next = false;
-        self.delivered.next = false;
-        self.delivered_len.next = self.m.q.val().len;
+        self.sq.push.next = false;
+        self.sq.din.next.kind = 1.into();
+        self.sq.din.next.nbeats = self.meta_dout.val().nbeats;
+        self.recs.push.next = false;
+        self.recs.din.next.len = self.meta_dout.val().len;
+        self.recs.din.next.flags = self.meta_dout.val().flags;
+        self.recs.din.next.cdata = self.meta_dout.val().cdata;
+        self.recs.din.next.hash = self.meta_dout.val().hash;
+        self.recs.din.next.htype = self.meta_dout.val().htype;
+        self.recs.din.next.st = self.k_ok.val();
+        self.recs.din.next.with_frame = true;
         self.inc_drop_nobuf.next = false;
         self.inc_drop_err.next = false;
-
-        match self.state.q.val() {
-            RxState::Idle => {
-                if !self.dq.empty.val() & (self.dq.dout.val().code != 0) {
-                    // A buffer the NIC cannot use completes at once with its error and no frame.
-                    if self.cq_room.val() {
-                        self.dq.pop.next = true;
-                        self.st.d.next = self.dq.dout.val().code;
-                        self.with_frame.d.next = false;
-                        self.m.d.next.len = 0.into();
-                        self.m.d.next.flags = 0.into();
-                        self.m.d.next.cdata = 0.into();
-                        self.m.d.next.hash = 0.into();
-                        self.m.d.next.htype = 0.into();
-                        self.state.d.next = RxState::CplReq;
-                    }
-                } else if !self.meta_empty.val() {
-                    if self.meta_dout.val().drop {
-                        self.meta_pop.next = true;
-                        self.m.d.next = self.meta_dout.val();
-                        self.cnt.d.next = 0.into();
-                        self.state.d.next = RxState::Discard;
-                    } else if !self.dq.empty.val() {
-                        if bit_cast::<32, 16>(self.meta_dout.val().len) > self.dq.dout.val().len {
-                            self.meta_pop.next = true;
-                            self.m.d.next = self.meta_dout.val();
-                            self.cnt.d.next = 0.into();
-                            self.inc_drop_err.next = true;
-                            self.state.d.next = RxState::Discard;
-                        } else if self.cq_room.val() {
-                            self.meta_pop.next = true;
-                            self.m.d.next = self.meta_dout.val();
-                            self.dq.pop.next = true;
-                            self.b_addr.d.next = self.dq.dout.val().addr;
-                            self.state.d.next = RxState::DataReq;
-                        }
-                    } else if !self.enable.val() | self.none_posted.val() {
-                        // No buffer posted and none on its way: drop rather than stall the wire.
-                        self.meta_pop.next = true;
-                        self.m.d.next = self.meta_dout.val();
-                        self.cnt.d.next = 0.into();
-                        self.inc_drop_nobuf.next = true;
-                        self.state.d.next = RxState::Discard;
-                    }
-                }
-            }
-            RxState::DataReq => {
+        self.cpl_take.next = false;
+        self.data_take.next = false;
+        self.frame_in.next = false;
+        if self.can_step.val() {
+            if self.credits.q.val() != 0 {
+                // The oldest record whose data is in memory: write its completion.
                 self.wr_cmd_valid.next = true;
-                if self.wr_cmd_ready.val() {
-                    self.state.d.next = RxState::Data;
-                }
-            }
-            RxState::Data => {
-                self.wr_data_valid.next = !self.fifo_empty.val();
-                self.fifo_pop.next = !self.fifo_empty.val() & self.wr_data_ready.val();
-                if self.wr_done.val() {
-                    self.st.d.next = self.k_ok.val();
-                    self.with_frame.d.next = true;
-                    self.state.d.next = RxState::CplReq;
-                }
-            }
-            RxState::CplReq => {
-                self.wr_cmd_valid.next = true;
+                self.wr_cmd_cpl.next = true;
                 self.wr_cmd_addr.next =
-                    self.cq_base.val() + (bit_cast::<64, 16>(self.cq_tail_q.q.val() & self.mask.val()) << 4);
+                    self.cq_base.val() + (bit_cast::<64, 16>(self.cpl_iss.q.val() & self.mask.val()) << 4);
                 self.wr_cmd_beats.next = 2.into();
                 self.wr_cmd_strb.next = 0xff_u64.into();
                 if self.wr_cmd_ready.val() {
-                    self.cnt.d.next = 0.into();
-                    self.state.d.next = RxState::Cpl;
+                    self.cpl_take.next = true;
+                    self.sq.push.next = true;
+                    self.sq.din.next.kind = 2.into();
+                    self.sq.din.next.nbeats = 2.into();
                 }
-            }
-            RxState::Cpl => {
-                // Beat 0: len, index, csum_flags; beat 1: flowid, csum_data, rsstype, status|phase.
-                self.wr_data.next = bit_cast::<64, 16>(self.m.q.val().len)
-                    | (bit_cast::<64, 16>(self.head_q.q.val()) << 16)
-                    | (bit_cast::<64, 32>(self.m.q.val().flags) << 32);
-                if self.cnt.q.val() == 1 {
-                    self.wr_data.next = bit_cast::<64, 32>(self.m.q.val().hash)
-                        | (bit_cast::<64, 16>(self.m.q.val().cdata) << 32)
-                        | (bit_cast::<64, 8>(self.m.q.val().htype) << 48)
-                        | ((bit_cast::<64, 7>(self.st.q.val()) | (bit_cast::<64, 1>(self.phase.val().into()) << 7)) << 56);
+            } else if self.bad_head.val() {
+                // A buffer the NIC cannot use completes with its error and no frame, in ring
+                // order: once every record before it has completed.
+                if self.cq_room.val() & (self.rec_n.q.val() == self.cq_tail_q.q.val()) {
+                    self.dq.pop.next = true;
+                    self.recs.push.next = true;
+                    self.recs.din.next.len = 0.into();
+                    self.recs.din.next.flags = 0.into();
+                    self.recs.din.next.cdata = 0.into();
+                    self.recs.din.next.hash = 0.into();
+                    self.recs.din.next.htype = 0.into();
+                    self.recs.din.next.st = self.dq.dout.val().code;
+                    self.recs.din.next.with_frame = false;
                 }
-                self.wr_data_valid.next = true;
-                if self.wr_data_ready.val() {
-                    self.cnt.d.next = self.cnt.q.val() + 1;
-                }
-                if self.wr_done.val() {
-                    self.head_q.d.next = self.head_q.q.val() + 1;
-                    self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
-                    self.ev_cpl.next = true;
-                    self.delivered.next = self.with_frame.q.val();
-                    self.state.d.next = RxState::Idle;
-                }
-            }
-            RxState::Discard => {
-                if self.cnt.q.val() == self.m.q.val().nbeats {
-                    self.state.d.next = RxState::Idle;
-                } else if !self.fifo_empty.val() {
-                    self.fifo_pop.next = true;
-                    self.cnt.d.next = self.cnt.q.val() + 1;
+            } else if !self.meta_empty.val() {
+                if self.meta_dout.val().drop | (self.meta_dout.val().nbeats == 0) {
+                    self.meta_pop.next = true;
+                    self.sq.push.next = true;
+                    self.frame_in.next = true;
+                } else if !self.dq.empty.val() {
+                    if bit_cast::<32, 16>(self.meta_dout.val().len) > self.dq.dout.val().len {
+                        self.meta_pop.next = true;
+                        self.sq.push.next = true;
+                        self.frame_in.next = true;
+                        self.inc_drop_err.next = true;
+                    } else if self.cq_room.val() {
+                        self.wr_cmd_valid.next = true;
+                        if self.wr_cmd_ready.val() {
+                            self.meta_pop.next = true;
+                            self.dq.pop.next = true;
+                            self.sq.push.next = true;
+                            self.sq.din.next.kind = 0.into();
+                            self.recs.push.next = true;
+                            self.frame_in.next = true;
+                        }
+                    }
+                } else if !self.enable.val() | self.none_posted.val() {
+                    // No buffer posted and none on its way: drop rather than stall the wire.
+                    self.meta_pop.next = true;
+                    self.sq.push.next = true;
+                    self.frame_in.next = true;
+                    self.inc_drop_nobuf.next = true;
                 }
             }
         }
+
+        // Stream: the oldest step. A frame's beats go to the write DMA (which asks for them only
+        // while this engine's command is the one streaming) or are dropped; a completion's two
+        // beats are built from its record.
+        self.lap.next = self.s_cpl.q.val() >> self.size_log2.val();
+        self.phase.next = !self.lap.val().get_bit(0);
+        self.s_st.next = self.recs.dout.val().st;
+        if self.recs.dout.val().with_frame & self.derr.dout.val() {
+            self.s_st.next = self.k_dma_error.val();
+        }
+        self.wr_data.next = self.fifo_dout.val();
+        self.wr_data_valid.next = false;
+        self.fifo_pop.next = false;
+        self.sq.pop.next = false;
+        self.recs.pop.next = false;
+        self.derr.pop.next = false;
+        self.delivered.next = false;
+        self.delivered_len.next = self.recs.dout.val().len;
+        self.s_last.next = false;
+        self.frame_out.next = false;
+        if !self.sq.empty.val() {
+            if self.sq.dout.val().kind == 2 {
+                // Beat 0: len, index, csum_flags; beat 1: flowid, csum_data, rsstype, status|phase.
+                self.wr_data.next = bit_cast::<64, 16>(self.recs.dout.val().len)
+                    | (bit_cast::<64, 16>(self.s_cpl.q.val()) << 16)
+                    | (bit_cast::<64, 32>(self.recs.dout.val().flags) << 32);
+                if self.s_cnt.q.val() == 1 {
+                    self.wr_data.next = bit_cast::<64, 32>(self.recs.dout.val().hash)
+                        | (bit_cast::<64, 16>(self.recs.dout.val().cdata) << 32)
+                        | (bit_cast::<64, 8>(self.recs.dout.val().htype) << 48)
+                        | ((bit_cast::<64, 7>(self.s_st.val()) | (bit_cast::<64, 1>(self.phase.val().into()) << 7)) << 56);
+                }
+                self.wr_data_valid.next = true;
+                if self.wr_data_ready.val() {
+                    self.s_cnt.d.next = self.s_cnt.q.val() + 1;
+                    if self.s_cnt.q.val() == 1 {
+                        self.s_last.next = true;
+                        self.recs.pop.next = true;
+                        self.derr.pop.next = self.recs.dout.val().with_frame;
+                        self.delivered.next = self.recs.dout.val().with_frame;
+                        self.s_cpl.d.next = self.s_cpl.q.val() + 1;
+                    }
+                }
+            } else {
+                self.wr_data_valid.next = (self.sq.dout.val().kind == 0) & !self.fifo_empty.val();
+                self.fifo_pop.next = !self.fifo_empty.val() & (self.wr_data_ready.val() | (self.sq.dout.val().kind == 1));
+                if self.fifo_pop.val() {
+                    self.s_cnt.d.next = self.s_cnt.q.val() + 1;
+                    if (self.s_cnt.q.val() + 1) == self.sq.dout.val().nbeats {
+                        self.s_last.next = true;
+                        self.frame_out.next = true;
+                    }
+                }
+                if self.sq.dout.val().nbeats == 0 {
+                    self.s_last.next = true;
+                    self.frame_out.next = true;
+                }
+            }
+        }
+        if self.s_last.val() {
+            self.sq.pop.next = true;
+            self.s_cnt.d.next = 0.into();
+        }
+        self.streaming.next = self.frames_q.q.val() != 0;
+        if self.frame_in.val() & !self.frame_out.val() {
+            self.frames_q.d.next = self.frames_q.q.val() + 1;
+        }
+        if !self.frame_in.val() & self.frame_out.val() {
+            self.frames_q.d.next = self.frames_q.q.val() - 1;
+        }
+
+        // Retire: a frame's data in memory gives its record a credit; a completion in memory
+        // moves the tail the driver reads and raises the interrupt.
+        self.data_done.next = self.wr_done.val() & !self.wr_done_cpl.val();
+        self.derr.push.next = self.data_done.val();
+        self.derr.din.next = self.wr_err.val();
+        self.ev_cpl.next = false;
+        if self.wr_done.val() & self.wr_done_cpl.val() {
+            self.head_q.d.next = self.head_q.q.val() + 1;
+            self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
+            self.ev_cpl.next = true;
+        }
+        if self.recs.push.val() {
+            self.rec_n.d.next = self.rec_n.q.val() + 1;
+        }
+        if self.cpl_take.val() {
+            self.cpl_iss.d.next = self.cpl_iss.q.val() + 1;
+        }
+        // A bad descriptor's record needs no data: it is credited as it is made.
+        self.data_take.next = self.data_done.val() | (self.recs.push.val() & !self.recs.din.val().with_frame);
+        if self.data_take.val() & !self.cpl_take.val() {
+            self.credits.d.next = self.credits.q.val() + 1;
+        }
+        if !self.data_take.val() & self.cpl_take.val() {
+            self.credits.d.next = self.credits.q.val() - 1;
+        }
+
+        self.busy.next = (self.rec_n.q.val() != self.cq_tail_q.q.val())
+            | (self.sq.free.val() != 8_u64)
+            | !self.meta_empty.val()
+            | self.pf.busy.val()
+            | self.bad_head.val();
         if self.reset.val() {
-            self.state.d.next = RxState::Idle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
+            self.rec_n.d.next = 0.into();
+            self.cpl_iss.d.next = 0.into();
+            self.s_cpl.d.next = 0.into();
+            self.s_cnt.d.next = 0.into();
+            self.credits.d.next = 0.into();
+            self.frames_q.d.next = 0.into();
         }
     }
 }

@@ -273,6 +273,10 @@ pub struct DmaCounters {
     pub write_beats: u64,
     /// Bytes written (strobed lanes).
     pub write_bytes: u64,
+    /// Cycle of the first W handshake (0 before any), for rates measured at the DMA port.
+    pub first_write_cycle: u64,
+    /// Cycle of the latest W handshake.
+    pub last_write_cycle: u64,
     /// Bursts answered SLVERR because memory was not mapped there.
     pub faults: u64,
     /// IOVA of the last fault.
@@ -509,6 +513,10 @@ impl AxiDmaSlave {
     }
 
     fn write_beat(&mut self, now: u64, m: &AxiMasterSignals) {
+        if self.counters.write_beats == 0 {
+            self.counters.first_write_cycle = now;
+        }
+        self.counters.last_write_cycle = now;
         self.counters.write_beats += 1;
         let Some(b) = self.writes.front() else { return };
         let (addr, len, next) = (b.addr, b.len, b.next);
