@@ -179,7 +179,9 @@ pub struct NicCore {
     txo: TxOut,
     rxc: RxCsum,
     rxf: Fifo<Bits<64>, 12, 13>,
-    rxm: Fifo<RxMeta, 4, 5>,
+    // Records of received frames: 64, so a few hundred cycles without a buffer (the first batch
+    // of descriptors still on its way at a PCIe-like latency) cost no minimum-size frame.
+    rxm: Fifo<RxMeta, 6, 7>,
     disp: RxDispatch,
     rx0: RxEngine,
     rx1: RxEngine,

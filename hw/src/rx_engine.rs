@@ -25,15 +25,24 @@
 //! reset empties every queue and counter.
 
 use crate::desc_fetch::DescFetch;
-pub use crate::desc_fetch::{PfState, DESC_BATCH};
+pub use crate::desc_fetch::PfState;
 use crate::fifo::Fifo;
 use crate::rx_csum::RxMeta;
 use nic_abi::status;
 pub use crate::records::{RxBuf, RxCplRec, RxStep};
 use rust_hdl::prelude::*;
 
-/// Receive buffer descriptors the prefetcher holds, at most.
-pub const DESC_QUEUE: u64 = 8;
+/// Receive descriptors one read fetches, at most (32 beats: one burst).
+pub const DESC_BATCH: u64 = 16;
+
+/// Reads of receive descriptors in flight at once, at most. With a PCIe-like read latency of
+/// about 150 cycles, minimum-size frames (one per 11 cycles) need about 15 buffers on their
+/// way at any time; two batches of 16 cover it with room for a batch's own 32 beats.
+pub const DESC_READS: u64 = 2;
+
+/// Receive buffer descriptors the prefetcher holds, at most (`Fifo<RxBuf, 5, 6>`): the batches
+/// in flight must fit when they land.
+pub const DESC_QUEUE: u64 = DESC_BATCH * DESC_READS;
 
 /// The receive engine.
 #[derive(LogicBlock)]
@@ -126,7 +135,7 @@ pub struct RxEngine {
     pub busy: Signal<Out, Bit>,
     /// Frames taken whose beats are still in the shared data FIFO (another queue's engine must wait).
     pub streaming: Signal<Out, Bit>,
-    dq: Fifo<RxBuf, 3, 4>,
+    dq: Fifo<RxBuf, 5, 6>,
     pf: DescFetch,
     pf_addr: DFF<Bits<64>>,
     pf_err: DFF<Bit>,
@@ -182,7 +191,7 @@ impl Default for RxEngine {
             meta_pop: Default::default(), ev_cpl: Default::default(), delivered: Default::default(),
             delivered_len: Default::default(), inc_drop_nobuf: Default::default(), inc_drop_err: Default::default(),
             busy: Default::default(), streaming: Default::default(),
-            dq: Default::default(), pf: DescFetch::new(4), pf_addr: Default::default(), pf_err: Default::default(),
+            dq: Default::default(), pf: DescFetch::new(4, DESC_BATCH, DESC_READS), pf_addr: Default::default(), pf_err: Default::default(),
             sq: Default::default(), recs: Default::default(), derr: Default::default(),
             head_q: Default::default(), cq_tail_q: Default::default(), rec_n: Default::default(),
             cpl_iss: Default::default(), s_cpl: Default::default(), s_cnt: Default::default(),
@@ -228,7 +237,7 @@ impl Logic for RxEngine {
         self.pf.base.next = self.base.val();
         self.pf.size_log2.next = self.size_log2.val();
         self.pf.tail.next = self.tail.val();
-        self.room.next = bit_cast::<16, 4>(self.dq.free.val());
+        self.room.next = bit_cast::<16, 6>(self.dq.free.val());
         self.pf.room.next = self.room.val();
         self.pf.rd_cmd_ready.next = self.rd_cmd_ready.val();
         self.pf.rd_valid.next = self.rd_valid.val();
@@ -240,7 +249,7 @@ impl Logic for RxEngine {
         // No buffer anywhere: none posted, none being fetched, none queued. The queue's free count
         // is immediate; its `empty` flag lags a push by two cycles and would drop a frame whose
         // buffer just arrived.
-        self.none_posted.next = self.pf.drained.val() & (self.room.val() == 8_u64);
+        self.none_posted.next = self.pf.drained.val() & (self.room.val() == 32_u64);
         // Records: beat 0 the address, beat 1 length and reserved word (nic_abi::desc::rx).
         self.dq.push.next = false;
         self.dq.din.next.addr = self.pf_addr.q.val();
@@ -477,8 +486,7 @@ mod tests {
     #[test]
     fn queue_constants_match_the_rtl() {
         // update() writes these as literals (rust-hdl cannot read a Rust constant there).
-        assert_eq!(DESC_BATCH, 4);
-        assert_eq!(DESC_QUEUE, 1 << 3, "the descriptor FIFO is Fifo<RxBuf, 3, 4>");
+        assert_eq!(DESC_QUEUE, 1 << 5, "the descriptor FIFO is Fifo<RxBuf, 5, 6>, and none_posted's literal is its size");
     }
 
     #[test]

@@ -336,7 +336,7 @@ impl Default for TxEngine {
             retired_ok: Default::default(),
             cst: Default::default(),
             ccnt: Default::default(),
-            pf: DescFetch::new(5),
+            pf: DescFetch::new(5, DESC_BATCH, 1),
             pf_addr: Default::default(),
             pf_w1: Default::default(),
             pf_w2: Default::default(),

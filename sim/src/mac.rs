@@ -108,6 +108,10 @@ pub struct MacCounters {
     pub rx_errored: u64,
     /// Cycles the RX source had a beat but the NIC's `tready` was low.
     pub rx_stall_cycles: u64,
+    /// Cycle the first frame's first beat was taken (0 before any), for rates at the MAC port.
+    pub rx_first_cycle: u64,
+    /// Cycle the latest frame's last beat was taken.
+    pub rx_last_cycle: u64,
 }
 
 /// Receives the NIC's `m_axis_tx_*` stream and assembles frames.
@@ -254,7 +258,7 @@ impl RxSource {
 
     /// Completes the handshake with the NIC's `tready`; a fully delivered
     /// frame's buffer goes back to `pool`.
-    pub fn update(&mut self, tready: bool, pool: &mut FramePool) {
+    pub fn update(&mut self, now: u64, tready: bool, pool: &mut FramePool) {
         if !self.beat.tvalid {
             return;
         }
@@ -262,12 +266,16 @@ impl RxSource {
             self.counters.rx_stall_cycles += 1;
             return;
         }
+        if self.counters.rx_frames == 0 && self.off == 0 {
+            self.counters.rx_first_cycle = now;
+        }
         self.off += 8;
         let last = self.beat.tlast;
         self.beat = AxisBeat::default();
         if last {
             self.off = 0;
             self.gap = self.ifg;
+            self.counters.rx_last_cycle = now;
             if let Some(f) = self.queue.pop_front() {
                 self.counters.rx_frames += 1;
                 self.counters.rx_bytes += f.data.len() as u64;
@@ -311,7 +319,7 @@ mod tests {
             if let Some(f) = sink.update(now, &beat, &mut pool) {
                 out.push(f);
             }
-            src.update(ready, &mut pool);
+            src.update(now, ready, &mut pool);
             if src.pending() == 0 && !sink.mid_frame() {
                 break;
             }
@@ -367,12 +375,13 @@ mod tests {
         src.push(frame(11, 0, true), &mut pool);
         let b0 = src.drive();
         assert_eq!((b0.tkeep, b0.tlast, b0.tuser), (0xff, false, false));
-        src.update(false, &mut pool);
+        src.update(5, false, &mut pool);
         assert_eq!(src.drive(), b0, "held while tready is low");
-        src.update(true, &mut pool);
+        src.update(6, true, &mut pool);
         let b1 = src.drive();
         assert_eq!((b1.tkeep, b1.tlast, b1.tuser), (0x07, true, true));
         assert_eq!(src.counters().rx_stall_cycles, 1);
+        assert_eq!(src.counters().rx_first_cycle, 6, "the first beat taken, not the first offered");
     }
 
     #[test]

@@ -771,7 +771,7 @@ impl World {
             if let Some(f) = n.tx.update(now, &bind::tx(o), &mut self.pool) {
                 self.tx_done.push((i, f));
             }
-            n.rx.update(bind::rx_tready(o), &mut self.pool);
+            n.rx.update(now, bind::rx_tready(o), &mut self.pool);
             let irq = bind::irq(o);
             if irq != n.irq {
                 let rising = irq & !n.irq != 0;
@@ -859,6 +859,8 @@ impl World {
                             rx_bytes: rx.rx_bytes,
                             rx_errored: rx.rx_errored,
                             rx_stall_cycles: rx.rx_stall_cycles,
+                            rx_first_cycle: rx.rx_first_cycle,
+                            rx_last_cycle: rx.rx_last_cycle,
                             ..tx
                         },
                         irq: n.irq,

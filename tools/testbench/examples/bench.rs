@@ -68,7 +68,7 @@ fn tx_bytes_per_cycle(size: usize, n: usize, read_latency: u32) -> (f64, u64) {
     (rate(&wire), sim.stats().unwrap().cycles)
 }
 
-fn rx_bytes_per_cycle(size: usize, n: usize, read_latency: u32) -> (f64, u64, u64) {
+fn rx_bytes_per_cycle(size: usize, n: usize, read_latency: u32) -> (f64, String, u64) {
     let sim = bench_sim(read_latency);
     // A buffer posted for every frame before the first arrives: the figure is the RTL's, not how
     // fast this host thread (real time) refills a ring behind a simulator (simulated time).
@@ -98,12 +98,15 @@ fn rx_bytes_per_cycle(size: usize, n: usize, read_latency: u32) -> (f64, u64, u6
     }
     let delivered = nic.read32(stats::RX_FRAMES).unwrap() as u64;
     let _ = got;
-    // At the DMA port, from the first frame's first write to the last frame's completion: the
-    // span of n - 1 frame times plus one frame's own write, like TX's first-to-last frame end.
+    // From the MAC handing the first frame's first beat to the NIC to the last DMA write (the
+    // last frame's completion): every frame's bytes over the span the NIC needed for them.
     let st = sim.stats().unwrap();
-    let (dma, stall) = (&st.nics[0].dma, st.nics[0].mac.rx_stall_cycles);
-    let span = dma.last_write_cycle - dma.first_write_cycle;
-    (((delivered as usize).saturating_sub(1) * size) as f64 / span as f64, n as u64 - delivered, stall)
+    let (dma, mac) = (&st.nics[0].dma, &st.nics[0].mac);
+    let span = dma.last_write_cycle - mac.rx_first_cycle;
+    let nobuf = nic.read32(stats::RX_DROP_NOBUF).unwrap();
+    let err = nic.read32(stats::RX_DROP_ERR).unwrap();
+    let dropped = format!("{} of {n} (no buffer {nobuf}, no room {err})", n as u64 - delivered);
+    ((delivered as usize * size) as f64 / span as f64, dropped, mac.rx_stall_cycles)
 }
 
 fn bare_model_speed(cycles: u64) -> f64 {
@@ -132,7 +135,7 @@ fn throughput() {
             sim_cycles += c1;
             let lim = wire_limit(size);
             println!(
-                "| {size} | {tx:.2} | {rx:.2} | {lim:.2} | {:.1} | {:.1} | {dropped} of {n} | {stall} |",
+                "| {size} | {tx:.2} | {rx:.2} | {lim:.2} | {:.1} | {:.1} | {dropped} | {stall} |",
                 100.0 * tx / lim,
                 100.0 * rx / lim
             );
