@@ -229,4 +229,97 @@ mod tests {
         b.connect_all();
         lint("desc_fetch", &generate_verilog(&b));
     }
+
+    /// Against a ring in memory and an in-order read port with random latency and back-pressure:
+    /// every posted descriptor is delivered exactly once and in ring order (its beats tagged with
+    /// their index in the batch), no read crosses the ring's end or exceeds the batch, at most
+    /// `max_out` reads are in flight, and what is in flight always fits the engine's queue.
+    #[test]
+    fn every_posted_descriptor_arrives_once_in_order_within_batch_room_and_reads_in_flight() {
+        use rand::{Rng, SeedableRng};
+        use std::collections::VecDeque;
+        for (seed, batch, max_out) in [(1u64, 4u64, 1u64), (2, 16, 2), (3, 16, 3), (4, 5, 2)] {
+            eprintln!("desc_fetch: seed {seed}, batch {batch}, max_out {max_out}");
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let mut b = DescFetch::new(4, batch, max_out); // 16-byte descriptors: 2 beats each
+            b.connect_all();
+            let (size_log2, base) = (5u64, 0x4000u64);
+            let mut tail = 0u64;
+            let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new(); // (ready at, first beat address, beats)
+            let mut beat_no = 0u64;
+            let mut queue: VecDeque<u64> = VecDeque::new(); // descriptors landed, not yet used by the engine
+            let mut expected = 0u64; // index of the next descriptor to land
+            let mut half = None;
+            let mut in_flight_beats = 0u64;
+            let room_cap = 2 * batch * max_out;
+            for cycle in 0..6000u64 {
+                // Post more now and then (never more than the ring holds beyond what is consumed).
+                if rng.gen_bool(0.05) {
+                    let can = (1 << size_log2) - (tail - (expected - queue.len() as u64));
+                    tail += rng.gen_range(0..=can.min(9));
+                }
+                // The engine uses its queue now and then.
+                if !queue.is_empty() && rng.gen_bool(0.3) {
+                    queue.pop_front();
+                }
+                let front_ready = reads.front().is_some_and(|r| cycle >= r.0);
+                let rvalid = front_ready && rng.gen_bool(0.8);
+                let (addr, nbeats) = reads.front().map(|r| (r.1, r.2)).unwrap_or((0, 1));
+                b.reset.next = cycle < 2;
+                b.enable.next = true;
+                b.may_start.next = rng.gen_bool(0.7);
+                b.base.next = base.to_bits();
+                b.size_log2.next = size_log2.to_bits();
+                b.tail.next = (tail as u16 as u64).to_bits();
+                b.room.next = (room_cap - queue.len() as u64).to_bits();
+                b.rd_cmd_ready.next = rng.gen_bool(0.6);
+                b.rd_valid.next = rvalid;
+                b.rd_last.next = beat_no + 1 == nbeats;
+                crate::testing::clock_cycle(&mut b, |b, c| b.clock.next = Clock { clk: c }, |b| {
+                    if cycle < 2 {
+                        return;
+                    }
+                    if b.rd_cmd_valid.val() && b.rd_cmd_ready.val() {
+                        let a = b.rd_cmd_addr.val().to_u64();
+                        let n = b.rd_cmd_beats.val().index() as u64;
+                        assert!(n >= 2 && n % 2 == 0 && n / 2 <= batch, "seed {seed}: read of {n} beats");
+                        let first = (a - base) / 16;
+                        assert!(first + n / 2 <= 1 << size_log2, "seed {seed}: read past the ring's end");
+                        assert!(reads.len() < max_out as usize, "seed {seed}: more than {max_out} reads in flight");
+                        reads.push_back((cycle + rng.gen_range(1..40), a, n));
+                        in_flight_beats += n;
+                        // Landed descriptors plus those still on their way must fit the queue.
+                        assert!(
+                            queue.len() as u64 + (in_flight_beats - beat_no) / 2 <= room_cap,
+                            "seed {seed}: fetched more than the queue has room for"
+                        );
+                    }
+                    if rvalid {
+                        assert!(b.rd_ready.val(), "seed {seed}: a batch's beat refused");
+                        assert!(b.beat.val());
+                        assert_eq!(b.beat_idx.val().index() as u64, beat_no, "seed {seed}: beat index");
+                        let a = addr + 8 * beat_no;
+                        let idx = (a - base) / 16;
+                        if beat_no % 2 == 0 {
+                            half = Some(idx);
+                        } else {
+                            assert_eq!(half.take(), Some(idx));
+                            assert_eq!(idx, expected % (1 << size_log2), "seed {seed}: descriptors out of ring order");
+                            expected += 1;
+                            queue.push_back(idx);
+                        }
+                        beat_no += 1;
+                        if beat_no == nbeats {
+                            reads.pop_front();
+                            in_flight_beats -= nbeats;
+                            beat_no = 0;
+                        }
+                    } else {
+                        assert!(!b.beat.val());
+                    }
+                });
+            }
+            assert!(expected + 40 >= tail && expected > 200, "seed {seed}: {expected} of {tail} posted fetched");
+        }
+    }
 }
