@@ -552,8 +552,8 @@ impl Logic for RxCsum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{clock_cycle, frames, lint, ones_sum, toeplitz};
-    use nic_abi::rss::{enable, hashtype, HASHTYPES_SUPPORTED, KEY_DEFAULT};
+    use crate::testing::{clock_cycle, frames, lint, ones_sum, rss_expect};
+    use nic_abi::rss::{HASHTYPES_SUPPORTED, KEY_DEFAULT};
     use nic_abi::MAX_FRAME;
     use rand::{Rng, SeedableRng};
     use std::collections::VecDeque;
@@ -620,37 +620,7 @@ mod tests {
                 }
             }
         }
-        // RSS: addresses in the frame, ports in the frame and in its first 64 bytes.
-        let a4 = d.v4 && d.ihl >= 5 && l3 + 20 <= len;
-        let a6 = d.v6 && l3 + 40 <= len;
-        let ports = d.l4.filter(|&(_, o)| o + 4 <= len && o + 4 <= 64);
-        let (t4, t2, addrs) = if a4 {
-            let t4 = match ports {
-                Some((6, _)) => (enable::RSS_TCP_IPV4, hashtype::RSS_TCP_IPV4),
-                Some(_) => (enable::RSS_UDP_IPV4, hashtype::RSS_UDP_IPV4),
-                None => (0, 0),
-            };
-            (t4, (enable::RSS_IPV4, hashtype::RSS_IPV4), Some(&f[l3 + 12..l3 + 20]))
-        } else if a6 {
-            let t4 = match ports {
-                Some((6, _)) => (enable::RSS_TCP_IPV6, hashtype::RSS_TCP_IPV6),
-                Some(_) => (enable::RSS_UDP_IPV6, hashtype::RSS_UDP_IPV6),
-                None => (0, 0),
-            };
-            (t4, (enable::RSS_IPV6, hashtype::RSS_IPV6), Some(&f[l3 + 8..l3 + 40]))
-        } else {
-            ((0, 0), (0, 0), None)
-        };
-        if let Some(a) = addrs {
-            if t4.0 & types != 0 {
-                let o = ports.unwrap().1;
-                e.hash = toeplitz(key, &[a, &f[o..o + 4]].concat());
-                e.htype = t4.1;
-            } else if t2.0 & types != 0 {
-                e.hash = toeplitz(key, a);
-                e.htype = t2.1;
-            }
-        }
+        (e.hash, e.htype) = rss_expect(f, d, types, key);
         e
     }
 
@@ -697,7 +667,7 @@ mod tests {
             let mut words: VecDeque<u64> = VecDeque::new();
             let mut want = [0usize; 4]; // l3 bad, l4 bad, l4 calc, dropped
             let mut got = [0usize; 4];
-            let mut cycle = |b: &mut RxCsum, pending: &mut VecDeque<(Expect, Vec<u64>)>, words: &mut VecDeque<u64>, got: &mut [usize; 4]| {
+            let cycle = |b: &mut RxCsum, pending: &mut VecDeque<(Expect, Vec<u64>)>, words: &mut VecDeque<u64>, got: &mut [usize; 4]| {
                 clock_cycle(b, clk, |b| {
                     if b.fifo_push.val() {
                         words.push_back(b.fifo_din.val().to_u64());

@@ -84,6 +84,53 @@ pub fn toeplitz(key: &[u8; 40], input: &[u8]) -> u32 {
     hash
 }
 
+/// The Toeplitz verification vectors published with the algorithm (offloads.md §6), for the
+/// default key: (source, destination, source port, destination port, hash of the addresses,
+/// hash with the ports). Addresses of 4 or 16 bytes.
+pub const RSS_VECTORS: [(&str, &str, u16, u16, u32, u32); 4] = [
+    ("66.9.149.187", "161.142.100.80", 2794, 1766, 0x323e8fc2, 0x51ccc178),
+    ("199.92.111.2", "65.69.140.83", 14230, 4739, 0xd718262a, 0xc626b0ea),
+    ("24.19.198.95", "12.22.207.184", 12898, 38024, 0xd2d0a5de, 0x5c2b394a),
+    ("3ffe:2501:200:1fff::7", "3ffe:2501:200:3::1", 2794, 1766, 0x2cc18cd5, 0x40207d3d),
+];
+
+/// The RSS hash and `M_HASHTYPE_*` the ABI (docs/ABI.md "RSS") requires for frame `f` built as
+/// `d` describes, with hash types `types` enabled and key `key`: the addresses must lie in the
+/// frame, the ports in the frame and in its first 64 bytes (TCP/UDP, not a fragment); the
+/// 4-tuple type when enabled, else the family's 2-tuple type when enabled, else no hash.
+pub fn rss_expect(f: &[u8], d: &frames::Desc, types: u32, key: &[u8; 40]) -> (u32, u8) {
+    use nic_abi::rss::{enable, hashtype};
+    let (len, l3) = (f.len(), d.l3start);
+    let a4 = d.v4 && d.ihl >= 5 && l3 + 20 <= len;
+    let a6 = d.v6 && l3 + 40 <= len;
+    let ports = d.l4.filter(|&(_, o)| o + 4 <= len && o + 4 <= 64);
+    let (t4, t2, addrs) = if a4 {
+        let t4 = match ports {
+            Some((6, _)) => (enable::RSS_TCP_IPV4, hashtype::RSS_TCP_IPV4),
+            Some(_) => (enable::RSS_UDP_IPV4, hashtype::RSS_UDP_IPV4),
+            None => (0, 0),
+        };
+        (t4, (enable::RSS_IPV4, hashtype::RSS_IPV4), &f[l3 + 12..l3 + 20])
+    } else if a6 {
+        let t4 = match ports {
+            Some((6, _)) => (enable::RSS_TCP_IPV6, hashtype::RSS_TCP_IPV6),
+            Some(_) => (enable::RSS_UDP_IPV6, hashtype::RSS_UDP_IPV6),
+            None => (0, 0),
+        };
+        (t4, (enable::RSS_IPV6, hashtype::RSS_IPV6), &f[l3 + 8..l3 + 40])
+    } else {
+        return (0, 0);
+    };
+    if t4.0 & types != 0 {
+        let o = ports.unwrap().1;
+        (toeplitz(key, &[addrs, &f[o..o + 4]].concat()), t4.1)
+    } else if t2.0 & types != 0 {
+        (toeplitz(key, addrs), t2.1)
+    } else {
+        (0, 0)
+    }
+}
+
 /// Random receive frames built with etherparse, each with the description of what was built.
 pub mod frames {
     use etherparse::{IpAuthHeader, IpFragOffset, IpNumber, Ipv4Header, Ipv4Options, Ipv6FragmentHeader, Ipv6Header, Ipv6RawExtHeader, SlicedPacket, TcpHeader, UdpHeader};
