@@ -313,9 +313,11 @@ impl Logic for TxSeg {
         if !self.room.q.val() {
             self.take.next = 0.into();
         }
+        // (Shift amounts at most 64 bits wide: rust-hdl's simulator cannot shift by a wider
+        // vector; the Verilog is the same.)
         self.masked.next = bit_cast::<128, 64>(self.src.val() >> (bit_cast::<64, 4>(self.s.val()) << 3))
-            & ((bits::<128>(1) << (bit_cast::<128, 4>(self.take.val()) << 3)) - 1);
-        self.comb.next = bit_cast::<128, 64>(self.acc.q.val()) | (self.masked.val() << (bit_cast::<128, 4>(self.n.q.val()) << 3));
+            & ((bits::<128>(1) << (bit_cast::<64, 4>(self.take.val()) << 3)) - 1);
+        self.comb.next = bit_cast::<128, 64>(self.acc.q.val()) | (self.masked.val() << (bit_cast::<64, 4>(self.n.q.val()) << 3));
         self.tot.next = self.n.q.val() + self.take.val();
         self.end_seg.next = (self.st.q.val() == SegState::SPay)
             & (self.take.val() != 0)
