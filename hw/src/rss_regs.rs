@@ -314,7 +314,7 @@ mod tests {
             b.raddr.next = raddr.to_bits();
             b.raddr_q.next = raddr_q.to_bits();
             b.look_hash.next = (hash as u64).to_bits();
-            let reta_w = (write && waddr & 0xf80 == rss::RETA as u64).then(|| ((waddr as usize) & 0x7f) / 4);
+            let reta_w = (write && waddr & 0xf80 == rss::RETA as u64).then_some(((waddr as usize) & 0x7f) / 4);
             clock_cycle(&mut b, clk, |b| {
                 if cycle == 0 {
                     return;

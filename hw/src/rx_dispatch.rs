@@ -179,7 +179,7 @@ mod tests {
                         let m = b.meta.val();
                         let want = sent.front().copied().expect("an offer with nothing sent");
                         assert_eq!(m, want, "cycle {cycle}: record out of order");
-                        let e = table[(want.hash.index() & 127) as usize];
+                        let e = table[want.hash.index() & 127];
                         let q = if want.htype.index() != 0 && e < nq { e as usize } else { 0 };
                         assert_eq!(b.qnum.val().index(), q, "cycle {cycle}: queue (nq {nq}, entry {e}, htype {:#x})", want.htype.index());
                         if take {

@@ -136,6 +136,9 @@ pub mod frames {
     use etherparse::{IpAuthHeader, IpFragOffset, IpNumber, Ipv4Header, Ipv4Options, Ipv6FragmentHeader, Ipv6Header, Ipv6RawExtHeader, SlicedPacket, TcpHeader, UdpHeader};
     use rand::Rng;
 
+    /// Writes an IPv6 extension header given its next-header value.
+    type ExtWriter = Box<dyn Fn(u8) -> Vec<u8>>;
+
     /// What the frame's construction put where (offsets from the frame's first byte).
     #[derive(Clone, Debug, Default)]
     pub struct Desc {
@@ -280,7 +283,7 @@ pub mod frames {
             let (src, dst): ([u8; 16], [u8; 16]) = (rng.gen(), rng.gen());
             let next = rng.gen_range(0..4);
             // Each extension header: its protocol number and how to write it given its next header.
-            let mut exts: Vec<(u8, Box<dyn Fn(u8) -> Vec<u8>>)> = Vec::new();
+            let mut exts: Vec<(u8, ExtWriter)> = Vec::new();
             let mut walk_ok = true; // the NIC still walks (no unknown header yet)
             for i in 0..next {
                 let t = rng.gen_range(0..5);
