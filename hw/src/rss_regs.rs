@@ -250,12 +250,122 @@ impl Logic for RssRegs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::lint;
+    use crate::testing::{clock_cycle, lint};
+    use nic_abi::regs::AXIL_ADDR_BITS;
+    use rand::{Rng, SeedableRng};
 
     #[test]
     fn rss_regs_lint_in_verilator() {
         let mut b = RssRegs::new(2);
         b.connect_all();
         lint("rss_regs", &generate_verilog(&b));
+    }
+
+    /// Register writes and reads (types, key words, table words, and addresses that are not
+    /// this block's) and a table lookup every cycle, at random, against a model written from
+    /// `nic_abi::regs::rss`'s layout: power-on reset loads `KEY_DEFAULT` and every supported type
+    /// and leaves the table (loaded as `reta_default`) alone; writes to types are masked by what
+    /// is supported; key byte `4i + j` in bits `31 - 8j .. 24 - 8j` of word `i` and first on the
+    /// `key` port; table entry `4i + j` in bits `8j + 7 .. 8j` of word `i`; `rdata` answers the
+    /// address of the cycle before, `look_q` the hash of the cycle before.
+    /// Mutations caught: the lookup's byte select taken from hash bits 2:1 instead of 1:0, and the
+    /// types write not masked by what is supported.
+    #[test]
+    fn rss_regs_match_the_abi_register_model() {
+        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x4e7a);
+        println!("seed {seed}");
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let nq = 3;
+        let mut b = RssRegs::new(nq);
+        b.connect_all();
+        let clk = |b: &mut RssRegs, c| b.clock.next = Clock { clk: c };
+        let key_words = |k: &[u8; 40]| -> [u32; 10] { std::array::from_fn(|i| u32::from_be_bytes(k[4 * i..4 * i + 4].try_into().unwrap())) };
+        let mut ty = 0u32;
+        let mut key = [0u32; 10];
+        let mut reta: Vec<u8> = (0..RETA_SIZE).map(|i| reta_default(i, nq)).collect();
+        let word = |reta: &[u8], w: usize| u32::from_le_bytes(reta[4 * w..4 * w + 4].try_into().unwrap());
+        let mut raddr_q = 0u64;
+        let mut look_prev: Option<(u32, Option<usize>)> = None; // (hash, RETA word written in that cycle, if any)
+        let mut read_prev: Option<usize> = None; // a RETA word written in the read's address cycle
+        let mut reads = [0usize; 4];
+        let pick = |rng: &mut rand::rngs::SmallRng| -> u64 {
+            match rng.gen_range(0..4) {
+                0 => rss::HASHTYPES as u64,
+                1 => (rss::KEY + 4 * rng.gen_range(0..10)) as u64,
+                2 => (rss::RETA + 4 * rng.gen_range(0..32)) as u64,
+                _ => loop {
+                    let a = 4 * rng.gen_range(0..(1u64 << AXIL_ADDR_BITS) / 4);
+                    if a != rss::HASHTYPES as u64 && !(rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) && a & 0xf80 != rss::RETA as u64 {
+                        break a;
+                    }
+                },
+            }
+        };
+        for cycle in 0..20000 {
+            let reset = cycle == 0 || rng.gen_bool(0.002);
+            let write = !reset && rng.gen_bool(0.3);
+            let (waddr, wdata) = (pick(&mut rng), rng.gen::<u32>());
+            let raddr = pick(&mut rng);
+            let hash = rng.gen::<u32>();
+            b.reset.next = reset;
+            b.wfire.next = write;
+            b.waddr.next = waddr.to_bits();
+            b.wdata.next = (wdata as u64).to_bits();
+            b.raddr.next = raddr.to_bits();
+            b.raddr_q.next = raddr_q.to_bits();
+            b.look_hash.next = (hash as u64).to_bits();
+            let reta_w = (write && waddr & 0xf80 == rss::RETA as u64).then_some(((waddr as usize) & 0x7f) / 4);
+            clock_cycle(&mut b, clk, |b| {
+                if cycle == 0 {
+                    return;
+                }
+                // Outputs before this cycle's edge: the state after the previous cycles.
+                assert_eq!(b.types.val().index() as u32, ty, "cycle {cycle}: types");
+                let kb: Vec<u8> = key.iter().flat_map(|w| w.to_be_bytes()).collect();
+                let kp = b.key.val();
+                for i in 0..40 {
+                    assert_eq!(kp.get_bits::<8>(312 - 8 * i).index() as u8, kb[i], "cycle {cycle}: key byte {i}");
+                }
+                let a = raddr_q;
+                let want = if a == rss::HASHTYPES as u64 {
+                    Some(ty)
+                } else if (rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) {
+                    Some(key[(a as usize - rss::KEY as usize) / 4])
+                } else if a & 0xf80 == rss::RETA as u64 {
+                    let w = ((a as usize) & 0x7f) / 4;
+                    (read_prev != Some(w)).then(|| word(&reta, w))
+                } else {
+                    Some(0)
+                };
+                if let Some(v) = want {
+                    assert_eq!(b.rdata.val().index() as u32, v, "cycle {cycle}: read of {a:#x}");
+                    reads[if a == rss::HASHTYPES as u64 { 0 } else if a & 0xf80 == rss::RETA as u64 { 2 } else if v == 0 { 3 } else { 1 }] += 1;
+                }
+                if let Some((h, wr)) = look_prev {
+                    let e = (h & 127) as usize;
+                    if wr != Some(e / 4) {
+                        assert_eq!(b.look_q.val().index() as u8, reta[e], "cycle {cycle}: lookup of entry {e}");
+                    }
+                }
+            });
+            // The edge: the model's state changes.
+            if reset {
+                ty = HASHTYPES_SUPPORTED;
+                key = key_words(&KEY_DEFAULT);
+            } else if write {
+                if waddr == rss::HASHTYPES as u64 {
+                    ty = wdata & HASHTYPES_SUPPORTED;
+                } else if (rss::KEY as u64..rss::KEY as u64 + 40).contains(&waddr) {
+                    key[(waddr as usize - rss::KEY as usize) / 4] = wdata;
+                } else if let Some(w) = reta_w {
+                    reta[4 * w..4 * w + 4].copy_from_slice(&wdata.to_le_bytes());
+                }
+            }
+            raddr_q = raddr;
+            read_prev = reta_w;
+            look_prev = Some((hash, reta_w));
+        }
+        println!("reads: types {}, key {}, table {}, elsewhere {}", reads[0], reads[1], reads[2], reads[3]);
+        assert!(reads.iter().all(|&r| r > 1000));
     }
 }

@@ -552,12 +552,265 @@ impl Logic for RxCsum {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::lint;
+    use crate::testing::{clock_cycle, frames, lint, ones_sum, rss_expect};
+    use nic_abi::rss::{HASHTYPES_SUPPORTED, KEY_DEFAULT};
+    use nic_abi::MAX_FRAME;
+    use rand::{Rng, SeedableRng};
+    use std::collections::VecDeque;
+
+    /// What the ABI says the record of one frame must hold.
+    #[derive(Debug, PartialEq)]
+    struct Expect {
+        len: usize,
+        nbeats: usize,
+        drop: bool,
+        flags: u32,
+        cdata: u16,
+        hash: u32,
+        htype: u8,
+    }
+
+    /// The verdict and hash the ABI (docs/ABI.md "Receive" and "RSS") requires for `f`, computed
+    /// from the frame's bytes and its construction: RFC 1071 sums written out here, the
+    /// pseudo-header from RFC 768/793 (IPv4) and RFC 8200 §8.1 (IPv6), the textbook Toeplitz.
+    fn expect(f: &[u8], d: &frames::Desc, tuser: bool, cap: u32, types: u32, key: &[u8; 40]) -> Expect {
+        let len = f.len();
+        let max_beats = (MAX_FRAME as usize).div_ceil(8);
+        let mut e = Expect {
+            len,
+            nbeats: len.div_ceil(8).min(max_beats),
+            drop: tuser || len > MAX_FRAME as usize,
+            flags: 0,
+            cdata: 0,
+            hash: 0,
+            htype: 0,
+        };
+        let l3 = d.l3start;
+        // IPv4 header: readable when its IHL is sane and it lies in the frame; right when it sums to 0xffff.
+        let v4_hdr = d.v4 && d.ihl >= 5 && l3 + 4 * d.ihl <= len;
+        if v4_hdr && cap & ifcap::IFCAP_RXCSUM != 0 {
+            e.flags |= csum::CSUM_L3_CALC;
+            if ones_sum(0, &f[l3..l3 + 4 * d.ihl]) == 0xffff {
+                e.flags |= csum::CSUM_L3_VALID;
+            }
+        }
+        // L4: TCP/UDP found, not a fragment, no routing header pending, the datagram inside the
+        // frame and long enough for its own L4 header; IPv4's header readable.
+        if let Some((proto, l4)) = d.l4 {
+            let hdr = if proto == 6 { 20 } else { 8 };
+            let ok = !d.route_pending && d.l3end <= len && l4 + hdr <= d.l3end && (d.v6 || v4_hdr);
+            let enabled = cap & if d.v4 { ifcap::IFCAP_RXCSUM } else { ifcap::IFCAP_RXCSUM_IPV6 } != 0;
+            let udp4_none = ok && d.v4 && proto == 17 && f[l4 + 6] == 0 && f[l4 + 7] == 0;
+            if ok && enabled && !udp4_none {
+                let addrs = if d.v4 { &f[l3 + 12..l3 + 20] } else { &f[l3 + 8..l3 + 40] };
+                let seg = &f[l4..d.l3end];
+                let mut pseudo = addrs.to_vec();
+                if d.v4 {
+                    pseudo.extend_from_slice(&[0, proto]);
+                    pseudo.extend_from_slice(&(seg.len() as u16).to_be_bytes());
+                } else {
+                    pseudo.extend_from_slice(&(seg.len() as u32).to_be_bytes());
+                    pseudo.extend_from_slice(&[0, 0, 0, proto]);
+                }
+                let sum = ones_sum(ones_sum(0, &pseudo) as u32, seg);
+                e.flags |= csum::CSUM_L4_CALC;
+                e.cdata = sum;
+                if sum == 0xffff {
+                    e.flags |= csum::CSUM_L4_VALID;
+                }
+            }
+        }
+        (e.hash, e.htype) = rss_expect(f, d, types, key);
+        e
+    }
 
     #[test]
     fn rx_csum_lints_in_verilator() {
         let mut b = RxCsum::default();
         b.connect_all();
         lint("rx_csum", &generate_verilog(&b));
+    }
+
+    /// Every frame's record (length, beats, drop, `CSUM_L3/L4` flags, `csum_data`, RSS hash and
+    /// type), the data FIFO words and the counter pulses match the ABI's rules computed
+    /// independently ([`expect`]: RFC 1071 over the bytes and pseudo-header, textbook Toeplitz)
+    /// for random etherparse-built frames, some damaged: wrong IPv4 or L4 checksums, UDP zero
+    /// checksums over IPv4 and IPv6, truncated frames, bad IHL or IP version, IP lengths past
+    /// the frame, MAC errors, frames over MAX_FRAME, and frames refused at admission (FIFO
+    /// without room, meta FIFO full). Random beat gaps; garbage in disabled byte lanes; three
+    /// runs with different CAPENABLE, RSS types and key.
+    /// Mutations caught: the UDP-over-IPv4 zero-checksum exception applied to IPv6 too, and the
+    /// L4 sum's pseudo-header length taken from the frame end instead of the IP length.
+    #[test]
+    fn rx_csum_verdicts_follow_the_abi() {
+        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xc5a1);
+        println!("seed {seed}");
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+        let clk = |b: &mut RxCsum, c| b.clock.next = Clock { clk: c };
+        let max_beats = (MAX_FRAME as u64).div_ceil(8);
+        let mut totals = [0usize; 6];
+        for run in 0..3 {
+            let mut b = RxCsum::default();
+            b.connect_all();
+            let cap = [ifcap::IFCAP_RXCSUM | ifcap::IFCAP_RXCSUM_IPV6, ifcap::IFCAP_RXCSUM, ifcap::IFCAP_RXCSUM_IPV6][run];
+            let types = if run == 0 { HASHTYPES_SUPPORTED } else { rng.gen::<u32>() & HASHTYPES_SUPPORTED };
+            let key: [u8; 40] = if run == 0 { KEY_DEFAULT } else { std::array::from_fn(|_| rng.gen()) };
+            println!("run {run}: capenable {cap:#x}, types {types:#x}");
+            b.capenable.next = (cap as u64).to_bits();
+            b.rss_types.next = (types as u64).to_bits();
+            b.rss_key.next = key.iter().fold(Bits::<320>::default(), |k, &x| (k << 8) | bits::<320>(x as u64));
+            b.reset.next = true;
+            b.fifo_free.next = 4000.into();
+            clock_cycle(&mut b, clk, |_| {});
+            b.reset.next = false;
+            let mut pending: VecDeque<(Expect, Vec<u64>)> = VecDeque::new();
+            let mut words: VecDeque<u64> = VecDeque::new();
+            let mut want = [0usize; 4]; // l3 bad, l4 bad, l4 calc, dropped
+            let mut got = [0usize; 4];
+            let cycle = |b: &mut RxCsum, pending: &mut VecDeque<(Expect, Vec<u64>)>, words: &mut VecDeque<u64>, got: &mut [usize; 4]| {
+                clock_cycle(b, clk, |b| {
+                    if b.fifo_push.val() {
+                        words.push_back(b.fifo_din.val().to_u64());
+                    }
+                    if b.meta_push.val() {
+                        let m = b.meta_din.val();
+                        let (e, w) = pending.pop_front().expect("a record for a frame that was not admitted");
+                        let g = Expect {
+                            len: m.len.index(),
+                            nbeats: m.nbeats.index(),
+                            drop: m.drop,
+                            flags: m.flags.index() as u32,
+                            cdata: m.cdata.index() as u16,
+                            hash: m.hash.index() as u32,
+                            htype: m.htype.index() as u8,
+                        };
+                        assert_eq!(g, e, "record");
+                        let pushed: Vec<u64> = words.drain(..e.nbeats.min(words.len())).collect();
+                        assert_eq!(pushed, w[..e.nbeats], "the frame's words in the data FIFO");
+                    }
+                    got[0] += b.inc_l3_bad.val() as usize;
+                    got[1] += b.inc_l4_bad.val() as usize;
+                    got[2] += b.inc_l4_calc.val() as usize;
+                    got[3] += b.inc_drop_err.val() as usize;
+                });
+            };
+            let nframes = 600;
+            for n in 0..nframes {
+                let fr = frames::random(&mut rng, 200);
+                let (mut f, mut d) = (fr.bytes, fr.desc);
+                // Damage, on purpose.
+                if d.v4 && rng.gen_bool(0.15) {
+                    f[d.l3start + 10 + rng.gen_range(0..2)] ^= 1 << rng.gen_range(0..8);
+                }
+                if let Some((proto, l4)) = d.l4 {
+                    let ck = l4 + if proto == 6 { 16 } else { 6 };
+                    if rng.gen_bool(0.15) {
+                        let at = if rng.gen() { ck + rng.gen_range(0..2) } else { rng.gen_range(ck..d.l3end) };
+                        f[at] ^= 1 << rng.gen_range(0..8);
+                    }
+                    if proto == 17 && rng.gen_bool(0.2) {
+                        f[ck] = 0;
+                        f[ck + 1] = 0;
+                    }
+                }
+                if d.v4 && rng.gen_bool(0.05) {
+                    let ihl = rng.gen_range(0..5u8);
+                    f[d.l3start] = 0x40 | ihl;
+                    d.ihl = ihl as usize;
+                }
+                if d.v4 && rng.gen_bool(0.03) {
+                    f[d.l3start] = (f[d.l3start] & 0x0f) | 0x50; // not version 4: not IP at all
+                    d.v4 = false;
+                    d.l4 = None;
+                }
+                if (d.v4 || d.v6) && rng.gen_bool(0.05) {
+                    // The IP length field says more (or less) than the frame holds.
+                    let at = d.l3start + if d.v4 { 2 } else { 4 };
+                    let was = u16::from_be_bytes([f[at], f[at + 1]]) as usize;
+                    let now = (was + rng.gen_range(1..40)).min(0xffff) - if rng.gen() { 0 } else { rng.gen_range(0..was.min(40)) };
+                    f[at..at + 2].copy_from_slice(&(now as u16).to_be_bytes());
+                    d.l3end = d.l3end + now - was;
+                }
+                if rng.gen_bool(0.08) {
+                    let keep = rng.gen_range(1..f.len());
+                    f.truncate(keep);
+                }
+                if n == 100 || n == 400 {
+                    // Jumbo: exactly MAX_FRAME, then over it (non-IP: only the length matters).
+                    f = (0..MAX_FRAME as usize + if n == 100 { 0 } else { rng.gen_range(1..30) }).map(|_| rng.gen()).collect();
+                    f[12] = 0x88;
+                    f[13] = 0xb5;
+                    d = frames::Desc::default();
+                }
+                let tuser = rng.gen_bool(0.04);
+                let admit = rng.gen_bool(0.9);
+                let e = expect(&f, &d, tuser, cap, types, &key);
+                if admit {
+                    want[3] += e.drop as usize;
+                    if !e.drop {
+                        want[0] += (e.flags & csum::CSUM_L3_CALC != 0 && e.flags & csum::CSUM_L3_VALID == 0) as usize;
+                        want[1] += (e.flags & csum::CSUM_L4_CALC != 0 && e.flags & csum::CSUM_L4_VALID == 0) as usize;
+                        want[2] += (e.flags & csum::CSUM_L4_CALC != 0) as usize;
+                    }
+                    totals[0] += (e.flags & csum::CSUM_L3_CALC != 0) as usize;
+                    totals[1] += (e.flags & csum::CSUM_L3_VALID == 0 && e.flags & csum::CSUM_L3_CALC != 0) as usize;
+                    totals[2] += (e.flags & csum::CSUM_L4_CALC != 0) as usize;
+                    totals[3] += (e.flags & csum::CSUM_L4_VALID == 0 && e.flags & csum::CSUM_L4_CALC != 0) as usize;
+                    totals[4] += (e.htype != 0) as usize;
+                } else {
+                    want[3] += 1;
+                }
+                totals[5] += !admit as usize;
+                // Room for a maximum frame (and the meta FIFO not full), or not: the block decides in
+                // the cycle after the frame's first beat, so these are applied from then on (until
+                // the same point of the next frame).
+                let (free, full) = if admit {
+                    (rng.gen_range(max_beats + 1..8192), false)
+                } else if rng.gen() {
+                    (rng.gen_range(0..=max_beats), false)
+                } else {
+                    (rng.gen_range(0..8192), true)
+                };
+                let mut sent = Vec::new();
+                let chunks: Vec<&[u8]> = f.chunks(8).collect();
+                let mut i = 0;
+                while i < chunks.len() {
+                    let v = rng.gen_bool(0.8);
+                    b.tvalid.next = v;
+                    let mut w: [u8; 8] = rng.gen(); // disabled lanes carry garbage
+                    let c = chunks[i];
+                    w[..c.len()].copy_from_slice(c);
+                    let word = u64::from_le_bytes(w);
+                    b.tdata.next = word.to_bits();
+                    b.tkeep.next = (((1u16 << c.len()) - 1) as u64).to_bits();
+                    b.tlast.next = i + 1 == chunks.len();
+                    b.tuser.next = tuser && i + 1 == chunks.len();
+                    if v {
+                        sent.push(word);
+                        i += 1;
+                    }
+                    cycle(&mut b, &mut pending, &mut words, &mut got);
+                    if v && i == 1 {
+                        b.fifo_free.next = free.to_bits();
+                        b.meta_full.next = full;
+                    }
+                }
+                if admit {
+                    pending.push_back((e, sent));
+                }
+                b.tvalid.next = false;
+                b.tdata.next = rng.gen::<u64>().to_bits();
+                for _ in 0..rng.gen_range(0..3) {
+                    cycle(&mut b, &mut pending, &mut words, &mut got);
+                }
+            }
+            for _ in 0..8 {
+                cycle(&mut b, &mut pending, &mut words, &mut got);
+            }
+            assert!(pending.is_empty() && words.is_empty(), "every admitted frame left ({} records, {} words missing)", pending.len(), words.len());
+            assert_eq!(got, want, "counter pulses: l3 bad, l4 bad, l4 checked, dropped");
+        }
+        println!("L3 checked {}, bad {}; L4 checked {}, bad {}; hashed {}; refused {}", totals[0], totals[1], totals[2], totals[3], totals[4], totals[5]);
+        assert!(totals.iter().all(|&c| c > 10), "the frames covered the cases: {totals:?}");
     }
 }
