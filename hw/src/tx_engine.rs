@@ -912,7 +912,7 @@ impl Logic for TxEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::lint;
+    use crate::testing::{clock_cycle, lint};
     use nic_abi::desc::{beat, lsb, tx};
 
     #[test]
@@ -954,5 +954,236 @@ mod tests {
         assert_eq!((beat(cpl::FLOWID), lsb(cpl::FLOWID)), (1, 0));
         assert_eq!((beat(cpl::CSUM_DATA), lsb(cpl::CSUM_DATA)), (1, 32));
         assert_eq!((beat(cpl::STATUS), lsb(cpl::STATUS)), (1, 56));
+    }
+
+
+    /// The engine at its own ports (its segmenter inside it), against models of its
+    /// surroundings: a descriptor ring and buffers in memory behind an in-order read port with
+    /// random latency; the pipelined write port's contract (a waiting slot, beats asked for in
+    /// command order, `done` in order after a delay); a data FIFO and a record FIFO drained at
+    /// random, whose frames the output stage retires at random later; a driver that posts
+    /// single buffers and chains (some breaking one ABI rule: a reserved word set, a misaligned
+    /// buffer, an empty buffer, an unknown offload flag, a chain whose buffers do not add up to
+    /// its `pkt_len`) and reaps completions at random. Every good packet must leave as exactly
+    /// one frame of its bytes, in ring order; every descriptor must complete, in order, with
+    /// its own length and its packet's status (the ABI's rule for that breach); and no
+    /// completion may be written before every frame of its packet has been retired.
+    #[test]
+    fn packets_leave_whole_and_in_order_and_complete_after_retiring() {
+        use nic_abi::desc::{phase_for, Completion, TxDesc, TXD_MORE};
+        use rand::{Rng, SeedableRng};
+        use std::collections::VecDeque;
+        use zerocopy::{FromBytes, IntoBytes};
+        for seed in [1u64, 2, 3] {
+            eprintln!("tx_engine: seed {seed}");
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            const MEM: u64 = 0x10_0000;
+            let mut mem = vec![0u8; 0x20_0000];
+            let (ring, cq, bufs) = (MEM, MEM + 0x1000, MEM + 0x4000);
+            let size_log2 = 5u32;
+            let n_ring = 1u64 << size_log2;
+            let mut e = TxEngine::default();
+            e.connect_all();
+            // Driver state.
+            let (mut posted, mut reaped) = (0u16, 0u16);
+            let mut want_cpl: VecDeque<(u16, u8)> = VecDeque::new(); // (len, status) per descriptor
+            let mut want_frames: VecDeque<Vec<u8>> = VecDeque::new();
+            let mut pkt_frames_before: VecDeque<(usize, u64)> = VecDeque::new(); // (descriptors, good frames up to and including this packet)
+            let mut good = 0u64;
+            let mut next_buf = 0u64;
+            // Port models.
+            let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new();
+            let mut rbeat = 0u64;
+            let mut wcmds: VecDeque<(u64, u64)> = VecDeque::new();
+            let mut wbeat = 0u64;
+            let mut dones: VecDeque<u64> = VecDeque::new();
+            let mut fifo_used = 0u64;
+            let mut out_words: VecDeque<u64> = VecDeque::new();
+            let mut out_lens: VecDeque<u64> = VecDeque::new();
+            let (mut frames_seen, mut retired, mut to_retire) = (0u64, 0u64, VecDeque::<u64>::new());
+            let mut cpl_pkt_left = 0usize; // descriptors still to complete of the packet being completed
+            let (mut made, total) = (0u32, 60u32);
+            let (mut cycle, mut settled) = (0u64, 0u32);
+            while settled < 400 {
+                cycle += 1;
+                assert!(cycle < 400_000, "seed {seed}: stuck with {} completions and {} frames still expected", want_cpl.len(), want_frames.len());
+                if made == total && want_cpl.is_empty() && want_frames.is_empty() {
+                    settled += 1;
+                }
+                // Driver: post a packet now and then, when the ring has room for its chain.
+                let ndesc = rng.gen_range(1..=3usize);
+                if made < total && rng.gen_bool(0.05) && (posted.wrapping_sub(reaped) as u64) + (ndesc as u64) <= n_ring {
+                    let plen = rng.gen_range(60..=600usize).max(8 * ndesc + 1);
+                    let bytes: Vec<u8> = (0..plen).map(|_| rng.gen()).collect();
+                    // All buffers but the last hold whole beats.
+                    let mut cuts = vec![];
+                    let mut left = plen;
+                    for i in 0..ndesc {
+                        let c = if i + 1 == ndesc { left } else { 8 * rng.gen_range(1..=(left - 1) / 8 / (ndesc - i)).max(1) };
+                        cuts.push(c);
+                        left -= c;
+                    }
+                    let breach = if rng.gen_bool(0.25) { rng.gen_range(1..=5) } else { 0 };
+                    let status = match breach {
+                        1 => status::BAD_RSVD,
+                        2 => status::BAD_ALIGN,
+                        3 => status::BAD_LEN,
+                        4 => status::BAD_FLAGS,
+                        5 if ndesc > 1 => status::BAD_CHAIN,
+                        _ => status::OK,
+                    };
+                    let mut off = 0;
+                    for (i, &c) in cuts.iter().enumerate() {
+                        let addr = bufs + 0x800 * (next_buf % 256);
+                        next_buf += 1;
+                        let o = (addr - MEM) as usize;
+                        mem[o..o + c].copy_from_slice(&bytes[off..off + c]);
+                        off += c;
+                        let mut d = TxDesc { addr: addr.into(), len: (c as u32).into(), ..Default::default() };
+                        if i + 1 < ndesc {
+                            d.flags = TXD_MORE;
+                        }
+                        if i == 0 && ndesc > 1 {
+                            d.pkt_len = (plen as u32).into();
+                        }
+                        if i == 0 {
+                            match status {
+                                status::BAD_RSVD => d.rsvd1 = 1.into(),
+                                status::BAD_ALIGN => d.addr = (addr + 4).into(),
+                                status::BAD_LEN if ndesc == 1 => d.len = 0.into(),
+                                status::BAD_LEN => d.pkt_len = 10.into(), // below the smallest frame
+                                status::BAD_FLAGS => d.csum_flags = 0x8000_0000u32.into(),
+                                status::BAD_CHAIN => d.pkt_len = (plen as u32 + 8).into(),
+                                _ => {}
+                            }
+                        }
+                        let slot = (posted as u64 % n_ring) as usize;
+                        let so = (ring - MEM) as usize + 32 * slot;
+                        mem[so..so + 32].copy_from_slice(d.as_bytes());
+                        let len_field = if status == status::BAD_LEN && ndesc == 1 { 0 } else { c as u16 };
+                        want_cpl.push_back((len_field, status));
+                        posted = posted.wrapping_add(1);
+                    }
+                    if status == status::OK {
+                        want_frames.push_back(bytes);
+                        good += 1;
+                    }
+                    pkt_frames_before.push_back((ndesc, good));
+                    made += 1;
+                }
+                // Driver: reap completions.
+                if rng.gen_bool(0.3) {
+                    let slot = (reaped as u64 % n_ring) as usize;
+                    let off = (cq - MEM) as usize + 16 * slot;
+                    let c = Completion::read_from_bytes(&mem[off..off + 16]).unwrap();
+                    if (c.status & 0x80 != 0) == phase_for(reaped, size_log2) {
+                        assert_eq!(c.index.get(), reaped, "seed {seed}: completion index");
+                        let (len, st) = want_cpl.pop_front().expect("a completion the model expects");
+                        assert_eq!((c.len.get(), c.status & 0x7f), (len, st), "seed {seed}: completion {reaped}");
+                        reaped = reaped.wrapping_add(1);
+                    }
+                }
+                // The output stage: drain words, retire whole frames later.
+                if rng.gen_bool(0.7) {
+                    if let Some(&len) = out_lens.front() {
+                        let beats = len.div_ceil(8);
+                        if out_words.len() as u64 >= beats {
+                            let mut f = vec![];
+                            for _ in 0..beats {
+                                f.extend_from_slice(&out_words.pop_front().unwrap().to_le_bytes());
+                            }
+                            f.truncate(len as usize);
+                            fifo_used -= beats;
+                            out_lens.pop_front();
+                            let want = want_frames.pop_front().expect("a frame the model expects");
+                            assert_eq!(f, want, "seed {seed}: frame {frames_seen}");
+                            frames_seen += 1;
+                            to_retire.push_back(cycle + rng.gen_range(0..40));
+                        }
+                    }
+                }
+                if to_retire.front().is_some_and(|&t| cycle >= t) {
+                    to_retire.pop_front();
+                    retired += 1;
+                }
+                let rv = reads.front().is_some_and(|r| cycle >= r.0) && rng.gen_bool(0.8);
+                let (raddr, rbeats) = reads.front().map(|r| (r.1, r.2)).unwrap_or((MEM, 1));
+                let roff = (raddr + 8 * rbeat - MEM) as usize;
+                e.reset.next = cycle < 3;
+                e.enable.next = true;
+                e.capenable.next = 0xffff_ffffu64.to_bits();
+                e.base.next = ring.to_bits();
+                e.size_log2.next = (size_log2 as u64).to_bits();
+                e.tail.next = (posted as u64).to_bits();
+                e.cq_base.next = cq.to_bits();
+                e.cq_head.next = (reaped as u64).to_bits();
+                e.rd_cmd_ready.next = rng.gen_bool(0.5);
+                e.rd_data.next = u64::from_le_bytes(mem[roff..roff + 8].try_into().unwrap()).to_bits();
+                e.rd_valid.next = rv;
+                e.rd_last.next = rbeat + 1 == rbeats;
+                e.rd_err.next = false;
+                e.wr_cmd_ready.next = wcmds.len() < 2 && rng.gen_bool(0.7);
+                let w_open = wbeat < wcmds.front().map(|c| c.1).unwrap_or(0);
+                e.wr_data_ready.next = w_open && rng.gen_bool(0.8);
+                let dn = dones.front().is_some_and(|&d| cycle >= d);
+                e.wr_done.next = dn;
+                e.fifo_free.next = (4096 - fifo_used).to_bits();
+                e.meta_full.next = out_lens.len() >= 8;
+                e.retired.next = (retired & 0xffff).to_bits();
+                clock_cycle(&mut e, |e, c| e.clock.next = Clock { clk: c }, |e| {
+                    if cycle < 3 {
+                        return;
+                    }
+                    if e.rd_cmd_valid.val() && e.rd_cmd_ready.val() {
+                        reads.push_back((cycle + rng.gen_range(2..30), e.rd_cmd_addr.val().to_u64(), e.rd_cmd_beats.val().index() as u64));
+                    }
+                    if rv && e.rd_ready.val() {
+                        rbeat += 1;
+                        if rbeat == rbeats {
+                            reads.pop_front();
+                            rbeat = 0;
+                        }
+                    }
+                    if e.wr_cmd_valid.val() && e.wr_cmd_ready.val() {
+                        wcmds.push_back((e.wr_cmd_addr.val().to_u64(), e.wr_cmd_beats.val().index() as u64));
+                        // The first completion of a packet: every frame of it must be retired.
+                        if cpl_pkt_left == 0 {
+                            let (n, frames_upto) = pkt_frames_before.pop_front().expect("a packet to complete");
+                            cpl_pkt_left = n;
+                            assert!(retired >= frames_upto, "seed {seed}: completion before its frame was retired");
+                        }
+                        cpl_pkt_left -= 1;
+                    }
+                    if e.wr_data_valid.val() && e.wr_data_ready.val() {
+                        let (addr, beats) = wcmds[0];
+                        let off = (addr + 8 * wbeat - MEM) as usize;
+                        mem[off..off + 8].copy_from_slice(&e.wr_data.val().to_u64().to_le_bytes());
+                        wbeat += 1;
+                        if wbeat == beats {
+                            dones.push_back(dones.back().copied().unwrap_or(0).max(cycle + rng.gen_range(1..8)));
+                            wcmds.pop_front();
+                            wbeat = 0;
+                        }
+                    }
+                    if dn {
+                        dones.pop_front();
+                    }
+                    if e.fifo_push.val() {
+                        out_words.push_back(e.fifo_din.val().to_u64());
+                        fifo_used += 1;
+                    }
+                    if e.meta_push.val() {
+                        let m = e.meta_din.val();
+                        assert!(!m.drop && !m.ip_en && !m.l4_en && !m.tso, "seed {seed}: a plain frame's record");
+                        out_lens.push_back(m.len.index() as u64);
+                    }
+                });
+            }
+            eprintln!("  {made} packets, {frames_seen} frames, {reaped} completions in {cycle} cycles");
+            assert!(frames_seen >= 30 && reaped as u32 >= total, "seed {seed}: too little happened");
+            let off = (cq - MEM) as usize + 16 * (reaped as u64 % n_ring) as usize;
+            let c = Completion::read_from_bytes(&mem[off..off + 16]).unwrap();
+            assert_ne!((c.status & 0x80 != 0), phase_for(reaped, size_log2), "seed {seed}: a completion nobody expected");
+        }
     }
 }
