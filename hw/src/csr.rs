@@ -39,6 +39,7 @@ macro_rules! csr_block {
             ra_q: DFF<Bits<AXIL_ADDR>>,
             r1: DFF<Bit>,
             pend: Signal<Local, Bits<16>>,
+            irq_clr: Signal<Local, Bits<16>>,
             ev: Signal<Local, Bits<16>>,
             c_tx_frames: DFF<Bits<32>>, c_tx_bytes: DFF<Bits<32>>, c_tx_csum_ip: DFF<Bits<32>>,
             c_tx_csum_l4: DFF<Bits<32>>, c_tx_desc_err: DFF<Bits<32>>, c_rx_frames: DFF<Bits<32>>,
@@ -66,7 +67,7 @@ macro_rules! csr_block {
                     en_q: Default::default(), capen: Default::default(), capdis: Default::default(),
                     irq_status: Default::default(),
                     irq_mask: Default::default(), ra_q: Default::default(), r1: Default::default(),
-                    pend: Default::default(), ev: Default::default(),
+                    pend: Default::default(), irq_clr: Default::default(), ev: Default::default(),
                     c_tx_frames: Default::default(), c_tx_bytes: Default::default(), c_tx_csum_ip: Default::default(),
                     c_tx_csum_l4: Default::default(), c_tx_desc_err: Default::default(), c_rx_frames: Default::default(),
                     c_rx_bytes: Default::default(), c_rx_drop_nobuf: Default::default(), c_rx_drop_err: Default::default(),
@@ -238,30 +239,12 @@ impl Logic for Csr {
         self.soft_reset.next = self.soft_q.q.val();
         self.capenable.next = self.capen.q.val();
         self.pend.next = self.irq_status.q.val() & self.irq_mask.q.val();
+        // Line q carries queue pair q's two causes (bits 2q and 2q + 1).
         self.irq.next = 0.into();
-        if self.pend.val().get_bits::<2>(0) != 0 {
-            self.irq.next = self.irq.val() | 1_u64;
-        }
-        if self.pend.val().get_bits::<2>(2) != 0 {
-            self.irq.next = self.irq.val() | 2_u64;
-        }
-        if self.pend.val().get_bits::<2>(4) != 0 {
-            self.irq.next = self.irq.val() | 4_u64;
-        }
-        if self.pend.val().get_bits::<2>(6) != 0 {
-            self.irq.next = self.irq.val() | 8_u64;
-        }
-        if self.pend.val().get_bits::<2>(8) != 0 {
-            self.irq.next = self.irq.val() | 16_u64;
-        }
-        if self.pend.val().get_bits::<2>(10) != 0 {
-            self.irq.next = self.irq.val() | 32_u64;
-        }
-        if self.pend.val().get_bits::<2>(12) != 0 {
-            self.irq.next = self.irq.val() | 64_u64;
-        }
-        if self.pend.val().get_bits::<2>(14) != 0 {
-            self.irq.next = self.irq.val() | 128_u64;
+        for q in 0..8 {
+            if self.pend.val().get_bits::<2>(2 * q) != 0 {
+                self.irq.next = self.irq.val().replace_bit(q, true);
+            }
         }
 
         // Counters.
@@ -296,6 +279,7 @@ impl Logic for Csr {
         self.c_dma_err.d.next = self.c_dma_err.q.val() + bit_cast::<32, 2>(self.inc_dma_err.val());
         // Write channel: address and data together, one response at a time.
         self.soft_q.d.next = false;
+        self.irq_clr.next = 0.into();
         self.wfire.next = self.awvalid.val() & self.wvalid.val() & !self.bvalid_q.q.val();
         self.awready.next = self.wfire.val();
         self.wready.next = self.wfire.val();
@@ -316,7 +300,7 @@ impl Logic for Csr {
                 self.capdis.d.next = self.wdata.val() & self.caps_k.val();
                 self.capen.d.next = self.capen.q.val() & !self.wdata.val();
             } else if self.awaddr.val() == self.a_irq_status.val() {
-                self.irq_status.d.next = self.irq_status.q.val() & !bit_cast::<16, 32>(self.wdata.val());
+                self.irq_clr.next = bit_cast::<16, 32>(self.wdata.val());
             } else if self.awaddr.val() == self.a_irq_mask.val() {
                 self.irq_mask.d.next = bit_cast::<16, 32>(self.wdata.val());
             }
@@ -324,55 +308,17 @@ impl Logic for Csr {
         // Causes latch after a write-1-to-clear of the same cycle, so none is lost.
         // Queue q's TX cause is bit 2q, its RX cause bit 2q + 1 (nic_abi::regs::ctrl::irq_tx/irq_rx).
         self.ev.next = 0.into();
-        if self.ev_tx.val().get_bit(0) {
-            self.ev.next = self.ev.val() | 1_u64;
+        for q in 0..8 {
+            if self.ev_tx.val().get_bit(q) {
+                self.ev.next = self.ev.val().replace_bit(2 * q, true);
+            }
+            if self.ev_rx.val().get_bit(q) {
+                self.ev.next = self.ev.val().replace_bit(2 * q + 1, true);
+            }
         }
-        if self.ev_rx.val().get_bit(0) {
-            self.ev.next = self.ev.val() | 2_u64;
-        }
-        if self.ev_tx.val().get_bit(1) {
-            self.ev.next = self.ev.val() | 4_u64;
-        }
-        if self.ev_rx.val().get_bit(1) {
-            self.ev.next = self.ev.val() | 8_u64;
-        }
-        if self.ev_tx.val().get_bit(2) {
-            self.ev.next = self.ev.val() | 16_u64;
-        }
-        if self.ev_rx.val().get_bit(2) {
-            self.ev.next = self.ev.val() | 32_u64;
-        }
-        if self.ev_tx.val().get_bit(3) {
-            self.ev.next = self.ev.val() | 64_u64;
-        }
-        if self.ev_rx.val().get_bit(3) {
-            self.ev.next = self.ev.val() | 128_u64;
-        }
-        if self.ev_tx.val().get_bit(4) {
-            self.ev.next = self.ev.val() | 256_u64;
-        }
-        if self.ev_rx.val().get_bit(4) {
-            self.ev.next = self.ev.val() | 512_u64;
-        }
-        if self.ev_tx.val().get_bit(5) {
-            self.ev.next = self.ev.val() | 1024_u64;
-        }
-        if self.ev_rx.val().get_bit(5) {
-            self.ev.next = self.ev.val() | 2048_u64;
-        }
-        if self.ev_tx.val().get_bit(6) {
-            self.ev.next = self.ev.val() | 4096_u64;
-        }
-        if self.ev_rx.val().get_bit(6) {
-            self.ev.next = self.ev.val() | 8192_u64;
-        }
-        if self.ev_tx.val().get_bit(7) {
-            self.ev.next = self.ev.val() | 16384_u64;
-        }
-        if self.ev_rx.val().get_bit(7) {
-            self.ev.next = self.ev.val() | 32768_u64;
-        }
-        self.irq_status.d.next = self.irq_status.d.val() | self.ev.val();
+        // (From registers and locals only: reading the DFF's `d` back in the same update is a
+        // loop rust-hdl's simulator resolves differently from the Verilog.)
+        self.irq_status.d.next = (self.irq_status.q.val() & !self.irq_clr.val()) | self.ev.val();
 
         if self.bvalid_q.q.val() & self.bready.val() {
             self.bvalid_q.d.next = false;
@@ -488,6 +434,22 @@ impl Logic for Csr {
             self.r1.d.next = false;
             self.rvalid_q.d.next = false;
             self.soft_q.d.next = false;
+            // Power-on reset clears the counters too (only the soft reset keeps them), as the
+            // queue pairs' counters are cleared.
+            self.c_tx_frames.d.next = 0.into();
+            self.c_tx_bytes.d.next = 0.into();
+            self.c_tx_csum_ip.d.next = 0.into();
+            self.c_tx_csum_l4.d.next = 0.into();
+            self.c_tx_desc_err.d.next = 0.into();
+            self.c_rx_frames.d.next = 0.into();
+            self.c_rx_bytes.d.next = 0.into();
+            self.c_rx_drop_nobuf.d.next = 0.into();
+            self.c_rx_drop_err.d.next = 0.into();
+            self.c_rx_l3_bad.d.next = 0.into();
+            self.c_rx_l4_bad.d.next = 0.into();
+            self.c_rx_l4_calc.d.next = 0.into();
+            self.c_dma_err.d.next = 0.into();
+            self.c_tx_tso.d.next = 0.into();
         }
     }
 }
@@ -495,12 +457,272 @@ impl Logic for Csr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::lint;
+    use crate::testing::{clock_cycle, lint};
 
     #[test]
     fn csr_lints_in_verilator() {
         let mut c = Csr::default();
         c.connect_all();
         lint("csr", &generate_verilog(&c));
+    }
+
+    /// The register file's state as the ABI describes it (nic_abi::regs: id, ctrl, stats).
+    #[derive(Clone, Default)]
+    struct Model {
+        enable: bool,
+        soft_pending: bool,
+        capen: u32,
+        capdis: u32,
+        irq_status: u32,
+        irq_mask: u32,
+        stats: [u32; 14],
+    }
+
+    /// The register file at its own ports, against the ABI's description of the ID, control and
+    /// statistics blocks: an AXI4-Lite master with random address, data and response timing
+    /// (address and data of a write may come apart) writes and reads at random, with partial
+    /// strobes now and then, while counter increments, interrupt causes, the idle line and the
+    /// queue blocks' read data change every cycle. Each response is checked against the model
+    /// (a partial write: SLVERR and nothing changed; reads: the value two cycles after the
+    /// address, as the module documents), and so are the outputs: enable, the soft-reset pulse,
+    /// capenable, the interrupt lines (line q: queue pair q's unmasked causes) and the write port
+    /// handed to the queue and RSS blocks.
+    #[test]
+    fn registers_and_axi_lite_follow_the_abi() {
+        use nic_abi::regs::{ctrl as c, id as i, stats as s};
+        use rand::{Rng, SeedableRng};
+        use std::collections::VecDeque;
+        let stat_addrs = [
+            s::TX_FRAMES, s::TX_BYTES, s::TX_CSUM_IP, s::TX_CSUM_L4, s::TX_DESC_ERR, s::RX_FRAMES, s::RX_BYTES,
+            s::RX_DROP_NOBUF, s::RX_DROP_ERR, s::RX_L3_BAD, s::RX_L4_BAD, s::RX_L4_CALC, s::DMA_ERR, s::TX_TSO_SEGS,
+        ];
+        for seed in [1u64, 2] {
+            eprintln!("csr: seed {seed}");
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let caps = crate::nic::CAPS;
+            let hash: u32 = rng.gen();
+            let mut b = Csr::new(caps, hash, 2);
+            b.connect_all();
+            let tso_max = if caps & nic_abi::ifcap::IFCAP_TSO != 0 { nic_abi::desc::TSO_MAX_BYTES } else { 0 };
+            let id_value = |a: u32, m: &Model| -> Option<u32> {
+                Some(match a {
+                    i::ID => nic_abi::NIC_ID,
+                    i::VERSION => nic_abi::ABI_VERSION,
+                    i::BUILD_HASH => hash,
+                    i::CAPS => caps & !m.capdis,
+                    i::DATAPATH => nic_abi::DATAPATH_BITS,
+                    i::CLOCK_KHZ => nic_abi::CLOCK_KHZ,
+                    i::RING_LIMITS => i::RING_MAX_LOG2.put(nic_abi::RING_MAX_LOG2) | i::RING_MIN_LOG2.put(nic_abi::RING_MIN_LOG2),
+                    i::MAX_FRAME => nic_abi::MAX_FRAME,
+                    i::TSO_MAX => tso_max,
+                    i::TSO_SEGS => i::TSO_MAX_SEGCOUNT.put(nic_abi::desc::TX_MAX_CHAIN) | i::TSO_MAX_SEGSIZE.put(nic_abi::desc::TX_MAX_SEGSIZE),
+                    i::TOE_CONTEXTS => 0,
+                    i::NUM_QUEUES => 2,
+                    i::NEXT => c::CTRL,
+                    i::RSS_INFO => i::RSS_RETA_SIZE.put(nic_abi::rss::RETA_SIZE as u32) | i::RSS_KEY_SIZE.put(nic_abi::rss::KEY_SIZE as u32),
+                    i::RSS_HASHTYPES => nic_abi::rss::HASHTYPES_SUPPORTED,
+                    c::CAPENABLE => m.capen,
+                    c::CAPDISABLE => m.capdis,
+                    c::IRQ_STATUS => m.irq_status,
+                    c::IRQ_MASK => m.irq_mask,
+                    _ => return stat_addrs.iter().position(|&x| x == a).map(|k| m.stats[k]),
+                })
+            };
+            let mut m = Model::default();
+            let mut hist: VecDeque<(Model, bool, bool, u32)> = VecDeque::new(); // (model, reset_pending, idle, q_rdata) at the start of recent cycles
+            let addr = |rng: &mut rand::rngs::SmallRng| -> u32 {
+                match rng.gen_range(0..10) {
+                    0..=2 => [i::ID, i::VERSION, i::CAPS, i::NUM_QUEUES, i::NEXT, i::TSO_SEGS, i::RSS_INFO, i::TOE_CONTEXTS, i::BUILD_HASH, i::MAX_FRAME][rng.gen_range(0..10)],
+                    3..=6 => [c::CTRL, c::CAPENABLE, c::CAPDISABLE, c::IRQ_STATUS, c::IRQ_MASK, c::STATUS][rng.gen_range(0..6)],
+                    7..=8 => stat_addrs[rng.gen_range(0..stat_addrs.len())],
+                    _ => 0x800 + 4 * rng.gen_range(0..0x200),
+                }
+            };
+            // The master's transactions in flight.
+            let (mut aw, mut w): (Option<(u32, bool)>, Option<(u32, u32, bool)>) = (None, None); // (addr, sent) / (data, strb, sent)
+            let mut write_expect: VecDeque<u32> = VecDeque::new(); // bresp expected
+            let mut ar: Option<u32> = None;
+            let mut read_addr: VecDeque<u32> = VecDeque::new();
+            let (mut rvalid_prev, mut writes, mut reads) = (false, 0u32, 0u32);
+            for cycle in 0..6000u32 {
+                // New transactions.
+                if aw.is_none() && w.is_none() && write_expect.is_empty() && rng.gen_bool(0.2) {
+                    let a = addr(&mut rng);
+                    let d: u32 = match a {
+                        c::CTRL => {
+                            if rng.gen_bool(0.1) {
+                                rng.gen_range(0..4)
+                            } else {
+                                rng.gen_range(0..2)
+                            }
+                        }
+                        _ => rng.gen(),
+                    };
+                    let strb = if rng.gen_bool(0.1) { rng.gen_range(0..15) } else { 0xf };
+                    aw = Some((a, false));
+                    w = Some((d, strb, false));
+                }
+                if ar.is_none() && read_addr.is_empty() && rng.gen_bool(0.3) {
+                    ar = Some(addr(&mut rng));
+                }
+                let reset = cycle < 2;
+                let raddr_q = b.raddr_q.val().index() as u32;
+                let q_rdata = if raddr_q >= 0x800 { raddr_q.wrapping_mul(2654435761) } else { 0 };
+                let (reset_pending, idle) = (rng.gen_bool(0.1), rng.gen_bool(0.5));
+                let ev_tx: u8 = if rng.gen_bool(0.1) { rng.gen() } else { 0 };
+                let ev_rx: u8 = if rng.gen_bool(0.1) { rng.gen() } else { 0 };
+                let incs: Vec<u32> = (0..14)
+                    .map(|k| match k {
+                        1 => rng.gen_range(0..2) * rng.gen_range(0..=0xffffu32),
+                        6 => rng.gen_range(0..2) * rng.gen_range(0..=0x1ffffu32),
+                        4 | 5 | 7 | 8 | 12 => rng.gen_range(0..=3),
+                        _ => rng.gen_range(0..=1),
+                    })
+                    .collect();
+                let aw_valid = aw.is_some_and(|x| !x.1) && rng.gen_bool(0.6);
+                let w_valid = w.is_some_and(|x| !x.2) && rng.gen_bool(0.6);
+                let ar_valid = ar.is_some() && rng.gen_bool(0.6);
+                let (bready, rready) = (rng.gen_bool(0.7), rng.gen_bool(0.7));
+                b.reset.next = reset;
+                b.awaddr.next = (aw.map_or(0, |x| x.0) as u64).to_bits();
+                b.awvalid.next = aw_valid;
+                b.wdata.next = (w.map_or(0, |x| x.0) as u64).to_bits();
+                b.wstrb.next = (w.map_or(0, |x| x.1) as u64).to_bits();
+                b.wvalid.next = w_valid;
+                b.bready.next = bready;
+                b.araddr.next = (ar.unwrap_or(0) as u64).to_bits();
+                b.arvalid.next = ar_valid;
+                b.rready.next = rready;
+                b.q_rdata.next = (q_rdata as u64).to_bits();
+                b.rss_rdata.next = 0u64.to_bits();
+                b.idle_in.next = idle;
+                b.reset_pending.next = reset_pending;
+                b.ev_tx.next = (ev_tx as u64).to_bits();
+                b.ev_rx.next = (ev_rx as u64).to_bits();
+                b.inc_tx_frames.next = incs[0] != 0;
+                b.add_tx_bytes.next = (incs[1] as u64).to_bits();
+                b.inc_tx_csum_ip.next = incs[2] != 0;
+                b.inc_tx_csum_l4.next = incs[3] != 0;
+                b.inc_tx_desc_err.next = (incs[4] as u64).to_bits();
+                b.inc_rx_frames.next = (incs[5] as u64).to_bits();
+                b.add_rx_bytes.next = (incs[6] as u64).to_bits();
+                b.inc_rx_drop_nobuf.next = (incs[7] as u64).to_bits();
+                b.inc_rx_drop_err.next = (incs[8] as u64).to_bits();
+                b.inc_rx_l3_bad.next = incs[9] != 0;
+                b.inc_rx_l4_bad.next = incs[10] != 0;
+                b.inc_rx_l4_calc.next = incs[11] != 0;
+                b.inc_dma_err.next = (incs[12] as u64).to_bits();
+                b.inc_tx_tso.next = incs[13] != 0;
+                hist.push_front((m.clone(), reset_pending, idle, q_rdata));
+                hist.truncate(3);
+                let mut wrote: Option<(u32, u32, u32)> = None;
+                clock_cycle(&mut b, |b, c| b.clock.next = Clock { clk: c }, |b| {
+                    if reset {
+                        return;
+                    }
+                    // Outputs from the model's state now.
+                    assert_eq!(b.enable.val(), m.enable, "seed {seed} cycle {cycle}: enable");
+                    assert_eq!(b.soft_reset.val(), m.soft_pending, "seed {seed} cycle {cycle}: soft reset pulse");
+                    assert_eq!(b.capenable.val().index() as u32, m.capen, "seed {seed} cycle {cycle}: capenable");
+                    let pend = m.irq_status & m.irq_mask;
+                    let lines = (0..8).filter(|q| pend >> (2 * q) & 3 != 0).fold(0u32, |a, q| a | 1 << q);
+                    assert_eq!(b.irq.val().index() as u32, lines, "seed {seed} cycle {cycle}: interrupt lines");
+                    // The write handshake: address and data together.
+                    if b.awready.val() && aw_valid {
+                        assert!(b.wready.val() && w_valid, "seed {seed}: address taken without its data");
+                        let (a, _) = aw.unwrap();
+                        let (d, strb, _) = w.unwrap();
+                        assert_eq!(b.wfire_o.val(), strb == 0xf, "seed {seed}: write handed on");
+                        if strb == 0xf {
+                            assert_eq!((b.waddr_o.val().index() as u32, b.wdata_o.val().index() as u32), (a, d));
+                        }
+                        wrote = Some((a, d, strb));
+                    } else {
+                        assert!(!b.wfire_o.val());
+                        assert!(!(b.wready.val() && w_valid && !aw_valid), "seed {seed}: data taken without its address");
+                    }
+                    if b.bvalid.val() && bready {
+                        let want = write_expect.pop_front().expect("a response for a write");
+                        assert_eq!(b.bresp.val().index() as u32, want, "seed {seed} cycle {cycle}: write response");
+                        writes += 1;
+                    }
+                    if b.arready.val() && ar_valid {
+                        read_addr.push_back(ar.take().unwrap());
+                    }
+                    if b.rvalid.val() && !rvalid_prev {
+                        // The value of two cycles' start ago: the handshake cycle's next cycle latched it.
+                        let a = *read_addr.front().unwrap();
+                        let (hm, hpend, hidle, hq) = &hist[1];
+                        let want = match a {
+                            c::CTRL => hm.enable as u32 | ((*hpend || hm.soft_pending) as u32) << 1,
+                            c::STATUS => *hidle as u32,
+                            _ => id_value(a, hm).unwrap_or(*hq),
+                        };
+                        assert_eq!(b.rdata.val().index() as u32, want, "seed {seed} cycle {cycle}: read of {a:#x}");
+                        assert_eq!(b.rresp.val().index(), 0);
+                    }
+                    if b.rvalid.val() && rready {
+                        read_addr.pop_front();
+                        reads += 1;
+                    }
+                    rvalid_prev = b.rvalid.val() && !rready;
+                });
+                if let Some((_, sent)) = aw.as_mut() {
+                    if wrote.is_some() {
+                        *sent = true;
+                    }
+                }
+                if wrote.is_some() {
+                    aw = None;
+                    w = None;
+                }
+                // The model's edge.
+                let was_soft = m.soft_pending;
+                m.soft_pending = false;
+                for (k, inc) in incs.iter().enumerate() {
+                    m.stats[k] = m.stats[k].wrapping_add(*inc);
+                }
+                if let Some((a, d, strb)) = wrote {
+                    write_expect.push_back(if strb == 0xf { 0 } else { 2 });
+                    if strb == 0xf {
+                        match a {
+                            c::CTRL => {
+                                m.enable = d & c::CTRL_ENABLE != 0;
+                                m.soft_pending = d & c::CTRL_RESET != 0;
+                            }
+                            c::CAPENABLE => m.capen = d & caps & !m.capdis,
+                            c::CAPDISABLE => {
+                                m.capdis = d & caps;
+                                m.capen &= !d;
+                            }
+                            c::IRQ_STATUS => m.irq_status &= !(d & 0xffff),
+                            c::IRQ_MASK => m.irq_mask = d & 0xffff,
+                            _ => {}
+                        }
+                    }
+                }
+                for q in 0..8 {
+                    if ev_tx >> q & 1 != 0 {
+                        m.irq_status |= c::irq_tx(q);
+                    }
+                    if ev_rx >> q & 1 != 0 {
+                        m.irq_status |= c::irq_rx(q);
+                    }
+                }
+                if was_soft {
+                    m.enable = false;
+                    m.irq_status = 0;
+                }
+                if reset {
+                    m = Model::default();
+                    m.stats = [0; 14];
+                    write_expect.clear();
+                    read_addr.clear();
+                    (aw, w, ar) = (None, None, None);
+                }
+            }
+            eprintln!("  {writes} writes, {reads} reads");
+            assert!(writes > 300 && reads > 300, "seed {seed}: too few transactions");
+        }
     }
 }
