@@ -523,16 +523,17 @@ mod tests {
     /// data write is done, and the counters' pulses match the model.
     #[test]
     fn frames_and_refusals_complete_in_ring_order_under_random_back_pressure() {
-        use nic_abi::desc::{phase_for, Completion, RxDesc};
+        use crate::testing::dma::{Mem, ReadPort, WritePort};
+        use nic_abi::desc::RxDesc;
         use nic_abi::status;
         use rand::{Rng, SeedableRng};
         use std::collections::VecDeque;
-        use zerocopy::{FromBytes, IntoBytes};
+        use zerocopy::IntoBytes;
         for seed in [1u64, 2, 3] {
             eprintln!("rx_engine: seed {seed}");
             let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
             const MEM: u64 = 0x10_0000;
-            let mut mem = vec![0u8; 0x10_0000];
+            let mut mem = Mem::new(MEM, 0x10_0000);
             let (ring, cq, bufs) = (MEM, MEM + 0x1000, MEM + 0x2000);
             let size_log2 = 4u32;
             let n_ring = 1u64 << size_log2;
@@ -549,11 +550,8 @@ mod tests {
             // Ports' models.
             let mut fifo: VecDeque<u64> = VecDeque::new();
             let mut metas: VecDeque<RxMeta> = VecDeque::new();
-            let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new(); // (ready at, addr, beats)
-            let mut rbeat = 0u64;
-            let mut wcmds: VecDeque<(u64, u64, u64, bool)> = VecDeque::new(); // accepted: (addr, beats, strb, cpl)
-            let mut wbeat = 0u64;
-            let mut dones: VecDeque<(u64, bool)> = VecDeque::new(); // (cycle due, cpl)
+            let mut rp = ReadPort::default();
+            let mut wp: WritePort<bool> = WritePort::default(); // remembers whether a command is a completion
             let (mut data_done, mut cpl_cmds) = (0u64, 0u64);
             let mut cpl_seen_dones: VecDeque<u64> = VecDeque::new(); // data dones when each cpl command was taken
             let mut with_frame_cpls = 0u64;
@@ -578,8 +576,7 @@ mod tests {
                         _ => (addr, 1024, 0, status::OK),
                     };
                     let d = RxDesc { addr: a.into(), len: len.into(), rsvd: rsvd.into() };
-                    let off = (ring + 16 * slot - MEM) as usize;
-                    mem[off..off + 16].copy_from_slice(d.as_bytes());
+                    mem.at(ring + 16 * slot, 16).copy_from_slice(d.as_bytes());
                     post_kind.push(kind);
                     buf_len.push(len);
                     posted = posted.wrapping_add(1);
@@ -631,19 +628,15 @@ mod tests {
                 }
                 // Driver: reap completions now and then.
                 if rng.gen_bool(0.3) {
-                    let slot = (reaped as u64 % n_ring) as usize;
-                    let off = (cq - MEM) as usize + 16 * slot;
-                    let c = Completion::read_from_bytes(&mem[off..off + 16]).unwrap();
-                    if (c.status & 0x80 != 0) == phase_for(reaped, size_log2) {
+                    if let Some(c) = mem.completion(cq, reaped, size_log2) {
                         assert_eq!(c.index.get(), reaped, "seed {seed}: completion index");
                         let want = wants.pop_front().expect("a completion the model expects");
                         let got = if c.status & 0x7f == status::OK {
-                            let b = (bufs + 0x400 * (reaped as u64 % 64) - MEM) as usize;
                             Want::Frame {
                                 len: c.len.get() as usize,
                                 flags: c.csum_flags.get(),
                                 hash: c.flowid.get(),
-                                bytes: mem[b..b + c.len.get() as usize].to_vec(),
+                                bytes: mem.at(bufs + 0x400 * (reaped as u64 % 64), c.len.get() as usize).to_vec(),
                             }
                         } else {
                             assert_eq!(c.len.get(), 0, "seed {seed}: a refused buffer holds no frame");
@@ -654,9 +647,7 @@ mod tests {
                     }
                 }
                 // Drive the ports.
-                let rv = reads.front().is_some_and(|r| cycle >= r.0) && rng.gen_bool(0.8);
-                let (raddr, rbeats) = reads.front().map(|r| (r.1, r.2)).unwrap_or((MEM, 1));
-                let roff = (raddr + 8 * rbeat - MEM) as usize;
+                let offer = rp.offer(cycle, &mut rng);
                 e.reset.next = cycle < 3;
                 e.enable.next = true;
                 e.base.next = ring.to_bits();
@@ -665,16 +656,15 @@ mod tests {
                 e.cq_base.next = cq.to_bits();
                 e.cq_head.next = (reaped as u64).to_bits();
                 e.rd_cmd_ready.next = rng.gen_bool(0.5);
-                e.rd_data.next = u64::from_le_bytes(mem[roff..roff + 8].try_into().unwrap()).to_bits();
-                e.rd_valid.next = rv;
-                e.rd_last.next = rbeat + 1 == rbeats;
+                e.rd_data.next = mem.beat(offer.map_or(MEM, |o| o.0)).to_bits();
+                e.rd_valid.next = offer.is_some();
+                e.rd_last.next = offer.is_some_and(|o| o.1);
                 e.rd_err.next = false;
-                e.wr_cmd_ready.next = wcmds.len() < 2 && rng.gen_bool(0.7);
-                let w_open = wbeat < wcmds.front().map(|c| c.1).unwrap_or(0);
-                e.wr_data_ready.next = w_open && rng.gen_bool(0.8);
-                let dn = dones.front().is_some_and(|d| cycle >= d.0);
-                e.wr_done.next = dn;
-                e.wr_done_cpl.next = dn && dones[0].1;
+                e.wr_cmd_ready.next = wp.cmd_ready(&mut rng);
+                e.wr_data_ready.next = wp.data_ready(&mut rng);
+                let dn = wp.done(cycle).copied();
+                e.wr_done.next = dn.is_some();
+                e.wr_done_cpl.next = dn == Some(true);
                 e.wr_err.next = false;
                 e.fifo_dout.next = fifo.front().copied().unwrap_or(0).to_bits();
                 e.fifo_empty.next = fifo.is_empty();
@@ -685,34 +675,21 @@ mod tests {
                         return;
                     }
                     if e.rd_cmd_valid.val() && e.rd_cmd_ready.val() {
-                        reads.push_back((cycle + rng.gen_range(2..30), e.rd_cmd_addr.val().to_u64(), e.rd_cmd_beats.val().index() as u64));
+                        rp.command(cycle, e.rd_cmd_addr.val().to_u64(), e.rd_cmd_beats.val().index() as u64, &mut rng);
                     }
-                    if rv && e.rd_ready.val() {
-                        rbeat += 1;
-                        if rbeat == rbeats {
-                            reads.pop_front();
-                            rbeat = 0;
-                        }
+                    if offer.is_some() && e.rd_ready.val() {
+                        rp.taken();
                     }
                     if e.wr_cmd_valid.val() && e.wr_cmd_ready.val() {
                         let cpl = e.wr_cmd_cpl.val();
-                        wcmds.push_back((e.wr_cmd_addr.val().to_u64(), e.wr_cmd_beats.val().index() as u64, e.wr_cmd_strb.val().index() as u64, cpl));
+                        wp.command(e.wr_cmd_addr.val().to_u64(), e.wr_cmd_beats.val().index() as u64, e.wr_cmd_strb.val().index() as u64, cpl);
                         if cpl {
                             cpl_cmds += 1;
                             cpl_seen_dones.push_back(data_done);
                         }
                     }
                     if e.wr_data_valid.val() && e.wr_data_ready.val() {
-                        let (addr, beats, strb, cpl) = wcmds[0];
-                        let bytes = e.wr_data.val().to_u64().to_le_bytes();
-                        let off = (addr + 8 * wbeat - MEM) as usize;
-                        for (i, b) in bytes.iter().enumerate() {
-                            if wbeat + 1 < beats || strb & (1 << i) != 0 {
-                                mem[off + i] = *b;
-                            }
-                        }
-                        wbeat += 1;
-                        if wbeat == beats {
+                        if let Some((cpl, bytes)) = wp.beat(&mut mem, e.wr_data.val().to_u64(), cycle, &mut rng) {
                             if cpl {
                                 // A completion for a frame must not have been asked for before that frame's data was done.
                                 let st = bytes[7] & 0x7f;
@@ -722,14 +699,10 @@ mod tests {
                                     assert!(seen >= with_frame_cpls, "seed {seed}: completion written before its data was done");
                                 }
                             }
-                            let due = dones.back().map_or(0, |d| d.0).max(cycle + rng.gen_range(1..8));
-                            dones.push_back((due, cpl));
-                            wcmds.pop_front();
-                            wbeat = 0;
                         }
                     }
-                    if dn {
-                        let (_, cpl) = dones.pop_front().unwrap();
+                    if let Some(cpl) = dn {
+                        wp.done_given();
                         if !cpl {
                             data_done += 1;
                         }
@@ -748,9 +721,7 @@ mod tests {
             }
             eprintln!("  {reaped} completions, {made} frames ({exp_drop_err} too long for their buffer) in {cycle} cycles");
             assert!(reaped >= 100, "seed {seed}: only {reaped} completions in {cycle} cycles");
-            let off = (cq - MEM) as usize + 16 * (reaped as u64 % n_ring) as usize;
-            let c = Completion::read_from_bytes(&mem[off..off + 16]).unwrap();
-            assert_ne!((c.status & 0x80 != 0), phase_for(reaped, size_log2), "seed {seed}: a completion nobody expected");
+            assert!(mem.completion(cq, reaped, size_log2).is_none(), "seed {seed}: a completion nobody expected");
             assert_eq!(got_drop_err, exp_drop_err, "seed {seed}: frames dropped as too long");
             assert!(cpl_cmds >= reaped as u64);
         }

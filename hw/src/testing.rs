@@ -422,3 +422,132 @@ pub mod frames {
         Frame { bytes: f, desc: d }
     }
 }
+
+/// Models of a DMA client's surroundings, for the engines' block tests: host memory, an
+/// in-order read port and the pipelined write port's contract.
+pub mod dma {
+    use nic_abi::desc::{phase_for, Completion};
+    use rand::rngs::SmallRng;
+    use rand::Rng;
+    use std::collections::VecDeque;
+    use zerocopy::FromBytes;
+
+    /// Host memory: `bytes.len()` bytes from IOVA `base`.
+    pub struct Mem {
+        /// IOVA of `bytes[0]`.
+        pub base: u64,
+        /// The contents.
+        pub bytes: Vec<u8>,
+    }
+
+    impl Mem {
+        /// `len` zeroed bytes at `base`.
+        pub fn new(base: u64, len: usize) -> Self {
+            Self { base, bytes: vec![0; len] }
+        }
+        /// The `len` bytes at `addr`.
+        pub fn at(&mut self, addr: u64, len: usize) -> &mut [u8] {
+            let o = (addr - self.base) as usize;
+            &mut self.bytes[o..o + len]
+        }
+        /// The 64-bit beat at `addr`, little-endian.
+        pub fn beat(&mut self, addr: u64) -> u64 {
+            u64::from_le_bytes(self.at(addr, 8).try_into().unwrap())
+        }
+        /// Completion `idx` of a queue of `1 << size_log2` slots at `cq`, once the device has
+        /// written it (its phase bit says so).
+        pub fn completion(&mut self, cq: u64, idx: u16, size_log2: u32) -> Option<Completion> {
+            let slot = idx as u64 % (1 << size_log2);
+            let c = Completion::read_from_bytes(self.at(cq + 16 * slot, 16)).unwrap();
+            ((c.status & 0x80 != 0) == phase_for(idx, size_log2)).then_some(c)
+        }
+    }
+
+    /// An in-order read port: each command answered after a random latency (2..30 cycles), its
+    /// beats offered with random gaps.
+    #[derive(Default)]
+    pub struct ReadPort {
+        reads: VecDeque<(u64, u64, u64)>,
+        beat: u64,
+    }
+
+    impl ReadPort {
+        /// The beat offered this cycle, if any: its address and whether it ends its command.
+        pub fn offer(&self, cycle: u64, rng: &mut SmallRng) -> Option<(u64, bool)> {
+            let &(at, addr, beats) = self.reads.front()?;
+            (cycle >= at && rng.gen_bool(0.8)).then_some((addr + 8 * self.beat, self.beat + 1 == beats))
+        }
+        /// A command was taken this cycle.
+        pub fn command(&mut self, cycle: u64, addr: u64, beats: u64, rng: &mut SmallRng) {
+            self.reads.push_back((cycle + rng.gen_range(2..30), addr, beats));
+        }
+        /// The offered beat was taken.
+        pub fn taken(&mut self) {
+            self.beat += 1;
+            if self.beat == self.reads[0].2 {
+                self.reads.pop_front();
+                self.beat = 0;
+            }
+        }
+    }
+
+    /// The pipelined DMA writer's contract ([`crate::dma_wr`]): a command waits in a slot while
+    /// one streams, beats are asked for in command order (strobe on the last), and each
+    /// command's `done` comes in order, a random 1..8 cycles after its last beat. `T` is what
+    /// the test remembers of each command.
+    pub struct WritePort<T> {
+        cmds: VecDeque<(u64, u64, u64, T)>,
+        beat: u64,
+        dones: VecDeque<(u64, T)>,
+    }
+
+    impl<T: Clone> Default for WritePort<T> {
+        fn default() -> Self {
+            Self { cmds: VecDeque::new(), beat: 0, dones: VecDeque::new() }
+        }
+    }
+
+    impl<T: Clone> WritePort<T> {
+        /// Whether a command is taken this cycle.
+        pub fn cmd_ready(&self, rng: &mut SmallRng) -> bool {
+            self.cmds.len() < 2 && rng.gen_bool(0.7)
+        }
+        /// Whether a beat is taken this cycle.
+        pub fn data_ready(&self, rng: &mut SmallRng) -> bool {
+            self.cmds.front().is_some_and(|c| self.beat < c.1) && rng.gen_bool(0.8)
+        }
+        /// The `done` due this cycle, if any.
+        pub fn done(&self, cycle: u64) -> Option<&T> {
+            self.dones.front().filter(|d| cycle >= d.0).map(|d| &d.1)
+        }
+        /// The due `done` was given.
+        pub fn done_given(&mut self) {
+            self.dones.pop_front();
+        }
+        /// A command was taken: `beats` beats at `addr`, `strb` on the last.
+        pub fn command(&mut self, addr: u64, beats: u64, strb: u64, tag: T) {
+            self.cmds.push_back((addr, beats, strb, tag));
+        }
+        /// A beat was taken: it lands in `mem`. Returns the command's tag and the beat's bytes
+        /// when it was the command's last.
+        pub fn beat(&mut self, mem: &mut Mem, data: u64, cycle: u64, rng: &mut SmallRng) -> Option<(T, [u8; 8])> {
+            let (addr, beats, strb, _) = self.cmds[0];
+            let bytes = data.to_le_bytes();
+            let last = self.beat + 1 == beats;
+            for (i, b) in mem.at(addr + 8 * self.beat, 8).iter_mut().enumerate() {
+                if !last || strb & (1 << i) != 0 {
+                    *b = bytes[i];
+                }
+            }
+            self.beat += 1;
+            if !last {
+                return None;
+            }
+            let (_, _, _, tag) = self.cmds.pop_front().unwrap();
+            self.beat = 0;
+            let due = self.dones.back().map_or(0, |d| d.0).max(cycle + rng.gen_range(1..8));
+            self.dones.push_back((due, tag.clone()));
+            Some((tag, bytes))
+        }
+    }
+}

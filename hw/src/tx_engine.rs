@@ -970,15 +970,16 @@ mod tests {
     /// completion may be written before every frame of its packet has been retired.
     #[test]
     fn packets_leave_whole_and_in_order_and_complete_after_retiring() {
-        use nic_abi::desc::{phase_for, Completion, TxDesc, TXD_MORE};
+        use crate::testing::dma::{Mem, ReadPort, WritePort};
+        use nic_abi::desc::{TxDesc, TXD_MORE};
         use rand::{Rng, SeedableRng};
         use std::collections::VecDeque;
-        use zerocopy::{FromBytes, IntoBytes};
+        use zerocopy::IntoBytes;
         for seed in [1u64, 2, 3] {
             eprintln!("tx_engine: seed {seed}");
             let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
             const MEM: u64 = 0x10_0000;
-            let mut mem = vec![0u8; 0x20_0000];
+            let mut mem = Mem::new(MEM, 0x20_0000);
             let (ring, cq, bufs) = (MEM, MEM + 0x1000, MEM + 0x4000);
             let size_log2 = 5u32;
             let n_ring = 1u64 << size_log2;
@@ -992,11 +993,8 @@ mod tests {
             let mut good = 0u64;
             let mut next_buf = 0u64;
             // Port models.
-            let mut reads: VecDeque<(u64, u64, u64)> = VecDeque::new();
-            let mut rbeat = 0u64;
-            let mut wcmds: VecDeque<(u64, u64)> = VecDeque::new();
-            let mut wbeat = 0u64;
-            let mut dones: VecDeque<u64> = VecDeque::new();
+            let mut rp = ReadPort::default();
+            let mut wp: WritePort<()> = WritePort::default();
             let mut fifo_used = 0u64;
             let mut out_words: VecDeque<u64> = VecDeque::new();
             let mut out_lens: VecDeque<u64> = VecDeque::new();
@@ -1036,8 +1034,7 @@ mod tests {
                     for (i, &c) in cuts.iter().enumerate() {
                         let addr = bufs + 0x800 * (next_buf % 256);
                         next_buf += 1;
-                        let o = (addr - MEM) as usize;
-                        mem[o..o + c].copy_from_slice(&bytes[off..off + c]);
+                        mem.at(addr, c).copy_from_slice(&bytes[off..off + c]);
                         off += c;
                         let mut d = TxDesc { addr: addr.into(), len: (c as u32).into(), ..Default::default() };
                         if i + 1 < ndesc {
@@ -1057,9 +1054,7 @@ mod tests {
                                 _ => {}
                             }
                         }
-                        let slot = (posted as u64 % n_ring) as usize;
-                        let so = (ring - MEM) as usize + 32 * slot;
-                        mem[so..so + 32].copy_from_slice(d.as_bytes());
+                        mem.at(ring + 32 * (posted as u64 % n_ring), 32).copy_from_slice(d.as_bytes());
                         let len_field = if status == status::BAD_LEN && ndesc == 1 { 0 } else { c as u16 };
                         want_cpl.push_back((len_field, status));
                         posted = posted.wrapping_add(1);
@@ -1073,10 +1068,7 @@ mod tests {
                 }
                 // Driver: reap completions.
                 if rng.gen_bool(0.3) {
-                    let slot = (reaped as u64 % n_ring) as usize;
-                    let off = (cq - MEM) as usize + 16 * slot;
-                    let c = Completion::read_from_bytes(&mem[off..off + 16]).unwrap();
-                    if (c.status & 0x80 != 0) == phase_for(reaped, size_log2) {
+                    if let Some(c) = mem.completion(cq, reaped, size_log2) {
                         assert_eq!(c.index.get(), reaped, "seed {seed}: completion index");
                         let (len, st) = want_cpl.pop_front().expect("a completion the model expects");
                         assert_eq!((c.len.get(), c.status & 0x7f), (len, st), "seed {seed}: completion {reaped}");
@@ -1106,9 +1098,7 @@ mod tests {
                     to_retire.pop_front();
                     retired += 1;
                 }
-                let rv = reads.front().is_some_and(|r| cycle >= r.0) && rng.gen_bool(0.8);
-                let (raddr, rbeats) = reads.front().map(|r| (r.1, r.2)).unwrap_or((MEM, 1));
-                let roff = (raddr + 8 * rbeat - MEM) as usize;
+                let offer = rp.offer(cycle, &mut rng);
                 e.reset.next = cycle < 3;
                 e.enable.next = true;
                 e.capenable.next = 0xffff_ffffu64.to_bits();
@@ -1118,14 +1108,13 @@ mod tests {
                 e.cq_base.next = cq.to_bits();
                 e.cq_head.next = (reaped as u64).to_bits();
                 e.rd_cmd_ready.next = rng.gen_bool(0.5);
-                e.rd_data.next = u64::from_le_bytes(mem[roff..roff + 8].try_into().unwrap()).to_bits();
-                e.rd_valid.next = rv;
-                e.rd_last.next = rbeat + 1 == rbeats;
+                e.rd_data.next = mem.beat(offer.map_or(MEM, |o| o.0)).to_bits();
+                e.rd_valid.next = offer.is_some();
+                e.rd_last.next = offer.is_some_and(|o| o.1);
                 e.rd_err.next = false;
-                e.wr_cmd_ready.next = wcmds.len() < 2 && rng.gen_bool(0.7);
-                let w_open = wbeat < wcmds.front().map(|c| c.1).unwrap_or(0);
-                e.wr_data_ready.next = w_open && rng.gen_bool(0.8);
-                let dn = dones.front().is_some_and(|&d| cycle >= d);
+                e.wr_cmd_ready.next = wp.cmd_ready(&mut rng);
+                e.wr_data_ready.next = wp.data_ready(&mut rng);
+                let dn = wp.done(cycle).is_some();
                 e.wr_done.next = dn;
                 e.fifo_free.next = (4096 - fifo_used).to_bits();
                 e.meta_full.next = out_lens.len() >= 8;
@@ -1135,17 +1124,13 @@ mod tests {
                         return;
                     }
                     if e.rd_cmd_valid.val() && e.rd_cmd_ready.val() {
-                        reads.push_back((cycle + rng.gen_range(2..30), e.rd_cmd_addr.val().to_u64(), e.rd_cmd_beats.val().index() as u64));
+                        rp.command(cycle, e.rd_cmd_addr.val().to_u64(), e.rd_cmd_beats.val().index() as u64, &mut rng);
                     }
-                    if rv && e.rd_ready.val() {
-                        rbeat += 1;
-                        if rbeat == rbeats {
-                            reads.pop_front();
-                            rbeat = 0;
-                        }
+                    if offer.is_some() && e.rd_ready.val() {
+                        rp.taken();
                     }
                     if e.wr_cmd_valid.val() && e.wr_cmd_ready.val() {
-                        wcmds.push_back((e.wr_cmd_addr.val().to_u64(), e.wr_cmd_beats.val().index() as u64));
+                        wp.command(e.wr_cmd_addr.val().to_u64(), e.wr_cmd_beats.val().index() as u64, e.wr_cmd_strb.val().index() as u64, ());
                         // The first completion of a packet: every frame of it must be retired.
                         if cpl_pkt_left == 0 {
                             let (n, frames_upto) = pkt_frames_before.pop_front().expect("a packet to complete");
@@ -1155,18 +1140,10 @@ mod tests {
                         cpl_pkt_left -= 1;
                     }
                     if e.wr_data_valid.val() && e.wr_data_ready.val() {
-                        let (addr, beats) = wcmds[0];
-                        let off = (addr + 8 * wbeat - MEM) as usize;
-                        mem[off..off + 8].copy_from_slice(&e.wr_data.val().to_u64().to_le_bytes());
-                        wbeat += 1;
-                        if wbeat == beats {
-                            dones.push_back(dones.back().copied().unwrap_or(0).max(cycle + rng.gen_range(1..8)));
-                            wcmds.pop_front();
-                            wbeat = 0;
-                        }
+                        wp.beat(&mut mem, e.wr_data.val().to_u64(), cycle, &mut rng);
                     }
                     if dn {
-                        dones.pop_front();
+                        wp.done_given();
                     }
                     if e.fifo_push.val() {
                         out_words.push_back(e.fifo_din.val().to_u64());
@@ -1181,9 +1158,7 @@ mod tests {
             }
             eprintln!("  {made} packets, {frames_seen} frames, {reaped} completions in {cycle} cycles");
             assert!(frames_seen >= 30 && reaped as u32 >= total, "seed {seed}: too little happened");
-            let off = (cq - MEM) as usize + 16 * (reaped as u64 % n_ring) as usize;
-            let c = Completion::read_from_bytes(&mem[off..off + 16]).unwrap();
-            assert_ne!((c.status & 0x80 != 0), phase_for(reaped, size_log2), "seed {seed}: a completion nobody expected");
+            assert!(mem.completion(cq, reaped, size_log2).is_none(), "seed {seed}: a completion nobody expected");
         }
     }
 }
