@@ -246,5 +246,5 @@ pub const BAR0_SIZE: u32 = 1 << AXIL_ADDR_BITS;
 
 /// Whether `off` names a register: 4-byte aligned and inside BAR0.
 pub const fn is_reg_offset(off: u32) -> bool {
-    off % 4 == 0 && off < BAR0_SIZE
+    off.is_multiple_of(4) && off < BAR0_SIZE
 }

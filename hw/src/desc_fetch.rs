@@ -282,7 +282,7 @@ mod tests {
                     if b.rd_cmd_valid.val() && b.rd_cmd_ready.val() {
                         let a = b.rd_cmd_addr.val().to_u64();
                         let n = b.rd_cmd_beats.val().index() as u64;
-                        assert!(n >= 2 && n % 2 == 0 && n / 2 <= batch, "seed {seed}: read of {n} beats");
+                        assert!(n >= 2 && n.is_multiple_of(2) && n / 2 <= batch, "seed {seed}: read of {n} beats");
                         let first = (a - base) / 16;
                         assert!(first + n / 2 <= 1 << size_log2, "seed {seed}: read past the ring's end");
                         assert!(reads.len() < max_out as usize, "seed {seed}: more than {max_out} reads in flight");
@@ -300,7 +300,7 @@ mod tests {
                         assert_eq!(b.beat_idx.val().index() as u64, beat_no, "seed {seed}: beat index");
                         let a = addr + 8 * beat_no;
                         let idx = (a - base) / 16;
-                        if beat_no % 2 == 0 {
+                        if beat_no.is_multiple_of(2) {
                             half = Some(idx);
                         } else {
                             assert_eq!(half.take(), Some(idx));

@@ -88,7 +88,7 @@ fn rx_bytes_per_cycle(size: usize, n: usize, read_latency: u32, flows: bool) -> 
     // fast this host thread (real time) refills a ring behind a simulator (simulated time).
     let ring_log2 = n.next_power_of_two().trailing_zeros().max(8);
     let buf = size.next_multiple_of(64);
-    let dev = SimDevice::new(sim.nic(0), (2 * buf << ring_log2) + (16 << 20)).expect("dma region"); // both queue pairs, and TX
+    let dev = SimDevice::new(sim.nic(0), ((2 * buf) << ring_log2) + (16 << 20)).expect("dma region"); // both queue pairs, and TX
     let cfg = DriverConfig { tx_ring_log2: 8, rx_ring_log2: ring_log2, rx_buf_len: Some(buf), ..Default::default() };
     let d = Driver::attach_with(Arc::new(dev), cfg).expect("attach");
     let nic = sim.nic(0);
@@ -396,7 +396,7 @@ fn lookup(args: &[String]) {
         let mut best_ref = f64::MAX;
         for _ in 0..5 {
             let t = Instant::now();
-            let found = probes.iter().filter(|p| plain.get(*p).is_some()).count();
+            let found = probes.iter().filter(|p| plain.contains_key(*p)).count();
             best_ref = best_ref.min(t.elapsed().as_secs_f64());
             assert_eq!(found, probes.len());
         }
@@ -450,7 +450,7 @@ fn flows(args: &[String]) {
     let total: usize = readers.into_iter().map(|h| h.join().unwrap()).sum();
     let wall = t.elapsed().as_secs_f64();
     let cycles = pair.cycles() - cycles0;
-    assert_eq!(total, nflows * mb << 20, "every byte arrived");
+    assert_eq!(total, (nflows * mb) << 20, "every byte arrived");
     let frames: u64 = [&pair.a, &pair.b]
         .iter()
         .map(|s| {
