@@ -6,10 +6,13 @@
 //! (AXI4 rule). All bursts of a command are requested back to back without
 //! waiting for data, so the memory latency is paid once per command, not per
 //! burst; and the next command is taken as soon as the current one's bursts
-//! are all requested, so its latency overlaps the current one's data (two
-//! commands in flight: the one streaming and the next). Responses arrive in
-//! order (one AXI ID). A beat answered with an error response still counts;
-//! `dout_err` (cumulative per command) tells the client, which completes its
+//! are all requested, so its latency overlaps the earlier ones' data: up to
+//! [`READS_IN_FLIGHT`] commands may be waiting for or returning data (a PCIe
+//! read round trip of ~150 cycles needs many: at a 64-byte frame every 11
+//! cycles, about 14; 32 let 8-beat reads stream back to back). Responses
+//! arrive in order (one AXI ID), so a FIFO of the commands' lengths and tags
+//! is all the return side needs. A beat answered with an error response still
+//! counts; `dout_err` (cumulative per command) tells the client, which completes its
 //! descriptor with an error.
 //!
 //! ```text
@@ -17,7 +20,12 @@
 //! cmd_ready ‾\_/‾\_/‾     (A0)  (A1)  (B0)          dout_last ______/‾\_____/‾\__
 //! ```
 
+use crate::fifo::Fifo;
+use crate::records::RdCmd;
 use rust_hdl::prelude::*;
+
+/// Commands whose data is outstanding, at most (`Fifo<RdCmd, 5, 6>` below).
+pub const READS_IN_FLIGHT: u64 = 32;
 
 /// Longest burst issued, in beats (256 bytes: a common PCIe max payload).
 pub const MAX_BURST: u64 = 32;
@@ -74,26 +82,26 @@ pub struct DmaRead {
     pub rready: Signal<Out, Bit>,
     ar_addr: DFF<Bits<64>>,
     ar_left: DFF<Bits<16>>,
-    // The command whose beats are streaming (A) and the one queued behind it (B).
-    a_v: DFF<Bit>,
-    a_left: DFF<Bits<16>>,
-    a_tag: DFF<Bits<2>>,
+    // Commands in order; the head is the one whose beats are returning, `got` of them so far.
+    cmds: Fifo<RdCmd, 5, 6>,
+    got: DFF<Bits<16>>,
     err: DFF<Bit>,
-    b_v: DFF<Bit>,
-    b_left: DFF<Bits<16>>,
-    b_tag: DFF<Bits<2>>,
     to4k: Signal<Local, Bits<16>>,
     blen: Signal<Local, Bits<16>>,
     fire: Signal<Local, Bit>,
-    a_done: Signal<Local, Bit>,
+    take: Signal<Local, Bit>,
+    head_v: Signal<Local, Bit>,
 }
 
 impl Logic for DmaRead {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, ar_addr, ar_left, a_v, a_left, a_tag, err, b_v, b_left, b_tag);
-        self.cmd_ready.next = (self.ar_left.q.val() == 0) & !self.b_v.q.val();
-        self.busy.next = self.a_v.q.val() | (self.ar_left.q.val() != 0);
+        dff_setup!(self, clock, ar_addr, ar_left, got, err);
+        self.cmds.clock.next = self.clock.val();
+        self.cmds.reset.next = self.reset.val();
+        self.take.next = self.cmd_valid.val() & (self.ar_left.q.val() == 0) & !self.cmds.full.val();
+        self.cmd_ready.next = (self.ar_left.q.val() == 0) & !self.cmds.full.val();
+        self.busy.next = (self.ar_left.q.val() != 0) | (self.cmds.free.val() != 32_u64);
         // Burst length: what is left, capped by MAX_BURST and by the next 4 KiB boundary.
         self.to4k.next = (bit_cast::<16, 64>(0x1000_u64.to_bits::<64>() - (self.ar_addr.q.val() & 0xfff_u64))) >> 3;
         self.blen.next = self.ar_left.q.val();
@@ -110,49 +118,41 @@ impl Logic for DmaRead {
             self.ar_addr.d.next = self.ar_addr.q.val() + (bit_cast::<64, 16>(self.blen.val()) << 3);
             self.ar_left.d.next = self.ar_left.q.val() - self.blen.val();
         }
-        // Data: pass beats through to command A's client; the client's ready is the bus's ready.
+        self.cmds.push.next = self.take.val();
+        self.cmds.din.next.beats = self.cmd_beats.val();
+        self.cmds.din.next.tag = self.cmd_tag.val();
+        if self.take.val() {
+            self.ar_addr.d.next = self.cmd_addr.val();
+            self.ar_left.d.next = self.cmd_beats.val();
+        }
+        // Data: pass beats through to the head command's client; the client's ready is the bus's
+        // ready. (A beat that comes before its command is visible here waits: rready is low.)
+        self.head_v.next = !self.cmds.empty.val();
         self.dout.next = self.rdata.val();
-        self.dout_valid.next = self.a_v.q.val() & self.rvalid.val();
-        self.dout_tag.next = self.a_tag.q.val();
-        self.rready.next = self.a_v.q.val() & self.dout_ready.val();
-        self.dout_last.next = self.a_left.q.val() == 1;
+        self.dout_valid.next = self.head_v.val() & self.rvalid.val();
+        self.dout_tag.next = self.cmds.dout.val().tag;
+        self.rready.next = self.head_v.val() & self.dout_ready.val();
+        self.dout_last.next = (self.got.q.val() + 1) == self.cmds.dout.val().beats;
         self.dout_err.next = self.err.q.val() | (self.rresp.val() != 0);
         self.err_pulse.next = false;
-        self.fire.next = self.a_v.q.val() & self.rvalid.val() & self.dout_ready.val();
-        self.a_done.next = self.fire.val() & (self.a_left.q.val() == 1);
+        self.fire.next = self.head_v.val() & self.rvalid.val() & self.dout_ready.val();
+        self.cmds.pop.next = false;
         if self.fire.val() {
-            self.a_left.d.next = self.a_left.q.val() - 1;
+            self.got.d.next = self.got.q.val() + 1;
             if self.rresp.val() != 0 {
                 self.err.d.next = true;
                 self.err_pulse.next = true;
             }
-        }
-        if self.a_done.val() {
-            // B (if any) streams next.
-            self.a_v.d.next = self.b_v.q.val();
-            self.a_left.d.next = self.b_left.q.val();
-            self.a_tag.d.next = self.b_tag.q.val();
-            self.err.d.next = false;
-            self.b_v.d.next = false;
-        }
-        if self.cmd_valid.val() & (self.ar_left.q.val() == 0) & !self.b_v.q.val() {
-            self.ar_addr.d.next = self.cmd_addr.val();
-            self.ar_left.d.next = self.cmd_beats.val();
-            if !self.a_v.q.val() | self.a_done.val() {
-                self.a_v.d.next = true;
-                self.a_left.d.next = self.cmd_beats.val();
-                self.a_tag.d.next = self.cmd_tag.val();
+            if self.dout_last.val() {
+                self.cmds.pop.next = true;
+                self.got.d.next = 0.into();
                 self.err.d.next = false;
-            } else {
-                self.b_v.d.next = true;
-                self.b_left.d.next = self.cmd_beats.val();
-                self.b_tag.d.next = self.cmd_tag.val();
             }
         }
         if self.reset.val() {
-            self.a_v.d.next = false;
-            self.b_v.d.next = false;
             self.ar_left.d.next = 0.into();
+            self.got.d.next = 0.into();
+            self.err.d.next = false;
         }
     }
 }
@@ -231,5 +231,79 @@ mod tests {
             clock_cycle(&mut d, |d, c| d.clock.next = Clock { clk: c }, |_| {});
             assert!(!d.busy.val());
         }
+    }
+
+    /// Many short tagged commands against a slave with a PCIe-like latency (150 cycles) that
+    /// takes every address at once: the commands' latencies overlap (up to READS_IN_FLIGHT in
+    /// flight), so 64 commands of 8 beats take about the latency plus their beats, not 64
+    /// latencies; every beat comes back in order with its command's tag, `dout_last` ends each
+    /// command, and `dout_err` holds from a command's first error response to its end and no
+    /// further.
+    #[test]
+    fn many_commands_overlap_their_latency_and_keep_order_tags_and_errors() {
+        use std::collections::VecDeque;
+        assert_eq!(READS_IN_FLIGHT, 1 << 5, "the command FIFO is Fifo<RdCmd, 5, 6>");
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(9);
+        let mut d = DmaRead::default();
+        d.connect_all();
+        const LAT: u64 = 150;
+        let cmds: Vec<(u64, u64, u64)> = (0..64u64).map(|i| (0x10_0000 + 0x1000 * i, 8, rng.gen_range(0..4))).collect();
+        let bad: Vec<(usize, u64)> = vec![(5, 3), (20, 0), (40, 7)]; // (command, beat) answered SLVERR
+        let mut beats: VecDeque<(u64, u64)> = VecDeque::new(); // (cycle due, address)
+        let (mut issued, mut got, mut cmd_k, mut beat_k) = (0usize, 0u64, 0usize, 0u64);
+        let mut err_seen = false;
+        let mut cycle = 0u64;
+        let mut first_ar = None;
+        while cmd_k < cmds.len() {
+            cycle += 1;
+            assert!(cycle < 4000, "reads did not finish");
+            let rv = beats.front().is_some_and(|b| cycle >= b.0);
+            let ra = beats.front().map_or(0, |b| b.1);
+            let is_bad = rv && bad.contains(&(cmd_k, beat_k));
+            let c = cmds.get(issued).copied().unwrap_or((0, 1, 0));
+            d.reset.next = cycle < 2;
+            d.cmd_valid.next = cycle >= 2 && issued < cmds.len();
+            d.cmd_addr.next = c.0.to_bits();
+            d.cmd_beats.next = c.1.to_bits();
+            d.cmd_tag.next = c.2.to_bits();
+            d.arready.next = true;
+            d.rvalid.next = rv;
+            d.rdata.next = ra.to_bits();
+            d.rresp.next = (if is_bad { 2u64 } else { 0 }).to_bits();
+            d.dout_ready.next = true;
+            clock_cycle(&mut d, |d, c| d.clock.next = Clock { clk: c }, |d| {
+                if cycle < 2 {
+                    return;
+                }
+                if d.cmd_valid.val() && d.cmd_ready.val() {
+                    issued += 1;
+                }
+                if d.arvalid.val() && d.arready.val() {
+                    first_ar.get_or_insert(cycle);
+                    let a = d.araddr.val().to_u64();
+                    for i in 0..d.arlen.val().index() as u64 + 1 {
+                        beats.push_back((cycle + LAT + i, a + 8 * i));
+                    }
+                }
+                if rv && d.rready.val() {
+                    let (addr, n, tag) = cmds[cmd_k];
+                    assert!(d.dout_valid.val());
+                    assert_eq!(d.dout.val().to_u64(), addr + 8 * beat_k, "command {cmd_k} beat {beat_k}");
+                    assert_eq!(d.dout_tag.val().index() as u64, tag, "command {cmd_k}'s tag");
+                    assert_eq!(d.dout_last.val(), beat_k + 1 == n);
+                    err_seen |= is_bad;
+                    assert_eq!(d.dout_err.val(), err_seen, "command {cmd_k} beat {beat_k}: error so far");
+                    beats.pop_front();
+                    got += 1;
+                    beat_k += 1;
+                    if beat_k == n {
+                        (cmd_k, beat_k, err_seen) = (cmd_k + 1, 0, false);
+                    }
+                }
+            });
+        }
+        let span = cycle - first_ar.unwrap();
+        eprintln!("dma_rd: {got} beats of 64 commands in {span} cycles at latency {LAT}");
+        assert!(span < LAT + got + 64, "latencies did not overlap: {span} cycles");
     }
 }

@@ -5,7 +5,8 @@
 //! ```text
 //! TX: txq0 engine -> FIFO 0 \                      RX: MAC -> verify + RSS -> FIFO -> dispatch -+-> rxq0 engine
 //!     txq1 engine -> FIFO 1 -+- frame RR -> MAC                    (indirection table)       \-> rxq1 engine
-//! DMA read and write: round-robin over tx0, rx0, tx1, rx1 (reads one command at a time; writes pipelined)
+//! DMA read and write: round-robin over tx0, rx0, tx1, rx1, one command a handshake; both pipelined
+//! (up to 32 reads in flight; a write waits behind the one streaming, responses awaited per command)
 //! ```
 //! TX queues take turns frame by frame at the MAC (a frame is whole in its
 //! FIFO's order, never interleaved); received frames keep their wire order
@@ -361,8 +362,8 @@ impl Logic for NicCore {
             bit_cast::<2, 1>(self.rd.err_pulse.val().into()) + bit_cast::<2, 1>(self.wr.err_pulse.val().into());
         self.csr.inc_tx_tso.next = self.txo.did_tso.val();
 
-        // Read DMA: round-robin over tx0 (0), rx0 (1), tx1 (2), rx1 (3), one command at a time; the
-        // command's client rides with its beats as the tag (two commands may be in flight).
+        // Read DMA: round-robin over tx0 (0), rx0 (1), tx1 (2), rx1 (3), one command a handshake; the
+        // command's client rides with its beats as the tag (up to READS_IN_FLIGHT in flight).
         self.rarb.req.next = bit_cast::<4, 1>(self.tx0.rd_cmd_valid.val().into())
             | (bit_cast::<4, 1>(self.rx0.rd_cmd_valid.val().into()) << 1)
             | (bit_cast::<4, 1>(self.tx1.rd_cmd_valid.val().into()) << 2)

@@ -137,3 +137,12 @@ pub struct RxCplRec {
     /// A frame was written into the buffer.
     pub with_frame: Bit,
 }
+
+/// A read command whose beats are still to come back: what the read engine's return side needs.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct RdCmd {
+    /// Beats the command returns.
+    pub beats: Bits<16>,
+    /// Its client.
+    pub tag: Bits<2>,
+}
