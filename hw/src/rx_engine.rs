@@ -21,7 +21,8 @@
 //! (all write responses in), so a completion the driver sees always
 //! describes bytes already in its buffer; completions and buffers stay in
 //! ring order. With no buffer posted the frame is dropped rather than
-//! blocking the wire. Nothing waits on anything but the DMA and the FIFOs;
+//! blocking the wire. Nothing waits on anything but the DMA, the FIFOs and
+//! room in the completion queue (which the driver returns);
 //! reset empties every queue and counter.
 
 use crate::desc_fetch::DescFetch;
