@@ -146,3 +146,31 @@ pub struct RdCmd {
     /// Its client.
     pub tag: Bits<2>,
 }
+
+/// A transmit packet between the TX engine's front (gather, check, ask for the reads) and its
+/// back (template check, segmenter, completions).
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxPkt {
+    /// `csum_flags` of the first descriptor.
+    pub flags: Bits<32>,
+    /// `l2hlen`.
+    pub l2: Bits<8>,
+    /// `l3hlen`.
+    pub l3: Bits<8>,
+    /// `l4hlen`.
+    pub l4: Bits<8>,
+    /// `csum_data`.
+    pub cdata: Bits<16>,
+    /// `tso_segsz`.
+    pub tso: Bits<16>,
+    /// The packet's length.
+    pub plen: Bits<32>,
+    /// OK, or the status every descriptor of the packet completes with (no reads were asked for).
+    pub st: Bits<7>,
+    /// Descriptors to complete.
+    pub ndesc: Bits<4>,
+    /// Beats of the TSO template read (0 without TSO).
+    pub hbeats: Bits<16>,
+    /// Beats of the data reads, all buffers.
+    pub dbeats: Bits<16>,
+}

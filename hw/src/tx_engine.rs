@@ -33,7 +33,7 @@ use crate::fifo::Fifo;
 use crate::tx_out::TxMeta;
 use crate::tx_seg::TxSeg;
 use nic_abi::{csum, desc as abi_desc, ifcap, status};
-pub use crate::records::{TxCpl, TxD, TxSg};
+pub use crate::records::{TxCpl, TxD, TxPkt, TxSg};
 use rust_hdl::prelude::*;
 
 /// Transmit descriptors the prefetcher holds, at most.
@@ -53,30 +53,44 @@ pub enum CplState {
     CData,
 }
 
-/// States of the transmit packet machine.
+/// States of the front part: gather and check a packet, then ask for its reads.
 #[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]
 pub enum TxState {
-    /// Waiting for a queued descriptor.
+    /// Waiting for a queued descriptor (and room for a packet behind).
     Idle,
     /// Taking and checking the packet's descriptors, one per cycle.
     Gather,
     /// Asking the read DMA for the TSO header template.
     HdrReq,
-    /// Receiving the template into the segmenter.
-    Hdr,
-    /// Checking the template against the descriptor.
-    HdrChk,
-    /// Asking the read DMA for the next buffer.
+    /// Asking the read DMA for each buffer.
     DataReq,
-    /// Streaming the buffer into the segmenter.
-    Data,
-    /// Waiting for the segmenter to finish the packet.
-    Wait,
-    /// Queuing the packet's completions, one per descriptor.
-    Cpl,
-    /// Completing the rest of a chain longer than the NIC follows.
+    /// A refused packet: dropping its buffers from the buffer queue.
+    Flush,
+    /// Refusing the rest of a chain longer than the NIC follows, one descriptor a packet record.
     Skip,
+}
+
+/// States of the back part: one packet record at a time, its returned beats into the segmenter.
+#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
+#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
+pub enum BackState {
+    /// Waiting for a packet record.
+    BIdle,
+    /// Receiving the TSO template into the segmenter.
+    BHdr,
+    /// Checking the template against the descriptor.
+    BHdrChk,
+    /// Starting the segmenter.
+    BGo,
+    /// Streaming the buffers' beats into the segmenter.
+    BData,
+    /// Dropping the beats of a packet refused after its reads were asked for.
+    BDrain,
+    /// Waiting for the segmenter to finish the packet.
+    BWait,
+    /// Queuing the packet's completions, one per descriptor.
+    BCpl,
 }
 
 /// The transmit engine.
@@ -161,6 +175,24 @@ pub struct TxEngine {
     /// Not in Idle, or about to leave it (work posted).
     pub busy: Signal<Out, Bit>,
     state: DFF<TxState>,
+    back: DFF<BackState>,
+    // Packets between front and back; which part each read in flight belongs to (1: prefetch).
+    pk: Fifo<TxPkt, 3, 4>,
+    rkind: Fifo<Bit, 5, 6>,
+    bp: DFF<TxPkt>,
+    bcnt: DFF<Bits<16>>,
+    bsts: DFF<Bits<7>>,
+    bci: DFF<Bits<4>>,
+    tb: DFF<Bits<16>>,
+    k_pf: Signal<Local, Bit>,
+    k_data: Signal<Local, Bit>,
+    rd_take: Signal<Local, Bit>,
+    b_ready: Signal<Local, Bit>,
+    b_flags: Signal<Local, Bits<32>>,
+    b_plen: Signal<Local, Bits<32>>,
+    b_hl: Signal<Local, Bits<16>>,
+    g_beats: Signal<Local, Bits<16>>,
+    g_hbeats: Signal<Local, Bits<16>>,
     head_q: DFF<Bits<16>>,
     cq_tail_q: DFF<Bits<16>>,
     cnt: DFF<Bits<16>>,
@@ -183,7 +215,7 @@ pub struct TxEngine {
     d_tso: DFF<Bits<16>>,
     dq: Fifo<TxD, 3, 4>,
     ch: Fifo<TxSg, 3, 4>,
-    cl: Fifo<Bits<16>, 3, 4>,
+    cl: Fifo<Bits<16>, 5, 6>,
     cq: Fifo<TxCpl, 3, 4>,
     pushed: DFF<Bits<16>>,
     retired_ok: Signal<Local, Bit>,
@@ -308,6 +340,23 @@ impl Default for TxEngine {
             inc_desc_err: Default::default(),
             busy: Default::default(),
             state: Default::default(),
+            back: Default::default(),
+            pk: Default::default(),
+            rkind: Default::default(),
+            bp: Default::default(),
+            bcnt: Default::default(),
+            bsts: Default::default(),
+            bci: Default::default(),
+            tb: Default::default(),
+            k_pf: Default::default(),
+            k_data: Default::default(),
+            rd_take: Default::default(),
+            b_ready: Default::default(),
+            b_flags: Default::default(),
+            b_plen: Default::default(),
+            b_hl: Default::default(),
+            g_beats: Default::default(),
+            g_hbeats: Default::default(),
             head_q: Default::default(),
             cq_tail_q: Default::default(),
             cnt: Default::default(),
@@ -409,10 +458,13 @@ impl Logic for TxEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after, go_pend, first_buf, nxt, d_addr,
-            d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2, pf_err, cst, ccnt, pushed
+            self, clock, state, back, bp, bcnt, bsts, bci, tb, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after,
+            go_pend, first_buf, nxt, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
+            pf_err, cst, ccnt, pushed
         );
-        clock!(self, clock, seg, dq, ch, cl, cq);
+        clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind);
+        self.pk.reset.next = self.reset.val();
+        self.rkind.reset.next = self.reset.val();
         self.seg.reset.next = self.reset.val();
         self.dq.reset.next = self.reset.val();
         self.ch.reset.next = self.reset.val();
@@ -422,14 +474,15 @@ impl Logic for TxEngine {
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
         self.room.next = bit_cast::<16, 4>(self.dq.free.val());
-        // The packet machine owns the read port while it fetches; the prefetcher starts only
-        // outside that window (it must run during Gather: a chain may still be arriving), and
-        // a fetch waits for a prefetch already under way.
-        self.data_port.next = (self.state.q.val() == TxState::HdrReq)
-            | (self.state.q.val() == TxState::Hdr)
-            | (self.state.q.val() == TxState::DataReq)
-            | (self.state.q.val() == TxState::Data);
+        // The front asks for reads while it is in HdrReq/DataReq; the prefetcher starts a batch only
+        // outside that (it must run during Gather: a chain may still be arriving). Returned beats
+        // go to whoever asked, in order: `rkind` holds each read's owner.
+        self.data_port.next = (self.state.q.val() == TxState::HdrReq) | (self.state.q.val() == TxState::DataReq);
         self.busy.next = (self.state.q.val() != TxState::Idle)
+            | (self.back.q.val() != BackState::BIdle)
+            | !self.pk.empty.val()
+            | (self.pk.free.val() != 8_u64)
+            | (self.rkind.free.val() != 32_u64)
             | self.pf.busy.val()
             | !self.dq.empty.val()
             | (self.cst.q.val() != CplState::CIdle)
@@ -557,8 +610,14 @@ impl Logic for TxEngine {
             self.pst_n.next = self.chk.val();
         }
 
-        // The packet being sent, as the segmenter sees it.
-        self.tso.next = (self.d_flags.q.val() & self.k_tso.val()) != 0;
+        // The packet being sent, as the segmenter sees it: the back part's record. (Fields are
+        // copied to signals before bit-selects on them: yosys rejects a select of a select.)
+        self.b_flags.next = self.bp.q.val().flags;
+        self.b_plen.next = self.bp.q.val().plen;
+        self.tso.next = (self.b_flags.val() & self.k_tso.val()) != 0;
+        self.b_hl.next = bit_cast::<16, 8>(self.bp.q.val().l2)
+            + bit_cast::<16, 8>(self.bp.q.val().l3)
+            + bit_cast::<16, 8>(self.bp.q.val().l4);
         self.hl.next = bit_cast::<16, 8>(self.d_l2.q.val())
             + bit_cast::<16, 8>(self.d_l3.q.val())
             + bit_cast::<16, 8>(self.d_l4.q.val());
@@ -566,26 +625,26 @@ impl Logic for TxEngine {
         self.seg.go.next = false;
         self.seg.tso.next = self.tso.val();
         self.seg.hlen.next = 0.into();
-        self.seg.mss.next = self.d_plen.q.val().get_bits::<16>(0);
-        self.seg.paylen.next = self.d_plen.q.val();
+        self.seg.mss.next = self.b_plen.val().get_bits::<16>(0);
+        self.seg.paylen.next = self.b_plen.val();
         self.seg.s0.next = 0.into();
         if self.tso.val() {
-            self.seg.hlen.next = self.hl.val();
-            self.seg.mss.next = self.d_tso.q.val();
-            self.seg.paylen.next = self.d_plen.q.val() - bit_cast::<32, 16>(self.hl.val());
-            self.seg.s0.next = self.hl.val().get_bits::<4>(0) & 7;
+            self.seg.hlen.next = self.b_hl.val();
+            self.seg.mss.next = self.bp.q.val().tso;
+            self.seg.paylen.next = self.b_plen.val() - bit_cast::<32, 16>(self.b_hl.val());
+            self.seg.s0.next = self.b_hl.val().get_bits::<4>(0) & 7;
         }
-        self.seg.l2.next = self.d_l2.q.val();
-        self.seg.l3.next = self.d_l3.q.val();
-        self.seg.cdata.next = self.d_cdata.q.val();
-        self.seg.v6.next = (self.d_flags.q.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
-        self.seg.ip_en.next = (self.d_flags.q.val() & self.k_ip.val()) != 0;
-        self.seg.l4_en.next = (self.d_flags.q.val()
+        self.seg.l2.next = self.bp.q.val().l2;
+        self.seg.l3.next = self.bp.q.val().l3;
+        self.seg.cdata.next = self.bp.q.val().cdata;
+        self.seg.v6.next = (self.b_flags.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
+        self.seg.ip_en.next = (self.b_flags.val() & self.k_ip.val()) != 0;
+        self.seg.l4_en.next = (self.b_flags.val()
             & (self.k_ip_udp.val() | self.k_ip_tcp.val() | self.k_ip6_udp.val() | self.k_ip6_tcp.val()))
             != 0;
-        self.seg.udp.next = (self.d_flags.q.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
+        self.seg.udp.next = (self.b_flags.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
         self.seg.hw_en.next = false;
-        self.seg.hw_idx.next = self.cnt.q.val();
+        self.seg.hw_idx.next = self.bcnt.q.val();
         self.seg.hw_data.next = self.rd_data.val();
         self.seg.s_data.next = self.rd_data.val();
         self.seg.s_valid.next = false;
@@ -607,13 +666,15 @@ impl Logic for TxEngine {
         self.pf.tail.next = self.tail.val();
         self.pf.room.next = self.room.val();
         self.pf.rd_cmd_ready.next = self.rd_cmd_ready.val();
-        self.pf.rd_valid.next = self.rd_valid.val();
+        self.k_pf.next = !self.rkind.empty.val() & self.rkind.dout.val();
+        self.k_data.next = !self.rkind.empty.val() & !self.rkind.dout.val();
+        self.pf.rd_valid.next = self.rd_valid.val() & self.k_pf.val();
         self.pf.rd_last.next = self.rd_last.val();
         // Read port defaults: the prefetcher's (the fetch states override below).
         self.rd_cmd_valid.next = self.pf.rd_cmd_valid.val();
         self.rd_cmd_addr.next = self.pf.rd_cmd_addr.val();
         self.rd_cmd_beats.next = self.pf.rd_cmd_beats.val();
-        self.rd_ready.next = self.pf.rd_ready.val();
+        self.rd_ready.next = self.pf.rd_ready.val() & self.k_pf.val();
         self.dq.push.next = false;
         self.dq.pop.next = false;
         self.dq.din.next.addr = self.pf_addr.q.val();
@@ -702,7 +763,7 @@ impl Logic for TxEngine {
         self.cq.push.next = false;
         self.cq.din.next.index = self.head_q.q.val();
         self.cq.din.next.len = self.cl.dout.val();
-        self.cq.din.next.status = self.pst.q.val();
+        self.cq.din.next.status = self.bsts.q.val();
         self.cq.din.next.seq = self.pushed.q.val();
         self.ch.push.next = false;
         self.ch.pop.next = false;
@@ -716,13 +777,32 @@ impl Logic for TxEngine {
         }
 
         self.issued_now.next = false;
+        self.g_beats.next = (self.g_blen.val().get_bits::<16>(0) + 7) >> 3;
+        self.g_hbeats.next = (self.hl.val() + 7) >> 3;
+        self.pk.push.next = false;
+        self.pk.pop.next = false;
+        self.pk.din.next.flags = self.d_flags.q.val();
+        self.pk.din.next.l2 = self.d_l2.q.val();
+        self.pk.din.next.l3 = self.d_l3.q.val();
+        self.pk.din.next.l4 = self.d_l4.q.val();
+        self.pk.din.next.cdata = self.d_cdata.q.val();
+        self.pk.din.next.tso = self.d_tso.q.val();
+        self.pk.din.next.plen = self.d_plen.q.val();
+        self.pk.din.next.st = self.pst.q.val();
+        self.pk.din.next.ndesc = self.ci.q.val();
+        self.pk.din.next.hbeats = 0.into();
+        self.pk.din.next.dbeats = 0.into();
+
+        // The front: gather and check a packet, hand its record to the back, ask for its reads.
         match self.state.q.val() {
             TxState::Idle => {
                 self.ci.d.next = 0.into();
                 self.tot.d.next = 0.into();
+                self.tb.d.next = 0.into();
                 self.pst.d.next = self.k_ok.val();
                 self.skip_after.d.next = false;
-                if !self.dq.empty.val() {
+                // Room for a record and a whole chain's lengths behind the back's work.
+                if !self.dq.empty.val() & (self.pk.free.val() != 0) & (self.cl.free.val() >= 8_u64) {
                     self.state.d.next = TxState::Gather;
                 }
             }
@@ -733,6 +813,7 @@ impl Logic for TxEngine {
                     self.cl.push.next = true;
                     self.ci.d.next = self.ci.q.val() + 1;
                     self.tot.d.next = self.g_tot.val();
+                    self.tb.d.next = self.tb.q.val() + self.g_beats.val();
                     self.pst.d.next = self.pst_n.val();
                     if self.g_first.val() {
                         self.d_addr.d.next = self.dq.dout.val().addr;
@@ -744,21 +825,10 @@ impl Logic for TxEngine {
                         self.d_cdata.d.next = self.dq.dout.val().cdata;
                         self.d_tso.d.next = self.dq.dout.val().tso;
                     }
-                    self.left.d.next = self.ci.q.val() + 1;
                     if !self.g_more.val() | self.dq.dout.val().err {
                         // The packet's descriptors are all here.
-                        self.state.d.next = TxState::Cpl;
-                        if self.pst_n.val() == self.k_ok.val() {
-                            self.go_pend.d.next = true;
-                            self.first_buf.d.next = true;
-                            self.state.d.next = TxState::DataReq;
-                            if self.g_tso.val() & self.g_first.val() {
-                                self.state.d.next = TxState::HdrReq;
-                            }
-                            if ((self.d_flags.q.val() & self.k_tso.val()) != 0) & !self.g_first.val() {
-                                self.state.d.next = TxState::HdrReq;
-                            }
-                        }
+                        self.state.d.next = TxState::Flush;
+                        self.go_pend.d.next = true;
                     } else if self.ci.q.val() == self.k_chain.val() {
                         // Longer than the NIC follows: refuse what it holds, then the rest.
                         self.pst.d.next = self.k_bad_chain.val();
@@ -766,114 +836,32 @@ impl Logic for TxEngine {
                             self.pst.d.next = self.pst.q.val();
                         }
                         self.skip_after.d.next = true;
-                        self.state.d.next = TxState::Cpl;
+                        self.state.d.next = TxState::Flush;
+                        self.go_pend.d.next = true;
                     }
                 }
             }
-            TxState::HdrReq => {
-                if !self.pf.active.val() {
-                    self.rd_cmd_valid.next = true;
-                    self.rd_cmd_addr.next = self.d_addr.q.val();
-                    self.rd_cmd_beats.next = (self.hl.val() + 7) >> 3;
-                }
-                if !self.pf.active.val() & self.rd_cmd_ready.val() {
-                    self.cnt.d.next = 0.into();
-                    self.state.d.next = TxState::Hdr;
-                }
-            }
-            TxState::Hdr => {
-                self.rd_ready.next = true;
-                if self.rd_valid.val() {
-                    self.seg.hw_en.next = true;
-                    self.cnt.d.next = self.cnt.q.val() + 1;
-                    if self.rd_last.val() {
-                        self.state.d.next = TxState::HdrChk;
-                        if self.rd_err.val() {
-                            self.pst.d.next = self.k_dma_error.val();
+            TxState::Flush => {
+                // First cycle here (go_pend): the packet's fields are latched; hand its record to
+                // the back. A good packet goes on to its reads; a refused one drops its buffers.
+                self.go_pend.d.next = false;
+                if self.go_pend.q.val() {
+                    self.pk.push.next = true;
+                    self.left.d.next = self.ci.q.val();
+                    self.first_buf.d.next = true;
+                    if self.pst.q.val() == self.k_ok.val() {
+                        self.pk.din.next.dbeats = self.tb.q.val();
+                        self.state.d.next = TxState::DataReq;
+                        if (self.d_flags.q.val() & self.k_tso.val()) != 0 {
+                            self.pk.din.next.hbeats = self.g_hbeats.val();
+                            self.pk.din.next.dbeats = self.tb.q.val() - (self.hl.val() >> 3);
+                            self.state.d.next = TxState::HdrReq;
                         }
                     }
-                }
-            }
-            TxState::HdrChk => {
-                // The template's fields were captured as it arrived; a mismatch refuses the packet.
-                if self.pst.q.val() != self.k_ok.val() {
-                    self.go_pend.d.next = false;
-                    self.state.d.next = TxState::Cpl;
-                } else if !self.seg.hdr_ok.val() {
-                    self.go_pend.d.next = false;
-                    self.pst.d.next = self.k_bad_offsets.val();
-                    self.state.d.next = TxState::Cpl;
-                } else {
-                    self.state.d.next = TxState::DataReq;
-                }
-            }
-            TxState::DataReq => {
-                if self.go_pend.q.val() {
-                    self.seg.go.next = true;
-                    self.go_pend.d.next = false;
-                }
-                if !self.pf.active.val() & !self.ch.empty.val() {
-                    self.rd_cmd_valid.next = true;
-                    self.rd_cmd_addr.next = self.ch.dout.val().addr;
-                    self.rd_cmd_beats.next = self.ch_beats.val();
-                    if self.first_buf.q.val() & self.tso.val() {
-                        // The template was read already: start at the beat holding the first payload byte.
-                        self.rd_cmd_addr.next = self.ch.dout.val().addr + bit_cast::<64, 16>(self.hl.val() & 0xfff8_u64);
-                        self.rd_cmd_beats.next = self.ch_beats.val() - (self.hl.val() >> 3);
-                    }
-                }
-                if !self.pf.active.val() & !self.ch.empty.val() & self.rd_cmd_ready.val() {
+                } else if !self.ch.empty.val() {
                     self.ch.pop.next = true;
                     self.left.d.next = self.left.q.val() - 1;
-                    self.state.d.next = TxState::Data;
-                }
-            }
-            TxState::Data => {
-                self.seg.s_valid.next = self.rd_valid.val();
-                self.rd_ready.next = self.seg.s_ready.val();
-                // The next buffer's read goes out while this one streams (the read engine holds
-                // two commands), so its latency hides behind this buffer's data.
-                if (self.left.q.val() != 0) & !self.nxt.q.val() & !self.ch.empty.val() {
-                    self.rd_cmd_valid.next = true;
-                    self.rd_cmd_addr.next = self.ch.dout.val().addr;
-                    self.rd_cmd_beats.next = self.ch_beats.val();
-                    if self.rd_cmd_ready.val() {
-                        self.issued_now.next = true;
-                        self.ch.pop.next = true;
-                        self.left.d.next = self.left.q.val() - 1;
-                        self.nxt.d.next = true;
-                    }
-                }
-                if self.rd_valid.val() & self.seg.s_ready.val() & self.rd_last.val() {
-                    self.first_buf.d.next = false;
-                    if self.nxt.q.val() | self.issued_now.val() {
-                        // The next buffer's beats follow this one's.
-                        self.nxt.d.next = false;
-                    } else if self.left.q.val() != 0 {
-                        self.state.d.next = TxState::DataReq;
-                    } else {
-                        self.state.d.next = TxState::Wait;
-                    }
-                }
-            }
-            TxState::Wait => {
-                if !self.seg.busy.val() {
-                    if self.seg.err.val() {
-                        self.pst.d.next = self.k_dma_error.val();
-                    }
-                    self.state.d.next = TxState::Cpl;
-                }
-            }
-            TxState::Cpl => {
-                // One completion per descriptor, all with the packet's status; a refused packet's
-                // buffers leave the buffer queue unfetched.
-                if !self.cl.empty.val() & !self.cq.full.val() {
-                    self.cl.pop.next = true;
-                    self.ch.pop.next = !self.ch.empty.val();
-                    self.cq.push.next = true;
-                    self.head_q.d.next = self.head_q.q.val() + 1;
-                    self.ci.d.next = self.ci.q.val() - 1;
-                    if self.ci.q.val() == 1 {
+                    if self.left.q.val() == 1 {
                         self.state.d.next = TxState::Idle;
                         if self.skip_after.q.val() {
                             self.state.d.next = TxState::Skip;
@@ -881,24 +869,152 @@ impl Logic for TxEngine {
                     }
                 }
             }
-            TxState::Skip => {
-                if !self.dq.empty.val() & !self.cq.full.val() {
-                    self.dq.pop.next = true;
-                    self.cq.push.next = true;
-                    self.cq.din.next.len = self.g_blen.val().get_bits::<16>(0);
-                    self.cq.din.next.status = self.pst.q.val();
-                    if self.dq.dout.val().err {
-                        self.cq.din.next.len = 0.into();
+            TxState::HdrReq => {
+                if !self.pf.rd_cmd_valid.val() {
+                    self.rd_cmd_valid.next = true;
+                    self.rd_cmd_addr.next = self.d_addr.q.val();
+                    self.rd_cmd_beats.next = self.g_hbeats.val();
+                    if self.rd_cmd_ready.val() {
+                        self.state.d.next = TxState::DataReq;
                     }
-                    self.head_q.d.next = self.head_q.q.val() + 1;
+                }
+            }
+            TxState::DataReq => {
+                if !self.pf.rd_cmd_valid.val() & !self.ch.empty.val() {
+                    self.rd_cmd_valid.next = true;
+                    self.rd_cmd_addr.next = self.ch.dout.val().addr;
+                    self.rd_cmd_beats.next = self.ch_beats.val();
+                    if self.first_buf.q.val() & ((self.d_flags.q.val() & self.k_tso.val()) != 0) {
+                        // The template is read on its own: start at the beat holding the first payload byte.
+                        self.rd_cmd_addr.next = self.ch.dout.val().addr + bit_cast::<64, 16>(self.hl.val() & 0xfff8_u64);
+                        self.rd_cmd_beats.next = self.ch_beats.val() - (self.hl.val() >> 3);
+                    }
+                    if self.rd_cmd_ready.val() {
+                        self.ch.pop.next = true;
+                        self.first_buf.d.next = false;
+                        self.left.d.next = self.left.q.val() - 1;
+                        if self.left.q.val() == 1 {
+                            self.state.d.next = TxState::Idle;
+                        }
+                    }
+                }
+            }
+            TxState::Skip => {
+                // Each descriptor of the rest of the chain: its length and a record of its own.
+                if !self.dq.empty.val() & (self.pk.free.val() != 0) & !self.cl.full.val() {
+                    self.dq.pop.next = true;
+                    self.cl.push.next = true;
+                    self.pk.push.next = true;
+                    self.pk.din.next.ndesc = 1.into();
                     if !self.g_more.val() | self.dq.dout.val().err {
                         self.state.d.next = TxState::Idle;
                     }
                 }
             }
         }
+
+        self.b_ready.next = false;
+        // The back: one packet at a time, its beats (in the order its reads were asked for) into
+        // the segmenter, then one completion per descriptor.
+        match self.back.q.val() {
+            BackState::BIdle => {
+                if !self.pk.empty.val() {
+                    self.pk.pop.next = true;
+                    self.bp.d.next = self.pk.dout.val();
+                    self.bsts.d.next = self.pk.dout.val().st;
+                    self.bci.d.next = self.pk.dout.val().ndesc;
+                    self.bcnt.d.next = 0.into();
+                    self.back.d.next = BackState::BGo;
+                    if self.pk.dout.val().hbeats != 0 {
+                        self.back.d.next = BackState::BHdr;
+                    }
+                    if self.pk.dout.val().st != self.k_ok.val() {
+                        self.back.d.next = BackState::BCpl;
+                    }
+                }
+            }
+            BackState::BHdr => {
+                self.b_ready.next = true;
+                if self.rd_valid.val() & self.k_data.val() {
+                    self.seg.hw_en.next = true;
+                    self.bcnt.d.next = self.bcnt.q.val() + 1;
+                    if (self.bcnt.q.val() + 1) == self.bp.q.val().hbeats {
+                        self.bcnt.d.next = 0.into();
+                        self.back.d.next = BackState::BHdrChk;
+                        if self.rd_err.val() {
+                            self.bsts.d.next = self.k_dma_error.val();
+                        }
+                    }
+                }
+            }
+            BackState::BHdrChk => {
+                // The template's fields were captured as it arrived; a mismatch refuses the packet,
+                // whose data reads are already on their way: drop their beats.
+                if self.bsts.q.val() != self.k_ok.val() {
+                    self.back.d.next = BackState::BDrain;
+                } else if !self.seg.hdr_ok.val() {
+                    self.bsts.d.next = self.k_bad_offsets.val();
+                    self.back.d.next = BackState::BDrain;
+                } else {
+                    self.back.d.next = BackState::BGo;
+                }
+            }
+            BackState::BGo => {
+                self.seg.go.next = true;
+                self.bcnt.d.next = 0.into();
+                self.back.d.next = BackState::BData;
+            }
+            BackState::BData => {
+                self.seg.s_valid.next = self.rd_valid.val() & self.k_data.val();
+                self.b_ready.next = self.seg.s_ready.val();
+                if self.rd_valid.val() & self.k_data.val() & self.seg.s_ready.val() {
+                    self.bcnt.d.next = self.bcnt.q.val() + 1;
+                    if (self.bcnt.q.val() + 1) == self.bp.q.val().dbeats {
+                        self.back.d.next = BackState::BWait;
+                    }
+                }
+            }
+            BackState::BDrain => {
+                self.b_ready.next = true;
+                if self.bcnt.q.val() == self.bp.q.val().dbeats {
+                    self.back.d.next = BackState::BCpl;
+                } else if self.rd_valid.val() & self.k_data.val() {
+                    self.bcnt.d.next = self.bcnt.q.val() + 1;
+                }
+            }
+            BackState::BWait => {
+                if !self.seg.busy.val() {
+                    if self.seg.err.val() {
+                        self.bsts.d.next = self.k_dma_error.val();
+                    }
+                    self.back.d.next = BackState::BCpl;
+                }
+            }
+            BackState::BCpl => {
+                // One completion per descriptor, all with the packet's status.
+                if !self.cl.empty.val() & !self.cq.full.val() {
+                    self.cl.pop.next = true;
+                    self.cq.push.next = true;
+                    self.head_q.d.next = self.head_q.q.val() + 1;
+                    self.bci.d.next = self.bci.q.val() - 1;
+                    if self.bci.q.val() == 1 {
+                        self.back.d.next = BackState::BIdle;
+                    }
+                }
+            }
+        }
+        // Returned beats: the prefetcher's or the back's, as the read's owner says.
+        self.rd_ready.next = (self.pf.rd_ready.val() & self.k_pf.val()) | (self.b_ready.val() & self.k_data.val());
+        // Reads in flight and whose they are (the front asks only when the prefetcher does not); a
+        // read's last beat taken retires its entry. (After every assignment to the read port above:
+        // the Verilog is one block of blocking assignments.)
+        self.rd_take.next = self.rd_cmd_valid.val() & self.rd_cmd_ready.val();
+        self.rkind.push.next = self.rd_take.val();
+        self.rkind.din.next = self.pf.rd_cmd_valid.val();
+        self.rkind.pop.next = self.rd_valid.val() & self.rd_ready.val() & self.rd_last.val();
         if self.reset.val() {
             self.state.d.next = TxState::Idle;
+            self.back.d.next = BackState::BIdle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
