@@ -19,9 +19,6 @@
 
 use rust_hdl::prelude::*;
 
-/// Descriptors one TX read fetches, at most.
-pub const DESC_BATCH: u64 = 4;
-
 /// States of the prefetcher's request side.
 #[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
 #[derive(Copy, Clone, Debug, PartialEq, LogicState)]

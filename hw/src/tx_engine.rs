@@ -28,7 +28,6 @@
 //! descriptor beats are those of `nic_abi::desc` (a test below holds them equal).
 
 use crate::desc_fetch::DescFetch;
-pub use crate::desc_fetch::DESC_BATCH;
 use crate::fifo::Fifo;
 use crate::tx_out::TxMeta;
 use crate::tx_seg::TxSeg;
@@ -36,8 +35,18 @@ use nic_abi::{csum, desc as abi_desc, ifcap, status};
 pub use crate::records::{TxCpl, TxD, TxPkt, TxSg};
 use rust_hdl::prelude::*;
 
-/// Transmit descriptors the prefetcher holds, at most.
-pub const DESC_QUEUE: u64 = 8;
+/// Transmit descriptors one read fetches, at most (32 beats: one burst).
+pub const DESC_BATCH: u64 = 8;
+
+/// Reads of transmit descriptors in flight at once, at most: with a PCIe-like read latency of
+/// about 150 cycles, minimum-size packets (one per 11 cycles) need about 15 descriptors on their
+/// way; two batches of 8 are 16. (Returned beats find their owner through `rkind`, so the
+/// prefetcher's reads and the packets' reads may be in flight together.)
+pub const DESC_READS: u64 = 2;
+
+/// Transmit descriptors the prefetcher holds, at most (`Fifo<TxD, 4, 5>`): the batches in flight
+/// must fit when they land.
+pub const DESC_QUEUE: u64 = DESC_BATCH * DESC_READS;
 
 
 
@@ -213,7 +222,7 @@ pub struct TxEngine {
     d_l4: DFF<Bits<8>>,
     d_cdata: DFF<Bits<16>>,
     d_tso: DFF<Bits<16>>,
-    dq: Fifo<TxD, 3, 4>,
+    dq: Fifo<TxD, 4, 5>,
     ch: Fifo<TxSg, 3, 4>,
     cl: Fifo<Bits<16>, 5, 6>,
     cq: Fifo<TxCpl, 3, 4>,
@@ -385,7 +394,7 @@ impl Default for TxEngine {
             retired_ok: Default::default(),
             cst: Default::default(),
             ccnt: Default::default(),
-            pf: DescFetch::new(5, DESC_BATCH, 1),
+            pf: DescFetch::new(5, DESC_BATCH, DESC_READS),
             pf_addr: Default::default(),
             pf_w1: Default::default(),
             pf_w2: Default::default(),
@@ -473,7 +482,7 @@ impl Logic for TxEngine {
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
-        self.room.next = bit_cast::<16, 4>(self.dq.free.val());
+        self.room.next = bit_cast::<16, 5>(self.dq.free.val());
         // The front asks for reads while it is in HdrReq/DataReq; the prefetcher starts a batch only
         // outside that (it must run during Gather: a chain may still be arriving). Returned beats
         // go to whoever asked, in order: `rkind` holds each read's owner.
@@ -1034,8 +1043,7 @@ mod tests {
     #[test]
     fn queue_constants_match_the_rtl() {
         // update() writes these as literals (rust-hdl cannot read a Rust constant there).
-        assert_eq!(DESC_BATCH, 4);
-        assert_eq!(DESC_QUEUE, 1 << 3, "the descriptor FIFO is Fifo<TxD, 3, 4>");
+        assert_eq!(DESC_QUEUE, 1 << 4, "the descriptor FIFO is Fifo<TxD, 4, 5>");
         assert_eq!(abi_desc::TX_MAX_CHAIN, 1 << 3, "the buffer and length FIFOs are Fifo<_, 3, 4>");
         const _: () = assert!(abi_desc::TSO_MAX_HDR <= 32 * 8, "the segmenter's header RAM is RAM<Bits<64>, 5>");
     }

@@ -187,7 +187,8 @@ pub struct DmaConfig {
     pub read_latency: u32,
     /// Cycles from the last write beat to the B response.
     pub write_latency: u32,
-    /// Read bursts accepted and not yet fully answered, at most.
+    /// Read bursts accepted and not yet fully answered, at most (a PCIe endpoint has 32 or more
+    /// read tags; the NIC's read engine keeps up to 32 commands in flight).
     pub max_reads: usize,
     /// Write bursts accepted and not yet answered with B, at most.
     pub max_writes: usize,
@@ -202,7 +203,7 @@ impl Default for DmaConfig {
         Self {
             read_latency: 16,
             write_latency: 4,
-            max_reads: 8,
+            max_reads: 32,
             max_writes: 8,
             stall: None,
             errors: None,
