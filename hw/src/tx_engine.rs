@@ -2,26 +2,30 @@
 //! packet's descriptor chain, fetches its buffers through the segmenter into
 //! the TX FIFO, and writes one completion per descriptor.
 //!
-//! A [`DescFetch`] and the packet machine share the engine's read port, never
-//! at the same time: the prefetcher keeps up to [`DESC_QUEUE`] descriptors
-//! (4 beats each) queued, fetching between data fetches. The packet machine
-//! takes a whole chain (at most `nic_abi::desc::TX_MAX_CHAIN` descriptors) and
-//! checks every descriptor before any data moves, so a refused packet puts
-//! nothing on the wire; for TSO it also reads the header template first and
-//! checks it against the descriptor. A third machine writes the completions
-//! in order while the next packet's data is fetched:
+//! Packets are in flight, so the next packet's reads overlap this one's data.
+//! A [`DescFetch`] keeps up to [`DESC_QUEUE`] descriptors (4 beats each)
+//! queued, [`DESC_READS`] batches in flight. The **front** takes a whole chain
+//! (at most `nic_abi::desc::TX_MAX_CHAIN` descriptors) and checks every
+//! descriptor before any data moves, so a refused packet puts nothing on the
+//! wire; it hands the packet's record to the back and asks for the TSO
+//! template and each buffer, then goes on to the next packet. The **back**
+//! takes one record at a time and the returned beats in the order they were
+//! asked for: the template into the segmenter and its check (a mismatch drops
+//! the packet's beats already on their way), then the buffers through the
+//! segmenter into the TX FIFO, then one completion per descriptor. Returned
+//! beats go to the prefetcher or the back as `rkind` (each read's owner, in
+//! order) says. A third machine writes the completions in order:
 //! ```text
-//! Idle -> Gather --refused------------------------------------------------> Cpl -> Idle [-> Skip]
-//!           |--TSO--> HdrReq -> Hdr -> HdrChk --template bad--------------/^
-//!           \--------------------------------> DataReq -> Data (all buffers) -> Wait -/
+//! front: Idle -> Gather -> Flush (record to the back) --ok--> [HdrReq] -> DataReq (each buffer) -> Idle
+//!                                   \--refused: drop its buffers--> Idle [-> Skip: the rest of an overlong chain]
+//! back:  BIdle -> [BHdr -> BHdrChk --bad--> BDrain -\] -> BGo -> BData -> BWait -> BCpl -> BIdle
+//!              \--refused------------------------------------------------------------/^
 //! CIdle --record queued, its frames retired, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
 //! ```
 //! A completion is written only once every frame its packet put in the FIFO
 //! has left the output stage (`retired`, counted there per queue): "complete"
 //! means "on the wire", so a driver that moves a flow to another queue after
 //! its completions knows nothing of it is still waiting in this queue's FIFO.
-//! ```text
-//! ```
 //! Every state leaves on its own (the DMA engines always finish a command,
 //! error responses included; the segmenter always finishes a packet), on the
 //! host posting the rest of a chain, or on reset. Field positions inside the
@@ -204,7 +208,6 @@ pub struct TxEngine {
     g_hbeats: Signal<Local, Bits<16>>,
     head_q: DFF<Bits<16>>,
     cq_tail_q: DFF<Bits<16>>,
-    cnt: DFF<Bits<16>>,
     ci: DFF<Bits<4>>,
     left: DFF<Bits<4>>,
     tot: DFF<Bits<32>>,
@@ -212,8 +215,6 @@ pub struct TxEngine {
     skip_after: DFF<Bit>,
     go_pend: DFF<Bit>,
     first_buf: DFF<Bit>,
-    nxt: DFF<Bit>,
-    issued_now: Signal<Local, Bit>,
     d_addr: DFF<Bits<64>>,
     d_plen: DFF<Bits<32>>,
     d_flags: DFF<Bits<32>>,
@@ -368,7 +369,6 @@ impl Default for TxEngine {
             g_hbeats: Default::default(),
             head_q: Default::default(),
             cq_tail_q: Default::default(),
-            cnt: Default::default(),
             ci: Default::default(),
             left: Default::default(),
             tot: Default::default(),
@@ -376,8 +376,6 @@ impl Default for TxEngine {
             skip_after: Default::default(),
             go_pend: Default::default(),
             first_buf: Default::default(),
-            nxt: Default::default(),
-            issued_now: Default::default(),
             d_addr: Default::default(),
             d_plen: Default::default(),
             d_flags: Default::default(),
@@ -467,8 +465,8 @@ impl Logic for TxEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, back, bp, bcnt, bsts, bci, tb, head_q, cq_tail_q, cnt, ci, left, tot, pst, skip_after,
-            go_pend, first_buf, nxt, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
+            self, clock, state, back, bp, bcnt, bsts, bci, tb, head_q, cq_tail_q, ci, left, tot, pst, skip_after,
+            go_pend, first_buf, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
             pf_err, cst, ccnt, pushed
         );
         clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind);
@@ -785,7 +783,6 @@ impl Logic for TxEngine {
             self.cl.din.next = 0.into();
         }
 
-        self.issued_now.next = false;
         self.g_beats.next = (self.g_blen.val().get_bits::<16>(0) + 7) >> 3;
         self.g_hbeats.next = (self.hl.val() + 7) >> 3;
         self.pk.push.next = false;
@@ -1029,7 +1026,6 @@ impl Logic for TxEngine {
             self.cst.d.next = CplState::CIdle;
             self.go_pend.d.next = false;
             self.pushed.d.next = 0.into();
-            self.nxt.d.next = false;
         }
     }
 }
