@@ -272,8 +272,7 @@ mod tests {
     /// types write not masked by what is supported.
     #[test]
     fn rss_regs_match_the_abi_register_model() {
-        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x4e7a);
-        println!("seed {seed}");
+        let seed = crate::testing::seed(0x4e7a);
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let nq = 3;
         let mut b = RssRegs::new(nq);

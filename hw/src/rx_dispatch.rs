@@ -122,8 +122,7 @@ mod tests {
     /// and an offer withdrawn (Ready -> Empty) while the meta FIFO is empty.
     #[test]
     fn rx_dispatch_offers_records_in_order_to_the_tables_queue() {
-        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xd15);
-        println!("seed {seed}");
+        let seed = crate::testing::seed(0xd15);
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let clk = |b: &mut RxDispatch, c| b.clock.next = Clock { clk: c };
         let mut total = 0;

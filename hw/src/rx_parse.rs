@@ -277,6 +277,17 @@ mod tests {
     use crate::testing::{beats, clock_cycle, frames, lint};
     use rand::{Rng, SeedableRng};
 
+    /// A parser out of reset, and the function that drives its clock.
+    fn parser() -> (RxParse, fn(&mut RxParse, bool)) {
+        let mut b = RxParse::default();
+        b.connect_all();
+        let clk: fn(&mut RxParse, bool) = |b, c| b.clock.next = Clock { clk: c };
+        b.reset.next = true;
+        clock_cycle(&mut b, clk, |_| {});
+        b.reset.next = false;
+        (b, clk)
+    }
+
     #[test]
     fn rx_parse_lints_in_verilator() {
         let mut b = RxParse::default();
@@ -295,15 +306,9 @@ mod tests {
     /// and the walk not treating destination options (60) as an extension header.
     #[test]
     fn rx_parse_matches_the_built_headers() {
-        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7a95e);
-        println!("seed {seed}");
+        let seed = crate::testing::seed(0x7a95e);
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-        let mut b = RxParse::default();
-        b.connect_all();
-        let clk = |b: &mut RxParse, c| b.clock.next = Clock { clk: c };
-        b.reset.next = true;
-        clock_cycle(&mut b, clk, |_| {});
-        b.reset.next = false;
+        let (mut b, clk) = parser();
         let mut seen = [0usize; 4];
         for n in 0..3000 {
             let f = frames::random(&mut rng, 120);
@@ -381,12 +386,7 @@ mod tests {
             f.extend_from_slice(&tcp.to_bytes());
             let p = etherparse::SlicedPacket::from_ethernet(&f).unwrap();
             assert_eq!(p.ip_payload().unwrap().ip_number, IpNumber(6));
-            let mut b = RxParse::default();
-            b.connect_all();
-            let clk = |b: &mut RxParse, c| b.clock.next = Clock { clk: c };
-            b.reset.next = true;
-            clock_cycle(&mut b, clk, |_| {});
-            b.reset.next = false;
+            let (mut b, clk) = parser();
             let bs = beats(&f);
             for (i, (w, _)) in bs.iter().enumerate() {
                 b.valid.next = true;

@@ -474,8 +474,7 @@ mod tests {
             assert_eq!(toeplitz(&KEY_DEFAULT, &t), h2);
             assert_eq!(toeplitz(&KEY_DEFAULT, &[t, sp.to_be_bytes().to_vec(), dp.to_be_bytes().to_vec()].concat()), h4);
         }
-        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x1255);
-        println!("seed {seed}");
+        let seed = crate::testing::seed(0x1255);
         let mut rng = SmallRng::seed_from_u64(seed);
         let mut b = RxRss::default();
         b.connect_all();

@@ -14,6 +14,14 @@ pub fn clock_cycle<B: Block, F: FnMut(&mut B)>(uut: &mut B, set_clock: fn(&mut B
     assert!(simulate(uut, 200), "logic did not settle after the edge");
 }
 
+/// The test's random seed: `SEED` from the environment if set (to repeat a failure or try
+/// another), else `default`; printed either way.
+pub fn seed(default: u64) -> u64 {
+    let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(default);
+    println!("seed {seed}");
+    seed
+}
+
 /// Lints `verilog` (top module `top`) with `verilator --lint-only -Wall` and the waivers above.
 /// Skips, saying so, when Verilator is not installed.
 pub fn lint(name: &str, verilog: &str) {

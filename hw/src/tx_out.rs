@@ -165,8 +165,7 @@ mod tests {
     /// ignoring `fifo_empty`, since a frame starts only when all its words are in the FIFO.)
     #[test]
     fn tx_out_sends_patched_frames_under_back_pressure() {
-        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x7f0);
-        println!("seed {seed}");
+        let seed = crate::testing::seed(0x7f0);
         let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
         let mut b = TxOut::default();
         b.connect_all();

@@ -774,8 +774,7 @@ mod tests {
     /// ID not advanced between segments.
     #[test]
     fn tx_seg_cuts_segments_as_the_abi_says() {
-        let seed = std::env::var("SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x750);
-        println!("seed {seed}");
+        let seed = crate::testing::seed(0x750);
         let mut rng = SmallRng::seed_from_u64(seed);
         let mut b = TxSeg::default();
         b.connect_all();
