@@ -213,7 +213,8 @@ pub struct TxEngine {
     tot: DFF<Bits<32>>,
     pst: DFF<Bits<7>>,
     skip_after: DFF<Bit>,
-    go_pend: DFF<Bit>,
+    // Flush's first cycle: the packet's record is still to be handed to the back.
+    rec_pend: DFF<Bit>,
     first_buf: DFF<Bit>,
     d_addr: DFF<Bits<64>>,
     d_plen: DFF<Bits<32>>,
@@ -374,7 +375,7 @@ impl Default for TxEngine {
             tot: Default::default(),
             pst: Default::default(),
             skip_after: Default::default(),
-            go_pend: Default::default(),
+            rec_pend: Default::default(),
             first_buf: Default::default(),
             d_addr: Default::default(),
             d_plen: Default::default(),
@@ -466,7 +467,7 @@ impl Logic for TxEngine {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, back, bp, bcnt, bsts, bci, tb, head_q, cq_tail_q, ci, left, tot, pst, skip_after,
-            go_pend, first_buf, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
+            rec_pend, first_buf, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
             pf_err, cst, ccnt, pushed
         );
         clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind);
@@ -487,7 +488,6 @@ impl Logic for TxEngine {
         self.data_port.next = (self.state.q.val() == TxState::HdrReq) | (self.state.q.val() == TxState::DataReq);
         self.busy.next = (self.state.q.val() != TxState::Idle)
             | (self.back.q.val() != BackState::BIdle)
-            | !self.pk.empty.val()
             | (self.pk.free.val() != 8_u64)
             | (self.rkind.free.val() != 32_u64)
             | self.pf.busy.val()
@@ -834,7 +834,7 @@ impl Logic for TxEngine {
                     if !self.g_more.val() | self.dq.dout.val().err {
                         // The packet's descriptors are all here.
                         self.state.d.next = TxState::Flush;
-                        self.go_pend.d.next = true;
+                        self.rec_pend.d.next = true;
                     } else if self.ci.q.val() == self.k_chain.val() {
                         // Longer than the NIC follows: refuse what it holds, then the rest.
                         self.pst.d.next = self.k_bad_chain.val();
@@ -843,15 +843,15 @@ impl Logic for TxEngine {
                         }
                         self.skip_after.d.next = true;
                         self.state.d.next = TxState::Flush;
-                        self.go_pend.d.next = true;
+                        self.rec_pend.d.next = true;
                     }
                 }
             }
             TxState::Flush => {
-                // First cycle here (go_pend): the packet's fields are latched; hand its record to
+                // First cycle here (rec_pend): the packet's fields are latched; hand its record to
                 // the back. A good packet goes on to its reads; a refused one drops its buffers.
-                self.go_pend.d.next = false;
-                if self.go_pend.q.val() {
+                self.rec_pend.d.next = false;
+                if self.rec_pend.q.val() {
                     self.pk.push.next = true;
                     self.left.d.next = self.ci.q.val();
                     self.first_buf.d.next = true;
@@ -1024,7 +1024,7 @@ impl Logic for TxEngine {
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
-            self.go_pend.d.next = false;
+            self.rec_pend.d.next = false;
             self.pushed.d.next = 0.into();
         }
     }
