@@ -432,10 +432,8 @@ impl AxiDmaSlave {
                 .is_some_and(|m| m.read(beat_addr, &mut data));
         if !ok && !bad && !faulted {
             self.fault(beat_addr);
-            if let Some(b) = self.reads.front_mut() {
-                b.faulted = true;
-            }
         }
+        // An unmapped address or an injected error fails the rest of the burst too.
         let ok = ok && !self.inject(|e| e.read_beat);
         if !ok {
             if let Some(b) = self.reads.front_mut() {

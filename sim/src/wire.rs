@@ -40,6 +40,16 @@ pub struct WireCounters {
     pub pcap_errors: u64,
 }
 
+impl WireCounters {
+    /// What the fault injector did, in one line for a person: "3 dropped, 1 duplicated, ...".
+    pub fn faults_summary(&self) -> String {
+        format!(
+            "{} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
+            self.dropped, self.duplicated, self.reordered, self.corrupted, self.truncated
+        )
+    }
+}
+
 /// A medium between endpoints. Runs in the clock thread.
 pub trait Wire: Send {
     /// How many NICs this wire connects (the simulation builds that many).

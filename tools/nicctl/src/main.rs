@@ -256,11 +256,7 @@ fn cmd_replay(
         eprintln!("{} frames dropped by the receiving NIC (no buffer or FIFO overrun); see its counters", rep.dropped);
     }
     if let Some(f) = faults {
-        let w = &rep.sim.wire;
-        println!(
-            "  wire faults (seed {}): {} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
-            f.seed, w.dropped, w.duplicated, w.reordered, w.corrupted, w.truncated
-        );
+        println!("  wire faults (seed {}): {}", f.seed, rep.sim.wire.faults_summary());
     }
     check_accounting(&rep)?;
     if rep.sent == 0 && !frames.is_empty() {
@@ -307,11 +303,7 @@ fn demo(
     let rep = replay::replay(&mix, &cfg)?;
     print_summary(&rep);
     if let Some(f) = faults {
-        let w = &rep.sim.wire;
-        println!(
-            "  cable faults (seed {}): {} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
-            f.seed, w.dropped, w.duplicated, w.reordered, w.corrupted, w.truncated
-        );
+        println!("  cable faults (seed {}): {}", f.seed, rep.sim.wire.faults_summary());
     }
     println!("  wrote {} and {} (cycles {}..{})", pcap.display(), vcd.display(), vcd_start, vcd_start + vcd_cycles);
     check_accounting(&rep)

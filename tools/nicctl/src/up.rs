@@ -200,10 +200,7 @@ pub fn run_stack(a: StackArgs) -> Res {
         );
         if a.faults.is_some() {
             if let Some(w) = nic.wire_counters() {
-                println!(
-                    "\twire faults: {} dropped, {} duplicated, {} reordered, {} corrupted, {} truncated",
-                    w.dropped, w.duplicated, w.reordered, w.corrupted, w.truncated
-                );
+                println!("\twire faults: {}", w.faults_summary());
             }
         }
     }
