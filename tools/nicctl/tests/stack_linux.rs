@@ -424,7 +424,7 @@ fn sixteen_mib_each_way_v4_v6_through_drop_1_dup_05_reorder_1_corrupt_02_percent
     // The up process prints the wire's fault counters with its status lines.
     std::thread::sleep(Duration::from_millis(2500));
     let log = std::fs::read_to_string(tmp("sfl.log")).unwrap();
-    let faults = log.lines().filter(|l| l.contains("wire faults:")).last().unwrap_or_else(|| panic!("no fault line in: {log}"));
+    let faults = log.lines().rev().find(|l| l.contains("wire faults:")).unwrap_or_else(|| panic!("no fault line in: {log}"));
     let n = |what: &str| -> u64 {
         faults.split(", ").find(|p| p.contains(what)).and_then(|p| p.split_whitespace().find_map(|w| w.parse().ok())).unwrap()
     };

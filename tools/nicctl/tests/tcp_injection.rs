@@ -55,7 +55,7 @@ fn attack(net: &PeerNet, nic: &nic_testbench::tapnic::TapNic, linux: &str, stack
     let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
 
     let mut sent = vec![b'A'; BYTES];
-    sent.extend(std::iter::repeat(b'B').take(BYTES));
+    sent.extend(std::iter::repeat_n(b'B', BYTES));
     assert!(
         got == sent,
         "{linux} -> {stack}: the application read {} bytes that differ from Linux's {} (forged bytes: {})",
