@@ -174,3 +174,45 @@ pub struct TxPkt {
     /// Beats of the data reads, all buffers.
     pub dbeats: Bits<16>,
 }
+
+/// One packet as the transmit segmenter cuts it, presented with `go`. The segmenter keeps its own
+/// copy from `go` on, so the engine may present the next packet while this one's last segment
+/// still finishes.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct SegCfg {
+    /// Template length (`l2hlen + l3hlen + l4hlen`); zero without TSO.
+    pub hlen: Bits<16>,
+    /// Payload bytes per frame (`tso_segsz`; the packet length without TSO).
+    pub mss: Bits<16>,
+    /// Payload bytes in the packet after the template.
+    pub paylen: Bits<32>,
+    /// First payload byte's position in the first stream beat.
+    pub s0: Bits<4>,
+    /// `l2hlen`.
+    pub l2: Bits<8>,
+    /// `l3hlen`.
+    pub l3: Bits<8>,
+    /// `csum_data` (offset of the L4 checksum from the L4 start).
+    pub cdata: Bits<16>,
+    /// The packet is TSO.
+    pub tso: Bit,
+    /// IPv6 (TSO: which length field to patch).
+    pub v6: Bit,
+    /// `CSUM_IP` requested.
+    pub ip_en: Bit,
+    /// An L4 checksum requested.
+    pub l4_en: Bit,
+    /// That L4 checksum is UDP's (zero goes out as 0xffff).
+    pub udp: Bit,
+}
+
+/// A transmit packet the TX engine's back is done with, waiting to be completed.
+#[derive(Copy, Clone, Debug, Default, PartialEq, LogicStruct)]
+pub struct TxRet {
+    /// Descriptors to complete.
+    pub ndesc: Bits<4>,
+    /// OK, or the status the packet was refused with.
+    pub st: Bits<7>,
+    /// Went through the segmenter: its status waits for the segmenter's `done` (and `err`).
+    pub seg: Bit,
+}

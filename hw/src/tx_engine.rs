@@ -12,15 +12,20 @@
 //! takes one record at a time and the returned beats in the order they were
 //! asked for: the template into the segmenter and its check (a mismatch drops
 //! the packet's beats already on their way), then the buffers through the
-//! segmenter into the TX FIFO, then one completion per descriptor. Returned
+//! segmenter into the TX FIFO; it goes on to the next packet while the
+//! segmenter finishes this one, which starts the next in the same cycle its
+//! last segment's record leaves. **Retire** takes the packets the back is done
+//! with, in order, each once its status is known (a segmented packet's from
+//! the segmenter's `done`), and queues one completion per descriptor. Returned
 //! beats go to the prefetcher or the back as `rkind` (each read's owner, in
-//! order) says. A third machine writes the completions in order:
+//! order) says. A fourth machine writes the completions in order:
 //! ```text
-//! front: Idle -> Gather -> Flush (record to the back) --ok--> [HdrReq] -> DataReq (each buffer) -> Idle
-//!                                   \--refused: drop its buffers--> Idle [-> Skip: the rest of an overlong chain]
-//! back:  BIdle -> [BHdr -> BHdrChk --bad--> BDrain -\] -> BGo -> BData -> BWait -> BCpl -> BIdle
-//!              \--refused------------------------------------------------------------/^
-//! CIdle --record queued, its frames retired, CQ slot free--> CReq -> CData (2 beats, write response) -> CIdle
+//! front:  Idle -> Gather -> Flush (record to the back) --ok--> [HdrReq] -> DataReq (each buffer) -> Idle
+//!                                    \--refused: drop its buffers--> Idle [-> Skip: the rest of an overlong chain]
+//! back:   BIdle -> [BHdr (segmenter idle) -> BHdrChk --bad--> BDrain -> BIdle] -> BGo (until taken) -> BData -> BIdle
+//!               \--refused: to retire--> BIdle
+//! retire: RIdle --packet's status known--> RCpl (one record per descriptor) -> RIdle
+//! CIdle --record queued, its frames retired, CQ slot free--> CReq -> CData (2 beats) -> CIdle; responses move the CQ tail
 //! ```
 //! A completion is written only once every frame its packet put in the FIFO
 //! has left the output stage (`retired`, counted there per queue): "complete"
@@ -36,7 +41,7 @@ use crate::fifo::Fifo;
 use crate::tx_out::TxMeta;
 use crate::tx_seg::TxSeg;
 use nic_abi::{csum, desc as abi_desc, ifcap, status};
-pub use crate::records::{TxCpl, TxD, TxPkt, TxSg};
+pub use crate::records::{TxCpl, TxD, TxPkt, TxRet, TxSg};
 use rust_hdl::prelude::*;
 
 /// Transmit descriptors one read fetches, at most (32 beats: one burst).
@@ -47,6 +52,11 @@ pub const DESC_BATCH: u64 = 8;
 /// way; two batches of 8 are 16. (Returned beats find their owner through `rkind`, so the
 /// prefetcher's reads and the packets' reads may be in flight together.)
 pub const DESC_READS: u64 = 2;
+
+/// Completion writes whose response is still to come, at most (the `cq_out` counter is 3 bits;
+/// `update()` writes the 4 as a literal). With the write DMA's response latency of a few cycles,
+/// four keep a completion leaving every five cycles, twice the rate of minimum-size packets.
+pub const CPL_IN_FLIGHT: u64 = 4;
 
 /// Transmit descriptors the prefetcher holds, at most (`Fifo<TxD, 4, 5>`): the batches in flight
 /// must fit when they land.
@@ -100,10 +110,16 @@ pub enum BackState {
     BData,
     /// Dropping the beats of a packet refused after its reads were asked for.
     BDrain,
-    /// Waiting for the segmenter to finish the packet.
-    BWait,
-    /// Queuing the packet's completions, one per descriptor.
-    BCpl,
+}
+
+/// States of the retire part: a packet the back is done with, its completions queued in order.
+#[allow(missing_docs)] // rust-hdl's derive generates undocumented accessors
+#[derive(Copy, Clone, Debug, PartialEq, LogicState)]
+pub enum RetState {
+    /// Waiting for a packet whose status is known (a segmented one: its `done` from the segmenter).
+    RIdle,
+    /// Queuing its completions, one per descriptor.
+    RCpl,
 }
 
 /// The transmit engine.
@@ -190,12 +206,17 @@ pub struct TxEngine {
     state: DFF<TxState>,
     back: DFF<BackState>,
     // Packets between front and back; which part each read in flight belongs to (1: prefetch).
-    pk: Fifo<TxPkt, 3, 4>,
+    pk: Fifo<TxPkt, 5, 6>,
     rkind: Fifo<Bit, 5, 6>,
     bp: DFF<TxPkt>,
     bcnt: DFF<Bits<16>>,
     bsts: DFF<Bits<7>>,
-    bci: DFF<Bits<4>>,
+    // Packets the back is done with, in order; the segmenter's `err` for each segmented one.
+    rq: Fifo<TxRet, 3, 4>,
+    se: Fifo<Bit, 3, 4>,
+    rst: DFF<RetState>,
+    rsts: DFF<Bits<7>>,
+    rci: DFF<Bits<4>>,
     tb: DFF<Bits<16>>,
     k_pf: Signal<Local, Bit>,
     k_data: Signal<Local, Bit>,
@@ -208,6 +229,12 @@ pub struct TxEngine {
     g_hbeats: Signal<Local, Bits<16>>,
     head_q: DFF<Bits<16>>,
     cq_tail_q: DFF<Bits<16>>,
+    // Completion slots written (the tail is those whose write response is back), writes outstanding.
+    cq_iss: DFF<Bits<16>>,
+    cq_out: DFF<Bits<3>>,
+    cq_used: Signal<Local, Bits<16>>,
+    cpl_take: Signal<Local, Bit>,
+    cpl_back: Signal<Local, Bit>,
     ci: DFF<Bits<4>>,
     left: DFF<Bits<4>>,
     tot: DFF<Bits<32>>,
@@ -357,7 +384,11 @@ impl Default for TxEngine {
             bp: Default::default(),
             bcnt: Default::default(),
             bsts: Default::default(),
-            bci: Default::default(),
+            rq: Default::default(),
+            se: Default::default(),
+            rst: Default::default(),
+            rsts: Default::default(),
+            rci: Default::default(),
             tb: Default::default(),
             k_pf: Default::default(),
             k_data: Default::default(),
@@ -370,6 +401,11 @@ impl Default for TxEngine {
             g_hbeats: Default::default(),
             head_q: Default::default(),
             cq_tail_q: Default::default(),
+            cq_iss: Default::default(),
+            cq_out: Default::default(),
+            cq_used: Default::default(),
+            cpl_take: Default::default(),
+            cpl_back: Default::default(),
             ci: Default::default(),
             left: Default::default(),
             tot: Default::default(),
@@ -466,12 +502,14 @@ impl Logic for TxEngine {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, state, back, bp, bcnt, bsts, bci, tb, head_q, cq_tail_q, ci, left, tot, pst, skip_after,
+            self, clock, state, back, bp, bcnt, bsts, rst, rsts, rci, tb, head_q, cq_tail_q, cq_iss, cq_out, ci, left, tot, pst, skip_after,
             rec_pend, first_buf, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
             pf_err, cst, ccnt, pushed
         );
-        clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind);
+        clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind, rq, se);
         self.pk.reset.next = self.reset.val();
+        self.rq.reset.next = self.reset.val();
+        self.se.reset.next = self.reset.val();
         self.rkind.reset.next = self.reset.val();
         self.seg.reset.next = self.reset.val();
         self.dq.reset.next = self.reset.val();
@@ -488,11 +526,15 @@ impl Logic for TxEngine {
         self.data_port.next = (self.state.q.val() == TxState::HdrReq) | (self.state.q.val() == TxState::DataReq);
         self.busy.next = (self.state.q.val() != TxState::Idle)
             | (self.back.q.val() != BackState::BIdle)
-            | (self.pk.free.val() != 8_u64)
+            | (self.pk.free.val() != 32_u64)
+            | (self.rst.q.val() != RetState::RIdle)
+            | !self.rq.empty.val()
+            | !self.se.empty.val()
             | (self.rkind.free.val() != 32_u64)
             | self.pf.busy.val()
             | !self.dq.empty.val()
             | (self.cst.q.val() != CplState::CIdle)
+            | (self.cq_out.q.val() != 0)
             | !self.cq.empty.val()
             | self.seg.busy.val();
 
@@ -630,26 +672,26 @@ impl Logic for TxEngine {
             + bit_cast::<16, 8>(self.d_l4.q.val());
         self.ch_beats.next = (self.ch.dout.val().len + 7) >> 3;
         self.seg.go.next = false;
-        self.seg.tso.next = self.tso.val();
-        self.seg.hlen.next = 0.into();
-        self.seg.mss.next = self.b_plen.val().get_bits::<16>(0);
-        self.seg.paylen.next = self.b_plen.val();
-        self.seg.s0.next = 0.into();
+        self.seg.cfg.next.tso = self.tso.val();
+        self.seg.cfg.next.hlen = 0.into();
+        self.seg.cfg.next.mss = self.b_plen.val().get_bits::<16>(0);
+        self.seg.cfg.next.paylen = self.b_plen.val();
+        self.seg.cfg.next.s0 = 0.into();
         if self.tso.val() {
-            self.seg.hlen.next = self.b_hl.val();
-            self.seg.mss.next = self.bp.q.val().tso;
-            self.seg.paylen.next = self.b_plen.val() - bit_cast::<32, 16>(self.b_hl.val());
-            self.seg.s0.next = self.b_hl.val().get_bits::<4>(0) & 7;
+            self.seg.cfg.next.hlen = self.b_hl.val();
+            self.seg.cfg.next.mss = self.bp.q.val().tso;
+            self.seg.cfg.next.paylen = self.b_plen.val() - bit_cast::<32, 16>(self.b_hl.val());
+            self.seg.cfg.next.s0 = self.b_hl.val().get_bits::<4>(0) & 7;
         }
-        self.seg.l2.next = self.bp.q.val().l2;
-        self.seg.l3.next = self.bp.q.val().l3;
-        self.seg.cdata.next = self.bp.q.val().cdata;
-        self.seg.v6.next = (self.b_flags.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
-        self.seg.ip_en.next = (self.b_flags.val() & self.k_ip.val()) != 0;
-        self.seg.l4_en.next = (self.b_flags.val()
+        self.seg.cfg.next.l2 = self.bp.q.val().l2;
+        self.seg.cfg.next.l3 = self.bp.q.val().l3;
+        self.seg.cfg.next.cdata = self.bp.q.val().cdata;
+        self.seg.cfg.next.v6 = (self.b_flags.val() & (self.k_ip6_udp.val() | self.k_ip6_tcp.val())) != 0;
+        self.seg.cfg.next.ip_en = (self.b_flags.val() & self.k_ip.val()) != 0;
+        self.seg.cfg.next.l4_en = (self.b_flags.val()
             & (self.k_ip_udp.val() | self.k_ip_tcp.val() | self.k_ip6_udp.val() | self.k_ip6_tcp.val()))
             != 0;
-        self.seg.udp.next = (self.b_flags.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
+        self.seg.cfg.next.udp = (self.b_flags.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
         self.seg.hw_en.next = false;
         self.seg.hw_idx.next = self.bcnt.q.val();
         self.seg.hw_data.next = self.rd_data.val();
@@ -715,12 +757,14 @@ impl Logic for TxEngine {
                 self.dq.push.next = true;
             }
         }
-        // Completion writer: one record at a time from the queue, in order, never over an unreturned slot.
+        // Completion writer: records from the queue in order, never over an unreturned slot. It does
+        // not wait for a write's response before the next (up to CPL_IN_FLIGHT outstanding): the
+        // CQ tail moves as the responses come back, in order.
         self.wr_cmd_valid.next = false;
-        self.wr_cmd_addr.next = self.cq_base.val() + (bit_cast::<64, 16>(self.cq_tail_q.q.val() & self.mask.val()) << 4);
+        self.wr_cmd_addr.next = self.cq_base.val() + (bit_cast::<64, 16>(self.cq_iss.q.val() & self.mask.val()) << 4);
         self.wr_cmd_beats.next = 2.into();
         self.wr_cmd_strb.next = 0xff_u64.into();
-        self.lap.next = self.cq_tail_q.q.val() >> self.size_log2.val();
+        self.lap.next = self.cq_iss.q.val() >> self.size_log2.val();
         self.phase.next = !self.lap.val().get_bit(0);
         // Completion beat 0: len[15:0] index[31:16] csum_flags[63:32] (zero on TX); beat 1: status|phase at [63:56].
         self.wr_data.next = bit_cast::<64, 16>(self.cq.dout.val().len) | (bit_cast::<64, 16>(self.cq.dout.val().index) << 16);
@@ -738,11 +782,14 @@ impl Logic for TxEngine {
         if self.meta_push.val() {
             self.pushed.d.next = self.pushed.q.val() + 1;
         }
+        self.cq_used.next = self.cq_iss.q.val() - self.cq_head.val();
+        self.cpl_take.next = false;
         match self.cst.q.val() {
             CplState::CIdle => {
                 if !self.cq.empty.val()
                     & self.retired_ok.val()
-                    & ((self.cq_tail_q.q.val() - self.cq_head.val()) <= self.mask.val())
+                    & (self.cq_used.val() <= self.mask.val())
+                    & (self.cq_out.q.val() < 4_u64)
                 {
                     self.cst.d.next = CplState::CReq;
                 }
@@ -751,26 +798,40 @@ impl Logic for TxEngine {
                 self.wr_cmd_valid.next = true;
                 if self.wr_cmd_ready.val() {
                     self.ccnt.d.next = 0.into();
+                    self.cpl_take.next = true;
                     self.cst.d.next = CplState::CData;
                 }
             }
             CplState::CData => {
                 if self.wr_data_ready.val() & (self.ccnt.q.val() < 2_u64) {
                     self.ccnt.d.next = self.ccnt.q.val() + 1;
-                }
-                if self.wr_done.val() {
-                    self.cq.pop.next = true;
-                    self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
-                    self.ev_cpl.next = true;
-                    self.inc_desc_err.next = self.cq.dout.val().status != self.k_ok.val();
-                    self.cst.d.next = CplState::CIdle;
+                    if self.ccnt.q.val() == 1 {
+                        // Both beats are out: the record is done with; its response comes later.
+                        self.cq.pop.next = true;
+                        self.cq_iss.d.next = self.cq_iss.q.val() + 1;
+                        self.inc_desc_err.next = self.cq.dout.val().status != self.k_ok.val();
+                        self.cst.d.next = CplState::CIdle;
+                    }
                 }
             }
+        }
+        // A completion is the host's once its write response is back (the DMA engine answers
+        // commands in order).
+        self.cpl_back.next = self.wr_done.val() & (self.cq_out.q.val() != 0);
+        if self.cpl_back.val() {
+            self.cq_tail_q.d.next = self.cq_tail_q.q.val() + 1;
+            self.ev_cpl.next = true;
+        }
+        if self.cpl_take.val() & !self.cpl_back.val() {
+            self.cq_out.d.next = self.cq_out.q.val() + 1;
+        }
+        if !self.cpl_take.val() & self.cpl_back.val() {
+            self.cq_out.d.next = self.cq_out.q.val() - 1;
         }
         self.cq.push.next = false;
         self.cq.din.next.index = self.head_q.q.val();
         self.cq.din.next.len = self.cl.dout.val();
-        self.cq.din.next.status = self.bsts.q.val();
+        self.cq.din.next.status = self.rsts.q.val();
         self.cq.din.next.seq = self.pushed.q.val();
         self.ch.push.next = false;
         self.ch.pop.next = false;
@@ -920,28 +981,42 @@ impl Logic for TxEngine {
         }
 
         self.b_ready.next = false;
+        self.rq.push.next = false;
+        self.rq.pop.next = false;
+        self.rq.din.next.ndesc = self.bp.q.val().ndesc;
+        self.rq.din.next.st = self.bsts.q.val();
+        self.rq.din.next.seg = false;
+        self.se.push.next = self.seg.done.val();
+        self.se.din.next = self.seg.err.val();
+        self.se.pop.next = false;
         // The back: one packet at a time, its beats (in the order its reads were asked for) into
-        // the segmenter, then one completion per descriptor.
+        // the segmenter, then on to the next packet while the segmenter finishes this one. (Room
+        // in `rq` is checked when a packet is taken: the back pushes once per packet.)
         match self.back.q.val() {
             BackState::BIdle => {
-                if !self.pk.empty.val() {
+                if !self.pk.empty.val() & !self.rq.full.val() {
                     self.pk.pop.next = true;
                     self.bp.d.next = self.pk.dout.val();
                     self.bsts.d.next = self.pk.dout.val().st;
-                    self.bci.d.next = self.pk.dout.val().ndesc;
                     self.bcnt.d.next = 0.into();
                     self.back.d.next = BackState::BGo;
                     if self.pk.dout.val().hbeats != 0 {
                         self.back.d.next = BackState::BHdr;
                     }
                     if self.pk.dout.val().st != self.k_ok.val() {
-                        self.back.d.next = BackState::BCpl;
+                        // Refused by the front: no reads were asked for; straight to retire.
+                        self.rq.push.next = true;
+                        self.rq.din.next.ndesc = self.pk.dout.val().ndesc;
+                        self.rq.din.next.st = self.pk.dout.val().st;
+                        self.back.d.next = BackState::BIdle;
                     }
                 }
             }
             BackState::BHdr => {
-                self.b_ready.next = true;
-                if self.rd_valid.val() & self.k_data.val() {
+                // The template goes into the segmenter's header RAM, which is the previous
+                // packet's until the segmenter is idle.
+                self.b_ready.next = !self.seg.busy.val();
+                if self.rd_valid.val() & self.k_data.val() & !self.seg.busy.val() {
                     self.seg.hw_en.next = true;
                     self.bcnt.d.next = self.bcnt.q.val() + 1;
                     if (self.bcnt.q.val() + 1) == self.bp.q.val().hbeats {
@@ -966,9 +1041,11 @@ impl Logic for TxEngine {
                 }
             }
             BackState::BGo => {
+                // Held until taken: at once when idle, else in the previous packet's last cycle.
                 self.seg.go.next = true;
-                self.bcnt.d.next = 0.into();
-                self.back.d.next = BackState::BData;
+                if self.seg.go_ready.val() {
+                    self.back.d.next = BackState::BData;
+                }
             }
             BackState::BData => {
                 self.seg.s_valid.next = self.rd_valid.val() & self.k_data.val();
@@ -976,35 +1053,48 @@ impl Logic for TxEngine {
                 if self.rd_valid.val() & self.k_data.val() & self.seg.s_ready.val() {
                     self.bcnt.d.next = self.bcnt.q.val() + 1;
                     if (self.bcnt.q.val() + 1) == self.bp.q.val().dbeats {
-                        self.back.d.next = BackState::BWait;
+                        self.rq.push.next = true;
+                        self.rq.din.next.seg = true;
+                        self.back.d.next = BackState::BIdle;
                     }
                 }
             }
             BackState::BDrain => {
                 self.b_ready.next = true;
                 if self.bcnt.q.val() == self.bp.q.val().dbeats {
-                    self.back.d.next = BackState::BCpl;
+                    self.rq.push.next = true;
+                    self.back.d.next = BackState::BIdle;
                 } else if self.rd_valid.val() & self.k_data.val() {
                     self.bcnt.d.next = self.bcnt.q.val() + 1;
                 }
             }
-            BackState::BWait => {
-                if !self.seg.busy.val() {
-                    if self.seg.err.val() {
-                        self.bsts.d.next = self.k_dma_error.val();
+        }
+        // Retire: packets in order, each once its status is known (a segmented one's from the
+        // segmenter's `done`, which come in the same order), then one completion per descriptor,
+        // all with the packet's status.
+        match self.rst.q.val() {
+            RetState::RIdle => {
+                if !self.rq.empty.val() & (!self.rq.dout.val().seg | !self.se.empty.val()) {
+                    self.rq.pop.next = true;
+                    self.rsts.d.next = self.rq.dout.val().st;
+                    if self.rq.dout.val().seg {
+                        self.se.pop.next = true;
+                        if self.se.dout.val() {
+                            self.rsts.d.next = self.k_dma_error.val();
+                        }
                     }
-                    self.back.d.next = BackState::BCpl;
+                    self.rci.d.next = self.rq.dout.val().ndesc;
+                    self.rst.d.next = RetState::RCpl;
                 }
             }
-            BackState::BCpl => {
-                // One completion per descriptor, all with the packet's status.
+            RetState::RCpl => {
                 if !self.cl.empty.val() & !self.cq.full.val() {
                     self.cl.pop.next = true;
                     self.cq.push.next = true;
                     self.head_q.d.next = self.head_q.q.val() + 1;
-                    self.bci.d.next = self.bci.q.val() - 1;
-                    if self.bci.q.val() == 1 {
-                        self.back.d.next = BackState::BIdle;
+                    self.rci.d.next = self.rci.q.val() - 1;
+                    if self.rci.q.val() == 1 {
+                        self.rst.d.next = RetState::RIdle;
                     }
                 }
             }
@@ -1021,8 +1111,11 @@ impl Logic for TxEngine {
         if self.reset.val() {
             self.state.d.next = TxState::Idle;
             self.back.d.next = BackState::BIdle;
+            self.rst.d.next = RetState::RIdle;
             self.head_q.d.next = 0.into();
             self.cq_tail_q.d.next = 0.into();
+            self.cq_iss.d.next = 0.into();
+            self.cq_out.d.next = 0.into();
             self.cst.d.next = CplState::CIdle;
             self.rec_pend.d.next = false;
             self.pushed.d.next = 0.into();
@@ -1040,6 +1133,7 @@ mod tests {
     fn queue_constants_match_the_rtl() {
         // update() writes these as literals (rust-hdl cannot read a Rust constant there).
         assert_eq!(DESC_QUEUE, 1 << 4, "the descriptor FIFO is Fifo<TxD, 4, 5>");
+        assert_eq!(CPL_IN_FLIGHT, 4, "update() compares cq_out with 4");
         assert_eq!(abi_desc::TX_MAX_CHAIN, 1 << 3, "the buffer and length FIFOs are Fifo<_, 3, 4>");
         const _: () = assert!(abi_desc::TSO_MAX_HDR <= 32 * 8, "the segmenter's header RAM is RAM<Bits<64>, 5>");
     }

@@ -3,15 +3,18 @@
 //! bytes, each behind a patched copy of the header template.
 //!
 //! The TX engine first writes the template (`hlen` bytes, TSO only) into the
-//! header RAM through `hw_*`, then pulses `go` and streams the payload beats
-//! (the packet's buffers back to back, the first starting at byte `s0` of its
-//! first beat). A byte packer joins template and payload at any byte offset,
-//! so a segment's payload may start anywhere in a beat:
+//! header RAM through `hw_*` while the segmenter is idle, then presents the
+//! packet (`cfg`) with `go` and streams the payload beats (the packet's
+//! buffers back to back, the first starting at byte `s0` of its first beat).
+//! The segmenter copies `cfg` when it takes `go`, and takes it while idle or
+//! in the last segment's SMeta, so back-to-back packets cost their beats plus
+//! two cycles, like TSO segments. A byte packer joins template and payload at
+//! any byte offset, so a segment's payload may start anywhere in a beat:
 //!
 //! ```text
-//! SIdle --go--> SSetup -> SHdr (template from RAM) -> SPay (payload bytes) -> [SFlush] -> SDrain -> SMeta
-//!                            ^                                                                       |
-//!                            \------------- more payload: SMeta sets up the next segment ------------/
+//! SIdle --go--> SHdr (template from RAM) -> SPay (payload bytes) -> [SFlush] -> SDrain -> SMeta --last, no go--> SIdle
+//!    \--go, no template--> SPay                ^                                            |
+//!                                              \-- next segment, or next packet's go: setup -/
 //! ```
 //! Two pipeline stages: the packer's beat is registered, then patched, counted
 //! by the checksum accumulators and pushed (so the barrel shifts and the
@@ -25,14 +28,14 @@
 //! on the first; the TCP checksum field gets the template's pseudo-header seed
 //! (without length) plus this segment's TCP length, so the checksum
 //! accumulators ([`TxCsum`]) finish it like any checksum offload, and the
-//! IPv4 header checksum is always recomputed. Every segment costs its beats
-//! plus two cycles (SDrain, SMeta), fewer than the MAC's inter-frame gap, so
-//! the segmenter keeps ahead of the wire.
+//! IPv4 header checksum is always recomputed. Every segment (and every
+//! packet) costs its beats plus two cycles (SDrain, SMeta), fewer than the
+//! MAC's inter-frame gap, so the segmenter keeps ahead of the wire.
 //!
 //! A payload beat that arrived with a DMA error marks this segment and all
 //! later ones of the packet `drop`: the output stage discards them.
 
-use crate::records::TxMeta;
+use crate::records::{SegCfg, TxMeta};
 use crate::tx_csum::TxCsum;
 use rust_hdl::prelude::*;
 
@@ -42,8 +45,6 @@ use rust_hdl::prelude::*;
 pub enum SegState {
     /// Waiting for `go`.
     SIdle,
-    /// Computing the first segment's header fields (later ones: in SMeta).
-    SSetup,
     /// Emitting the header template.
     SHdr,
     /// Emitting payload bytes.
@@ -63,32 +64,14 @@ pub struct TxSeg {
     pub clock: Signal<In, Clock>,
     /// Synchronous reset.
     pub reset: Signal<In, Bit>,
-    /// Start segmenting (configuration and template must be in place).
+    /// Start a packet: `cfg` holds it (and, for TSO, the template is in place). Taken when
+    /// `go_ready`; hold both until then.
     pub go: Signal<In, Bit>,
-    /// Template length (`l2hlen + l3hlen + l4hlen`); zero without TSO.
-    pub hlen: Signal<In, Bits<16>>,
-    /// Payload bytes per frame (`tso_segsz`; the packet length without TSO).
-    pub mss: Signal<In, Bits<16>>,
-    /// Payload bytes in the packet after the template.
-    pub paylen: Signal<In, Bits<32>>,
-    /// First payload byte's position in the first stream beat.
-    pub s0: Signal<In, Bits<4>>,
-    /// `l2hlen`.
-    pub l2: Signal<In, Bits<8>>,
-    /// `l3hlen`.
-    pub l3: Signal<In, Bits<8>>,
-    /// `csum_data` (offset of the L4 checksum from the L4 start).
-    pub cdata: Signal<In, Bits<16>>,
-    /// The packet is TSO.
-    pub tso: Signal<In, Bit>,
-    /// IPv6 (TSO: which length field to patch).
-    pub v6: Signal<In, Bit>,
-    /// `CSUM_IP` requested.
-    pub ip_en: Signal<In, Bit>,
-    /// An L4 checksum requested.
-    pub l4_en: Signal<In, Bit>,
-    /// That L4 checksum is UDP's (zero goes out as 0xffff).
-    pub udp: Signal<In, Bit>,
+    /// The packet to start, and (while idle) the one whose template is being written.
+    pub cfg: Signal<In, SegCfg>,
+    /// `go` is taken this cycle: idle, or finishing a packet's last segment (so packets follow
+    /// each other with no cycle between them).
+    pub go_ready: Signal<Out, Bit>,
     /// Header RAM write.
     pub hw_en: Signal<In, Bit>,
     /// Header RAM beat index.
@@ -124,6 +107,33 @@ pub struct TxSeg {
     /// Not idle.
     pub busy: Signal<Out, Bit>,
     st: DFF<SegState>,
+    /// The packet being cut, from its `go` on.
+    cur: DFF<SegCfg>,
+    /// `go` taken this cycle.
+    start: Signal<Local, Bit>,
+    /// The packet the next setup is for: `cfg` when starting one (and while idle, when its
+    /// template is written and checked), else the current one's next segment.
+    nx: Signal<Local, SegCfg>,
+    // `cur`'s fields and `nx`'s (copied to signals: yosys rejects a select of a select).
+    hlen: Signal<Local, Bits<16>>,
+    mss: Signal<Local, Bits<16>>,
+    l2: Signal<Local, Bits<8>>,
+    l3: Signal<Local, Bits<8>>,
+    cdata: Signal<Local, Bits<16>>,
+    tso: Signal<Local, Bit>,
+    v6: Signal<Local, Bit>,
+    ip_en: Signal<Local, Bit>,
+    l4_en: Signal<Local, Bit>,
+    udp: Signal<Local, Bit>,
+    n_hlen: Signal<Local, Bits<16>>,
+    n_mss: Signal<Local, Bits<16>>,
+    n_paylen: Signal<Local, Bits<32>>,
+    n_s0: Signal<Local, Bits<4>>,
+    n_l2: Signal<Local, Bits<8>>,
+    n_l3: Signal<Local, Bits<8>>,
+    n_cdata: Signal<Local, Bits<16>>,
+    n_v6: Signal<Local, Bit>,
+    n_l4s: Signal<Local, Bits<16>>,
     hdr: RAM<Bits<64>, 5>,
     csum: TxCsum,
     rem: DFF<Bits<32>>,
@@ -196,7 +206,7 @@ impl Logic for TxSeg {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, st, rem, first, id, seq, sp, p_len, p_ck, p_fl, need_h, need_p, hidx, soff, n, acc,
+            self, clock, st, cur, rem, first, id, seq, sp, p_len, p_ck, p_fl, need_h, need_p, hidx, soff, n, acc,
             ob, perr, room, s1_v, s1_d, s1_ob, w_vihl, w_id, w_seqh, w_seql, w_doff, w_ck, r_iplo, r_iphi, r_ipck,
             r_l4hi
         );
@@ -209,20 +219,51 @@ impl Logic for TxSeg {
         self.busy.next = (self.st.q.val() != SegState::SIdle) | self.s1_v.q.val();
         // Room for a beat now and the one in the second stage, one cycle late: conservative.
         self.room.d.next = self.fifo_free.val() > 3;
+        // The current packet's configuration, and the one the next setup (or template) is for.
+        self.hlen.next = self.cur.q.val().hlen;
+        self.mss.next = self.cur.q.val().mss;
+        self.l2.next = self.cur.q.val().l2;
+        self.l3.next = self.cur.q.val().l3;
+        self.cdata.next = self.cur.q.val().cdata;
+        self.tso.next = self.cur.q.val().tso;
+        self.v6.next = self.cur.q.val().v6;
+        self.ip_en.next = self.cur.q.val().ip_en;
+        self.l4_en.next = self.cur.q.val().l4_en;
+        self.udp.next = self.cur.q.val().udp;
+        self.last.next = self.rem.q.val() <= bit_cast::<32, 16>(self.mss.val());
+        self.go_ready.next = (self.st.q.val() == SegState::SIdle)
+            | ((self.st.q.val() == SegState::SMeta) & !self.meta_full.val() & self.last.val());
+        self.start.next = self.go.val() & self.go_ready.val();
+        self.nx.next = self.cur.q.val();
+        if (self.st.q.val() == SegState::SIdle) | self.start.val() {
+            self.nx.next = self.cfg.val();
+        }
+        if self.start.val() {
+            self.cur.d.next = self.cfg.val();
+        }
+        self.n_hlen.next = self.nx.val().hlen;
+        self.n_mss.next = self.nx.val().mss;
+        self.n_paylen.next = self.nx.val().paylen;
+        self.n_s0.next = self.nx.val().s0;
+        self.n_l2.next = self.nx.val().l2;
+        self.n_l3.next = self.nx.val().l3;
+        self.n_cdata.next = self.nx.val().cdata;
+        self.n_v6.next = self.nx.val().v6;
         self.l4s.next = bit_cast::<16, 8>(self.l2.val()) + bit_cast::<16, 8>(self.l3.val());
-        self.l4h.next = self.hlen.val() - self.l4s.val();
+        self.n_l4s.next = bit_cast::<16, 8>(self.n_l2.val()) + bit_cast::<16, 8>(self.n_l3.val());
+        self.l4h.next = self.n_hlen.val() - self.n_l4s.val();
 
         // Header RAM, and the template fields captured as its beats are written (each field a
         // 16-bit big-endian word at an even offset, so it never straddles a beat).
         self.hdr.write_enable.next = self.hw_en.val();
         self.hdr.write_address.next = self.hw_idx.val().get_bits::<5>(0);
         self.hdr.write_data.next = self.hw_data.val();
-        self.coff[0].next = bit_cast::<16, 8>(self.l2.val());
-        self.coff[1].next = bit_cast::<16, 8>(self.l2.val()) + 4;
-        self.coff[2].next = self.l4s.val() + 4;
-        self.coff[3].next = self.l4s.val() + 6;
-        self.coff[4].next = self.l4s.val() + 12;
-        self.coff[5].next = self.l4s.val() + self.cdata.val();
+        self.coff[0].next = bit_cast::<16, 8>(self.n_l2.val());
+        self.coff[1].next = bit_cast::<16, 8>(self.n_l2.val()) + 4;
+        self.coff[2].next = self.n_l4s.val() + 4;
+        self.coff[3].next = self.n_l4s.val() + 6;
+        self.coff[4].next = self.n_l4s.val() + 12;
+        self.coff[5].next = self.n_l4s.val() + self.n_cdata.val();
         for i in 0..6 {
             self.chit[i].next = self.hw_en.val() & (self.hw_idx.val() == (self.coff[i].val() >> 3));
             self.cw[i].next = self.hw_data.val().get_bits::<16>(0);
@@ -256,34 +297,38 @@ impl Logic for TxSeg {
             self.w_ck.d.next = self.cw[5].val();
         }
         self.hdr_ok.next = ((self.w_doff.q.val() >> 12) << 2) == self.l4h.val();
-        if self.v6.val() {
+        if self.n_v6.val() {
             if (self.w_vihl.q.val() >> 12) != 6 {
                 self.hdr_ok.next = false;
             }
         } else if ((self.w_vihl.q.val() >> 12) != 4)
-            | ((((self.w_vihl.q.val() >> 8) & 0xf) << 2) != bit_cast::<16, 8>(self.l3.val()))
+            | ((((self.w_vihl.q.val() >> 8) & 0xf) << 2) != bit_cast::<16, 8>(self.n_l3.val()))
         {
             self.hdr_ok.next = false;
         }
 
-        self.last.next = self.rem.q.val() <= bit_cast::<32, 16>(self.mss.val());
-        // Next segment's fields, from the remaining payload (in SMeta: after this segment).
+        // Next segment's fields, from the remaining payload (in SMeta: after this segment; when
+        // starting a packet: its first).
         self.rem_n.next = self.rem.q.val();
         self.first_n.next = self.first.q.val();
         if self.st.q.val() == SegState::SMeta {
             self.rem_n.next = self.rem.q.val() - bit_cast::<32, 16>(self.sp.q.val());
             self.first_n.next = false;
         }
-        self.do_setup.next = (self.st.q.val() == SegState::SSetup)
-            | ((self.st.q.val() == SegState::SMeta) & !self.meta_full.val() & !self.last.val());
-        self.sp_c.next = self.mss.val();
-        if self.rem_n.val() < bit_cast::<32, 16>(self.mss.val()) {
+        if self.start.val() {
+            self.rem_n.next = self.n_paylen.val();
+            self.first_n.next = true;
+        }
+        self.do_setup.next =
+            self.start.val() | ((self.st.q.val() == SegState::SMeta) & !self.meta_full.val() & !self.last.val());
+        self.sp_c.next = self.n_mss.val();
+        if self.rem_n.val() < bit_cast::<32, 16>(self.n_mss.val()) {
             self.sp_c.next = self.rem_n.val().get_bits::<16>(0);
         }
         self.ck_t.next = bit_cast::<32, 16>(self.w_ck.q.val()) + bit_cast::<32, 16>(self.l4h.val() + self.sp_c.val());
         // TCP flags: FIN 0x01 and PSH 0x08 only on the last segment, CWR 0x80 only on the first.
         self.fl_m.next = 0xffff_u64.into();
-        if self.rem_n.val() > bit_cast::<32, 16>(self.mss.val()) {
+        if self.rem_n.val() > bit_cast::<32, 16>(self.n_mss.val()) {
             self.fl_m.next = self.fl_m.val() & 0xfff6_u64;
         }
         if !self.first_n.val() {
@@ -429,18 +474,7 @@ impl Logic for TxSeg {
         self.hdr.read_address.next = self.hidx.q.val();
 
         match self.st.q.val() {
-            SegState::SIdle => {
-                if self.go.val() {
-                    self.rem.d.next = self.paylen.val();
-                    self.first.d.next = true;
-                    self.id.d.next = self.w_id.q.val();
-                    self.seq.d.next = (bit_cast::<32, 16>(self.w_seqh.q.val()) << 16) | bit_cast::<32, 16>(self.w_seql.q.val());
-                    self.soff.d.next = self.s0.val();
-                    self.perr.d.next = false;
-                    self.st.d.next = SegState::SSetup;
-                }
-            }
-            SegState::SSetup => {}
+            SegState::SIdle => {}
             SegState::SHdr => {
                 if self.take.val() != 0 {
                     self.hidx.d.next = self.hidx.q.val() + 1;
@@ -489,17 +523,27 @@ impl Logic for TxSeg {
                 }
             }
         }
-        // A segment's fields and the packer's start (the first segment in SSetup, the others in
-        // the previous one's SMeta, so segments follow each other without a setup cycle).
+        // A packet's start (in SIdle, or in the previous packet's last SMeta).
+        if self.start.val() {
+            self.rem.d.next = self.n_paylen.val();
+            self.first.d.next = true;
+            self.id.d.next = self.w_id.q.val();
+            self.seq.d.next = (bit_cast::<32, 16>(self.w_seqh.q.val()) << 16) | bit_cast::<32, 16>(self.w_seql.q.val());
+            self.soff.d.next = self.n_s0.val();
+            self.perr.d.next = false;
+        }
+        // A segment's fields and the packer's start (the first segment with `go`, the others in
+        // the previous one's SMeta, so segments and packets follow each other without a setup
+        // cycle).
         if self.do_setup.val() {
             self.sp.d.next = self.sp_c.val();
-            self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) + self.sp_c.val();
-            if self.v6.val() {
-                self.p_len.d.next = self.hlen.val() - bit_cast::<16, 8>(self.l2.val()) - 40 + self.sp_c.val();
+            self.p_len.d.next = self.n_hlen.val() - bit_cast::<16, 8>(self.n_l2.val()) + self.sp_c.val();
+            if self.n_v6.val() {
+                self.p_len.d.next = self.n_hlen.val() - bit_cast::<16, 8>(self.n_l2.val()) - 40 + self.sp_c.val();
             }
             self.p_ck.d.next = self.ck_t.val().get_bits::<16>(0) + self.ck_t.val().get_bits::<16>(16);
             self.p_fl.d.next = self.w_doff.q.val() & self.fl_m.val();
-            self.need_h.d.next = self.hlen.val();
+            self.need_h.d.next = self.n_hlen.val();
             self.need_p.d.next = self.sp_c.val();
             self.hidx.d.next = 0.into();
             self.hdr.read_address.next = 0.into();
@@ -507,7 +551,7 @@ impl Logic for TxSeg {
             self.acc.d.next = 0.into();
             self.ob.d.next = 0.into();
             self.st.d.next = SegState::SPay;
-            if self.hlen.val() != 0 {
+            if self.n_hlen.val() != 0 {
                 self.st.d.next = SegState::SHdr;
             }
         }
@@ -539,6 +583,7 @@ mod tests {
     use etherparse::{IpNumber, Ipv4Header, Ipv4Options, Ipv6Header, Ipv6RawExtHeader, TcpHeader, UdpHeader};
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
+    use std::collections::VecDeque;
 
     /// One packet for the segmenter: its configuration, the template (TSO), the payload stream,
     /// and the frames the wire must carry (built independently with etherparse).
@@ -763,15 +808,50 @@ mod tests {
         lint("tx_seg", &generate_verilog(&b));
     }
 
+    /// The packet's configuration as the engine presents it with `go`.
+    fn cfg_of(p: &Packet) -> SegCfg {
+        SegCfg {
+            hlen: (p.hlen as u64).to_bits(),
+            mss: (p.mss as u64).to_bits(),
+            paylen: (p.paylen as u64).to_bits(),
+            s0: (p.s0 as u64).to_bits(),
+            l2: (p.l2 as u64).to_bits(),
+            l3: (p.l3 as u64).to_bits(),
+            cdata: (p.cdata as u64).to_bits(),
+            tso: p.tso,
+            v6: p.v6,
+            ip_en: p.ip_en,
+            l4_en: p.l4_en,
+            udp: p.udp,
+        }
+    }
+
+    /// Where the test's driver is with the next packet.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Drive {
+        /// Deciding when to start it (a TSO packet waits for the segmenter to be idle).
+        Wait,
+        /// Writing its template's beat `i`.
+        Template(usize),
+        /// Reading `hdr_ok`.
+        Check,
+        /// Holding `go` until it is taken.
+        Go,
+    }
+
     /// Every packet's frames, byte for byte after the record's checksums are written in (as
     /// tx_out does), against frames built independently with etherparse following the ABI's
     /// TSO rules ([`packet`]); the records' lengths, offsets and flags; `hdr_ok` for consistent
     /// and inconsistent templates; DMA errors dropping the segment that took the bad beat and all
-    /// later ones (`err` with `done`). The payload stream has random gaps (valid held until
-    /// `s_ready`, as AXI requires) and starts at a random byte; the data FIFO drains at random
-    /// (`fifo_free` from its fill, never overflowed), the meta FIFO is full at random.
-    /// Mutations caught: FIN kept on every segment (the 0xfff6 mask made 0xfff7), and the IPv4
-    /// ID not advanced between segments.
+    /// later ones (`err` with `done`). Packets follow each other as the engine sends them: a
+    /// packet without a template is offered (`go` held until `go_ready`) as soon as the previous
+    /// one's stream is in, often while that one's last segment is still finishing, and `cfg` is
+    /// garbage whenever no packet is being offered (the segmenter must have copied it). The
+    /// payload stream has random gaps (valid held until `s_ready`, as AXI requires) and starts at
+    /// a random byte; the data FIFO drains at random (`fifo_free` from its fill, never
+    /// overflowed), the meta FIFO is full at random.
+    /// Mutations caught: FIN kept on every segment (the 0xfff6 mask made 0xfff7), the IPv4 ID not
+    /// advanced between segments, and the record's offsets taken from `cfg` instead of the copy.
     #[test]
     fn tx_seg_cuts_segments_as_the_abi_says() {
         let seed = crate::testing::seed(0x750);
@@ -782,125 +862,178 @@ mod tests {
         b.reset.next = true;
         clock_cycle(&mut b, clk, |_| {});
         b.reset.next = false;
+        const PACKETS: usize = 400;
         const CAP: usize = 24; // data FIFO words
         let mut fill = 0usize;
         let mut metas = 0usize; // meta FIFO occupancy (capacity 2)
-        let mut stats = [0usize; 4]; // packets, segments, dropped segments, refused templates
-        for n in 0..300 {
-            let p = packet(&mut rng);
-            b.tso.next = p.tso;
-            b.v6.next = p.v6;
-            b.l2.next = (p.l2 as u64).to_bits();
-            b.l3.next = (p.l3 as u64).to_bits();
-            b.hlen.next = (p.hlen as u64).to_bits();
-            b.mss.next = (p.mss as u64).to_bits();
-            b.paylen.next = (p.paylen as u64).to_bits();
-            b.s0.next = (p.s0 as u64).to_bits();
-            b.cdata.next = (p.cdata as u64).to_bits();
-            b.ip_en.next = p.ip_en;
-            b.l4_en.next = p.l4_en;
-            b.udp.next = p.udp;
-            b.fifo_free.next = ((CAP - fill) as u64).to_bits();
-            for (i, w) in p.template.iter().enumerate() {
-                b.hw_en.next = true;
-                b.hw_idx.next = (i as u64).to_bits();
-                b.hw_data.next = w.to_bits();
-                clock_cycle(&mut b, clk, |_| {});
+        // packets, segments, dropped segments, refused templates, packets taken while the previous
+        // one was finishing
+        let mut stats = [0usize; 5];
+        let mut pk: Vec<Packet> = vec![packet(&mut rng)];
+        let mut drive = Drive::Wait;
+        let mut pending: VecDeque<usize> = VecDeque::new(); // started, `done` not yet seen
+        let mut feed: VecDeque<usize> = VecDeque::new(); // started, stream not all taken
+        let (mut beat, mut offering) = (0usize, false); // the feed head's stream beat being offered
+        let mut words: Vec<u64> = Vec::new();
+        let mut k = 0usize; // the pending head's segment
+        let mut busy = false;
+        let mut quiet = 0;
+        while pk.len() <= PACKETS || !pending.is_empty() {
+            quiet += 1;
+            assert!(quiet < 20000, "stuck: drive at packet {}, pending {pending:?}", pk.len() - 1);
+            let n = pk.len() - 1; // the next packet to start
+            if drive == Drive::Wait && pk.len() <= PACKETS {
+                if pk[n].tso {
+                    if pending.is_empty() && !busy {
+                        drive = Drive::Template(0);
+                    }
+                } else if feed.is_empty() && rng.gen_bool(0.7) {
+                    drive = Drive::Go;
+                }
             }
             b.hw_en.next = false;
-            if p.tso {
-                clock_cycle(&mut b, clk, |b| assert_eq!(b.hdr_ok.val(), p.hdr_ok, "packet {n}: hdr_ok"));
-                if !p.hdr_ok {
-                    stats[3] += 1;
-                    continue; // the engine refuses the packet
-                }
-            }
-            b.go.next = true;
-            clock_cycle(&mut b, clk, |_| {});
             b.go.next = false;
-            let mut beat = 0usize; // stream beat being offered
-            let mut offering = false;
-            let mut words: Vec<u64> = Vec::new();
-            let mut k = 0usize; // segment
-            let err_seg = p.err_beat.map(|e| (8 * e).saturating_sub(p.s0) / p.mss);
-            let mut finished = false;
-            let mut cycles = 0;
-            while !finished {
-                cycles += 1;
-                assert!(cycles < 20000, "packet {n}: stuck");
-                if !offering && beat < p.stream.len() && rng.gen_bool(0.7) {
-                    offering = true;
+            b.cfg.next = SegCfg {
+                hlen: rng.gen::<u16>().to_bits(),
+                mss: rng.gen::<u16>().to_bits(),
+                paylen: rng.gen::<u32>().to_bits(),
+                s0: (rng.gen::<u8>() as u64 & 0xf).to_bits(),
+                l2: rng.gen::<u8>().to_bits(),
+                l3: rng.gen::<u8>().to_bits(),
+                cdata: rng.gen::<u16>().to_bits(),
+                tso: rng.gen(),
+                v6: rng.gen(),
+                ip_en: rng.gen(),
+                l4_en: rng.gen(),
+                udp: rng.gen(),
+            };
+            match drive {
+                Drive::Wait => {}
+                Drive::Template(i) => {
+                    b.cfg.next = cfg_of(&pk[n]);
+                    b.hw_en.next = true;
+                    b.hw_idx.next = (i as u64).to_bits();
+                    b.hw_data.next = pk[n].template[i].to_bits();
                 }
-                b.s_valid.next = offering;
-                b.s_data.next = if offering { p.stream[beat] } else { rng.gen() }.to_bits();
-                b.s_err.next = offering && p.err_beat.is_some_and(|e| beat >= e);
-                b.fifo_free.next = ((CAP - fill) as u64).to_bits();
-                b.meta_full.next = metas == 2;
-                clock_cycle(&mut b, clk, |b| {
-                    if b.s_ready.val() {
-                        assert!(offering, "packet {n}: s_ready without a beat");
-                        offering = false;
-                        beat += 1;
-                    }
-                    if b.fifo_push.val() {
-                        assert!(fill < CAP, "packet {n}: push into a full data FIFO");
-                        fill += 1;
-                        words.push(b.fifo_din.val().to_u64());
-                    }
-                    if b.meta_push.val() {
-                        assert!(metas < 2, "packet {n}: push into a full meta FIFO");
-                        metas += 1;
-                        let m = b.meta_din.val();
-                        let want = p.frames.get(k).unwrap_or_else(|| panic!("packet {n}: segment {k} is one too many"));
-                        let len = m.len.index();
-                        assert_eq!(len, want.len(), "packet {n} segment {k}: length");
-                        assert_eq!(words.len(), len.div_ceil(8), "packet {n} segment {k}: words");
-                        let mut got: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
-                        words.clear();
-                        assert_eq!(m.tso, p.tso);
-                        assert_eq!(m.ip_en, p.ip_en || (p.tso && !p.v6), "packet {n}: ip_en");
-                        assert_eq!(m.l4_en, p.l4_en || p.tso, "packet {n}: l4_en");
-                        if m.ip_en {
-                            assert_eq!(m.ip_off.index(), p.l2 + 10);
-                            got[p.l2 + 10..p.l2 + 12].copy_from_slice(&(m.ip_ck.index() as u16).to_be_bytes());
-                        }
-                        if m.l4_en {
-                            let o = p.l2 + p.l3 + p.cdata;
-                            assert_eq!(m.l4_off.index(), o);
-                            got[o..o + 2].copy_from_slice(&(m.l4_ck.index() as u16).to_be_bytes());
-                        }
-                        // A DMA error drops the segment that takes the bad beat's first payload byte, and
-                        // all after it.
-                        let dropping = err_seg.is_some_and(|e| e <= k);
-                        assert_eq!(m.drop, dropping, "packet {n} segment {k}: drop (error beat {:?})", p.err_beat);
-                        if !m.drop {
-                            assert!(got == *want, "packet {n} segment {k} of {}: bytes differ\n got {got:02x?}\nwant {want:02x?}", p.frames.len());
-                        }
-                        stats[1] += 1;
-                        stats[2] += m.drop as usize;
-                        k += 1;
-                    }
-                    if b.done.val() {
-                        assert_eq!(k, p.frames.len(), "packet {n}: done after {k} segments");
-                        assert_eq!(b.err.val(), p.err_beat.is_some(), "packet {n}: err");
-                        finished = true;
-                    }
-                });
-                // The consumers drain at random.
-                if fill > 0 && rng.gen_bool(0.6) {
-                    fill -= 1;
-                }
-                if metas > 0 && rng.gen_bool(0.3) {
-                    metas -= 1;
+                Drive::Check => b.cfg.next = cfg_of(&pk[n]),
+                Drive::Go => {
+                    b.cfg.next = cfg_of(&pk[n]);
+                    b.go.next = true;
                 }
             }
-            assert_eq!(beat, p.stream.len(), "packet {n}: the whole stream was consumed");
-            stats[0] += 1;
-            for _ in 0..rng.gen_range(0..3) {
-                clock_cycle(&mut b, clk, |b| assert!(!b.busy.val()));
+            if !offering && feed.front().is_some_and(|&f| beat < pk[f].stream.len()) && rng.gen_bool(0.7) {
+                offering = true;
+            }
+            let f = feed.front().copied();
+            b.s_valid.next = offering;
+            b.s_data.next = if offering { pk[f.unwrap()].stream[beat] } else { rng.gen() }.to_bits();
+            b.s_err.next = offering && pk[f.unwrap()].err_beat.is_some_and(|e| beat >= e);
+            b.fifo_free.next = ((CAP - fill) as u64).to_bits();
+            b.meta_full.next = metas == 2;
+            let mut taken = false;
+            let mut refused = false;
+            clock_cycle(&mut b, clk, |b| {
+                if b.s_ready.val() {
+                    assert!(offering, "packet {f:?}: s_ready without a beat");
+                    offering = false;
+                    beat += 1;
+                    quiet = 0;
+                }
+                if b.fifo_push.val() {
+                    assert!(fill < CAP, "push into a full data FIFO");
+                    fill += 1;
+                    words.push(b.fifo_din.val().to_u64());
+                }
+                if b.meta_push.val() {
+                    assert!(metas < 2, "push into a full meta FIFO");
+                    metas += 1;
+                    let m = b.meta_din.val();
+                    let h = *pending.front().expect("a frame record with no packet started");
+                    let p = &pk[h];
+                    let want = p.frames.get(k).unwrap_or_else(|| panic!("packet {h}: segment {k} is one too many"));
+                    let len = m.len.index();
+                    assert_eq!(len, want.len(), "packet {h} segment {k}: length");
+                    assert_eq!(words.len(), len.div_ceil(8), "packet {h} segment {k}: words");
+                    let mut got: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).take(len).collect();
+                    words.clear();
+                    assert_eq!(m.tso, p.tso);
+                    assert_eq!(m.ip_en, p.ip_en || (p.tso && !p.v6), "packet {h}: ip_en");
+                    assert_eq!(m.l4_en, p.l4_en || p.tso, "packet {h}: l4_en");
+                    if m.ip_en {
+                        assert_eq!(m.ip_off.index(), p.l2 + 10, "packet {h}: ip_off");
+                        got[p.l2 + 10..p.l2 + 12].copy_from_slice(&(m.ip_ck.index() as u16).to_be_bytes());
+                    }
+                    if m.l4_en {
+                        let o = p.l2 + p.l3 + p.cdata;
+                        assert_eq!(m.l4_off.index(), o, "packet {h}: l4_off");
+                        got[o..o + 2].copy_from_slice(&(m.l4_ck.index() as u16).to_be_bytes());
+                    }
+                    // A DMA error drops the segment that takes the bad beat's first payload byte, and
+                    // all after it.
+                    let err_seg = p.err_beat.map(|e| (8 * e).saturating_sub(p.s0) / p.mss);
+                    let dropping = err_seg.is_some_and(|e| e <= k);
+                    assert_eq!(m.drop, dropping, "packet {h} segment {k}: drop (error beat {:?})", p.err_beat);
+                    if !m.drop {
+                        assert!(got == *want, "packet {h} segment {k} of {}: bytes differ\n got {got:02x?}\nwant {want:02x?}", p.frames.len());
+                    }
+                    stats[1] += 1;
+                    stats[2] += m.drop as usize;
+                    k += 1;
+                }
+                if b.done.val() {
+                    let h = pending.pop_front().expect("done with no packet started");
+                    assert_eq!(k, pk[h].frames.len(), "packet {h}: done after {k} segments");
+                    assert_eq!(b.err.val(), pk[h].err_beat.is_some(), "packet {h}: err");
+                    k = 0;
+                    stats[0] += 1;
+                }
+                if drive == Drive::Check {
+                    assert_eq!(b.hdr_ok.val(), pk[n].hdr_ok, "packet {n}: hdr_ok");
+                    refused = !pk[n].hdr_ok;
+                }
+                if drive == Drive::Go && b.go_ready.val() {
+                    taken = true;
+                    stats[4] += b.busy.val() as usize;
+                }
+                busy = b.busy.val();
+            });
+            drive = match drive {
+                Drive::Template(i) if i + 1 < pk[n].template.len() => Drive::Template(i + 1),
+                Drive::Template(_) => Drive::Check,
+                Drive::Check if refused => {
+                    stats[3] += 1; // the engine refuses the packet
+                    pk.push(packet(&mut rng));
+                    Drive::Wait
+                }
+                Drive::Check => Drive::Go,
+                Drive::Go if taken => {
+                    pending.push_back(n);
+                    feed.push_back(n);
+                    pk.push(packet(&mut rng));
+                    Drive::Wait
+                }
+                d => d,
+            };
+            if let Some(f) = feed.front() {
+                if beat == pk[*f].stream.len() {
+                    feed.pop_front();
+                    beat = 0;
+                }
+            }
+            // The consumers drain at random.
+            if fill > 0 && rng.gen_bool(0.6) {
+                fill -= 1;
+            }
+            if metas > 0 && rng.gen_bool(0.3) {
+                metas -= 1;
             }
         }
-        println!("packets {}, segments {}, dropped {}, refused templates {}", stats[0], stats[1], stats[2], stats[3]);
-        assert!(stats[1] > 800 && stats[2] > 5 && stats[3] > 2, "the packets covered the cases");
+        assert!(feed.is_empty(), "every stream was consumed");
+        clock_cycle(&mut b, clk, |b| assert!(!b.busy.val(), "idle after the last packet"));
+        println!(
+            "packets {}, segments {}, dropped {}, refused templates {}, taken while the previous finished {}",
+            stats[0], stats[1], stats[2], stats[3], stats[4]
+        );
+        assert!(stats[1] > 800 && stats[2] > 5 && stats[3] > 2 && stats[4] > 50, "the packets covered the cases");
     }
 }
