@@ -10,7 +10,9 @@
 //! wire; it hands the packet's record to the back and asks for the TSO
 //! template and each buffer, then goes on to the next packet. The **back**
 //! takes one record at a time and the returned beats in the order they were
-//! asked for: the template into the segmenter and its check (a mismatch drops
+//! asked for (from a 32-beat FIFO that takes them off the read port as they
+//! come, so descriptor beats behind a packet's data never wait for the
+//! segmenter): the template into the segmenter and its check (a mismatch drops
 //! the packet's beats already on their way), then the buffers through the
 //! segmenter into the TX FIFO; it goes on to the next packet while the
 //! segmenter finishes this one, which starts the next in the same cycle its
@@ -49,16 +51,18 @@ pub const DESC_BATCH: u64 = 8;
 
 /// Reads of transmit descriptors in flight at once, at most: with a PCIe-like read latency of
 /// about 150 cycles, minimum-size packets (one per 11 cycles) need about 15 descriptors on their
-/// way; two batches of 8 are 16. (Returned beats find their owner through `rkind`, so the
-/// prefetcher's reads and the packets' reads may be in flight together.)
-pub const DESC_READS: u64 = 2;
+/// way. A batch is asked for only when the queue has room for it beside those in flight, so two
+/// batches of 8 in a queue of 16 leave one batch in flight most of the time; four in a queue of
+/// 32 keep two to three. (Returned beats find their owner through `rkind`, so the prefetcher's
+/// reads and the packets' reads may be in flight together.)
+pub const DESC_READS: u64 = 4;
 
 /// Completion writes whose response is still to come, at most (the `cq_out` counter is 3 bits;
 /// `update()` writes the 4 as a literal). With the write DMA's response latency of a few cycles,
 /// four keep a completion leaving every five cycles, twice the rate of minimum-size packets.
 pub const CPL_IN_FLIGHT: u64 = 4;
 
-/// Transmit descriptors the prefetcher holds, at most (`Fifo<TxD, 4, 5>`): the batches in flight
+/// Transmit descriptors the prefetcher holds, at most (`Fifo<TxD, 5, 6>`): the batches in flight
 /// must fit when they land.
 pub const DESC_QUEUE: u64 = DESC_BATCH * DESC_READS;
 
@@ -221,7 +225,12 @@ pub struct TxEngine {
     k_pf: Signal<Local, Bit>,
     k_data: Signal<Local, Bit>,
     rd_take: Signal<Local, Bit>,
-    b_ready: Signal<Local, Bit>,
+    // The packets' returned beats ({err, data}), taken off the read port as they come so the
+    // descriptor beats behind them never wait for the segmenter; the back reads from here.
+    bd: Fifo<Bits<65>, 5, 6>,
+    b_data: Signal<Local, Bits<64>>,
+    b_err: Signal<Local, Bit>,
+    b_take: Signal<Local, Bit>,
     b_flags: Signal<Local, Bits<32>>,
     b_plen: Signal<Local, Bits<32>>,
     b_hl: Signal<Local, Bits<16>>,
@@ -251,7 +260,7 @@ pub struct TxEngine {
     d_l4: DFF<Bits<8>>,
     d_cdata: DFF<Bits<16>>,
     d_tso: DFF<Bits<16>>,
-    dq: Fifo<TxD, 4, 5>,
+    dq: Fifo<TxD, 5, 6>,
     ch: Fifo<TxSg, 3, 4>,
     cl: Fifo<Bits<16>, 5, 6>,
     cq: Fifo<TxCpl, 3, 4>,
@@ -393,7 +402,10 @@ impl Default for TxEngine {
             k_pf: Default::default(),
             k_data: Default::default(),
             rd_take: Default::default(),
-            b_ready: Default::default(),
+            bd: Default::default(),
+            b_data: Default::default(),
+            b_err: Default::default(),
+            b_take: Default::default(),
             b_flags: Default::default(),
             b_plen: Default::default(),
             b_hl: Default::default(),
@@ -506,7 +518,10 @@ impl Logic for TxEngine {
             rec_pend, first_buf, d_addr, d_plen, d_flags, d_l2, d_l3, d_l4, d_cdata, d_tso, pf_addr, pf_w1, pf_w2,
             pf_err, cst, ccnt, pushed
         );
-        clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind, rq, se);
+        clock!(self, clock, seg, dq, ch, cl, cq, pk, rkind, rq, se, bd);
+        self.bd.reset.next = self.reset.val();
+        self.b_data.next = self.bd.dout.val().get_bits::<64>(0);
+        self.b_err.next = self.bd.dout.val().get_bit(64);
         self.pk.reset.next = self.reset.val();
         self.rq.reset.next = self.reset.val();
         self.se.reset.next = self.reset.val();
@@ -519,7 +534,7 @@ impl Logic for TxEngine {
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
-        self.room.next = bit_cast::<16, 5>(self.dq.free.val());
+        self.room.next = bit_cast::<16, 6>(self.dq.free.val());
         // The front asks for reads while it is in HdrReq/DataReq; the prefetcher starts a batch only
         // outside that (it must run during Gather: a chain may still be arriving). Returned beats
         // go to whoever asked, in order: `rkind` holds each read's owner.
@@ -530,6 +545,7 @@ impl Logic for TxEngine {
             | (self.rst.q.val() != RetState::RIdle)
             | !self.rq.empty.val()
             | !self.se.empty.val()
+            | !self.bd.empty.val()
             | (self.rkind.free.val() != 32_u64)
             | self.pf.busy.val()
             | !self.dq.empty.val()
@@ -694,10 +710,10 @@ impl Logic for TxEngine {
         self.seg.cfg.next.udp = (self.b_flags.val() & (self.k_ip_udp.val() | self.k_ip6_udp.val())) != 0;
         self.seg.hw_en.next = false;
         self.seg.hw_idx.next = self.bcnt.q.val();
-        self.seg.hw_data.next = self.rd_data.val();
-        self.seg.s_data.next = self.rd_data.val();
+        self.seg.hw_data.next = self.b_data.val();
+        self.seg.s_data.next = self.b_data.val();
         self.seg.s_valid.next = false;
-        self.seg.s_err.next = self.rd_err.val();
+        self.seg.s_err.next = self.b_err.val();
         self.seg.fifo_free.next = self.fifo_free.val();
         self.seg.meta_full.next = self.meta_full.val();
         self.fifo_push.next = self.seg.fifo_push.val();
@@ -980,7 +996,7 @@ impl Logic for TxEngine {
             }
         }
 
-        self.b_ready.next = false;
+        self.b_take.next = false;
         self.rq.push.next = false;
         self.rq.pop.next = false;
         self.rq.din.next.ndesc = self.bp.q.val().ndesc;
@@ -1015,14 +1031,14 @@ impl Logic for TxEngine {
             BackState::BHdr => {
                 // The template goes into the segmenter's header RAM, which is the previous
                 // packet's until the segmenter is idle.
-                self.b_ready.next = !self.seg.busy.val();
-                if self.rd_valid.val() & self.k_data.val() & !self.seg.busy.val() {
+                if !self.bd.empty.val() & !self.seg.busy.val() {
+                    self.b_take.next = true;
                     self.seg.hw_en.next = true;
                     self.bcnt.d.next = self.bcnt.q.val() + 1;
                     if (self.bcnt.q.val() + 1) == self.bp.q.val().hbeats {
                         self.bcnt.d.next = 0.into();
                         self.back.d.next = BackState::BHdrChk;
-                        if self.rd_err.val() {
+                        if self.b_err.val() {
                             self.bsts.d.next = self.k_dma_error.val();
                         }
                     }
@@ -1048,9 +1064,9 @@ impl Logic for TxEngine {
                 }
             }
             BackState::BData => {
-                self.seg.s_valid.next = self.rd_valid.val() & self.k_data.val();
-                self.b_ready.next = self.seg.s_ready.val();
-                if self.rd_valid.val() & self.k_data.val() & self.seg.s_ready.val() {
+                self.seg.s_valid.next = !self.bd.empty.val();
+                if !self.bd.empty.val() & self.seg.s_ready.val() {
+                    self.b_take.next = true;
                     self.bcnt.d.next = self.bcnt.q.val() + 1;
                     if (self.bcnt.q.val() + 1) == self.bp.q.val().dbeats {
                         self.rq.push.next = true;
@@ -1060,11 +1076,11 @@ impl Logic for TxEngine {
                 }
             }
             BackState::BDrain => {
-                self.b_ready.next = true;
                 if self.bcnt.q.val() == self.bp.q.val().dbeats {
                     self.rq.push.next = true;
                     self.back.d.next = BackState::BIdle;
-                } else if self.rd_valid.val() & self.k_data.val() {
+                } else if !self.bd.empty.val() {
+                    self.b_take.next = true;
                     self.bcnt.d.next = self.bcnt.q.val() + 1;
                 }
             }
@@ -1100,7 +1116,10 @@ impl Logic for TxEngine {
             }
         }
         // Returned beats: the prefetcher's or the back's, as the read's owner says.
-        self.rd_ready.next = (self.pf.rd_ready.val() & self.k_pf.val()) | (self.b_ready.val() & self.k_data.val());
+        self.bd.pop.next = self.b_take.val();
+        self.rd_ready.next = (self.pf.rd_ready.val() & self.k_pf.val()) | (self.k_data.val() & !self.bd.full.val());
+        self.bd.push.next = self.rd_valid.val() & self.k_data.val() & !self.bd.full.val();
+        self.bd.din.next = bit_cast::<65, 64>(self.rd_data.val()) | (bit_cast::<65, 1>(self.rd_err.val().into()) << 64);
         // Reads in flight and whose they are (the front asks only when the prefetcher does not); a
         // read's last beat taken retires its entry. (After every assignment to the read port above:
         // the Verilog is one block of blocking assignments.)
@@ -1132,7 +1151,7 @@ mod tests {
     #[test]
     fn queue_constants_match_the_rtl() {
         // update() writes these as literals (rust-hdl cannot read a Rust constant there).
-        assert_eq!(DESC_QUEUE, 1 << 4, "the descriptor FIFO is Fifo<TxD, 4, 5>");
+        assert_eq!(DESC_QUEUE, 1 << 5, "the descriptor FIFO is Fifo<TxD, 5, 6>");
         assert_eq!(CPL_IN_FLIGHT, 4, "update() compares cq_out with 4");
         assert_eq!(abi_desc::TX_MAX_CHAIN, 1 << 3, "the buffer and length FIFOs are Fifo<_, 3, 4>");
         const _: () = assert!(abi_desc::TSO_MAX_HDR <= 32 * 8, "the segmenter's header RAM is RAM<Bits<64>, 5>");
