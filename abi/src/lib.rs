@@ -31,7 +31,7 @@ pub mod status;
 /// ABI major version: bumped on any incompatible change; the driver refuses other majors.
 pub const ABI_MAJOR: u16 = 2;
 /// ABI minor version: bumped on compatible additions.
-pub const ABI_MINOR: u16 = 0;
+pub const ABI_MINOR: u16 = 1;
 /// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half
 /// ([`regs::id::VERSION_MAJOR`], [`regs::id::VERSION_MINOR`]).
 pub const ABI_VERSION: u32 =

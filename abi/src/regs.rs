@@ -134,7 +134,10 @@ pub mod queue {
     pub const BASE_HI: u32 = 0x04;
     /// log2 of the ring size (also the completion queue's), within `RING_LIMITS`.
     pub const SIZE_LOG2: u32 = 0x08;
-    /// Producer index, written by the driver (doorbell). Free-running, 16 bits.
+    /// Producer index, written by the driver (doorbell). Free-running, 16 bits. A value more
+    /// than the ring's size ahead of `HEAD` is refused (the register keeps its value) and
+    /// counted in `stats::DOORBELL_ERR` (ABI 2.1): a wild doorbell must not make the NIC walk
+    /// up to 65 535 slots of whatever memory follows.
     pub const TAIL: u32 = 0x0c;
     /// Consumer index, written by the device (read-only).
     pub const HEAD: u32 = 0x10;
@@ -142,7 +145,9 @@ pub mod queue {
     pub const CQ_BASE_LO: u32 = 0x14;
     /// Completion queue base IOVA, high 32 bits.
     pub const CQ_BASE_HI: u32 = 0x18;
-    /// Completion consumer index, written by the driver when it has read completions.
+    /// Completion consumer index, written by the driver when it has read completions. A value
+    /// past `CQ_TAIL`, or more than the ring's size behind it, is refused and counted in
+    /// `stats::DOORBELL_ERR` (ABI 2.1): it would let the NIC overwrite unread completions.
     pub const CQ_HEAD: u32 = 0x1c;
     /// Completion producer index, written by the device (read-only).
     pub const CQ_TAIL: u32 = 0x20;
@@ -219,6 +224,8 @@ pub mod stats {
     pub const DMA_ERR: u32 = 0x430;
     /// Frames put on the wire that TSO cut from a burst (also counted in `TX_FRAMES`).
     pub const TX_TSO_SEGS: u32 = 0x434;
+    /// `TAIL` and `CQ_HEAD` writes refused as outside the ring (ABI 2.1), all queues.
+    pub const DOORBELL_ERR: u32 = 0x438;
 
     /// All counters with their names, in register order.
     pub const ALL: &[(u32, &str)] = &[
@@ -236,6 +243,7 @@ pub mod stats {
         (RX_L4_CALC, "rx_l4_calc"),
         (DMA_ERR, "dma_err"),
         (TX_TSO_SEGS, "tx_tso_segs"),
+        (DOORBELL_ERR, "doorbell_err"),
     ];
 }
 

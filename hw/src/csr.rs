@@ -45,7 +45,7 @@ macro_rules! csr_block {
             c_tx_csum_l4: DFF<Bits<32>>, c_tx_desc_err: DFF<Bits<32>>, c_rx_frames: DFF<Bits<32>>,
             c_rx_bytes: DFF<Bits<32>>, c_rx_drop_nobuf: DFF<Bits<32>>, c_rx_drop_err: DFF<Bits<32>>,
             c_rx_l3_bad: DFF<Bits<32>>, c_rx_l4_bad: DFF<Bits<32>>, c_rx_l4_calc: DFF<Bits<32>>,
-            c_dma_err: DFF<Bits<32>>, c_tx_tso: DFF<Bits<32>>,
+            c_dma_err: DFF<Bits<32>>, c_tx_tso: DFF<Bits<32>>, c_db_err: DFF<Bits<32>>,
             bvalid_q: DFF<Bit>, bresp_q: DFF<Bits<2>>, rvalid_q: DFF<Bit>, rdata_q: DFF<Bits<32>>,
             soft_q: DFF<Bit>,
             wfire: Signal<Local, Bit>,
@@ -72,7 +72,7 @@ macro_rules! csr_block {
                     c_tx_csum_l4: Default::default(), c_tx_desc_err: Default::default(), c_rx_frames: Default::default(),
                     c_rx_bytes: Default::default(), c_rx_drop_nobuf: Default::default(), c_rx_drop_err: Default::default(),
                     c_rx_l3_bad: Default::default(), c_rx_l4_bad: Default::default(), c_rx_l4_calc: Default::default(),
-                    c_dma_err: Default::default(), c_tx_tso: Default::default(), bvalid_q: Default::default(), bresp_q: Default::default(),
+                    c_dma_err: Default::default(), c_tx_tso: Default::default(), c_db_err: Default::default(), bvalid_q: Default::default(), bresp_q: Default::default(),
                     rvalid_q: Default::default(), rdata_q: Default::default(), soft_q: Default::default(),
                     wfire: Default::default(), rd: Default::default(),
                     caps_k: Constant::new((caps as u64).to_bits()),
@@ -193,6 +193,8 @@ csr_block! {
         inc_dma_err: Signal<In, Bits<2>>,
         /// Counter increment.
         inc_tx_tso: Signal<In, Bit>,
+        /// Counter increment: a queue pair refused a doorbell (one register write a cycle).
+        inc_db_err: Signal<In, Bit>,
     }
     consts {
         a_id = id::ID, a_version = id::VERSION, a_hash = id::BUILD_HASH, a_caps = id::CAPS,
@@ -208,6 +210,7 @@ csr_block! {
         a_s_rx_drop_nobuf = stats::RX_DROP_NOBUF, a_s_rx_drop_err = stats::RX_DROP_ERR,
         a_s_rx_l3_bad = stats::RX_L3_BAD, a_s_rx_l4_bad = stats::RX_L4_BAD,
         a_s_rx_l4_calc = stats::RX_L4_CALC, a_s_dma_err = stats::DMA_ERR, a_s_tx_tso = stats::TX_TSO_SEGS,
+        a_s_db_err = stats::DOORBELL_ERR,
     }
     values {
         v_id = nic_abi::NIC_ID, v_version = nic_abi::ABI_VERSION, v_datapath = nic_abi::DATAPATH_BITS,
@@ -232,7 +235,7 @@ impl Logic for Csr {
         dff_setup!(
             self, clock, en_q, capen, capdis, irq_status, irq_mask, ra_q, r1, c_tx_frames, c_tx_bytes, c_tx_csum_ip,
             c_tx_csum_l4, c_tx_desc_err, c_rx_frames, c_rx_bytes, c_rx_drop_nobuf, c_rx_drop_err, c_rx_l3_bad,
-            c_rx_l4_bad, c_rx_l4_calc, c_dma_err, c_tx_tso, bvalid_q, bresp_q, rvalid_q, rdata_q, soft_q
+            c_rx_l4_bad, c_rx_l4_calc, c_dma_err, c_tx_tso, c_db_err, bvalid_q, bresp_q, rvalid_q, rdata_q, soft_q
         );
         // Outputs.
         self.enable.next = self.en_q.q.val();
@@ -275,6 +278,9 @@ impl Logic for Csr {
         }
         if self.inc_tx_tso.val() {
             self.c_tx_tso.d.next = self.c_tx_tso.q.val() + 1;
+        }
+        if self.inc_db_err.val() {
+            self.c_db_err.d.next = self.c_db_err.q.val() + 1;
         }
         self.c_dma_err.d.next = self.c_dma_err.q.val() + bit_cast::<32, 2>(self.inc_dma_err.val());
         // Write channel: address and data together, one response at a time.
@@ -389,6 +395,8 @@ impl Logic for Csr {
             self.rd.next = self.c_dma_err.q.val();
         } else if self.ra_q.q.val() == self.a_s_tx_tso.val() {
             self.rd.next = self.c_tx_tso.q.val();
+        } else if self.ra_q.q.val() == self.a_s_db_err.val() {
+            self.rd.next = self.c_db_err.q.val();
         } else if self.ra_q.q.val() == self.a_rss_info.val() {
             self.rd.next = self.v_rss_info.val();
         } else if self.ra_q.q.val() == self.a_rss_types.val() {
@@ -450,6 +458,7 @@ impl Logic for Csr {
             self.c_rx_l4_calc.d.next = 0.into();
             self.c_dma_err.d.next = 0.into();
             self.c_tx_tso.d.next = 0.into();
+            self.c_db_err.d.next = 0.into();
         }
     }
 }
@@ -475,7 +484,7 @@ mod tests {
         capdis: u32,
         irq_status: u32,
         irq_mask: u32,
-        stats: [u32; 14],
+        stats: [u32; 15],
     }
 
     /// The register file at its own ports, against the ABI's description of the ID, control and
@@ -495,6 +504,7 @@ mod tests {
         let stat_addrs = [
             s::TX_FRAMES, s::TX_BYTES, s::TX_CSUM_IP, s::TX_CSUM_L4, s::TX_DESC_ERR, s::RX_FRAMES, s::RX_BYTES,
             s::RX_DROP_NOBUF, s::RX_DROP_ERR, s::RX_L3_BAD, s::RX_L4_BAD, s::RX_L4_CALC, s::DMA_ERR, s::TX_TSO_SEGS,
+            s::DOORBELL_ERR,
         ];
         for seed in [1u64, 2] {
             eprintln!("csr: seed {seed}");
@@ -571,7 +581,7 @@ mod tests {
                 let (reset_pending, idle) = (rng.gen_bool(0.1), rng.gen_bool(0.5));
                 let ev_tx: u8 = if rng.gen_bool(0.1) { rng.gen() } else { 0 };
                 let ev_rx: u8 = if rng.gen_bool(0.1) { rng.gen() } else { 0 };
-                let incs: Vec<u32> = (0..14)
+                let incs: Vec<u32> = (0..15)
                     .map(|k| match k {
                         1 => rng.gen_range(0..2) * rng.gen_range(0..=0xffffu32),
                         6 => rng.gen_range(0..2) * rng.gen_range(0..=0x1ffffu32),
@@ -613,6 +623,7 @@ mod tests {
                 b.inc_rx_l4_calc.next = incs[11] != 0;
                 b.inc_dma_err.next = (incs[12] as u64).to_bits();
                 b.inc_tx_tso.next = incs[13] != 0;
+                b.inc_db_err.next = incs[14] != 0;
                 hist.push_front((m.clone(), reset_pending, idle, q_rdata));
                 hist.truncate(3);
                 let mut wrote: Option<(u32, u32, u32)> = None;
@@ -710,7 +721,7 @@ mod tests {
                 }
                 if reset {
                     m = Model::default();
-                    m.stats = [0; 14];
+                    m.stats = [0; 15];
                     write_expect.clear();
                     read_addr.clear();
                     (aw, w, ar) = (None, None, None);

@@ -289,6 +289,7 @@ impl Logic for NicCore {
         self.tx0.cq_head.next = self.qr0.txcq_head.val();
         self.qr0.tx_head.next = self.tx0.head.val();
         self.qr0.txcq_tail.next = self.tx0.cq_tail.val();
+        self.qr0.tx_cq_issued.next = self.tx0.cq_issued.val();
         self.tx1.enable.next = self.csr.enable.val() & self.q1_on.val();
         self.tx1.capenable.next = self.csr.capenable.val();
         self.tx1.base.next = self.qr1.tx_base.val();
@@ -298,6 +299,7 @@ impl Logic for NicCore {
         self.tx1.cq_head.next = self.qr1.txcq_head.val();
         self.qr1.tx_head.next = self.tx1.head.val();
         self.qr1.txcq_tail.next = self.tx1.cq_tail.val();
+        self.qr1.tx_cq_issued.next = self.tx1.cq_issued.val();
         self.rx0.enable.next = self.csr.enable.val();
         self.rx0.base.next = self.qr0.rx_base.val();
         self.rx0.size_log2.next = self.qr0.rx_size_log2.val();
@@ -305,6 +307,7 @@ impl Logic for NicCore {
         self.rx0.cq_base.next = self.qr0.rxcq_base.val();
         self.rx0.cq_head.next = self.qr0.rxcq_head.val();
         self.qr0.rx_head.next = self.rx0.head.val();
+        self.qr0.rx_cq_issued.next = self.rx0.cq_issued.val();
         self.qr0.rxcq_tail.next = self.rx0.cq_tail.val();
         self.rx1.enable.next = self.csr.enable.val() & self.q1_on.val();
         self.rx1.base.next = self.qr1.rx_base.val();
@@ -313,6 +316,7 @@ impl Logic for NicCore {
         self.rx1.cq_base.next = self.qr1.rxcq_base.val();
         self.rx1.cq_head.next = self.qr1.rxcq_head.val();
         self.qr1.rx_head.next = self.rx1.head.val();
+        self.qr1.rx_cq_issued.next = self.rx1.cq_issued.val();
         self.qr1.rxcq_tail.next = self.rx1.cq_tail.val();
         self.rxc.capenable.next = self.csr.capenable.val();
         self.rxc.rss_key.next = self.rssr.key.val();
@@ -361,6 +365,7 @@ impl Logic for NicCore {
         self.csr.inc_dma_err.next =
             bit_cast::<2, 1>(self.rd.err_pulse.val().into()) + bit_cast::<2, 1>(self.wr.err_pulse.val().into());
         self.csr.inc_tx_tso.next = self.txo.did_tso.val();
+        self.csr.inc_db_err.next = self.qr0.bad_db.val() | self.qr1.bad_db.val();
 
         // Read DMA: round-robin over tx0 (0), rx0 (1), tx1 (2), rx1 (3), one command a handshake; the
         // command's client rides with its beats as the tag (up to READS_IN_FLIGHT in flight).

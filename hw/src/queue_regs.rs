@@ -65,6 +65,13 @@ pub struct QueueRegs {
     pub inc_rx_packets: Signal<In, Bit>,
     /// Counter pulse: a frame for this RX queue found no buffer.
     pub inc_rx_drops: Signal<In, Bit>,
+    /// TX completions the engine has started writing: the most the driver can have seen, so the
+    /// reference for its doorbells (a completion may be in memory before `txcq_tail` moves).
+    pub tx_cq_issued: Signal<In, Bits<16>>,
+    /// RX completions the engine has started writing (one per buffer used).
+    pub rx_cq_issued: Signal<In, Bits<16>>,
+    /// Pulses when a `TAIL` or `CQ_HEAD` write is refused as outside its ring.
+    pub bad_db: Signal<Out, Bit>,
     txb_lo: DFF<Bits<32>>,
     txb_hi: DFF<Bits<32>>,
     tx_log2: DFF<Bits<4>>,
@@ -83,6 +90,15 @@ pub struct QueueRegs {
     c_rxp: DFF<Bits<32>>,
     c_rxd: DFF<Bits<32>>,
     log2: Signal<Local, Bits<4>>,
+    // A doorbell's distance from what the engine has done, and the ring size (16 bits each, so
+    // the modular difference stays 16 bits in the Verilog too).
+    w16: Signal<Local, Bits<16>>,
+    d_txt: Signal<Local, Bits<16>>,
+    d_rxt: Signal<Local, Bits<16>>,
+    d_txch: Signal<Local, Bits<16>>,
+    d_rxch: Signal<Local, Bits<16>>,
+    n_tx: Signal<Local, Bits<16>>,
+    n_rx: Signal<Local, Bits<16>>,
     k_tx: Constant<Bits<AXIL_ADDR>>,
     k_rx: Constant<Bits<AXIL_ADDR>>,
     o_base_lo: Constant<Bits<AXIL_ADDR>>,
@@ -149,6 +165,16 @@ impl QueueRegs {
             c_rxp: Default::default(),
             c_rxd: Default::default(),
             log2: Default::default(),
+            bad_db: Default::default(),
+            tx_cq_issued: Default::default(),
+            rx_cq_issued: Default::default(),
+            w16: Default::default(),
+            d_txt: Default::default(),
+            d_rxt: Default::default(),
+            d_txch: Default::default(),
+            d_rxch: Default::default(),
+            n_tx: Default::default(),
+            n_rx: Default::default(),
             k_tx: k12(txq(q)),
             k_rx: k12(rxq(q)),
             o_base_lo: k12(queue::BASE_LO),
@@ -204,6 +230,17 @@ impl Logic for QueueRegs {
         if self.wdata.val() > self.v_max_log2.val() {
             self.log2.next = bit_cast::<4, 32>(self.v_max_log2.val());
         }
+        // Doorbells within the ring, measured from the completions the engine has issued (each
+        // frees a slot; the driver cannot have seen more): TAIL at most a ring ahead, CQ_HEAD not
+        // past them nor more than a ring behind. Anything else is refused and counted.
+        self.w16.next = bit_cast::<16, 32>(self.wdata.val());
+        self.n_tx.next = bits::<16>(1) << self.tx_log2.q.val();
+        self.n_rx.next = bits::<16>(1) << self.rx_log2.q.val();
+        self.d_txt.next = self.w16.val() - self.tx_cq_issued.val();
+        self.d_rxt.next = self.w16.val() - self.rx_cq_issued.val();
+        self.d_txch.next = self.tx_cq_issued.val() - self.w16.val();
+        self.d_rxch.next = self.rx_cq_issued.val() - self.w16.val();
+        self.bad_db.next = false;
         if self.wfire.val() {
             if self.waddr.val() == self.k_tx.val() + self.o_base_lo.val() {
                 self.txb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
@@ -212,13 +249,21 @@ impl Logic for QueueRegs {
             } else if self.waddr.val() == self.k_tx.val() + self.o_size_log2.val() {
                 self.tx_log2.d.next = self.log2.val();
             } else if self.waddr.val() == self.k_tx.val() + self.o_tail.val() {
-                self.txt.d.next = bit_cast::<16, 32>(self.wdata.val());
+                if self.d_txt.val() > self.n_tx.val() {
+                    self.bad_db.next = true;
+                } else {
+                    self.txt.d.next = self.w16.val();
+                }
             } else if self.waddr.val() == self.k_tx.val() + self.o_cq_base_lo.val() {
                 self.txcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.waddr.val() == self.k_tx.val() + self.o_cq_base_hi.val() {
                 self.txcb_hi.d.next = self.wdata.val();
             } else if self.waddr.val() == self.k_tx.val() + self.o_cq_head.val() {
-                self.txch.d.next = bit_cast::<16, 32>(self.wdata.val());
+                if self.d_txch.val() > self.n_tx.val() {
+                    self.bad_db.next = true;
+                } else {
+                    self.txch.d.next = self.w16.val();
+                }
             } else if self.waddr.val() == self.k_rx.val() + self.o_base_lo.val() {
                 self.rxb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.waddr.val() == self.k_rx.val() + self.o_base_hi.val() {
@@ -226,13 +271,21 @@ impl Logic for QueueRegs {
             } else if self.waddr.val() == self.k_rx.val() + self.o_size_log2.val() {
                 self.rx_log2.d.next = self.log2.val();
             } else if self.waddr.val() == self.k_rx.val() + self.o_tail.val() {
-                self.rxt.d.next = bit_cast::<16, 32>(self.wdata.val());
+                if self.d_rxt.val() > self.n_rx.val() {
+                    self.bad_db.next = true;
+                } else {
+                    self.rxt.d.next = self.w16.val();
+                }
             } else if self.waddr.val() == self.k_rx.val() + self.o_cq_base_lo.val() {
                 self.rxcb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.waddr.val() == self.k_rx.val() + self.o_cq_base_hi.val() {
                 self.rxcb_hi.d.next = self.wdata.val();
             } else if self.waddr.val() == self.k_rx.val() + self.o_cq_head.val() {
-                self.rxch.d.next = bit_cast::<16, 32>(self.wdata.val());
+                if self.d_rxch.val() > self.n_rx.val() {
+                    self.bad_db.next = true;
+                } else {
+                    self.rxch.d.next = self.w16.val();
+                }
             }
         }
 
@@ -324,10 +377,12 @@ mod tests {
     /// The ABI's description of a queue pair's registers, as a model: which offsets hold what,
     /// which bits a write keeps (bases 8-byte aligned, indices 16 bits, sizes clamped into
     /// `RING_LIMITS`), which are the device's (HEAD, CQ_TAIL from the engines; PACKETS, DROPS
-    /// counted), what soft reset forgets (the doorbells) and what power-on reset clears.
+    /// counted), which doorbells are refused (`TAIL` more than a ring ahead of the completions
+    /// issued, `CQ_HEAD` past them or more than a ring behind: `bad_db` pulses and the register
+    /// keeps its value), what soft reset forgets (the doorbells) and what power-on reset clears.
     /// Random writes and reads over this pair's blocks, a neighbour pair's and the rest of
-    /// BAR0, with random engine indices, counter pulses and resets: every read and every
-    /// output the engines see matches the model.
+    /// BAR0, with engine indices that jump at random, doorbells near them or anywhere, counter
+    /// pulses and resets: every read and every output the engines see matches the model.
     #[test]
     fn registers_follow_the_abi_under_random_access() {
         use nic_abi::{RING_MAX_LOG2, RING_MIN_LOG2};
@@ -351,7 +406,9 @@ mod tests {
             power_on(&mut regs);
             let writable = [queue::BASE_LO, queue::BASE_HI, queue::SIZE_LOG2, queue::TAIL, queue::CQ_BASE_LO, queue::CQ_BASE_HI, queue::CQ_HEAD];
             let all = [writable.as_slice(), &[queue::HEAD, queue::CQ_TAIL, queue::PACKETS, queue::DROPS, 0x2c, 0x7c]].concat();
-            for cycle in 0..4000u32 {
+            let (mut txi, mut rxi) = (0u16, 0u16); // completions issued
+            let (mut taken, mut refused) = (0, 0);
+            for cycle in 0..6000u32 {
                 // An address: mostly this pair's registers, sometimes anywhere in BAR0.
                 let mut pick = || {
                     if rng.gen_bool(0.8) {
@@ -362,11 +419,38 @@ mod tests {
                 };
                 let (waddr, raddr) = (pick(), pick());
                 let wfire = rng.gen_bool(0.5);
-                let wdata: u32 = match rng.gen_range(0..4) {
+                if rng.gen_bool(0.05) {
+                    (txi, rxi) = (rng.gen(), rng.gen());
+                }
+                let (txh, txct, rxh, rxct): (u16, u16, u16, u16) = (rng.gen(), rng.gen(), rng.gen(), rng.gen());
+                // A doorbell near its engine's index (inside the ring or just outside), or anything.
+                let size = |blk: u32| 1u32 << regs.get(&(blk + queue::SIZE_LOG2)).copied().unwrap_or(0);
+                let blk = if waddr >= blocks[1] { blocks[1] } else { blocks[0] };
+                let off = waddr.wrapping_sub(blk);
+                let iss = if blk == blocks[0] { txi } else { rxi };
+                let near = rng.gen_range(0..=size(blk) + 2) as u16;
+                let wdata: u32 = match rng.gen_range(0..5) {
                     0 => rng.gen_range(0..20),
+                    1 | 2 if off == queue::TAIL => iss.wrapping_add(near) as u32,
+                    1 | 2 if off == queue::CQ_HEAD => iss.wrapping_sub(near) as u32,
                     _ => rng.gen(),
                 };
-                let (txh, txct, rxh, rxct): (u16, u16, u16, u16) = (rng.gen(), rng.gen(), rng.gen(), rng.gen());
+                // The ABI's rule for a doorbell of this pair, from the model's ring size.
+                let bad = wfire
+                    && blocks.iter().any(|&blk| {
+                        let iss = if blk == blocks[0] { txi } else { rxi };
+                        let w = wdata as u16;
+                        (waddr == blk + queue::TAIL && w.wrapping_sub(iss) as u32 > size(blk))
+                            || (waddr == blk + queue::CQ_HEAD && iss.wrapping_sub(w) as u32 > size(blk))
+                    });
+                let doorbell = wfire && blocks.iter().any(|&blk| waddr == blk + queue::TAIL || waddr == blk + queue::CQ_HEAD);
+                if doorbell {
+                    if bad {
+                        refused += 1;
+                    } else {
+                        taken += 1;
+                    }
+                }
                 let (itp, irp, ird) = (rng.gen_bool(0.3), rng.gen_bool(0.3), rng.gen_bool(0.2));
                 let sreset = rng.gen_bool(0.01);
                 let reset = cycle < 2 || rng.gen_bool(0.002);
@@ -380,6 +464,8 @@ mod tests {
                 b.txcq_tail.next = (txct as u64).to_bits();
                 b.rx_head.next = (rxh as u64).to_bits();
                 b.rxcq_tail.next = (rxct as u64).to_bits();
+                b.tx_cq_issued.next = (txi as u64).to_bits();
+                b.rx_cq_issued.next = (rxi as u64).to_bits();
                 b.inc_tx_packets.next = itp;
                 b.inc_rx_packets.next = irp;
                 b.inc_rx_drops.next = ird;
@@ -387,6 +473,7 @@ mod tests {
                     if cycle < 2 {
                         return; // before the first reset edge, registers hold their initial values
                     }
+                    assert_eq!(b.bad_db.val(), bad, "seed {seed} cycle {cycle}: bad_db for {wdata:#x} at {waddr:#x}");
                     // Reads are combinational: what the model holds now.
                     let reg = |a: u32| regs.get(&a).copied().unwrap_or(0);
                     let want = if raddr == txq(q) + queue::HEAD {
@@ -429,7 +516,7 @@ mod tests {
                 if ird {
                     rxd = rxd.wrapping_add(1);
                 }
-                if wfire {
+                if wfire && !bad {
                     for blk in blocks {
                         if let Some(off) = waddr.checked_sub(blk).filter(|o| writable.contains(o)) {
                             let v = match off {
@@ -453,6 +540,8 @@ mod tests {
                     (txp, rxp, rxd) = (0, 0, 0);
                 }
             }
+            eprintln!("doorbells taken {taken}, refused {refused}");
+            assert!(taken > 50 && refused > 50, "both kinds of doorbell were tried");
         }
     }
 }

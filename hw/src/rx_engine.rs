@@ -68,6 +68,9 @@ pub struct RxEngine {
     pub head: Signal<Out, Bits<16>>,
     /// Completion producer index.
     pub cq_tail: Signal<Out, Bits<16>>,
+    /// Completions whose write has started (one per buffer used): the most the driver can have
+    /// seen (doorbell checks).
+    pub cq_issued: Signal<Out, Bits<16>>,
     /// Read DMA command valid.
     pub rd_cmd_valid: Signal<Out, Bit>,
     /// Read DMA command address.
@@ -180,7 +183,7 @@ impl Default for RxEngine {
             clock: Default::default(), reset: Default::default(), enable: Default::default(),
             base: Default::default(), size_log2: Default::default(), tail: Default::default(),
             cq_base: Default::default(), cq_head: Default::default(), head: Default::default(),
-            cq_tail: Default::default(), rd_cmd_valid: Default::default(), rd_cmd_addr: Default::default(),
+            cq_tail: Default::default(), cq_issued: Default::default(), rd_cmd_valid: Default::default(), rd_cmd_addr: Default::default(),
             rd_cmd_beats: Default::default(), rd_cmd_ready: Default::default(), rd_data: Default::default(),
             rd_valid: Default::default(), rd_ready: Default::default(), rd_last: Default::default(),
             rd_err: Default::default(), wr_cmd_valid: Default::default(), wr_cmd_addr: Default::default(),
@@ -225,6 +228,7 @@ impl Logic for RxEngine {
         self.derr.clock.next = self.clock.val();
         self.derr.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
+        self.cq_issued.next = self.cpl_iss.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
         // A completion slot is free for the next record (records reserve slots in ring order).

@@ -151,6 +151,8 @@ pub struct TxEngine {
     pub head: Signal<Out, Bits<16>>,
     /// Completion producer index.
     pub cq_tail: Signal<Out, Bits<16>>,
+    /// Completions whose write has started: the most the driver can have seen (doorbell checks).
+    pub cq_issued: Signal<Out, Bits<16>>,
     /// Read DMA command valid.
     pub rd_cmd_valid: Signal<Out, Bit>,
     /// Read DMA command address.
@@ -358,6 +360,7 @@ impl Default for TxEngine {
             cq_head: Default::default(),
             head: Default::default(),
             cq_tail: Default::default(),
+            cq_issued: Default::default(),
             rd_cmd_valid: Default::default(),
             rd_cmd_addr: Default::default(),
             rd_cmd_beats: Default::default(),
@@ -533,6 +536,7 @@ impl Logic for TxEngine {
         self.cq.reset.next = self.reset.val();
         self.head.next = self.head_q.q.val();
         self.cq_tail.next = self.cq_tail_q.q.val();
+        self.cq_issued.next = self.cq_iss.q.val();
         self.mask.next = (bits::<16>(1) << self.size_log2.val()) - 1;
         self.room.next = bit_cast::<16, 6>(self.dq.free.val());
         // The front asks for reads while it is in HdrReq/DataReq; the prefetcher starts a batch only
