@@ -29,9 +29,9 @@ pub mod rss;
 pub mod status;
 
 /// ABI major version: bumped on any incompatible change; the driver refuses other majors.
-pub const ABI_MAJOR: u16 = 2;
+pub const ABI_MAJOR: u16 = 3;
 /// ABI minor version: bumped on compatible additions.
-pub const ABI_MINOR: u16 = 1;
+pub const ABI_MINOR: u16 = 0;
 /// The value of [`regs::id::VERSION`]: major in the high half, minor in the low half
 /// ([`regs::id::VERSION_MAJOR`], [`regs::id::VERSION_MINOR`]).
 pub const ABI_VERSION: u32 =

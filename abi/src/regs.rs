@@ -1,16 +1,24 @@
 //! The register map: byte offsets in BAR0 (AXI4-Lite, 32-bit registers).
 //!
-//! Layout, one 256-byte block each:
+//! Layout (ABI 3.0), 64 KiB. Every register block starts with the same header
+//! ([`block`]: type, version, offset of the next block), so a driver walks the
+//! map from the ID block and finds every block present and its version:
 //!
 //! ```text
-//! 0x000 ID      self-describing: what this NIC is and what it can do (read-only)
-//! 0x100 CTRL    enable, soft reset, offload enables, interrupts
-//! 0x300 RSS     Toeplitz key, hash-type enables, indirection table
-//! 0x400 STATS   free-running 32-bit counters (read-only, wrap)
-//! 0x800 + 0x100*q  queue pair q (q < NUM_QUEUES, at most 8):
-//!       +0x00 TXQ  transmit ring and its completion queue
+//! 0x0000 ID      what this NIC is and what it can do (read-only)
+//! 0x0100 CTRL    enable, soft reset, offload enables, interrupts
+//! 0x0200 STATS   free-running 32-bit counters (read-only, wrap)
+//! 0x0300 RSS     Toeplitz key, hash-type enables, indirection table
+//! 0x1000 + 0x100*q  queue pair q (q < NUM_QUEUES, at most MAX_QUEUES):
+//!       +0x00 header
+//!       +0x10 TXQ  transmit ring and its completion queue
 //!       +0x80 RXQ  receive (buffer) ring and its completion queue
+//! 0x4000 FW      (reserved, 16 KiB) the firmware's mailbox and window
+//! 0x8000 TOE     (reserved, 32 KiB) offloaded connections: registers, context-RAM debug window
 //! ```
+//!
+//! Reserved space reads as zero and ignores writes; a block appears in the
+//! chain only in a build that has it.
 //!
 //! Queue pair `q` owns interrupt causes `irq_tx(q)` and `irq_rx(q)` and the
 //! NIC's interrupt line `q` (an MSI-X vector on a board; a board with one
@@ -28,20 +36,47 @@
 //! writing its consumer index to `CQ_HEAD`; the device never overwrites an
 //! unreturned completion.
 
+/// The header every register block starts with (offsets from the block's base). A driver reads
+/// the ID block's, then follows `NEXT` until it reads 0.
+pub mod block {
+    /// What the block is: one of the `TYPE_*` values (the ID block's is [`crate::NIC_ID`]).
+    pub const TYPE: u32 = 0x0;
+    /// The block's layout version (the ID block's is the ABI version).
+    pub const VERSION: u32 = 0x4;
+    /// Offset in BAR0 of the next block; 0 after the last.
+    pub const NEXT: u32 = 0x8;
+    /// Where a block's own registers may start, after its header.
+    pub const BODY: u32 = 0x10;
+    /// Each block's bytes (a queue pair's included).
+    pub const SIZE: u32 = 0x100;
+
+    /// The control block ([`super::ctrl`]).
+    pub const TYPE_CTRL: u32 = 0x0001;
+    /// The statistics block ([`super::stats`]).
+    pub const TYPE_STATS: u32 = 0x0002;
+    /// The RSS block ([`super::rss`]).
+    pub const TYPE_RSS: u32 = 0x0003;
+    /// A queue pair's block ([`super::queue_pair`]).
+    pub const TYPE_QUEUE_PAIR: u32 = 0x0010;
+    /// Version of every block type above in ABI 3.0.
+    pub const VERSION_1: u32 = 1;
+}
+
 /// The self-describing ID block at 0x000. Everything here is read-only.
 pub mod id {
     use crate::field::Field;
 
-    /// Magic: [`crate::NIC_ID`] ("OFLD").
+    /// Magic, and the block's type: [`crate::NIC_ID`] ("OFLD").
     pub const ID: u32 = 0x000;
-    /// ABI version: [`crate::ABI_VERSION`], fields [`VERSION_MAJOR`] and [`VERSION_MINOR`].
+    /// ABI version, and the block's version: [`crate::ABI_VERSION`], fields [`VERSION_MAJOR`] and
+    /// [`VERSION_MINOR`].
     pub const VERSION: u32 = 0x004;
     /// `VERSION` bits 31:16: the ABI major version ([`crate::ABI_MAJOR`]).
     pub const VERSION_MAJOR: Field = Field::new(VERSION, 16, 16);
     /// `VERSION` bits 15:0: the ABI minor version ([`crate::ABI_MINOR`]).
     pub const VERSION_MINOR: Field = Field::new(VERSION, 0, 16);
-    /// Low 32 bits of the hash of the RTL source this bitstream/model was built from.
-    pub const BUILD_HASH: u32 = 0x008;
+    /// Offset of the next register block ([`super::ctrl::BLOCK`]), so a driver can walk the map.
+    pub const NEXT: u32 = 0x008;
     /// What the hardware can do, in `IFCAP_*` layout (FreeBSD's `if_capabilities`).
     pub const CAPS: u32 = 0x00c;
     /// Datapath width in bits ([`crate::DATAPATH_BITS`]).
@@ -70,8 +105,8 @@ pub mod id {
     pub const TOE_CONTEXTS: u32 = 0x028;
     /// Number of TX/RX queue pairs (a build parameter, 1 to [`crate::MAX_QUEUES`]).
     pub const NUM_QUEUES: u32 = 0x02c;
-    /// Offset of the next register block (0x100), so a driver can walk the map.
-    pub const NEXT: u32 = 0x030;
+    /// Low 32 bits of the hash of the RTL source this bitstream/model was built from.
+    pub const BUILD_HASH: u32 = 0x030;
     /// RSS (ABI 2.0): fields [`RSS_RETA_SIZE`] and [`RSS_KEY_SIZE`]; zero: no RSS in this build.
     pub const RSS_INFO: u32 = 0x034;
     /// `RSS_INFO` bits 15:0: indirection-table entries ([`crate::rss::RETA_SIZE`]).
@@ -84,21 +119,24 @@ pub mod id {
 
 /// Control block at 0x100.
 pub mod ctrl {
+    use super::block;
+    /// The block's base (its header: [`block`]).
+    pub const BLOCK: u32 = 0x100;
     /// Control: [`CTRL_ENABLE`], [`CTRL_RESET`].
-    pub const CTRL: u32 = 0x100;
+    pub const CTRL: u32 = BLOCK + block::BODY;
     /// Which offloads are on, `IFCAP_*` layout, masked by `CAPS` (FreeBSD's `if_capenable`).
-    pub const CAPENABLE: u32 = 0x104;
+    pub const CAPENABLE: u32 = CTRL + 0x4;
     /// Interrupt causes, write 1 to clear: [`irq_tx`]`(q)`, [`irq_rx`]`(q)` for each queue pair.
-    pub const IRQ_STATUS: u32 = 0x108;
+    pub const IRQ_STATUS: u32 = CTRL + 0x8;
     /// Interrupt enables, same bits as `IRQ_STATUS`.
-    pub const IRQ_MASK: u32 = 0x10c;
+    pub const IRQ_MASK: u32 = CTRL + 0xc;
     /// Status: [`STATUS_IDLE`].
-    pub const STATUS: u32 = 0x110;
+    pub const STATUS: u32 = CTRL + 0x10;
     /// Capabilities this board switches off (ABI 1.2), `IFCAP_*` layout: a strap that firmware or a
     /// board shell writes before a driver attaches (a board without a TOE memory, a product that
     /// sells without TSO). `CAPS` then reads the build's capabilities without these bits, and
     /// `CAPENABLE` cannot turn them on. Survives the soft reset; cleared by power-on reset.
-    pub const CAPDISABLE: u32 = 0x114;
+    pub const CAPDISABLE: u32 = CTRL + 0x14;
 
     /// CTRL bit: the datapaths run (rings are fetched, frames received).
     pub const CTRL_ENABLE: u32 = 1 << 0;
@@ -159,18 +197,26 @@ pub mod queue {
     pub const DROPS: u32 = 0x28;
 }
 
-/// First queue pair's block; queue pair `q` is at `QUEUES + q * QUEUE_STRIDE`.
-pub const QUEUES: u32 = 0x800;
+/// First queue pair's block; queue pair `q` is at [`queue_pair`]`(q)`.
+pub const QUEUES: u32 = 0x1000;
 /// Bytes between queue pairs' blocks.
-pub const QUEUE_STRIDE: u32 = 0x100;
-/// Transmit queue `q`'s block.
-pub const fn txq(q: u32) -> u32 {
+pub const QUEUE_STRIDE: u32 = block::SIZE;
+/// Queue pair `q`'s block (its header: [`block`], type [`block::TYPE_QUEUE_PAIR`]).
+pub const fn queue_pair(q: u32) -> u32 {
     QUEUES + q * QUEUE_STRIDE
 }
-/// Receive queue `q`'s block.
-pub const fn rxq(q: u32) -> u32 {
-    QUEUES + q * QUEUE_STRIDE + 0x80
+/// Transmit queue `q`'s registers ([`queue`] offsets from here).
+pub const fn txq(q: u32) -> u32 {
+    queue_pair(q) + block::BODY
 }
+/// Receive queue `q`'s registers ([`queue`] offsets from here).
+pub const fn rxq(q: u32) -> u32 {
+    queue_pair(q) + 0x80
+}
+/// The firmware's window (issue 15), reserved: 16 KiB.
+pub const FW_WINDOW: u32 = 0x4000;
+/// The TCP offload engine's registers and context-RAM debug window, reserved: 32 KiB.
+pub const TOE_WINDOW: u32 = 0x8000;
 /// Transmit queue 0 block.
 pub const TXQ0: u32 = txq(0);
 /// Receive queue 0 block.
@@ -181,51 +227,57 @@ pub const RXQ0: u32 = rxq(0);
 /// reset (not soft reset) loads [`crate::rss::KEY_DEFAULT`] and every supported hash type; the
 /// table is loaded with the bitstream (entry `i` = `i % NUM_QUEUES`) and kept across resets.
 pub mod rss {
+    use super::block;
+    /// The block's base (its header: [`block`]).
+    pub const BLOCK: u32 = 0x300;
     /// Enabled hash types, `RSS_HASHTYPE_*` bits, masked by the ID block's `RSS_HASHTYPES`.
     /// A frame whose type is disabled falls back to the 2-tuple type of its family if that is
     /// enabled, else it gets no hash (`rsstype` 0) and goes to queue 0.
-    pub const HASHTYPES: u32 = 0x300;
+    pub const HASHTYPES: u32 = BLOCK + block::BODY;
     /// The 40-byte key as 10 words: key byte `4i + j` in bits `31 - 8j .. 24 - 8j` of `KEY + 4i`
     /// (each word reads as the key's bytes written out in order).
-    pub const KEY: u32 = 0x340;
+    pub const KEY: u32 = BLOCK + 0x40;
     /// The indirection table as 32 words: entry `4i + j` (an RX queue number) in bits
     /// `8j + 7 .. 8j` of `RETA + 4i`. A frame with hash `h` goes to entry `h & 127`. An entry
     /// naming a queue the build lacks reads back as written and sends its frames to queue 0.
-    pub const RETA: u32 = 0x380;
+    pub const RETA: u32 = BLOCK + 0x80;
 }
 
-/// Free-running 32-bit counters at 0x400 (read-only, wrap around), over all queues.
+/// Free-running 32-bit counters at 0x200 (read-only, wrap around), over all queues.
 pub mod stats {
+    use super::block;
+    /// The block's base (its header: [`block`]).
+    pub const BLOCK: u32 = 0x200;
     /// Frames put on the wire.
-    pub const TX_FRAMES: u32 = 0x400;
+    pub const TX_FRAMES: u32 = BLOCK + block::BODY;
     /// Bytes put on the wire (frame bytes, no FCS).
-    pub const TX_BYTES: u32 = 0x404;
+    pub const TX_BYTES: u32 = TX_FRAMES + 0x4;
     /// IPv4 header checksums inserted.
-    pub const TX_CSUM_IP: u32 = 0x408;
+    pub const TX_CSUM_IP: u32 = TX_FRAMES + 0x8;
     /// TCP/UDP checksums inserted (v4 and v6).
-    pub const TX_CSUM_L4: u32 = 0x40c;
+    pub const TX_CSUM_L4: u32 = TX_FRAMES + 0xc;
     /// Descriptors completed with an error status (nothing sent).
-    pub const TX_DESC_ERR: u32 = 0x410;
+    pub const TX_DESC_ERR: u32 = TX_FRAMES + 0x10;
     /// Frames delivered to the host.
-    pub const RX_FRAMES: u32 = 0x414;
+    pub const RX_FRAMES: u32 = TX_FRAMES + 0x14;
     /// Bytes delivered to the host.
-    pub const RX_BYTES: u32 = 0x418;
+    pub const RX_BYTES: u32 = TX_FRAMES + 0x18;
     /// Frames dropped because no receive buffer was posted.
-    pub const RX_DROP_NOBUF: u32 = 0x41c;
+    pub const RX_DROP_NOBUF: u32 = TX_FRAMES + 0x1c;
     /// Frames dropped for MAC error (tuser), over-length, buffer too small or FIFO overrun.
-    pub const RX_DROP_ERR: u32 = 0x420;
+    pub const RX_DROP_ERR: u32 = TX_FRAMES + 0x20;
     /// IPv4 headers whose checksum was wrong (reported, not dropped).
-    pub const RX_L3_BAD: u32 = 0x424;
+    pub const RX_L3_BAD: u32 = TX_FRAMES + 0x24;
     /// L4 checksums that were wrong (reported, not dropped).
-    pub const RX_L4_BAD: u32 = 0x428;
+    pub const RX_L4_BAD: u32 = TX_FRAMES + 0x28;
     /// L4 checksums verified (good or bad).
-    pub const RX_L4_CALC: u32 = 0x42c;
+    pub const RX_L4_CALC: u32 = TX_FRAMES + 0x2c;
     /// AXI error responses seen on DMA.
-    pub const DMA_ERR: u32 = 0x430;
+    pub const DMA_ERR: u32 = TX_FRAMES + 0x30;
     /// Frames put on the wire that TSO cut from a burst (also counted in `TX_FRAMES`).
-    pub const TX_TSO_SEGS: u32 = 0x434;
+    pub const TX_TSO_SEGS: u32 = TX_FRAMES + 0x34;
     /// `TAIL` and `CQ_HEAD` writes refused as outside the ring (ABI 2.1), all queues.
-    pub const DOORBELL_ERR: u32 = 0x438;
+    pub const DOORBELL_ERR: u32 = TX_FRAMES + 0x38;
 
     /// All counters with their names, in register order.
     pub const ALL: &[(u32, &str)] = &[
@@ -247,8 +299,9 @@ pub mod stats {
     ];
 }
 
-/// Width of the AXI4-Lite address bus: BAR0 is `1 << AXIL_ADDR_BITS` bytes.
-pub const AXIL_ADDR_BITS: u32 = 12;
+/// Width of the AXI4-Lite address bus: BAR0 is `1 << AXIL_ADDR_BITS` bytes (64 KiB since ABI
+/// 3.0: room for the firmware's and the TOE's windows and 8 queue pairs).
+pub const AXIL_ADDR_BITS: u32 = 16;
 /// Size of BAR0 in bytes (derived from the address width, so the two cannot disagree).
 pub const BAR0_SIZE: u32 = 1 << AXIL_ADDR_BITS;
 
@@ -256,3 +309,14 @@ pub const BAR0_SIZE: u32 = 1 << AXIL_ADDR_BITS;
 pub const fn is_reg_offset(off: u32) -> bool {
     off.is_multiple_of(4) && off < BAR0_SIZE
 }
+
+// The map's blocks fit where the layout says, without overlapping.
+const _: () = {
+    assert!(ctrl::CAPDISABLE < ctrl::BLOCK + block::SIZE);
+    assert!(stats::BLOCK >= ctrl::BLOCK + block::SIZE && stats::DOORBELL_ERR < stats::BLOCK + block::SIZE);
+    assert!(rss::BLOCK >= stats::BLOCK + block::SIZE && rss::RETA + 128 <= rss::BLOCK + block::SIZE);
+    assert!(QUEUES >= rss::BLOCK + block::SIZE);
+    assert!(txq(0) + queue::DROPS < rxq(0) && rxq(0) + queue::DROPS < queue_pair(1));
+    assert!(queue_pair(crate::MAX_QUEUES) <= FW_WINDOW);
+    assert!(FW_WINDOW + 0x4000 <= TOE_WINDOW && TOE_WINDOW + 0x8000 <= BAR0_SIZE);
+};

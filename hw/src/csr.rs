@@ -15,7 +15,7 @@
 //! awvalid+wvalid ‾\__   bvalid __/‾\__      arvalid ‾\____   rvalid ____/‾\__
 //! ```
 
-use nic_abi::regs::{ctrl, id, stats};
+use nic_abi::regs::{block as hdr_block, ctrl, id, rss, stats};
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
@@ -211,12 +211,17 @@ csr_block! {
         a_s_rx_l3_bad = stats::RX_L3_BAD, a_s_rx_l4_bad = stats::RX_L4_BAD,
         a_s_rx_l4_calc = stats::RX_L4_CALC, a_s_dma_err = stats::DMA_ERR, a_s_tx_tso = stats::TX_TSO_SEGS,
         a_s_db_err = stats::DOORBELL_ERR,
+        a_ctrl_type = ctrl::BLOCK + hdr_block::TYPE, a_ctrl_ver = ctrl::BLOCK + hdr_block::VERSION,
+        a_ctrl_next = ctrl::BLOCK + hdr_block::NEXT, a_stats_type = stats::BLOCK + hdr_block::TYPE,
+        a_stats_ver = stats::BLOCK + hdr_block::VERSION, a_stats_next = stats::BLOCK + hdr_block::NEXT,
     }
     values {
         v_id = nic_abi::NIC_ID, v_version = nic_abi::ABI_VERSION, v_datapath = nic_abi::DATAPATH_BITS,
         v_clock = nic_abi::CLOCK_KHZ,
         v_ring_limits = id::RING_MAX_LOG2.put(nic_abi::RING_MAX_LOG2) | id::RING_MIN_LOG2.put(nic_abi::RING_MIN_LOG2),
-        v_max_frame = nic_abi::MAX_FRAME, v_next = ctrl::CTRL,
+        v_max_frame = nic_abi::MAX_FRAME, v_next = ctrl::BLOCK,
+        v_t_ctrl = hdr_block::TYPE_CTRL, v_t_stats = hdr_block::TYPE_STATS, v_ver1 = hdr_block::VERSION_1,
+        v_next_ctrl = stats::BLOCK, v_next_stats = rss::BLOCK,
         v_rss_info = id::RSS_RETA_SIZE.put(nic_abi::rss::RETA_SIZE as u32)
             | id::RSS_KEY_SIZE.put(nic_abi::rss::KEY_SIZE as u32),
         v_rss_types = nic_abi::rss::HASHTYPES_SUPPORTED,
@@ -354,6 +359,16 @@ impl Logic for Csr {
             self.rd.next = self.nq_k.val();
         } else if self.ra_q.q.val() == self.a_next.val() {
             self.rd.next = self.v_next.val();
+        } else if self.ra_q.q.val() == self.a_ctrl_type.val() {
+            self.rd.next = self.v_t_ctrl.val();
+        } else if (self.ra_q.q.val() == self.a_ctrl_ver.val()) | (self.ra_q.q.val() == self.a_stats_ver.val()) {
+            self.rd.next = self.v_ver1.val();
+        } else if self.ra_q.q.val() == self.a_ctrl_next.val() {
+            self.rd.next = self.v_next_ctrl.val();
+        } else if self.ra_q.q.val() == self.a_stats_type.val() {
+            self.rd.next = self.v_t_stats.val();
+        } else if self.ra_q.q.val() == self.a_stats_next.val() {
+            self.rd.next = self.v_next_stats.val();
         } else if self.ra_q.q.val() == self.a_ctrl.val() {
             self.rd.next = bit_cast::<32, 1>(self.en_q.q.val().into())
                 | (bit_cast::<32, 1>((self.reset_pending.val() | self.soft_q.q.val()).into()) << 1);
@@ -498,7 +513,7 @@ mod tests {
     /// handed to the queue and RSS blocks.
     #[test]
     fn registers_and_axi_lite_follow_the_abi() {
-        use nic_abi::regs::{ctrl as c, id as i, stats as s};
+        use nic_abi::regs::{block as hdr_block, ctrl as c, id as i, stats as s, QUEUES};
         use rand::{Rng, SeedableRng};
         use std::collections::VecDeque;
         let stat_addrs = [
@@ -528,13 +543,18 @@ mod tests {
                     i::TSO_SEGS => i::TSO_MAX_SEGCOUNT.put(nic_abi::desc::TX_MAX_CHAIN) | i::TSO_MAX_SEGSIZE.put(nic_abi::desc::TX_MAX_SEGSIZE),
                     i::TOE_CONTEXTS => 0,
                     i::NUM_QUEUES => 2,
-                    i::NEXT => c::CTRL,
+                    i::NEXT => c::BLOCK,
                     i::RSS_INFO => i::RSS_RETA_SIZE.put(nic_abi::rss::RETA_SIZE as u32) | i::RSS_KEY_SIZE.put(nic_abi::rss::KEY_SIZE as u32),
                     i::RSS_HASHTYPES => nic_abi::rss::HASHTYPES_SUPPORTED,
                     c::CAPENABLE => m.capen,
                     c::CAPDISABLE => m.capdis,
                     c::IRQ_STATUS => m.irq_status,
                     c::IRQ_MASK => m.irq_mask,
+                    a if a == c::BLOCK + hdr_block::TYPE => hdr_block::TYPE_CTRL,
+                    a if a == c::BLOCK + hdr_block::VERSION || a == s::BLOCK + hdr_block::VERSION => hdr_block::VERSION_1,
+                    a if a == c::BLOCK + hdr_block::NEXT => s::BLOCK,
+                    a if a == s::BLOCK + hdr_block::TYPE => hdr_block::TYPE_STATS,
+                    a if a == s::BLOCK + hdr_block::NEXT => nic_abi::regs::rss::BLOCK,
                     _ => return stat_addrs.iter().position(|&x| x == a).map(|k| m.stats[k]),
                 })
             };
@@ -543,9 +563,10 @@ mod tests {
             let addr = |rng: &mut rand::rngs::SmallRng| -> u32 {
                 match rng.gen_range(0..10) {
                     0..=2 => [i::ID, i::VERSION, i::CAPS, i::NUM_QUEUES, i::NEXT, i::TSO_SEGS, i::RSS_INFO, i::TOE_CONTEXTS, i::BUILD_HASH, i::MAX_FRAME][rng.gen_range(0..10)],
-                    3..=6 => [c::CTRL, c::CAPENABLE, c::CAPDISABLE, c::IRQ_STATUS, c::IRQ_MASK, c::STATUS][rng.gen_range(0..6)],
+                    3..=5 => [c::CTRL, c::CAPENABLE, c::CAPDISABLE, c::IRQ_STATUS, c::IRQ_MASK, c::STATUS][rng.gen_range(0..6)],
+                    6 => [c::BLOCK, s::BLOCK].map(|b| b + [hdr_block::TYPE, hdr_block::VERSION, hdr_block::NEXT][rng.gen_range(0..3)])[rng.gen_range(0..2)],
                     7..=8 => stat_addrs[rng.gen_range(0..stat_addrs.len())],
-                    _ => 0x800 + 4 * rng.gen_range(0..0x200),
+                    _ => QUEUES + 4 * rng.gen_range(0..0x200),
                 }
             };
             // The master's transactions in flight.
@@ -577,7 +598,7 @@ mod tests {
                 }
                 let reset = cycle < 2;
                 let raddr_q = b.raddr_q.val().index() as u32;
-                let q_rdata = if raddr_q >= 0x800 { raddr_q.wrapping_mul(2654435761) } else { 0 };
+                let q_rdata = if raddr_q >= QUEUES { raddr_q.wrapping_mul(2654435761) } else { 0 };
                 let (reset_pending, idle) = (rng.gen_bool(0.1), rng.gen_bool(0.5));
                 let ev_tx: u8 = if rng.gen_bool(0.1) { rng.gen() } else { 0 };
                 let ev_rx: u8 = if rng.gen_bool(0.1) { rng.gen() } else { 0 };

@@ -8,7 +8,7 @@
 //! (as the engines forget their indices) and keeps bases and counters;
 //! power-on reset clears everything.
 
-use nic_abi::regs::{queue, rxq, txq};
+use nic_abi::regs::{block as hdr_block, queue, queue_pair, rxq, txq};
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
@@ -114,11 +114,20 @@ pub struct QueueRegs {
     o_drops: Constant<Bits<AXIL_ADDR>>,
     v_min_log2: Constant<Bits<32>>,
     v_max_log2: Constant<Bits<32>>,
+    // The pair's block header (nic_abi::regs::block): type, version, the next pair or 0.
+    k_h_type: Constant<Bits<AXIL_ADDR>>,
+    k_h_ver: Constant<Bits<AXIL_ADDR>>,
+    k_h_next: Constant<Bits<AXIL_ADDR>>,
+    v_type: Constant<Bits<32>>,
+    v_ver: Constant<Bits<32>>,
+    v_next: Constant<Bits<32>>,
+    // The build has this pair (a block past NUM_QUEUES reads as zero and ignores writes).
+    on: Constant<Bit>,
 }
 
 impl QueueRegs {
-    /// The registers of queue pair `q`.
-    pub fn new(q: u32) -> Self {
+    /// The registers of queue pair `q` in a build of `num_queues` pairs.
+    pub fn new(q: u32, num_queues: u32) -> Self {
         let k12 = |v: u32| Constant::new((v as u64).to_bits());
         let k32 = |v: u32| Constant::new((v as u64).to_bits());
         Self {
@@ -190,6 +199,13 @@ impl QueueRegs {
             o_drops: k12(queue::DROPS),
             v_min_log2: k32(nic_abi::RING_MIN_LOG2),
             v_max_log2: k32(nic_abi::RING_MAX_LOG2),
+            k_h_type: k12(queue_pair(q) + hdr_block::TYPE),
+            k_h_ver: k12(queue_pair(q) + hdr_block::VERSION),
+            k_h_next: k12(queue_pair(q) + hdr_block::NEXT),
+            v_type: k32(hdr_block::TYPE_QUEUE_PAIR),
+            v_ver: k32(hdr_block::VERSION_1),
+            v_next: k32(if q + 1 < num_queues { queue_pair(q + 1) } else { 0 }),
+            on: Constant::new(q < num_queues),
         }
     }
 }
@@ -241,7 +257,7 @@ impl Logic for QueueRegs {
         self.d_txch.next = self.tx_cq_issued.val() - self.w16.val();
         self.d_rxch.next = self.rx_cq_issued.val() - self.w16.val();
         self.bad_db.next = false;
-        if self.wfire.val() {
+        if self.wfire.val() & self.on.val() {
             if self.waddr.val() == self.k_tx.val() + self.o_base_lo.val() {
                 self.txb_lo.d.next = self.wdata.val() & 0xffff_fff8_u64;
             } else if self.waddr.val() == self.k_tx.val() + self.o_base_hi.val() {
@@ -290,7 +306,13 @@ impl Logic for QueueRegs {
         }
 
         self.rdata.next = 0.into();
-        if self.raddr.val() == self.k_tx.val() + self.o_base_lo.val() {
+        if self.raddr.val() == self.k_h_type.val() {
+            self.rdata.next = self.v_type.val();
+        } else if self.raddr.val() == self.k_h_ver.val() {
+            self.rdata.next = self.v_ver.val();
+        } else if self.raddr.val() == self.k_h_next.val() {
+            self.rdata.next = self.v_next.val();
+        } else if self.raddr.val() == self.k_tx.val() + self.o_base_lo.val() {
             self.rdata.next = self.txb_lo.q.val();
         } else if self.raddr.val() == self.k_tx.val() + self.o_base_hi.val() {
             self.rdata.next = self.txb_hi.q.val();
@@ -333,6 +355,9 @@ impl Logic for QueueRegs {
         } else if self.raddr.val() == self.k_rx.val() + self.o_drops.val() {
             self.rdata.next = self.c_rxd.q.val();
         }
+        if !self.on.val() {
+            self.rdata.next = 0.into();
+        }
 
         if self.sreset.val() {
             self.txt.d.next = 0.into();
@@ -369,7 +394,7 @@ mod tests {
 
     #[test]
     fn queue_regs_lint_in_verilator() {
-        let mut b = QueueRegs::new(1);
+        let mut b = QueueRegs::new(1, 2);
         b.connect_all();
         lint("queue_regs", &generate_verilog(&b));
     }
@@ -388,10 +413,12 @@ mod tests {
         use nic_abi::{RING_MAX_LOG2, RING_MIN_LOG2};
         use rand::{Rng, SeedableRng};
         use std::collections::HashMap;
-        for (seed, q) in [(1u64, 0u32), (2, 1)] {
-            eprintln!("queue_regs: seed {seed}, queue pair {q}");
+        // (seed, pair, pairs in the build): the last pair of two, the first, and a pair the build lacks.
+        for (seed, q, nq) in [(1u64, 0u32, 2u32), (2, 1, 2), (3, 1, 1)] {
+            eprintln!("queue_regs: seed {seed}, queue pair {q} of {nq}");
+            let present = q < nq;
             let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-            let mut b = QueueRegs::new(q);
+            let mut b = QueueRegs::new(q, nq);
             b.connect_all();
             let blocks = [txq(q), rxq(q)];
             // The model: written registers by address; counters; engine inputs.
@@ -405,7 +432,7 @@ mod tests {
             };
             power_on(&mut regs);
             let writable = [queue::BASE_LO, queue::BASE_HI, queue::SIZE_LOG2, queue::TAIL, queue::CQ_BASE_LO, queue::CQ_BASE_HI, queue::CQ_HEAD];
-            let all = [writable.as_slice(), &[queue::HEAD, queue::CQ_TAIL, queue::PACKETS, queue::DROPS, 0x2c, 0x7c]].concat();
+            let all = [writable.as_slice(), &[queue::HEAD, queue::CQ_TAIL, queue::PACKETS, queue::DROPS, 0x2c, 0x6c]].concat();
             let (mut txi, mut rxi) = (0u16, 0u16); // completions issued
             let (mut taken, mut refused) = (0, 0);
             for cycle in 0..6000u32 {
@@ -413,6 +440,8 @@ mod tests {
                 let mut pick = || {
                     if rng.gen_bool(0.8) {
                         blocks[rng.gen_range(0..2)] + all[rng.gen_range(0..all.len())]
+                    } else if rng.gen_bool(0.3) {
+                        queue_pair(q) + [hdr_block::TYPE, hdr_block::VERSION, hdr_block::NEXT][rng.gen_range(0..3)]
                     } else {
                         4 * rng.gen_range(0..(1u32 << (AXIL_ADDR - 2)))
                     }
@@ -437,13 +466,14 @@ mod tests {
                 };
                 // The ABI's rule for a doorbell of this pair, from the model's ring size.
                 let bad = wfire
+                    && present
                     && blocks.iter().any(|&blk| {
                         let iss = if blk == blocks[0] { txi } else { rxi };
                         let w = wdata as u16;
                         (waddr == blk + queue::TAIL && w.wrapping_sub(iss) as u32 > size(blk))
                             || (waddr == blk + queue::CQ_HEAD && iss.wrapping_sub(w) as u32 > size(blk))
                     });
-                let doorbell = wfire && blocks.iter().any(|&blk| waddr == blk + queue::TAIL || waddr == blk + queue::CQ_HEAD);
+                let doorbell = wfire && present && blocks.iter().any(|&blk| waddr == blk + queue::TAIL || waddr == blk + queue::CQ_HEAD);
                 if doorbell {
                     if bad {
                         refused += 1;
@@ -476,7 +506,17 @@ mod tests {
                     assert_eq!(b.bad_db.val(), bad, "seed {seed} cycle {cycle}: bad_db for {wdata:#x} at {waddr:#x}");
                     // Reads are combinational: what the model holds now.
                     let reg = |a: u32| regs.get(&a).copied().unwrap_or(0);
-                    let want = if raddr == txq(q) + queue::HEAD {
+                    // The block header (nic_abi::regs::block), then the registers.
+                    let hdr = queue_pair(q);
+                    let want = if !present {
+                        0
+                    } else if raddr == hdr + hdr_block::TYPE {
+                        hdr_block::TYPE_QUEUE_PAIR
+                    } else if raddr == hdr + hdr_block::VERSION {
+                        hdr_block::VERSION_1
+                    } else if raddr == hdr + hdr_block::NEXT {
+                        if q + 1 < nq { queue_pair(q + 1) } else { 0 }
+                    } else if raddr == txq(q) + queue::HEAD {
                         txh as u32
                     } else if raddr == txq(q) + queue::CQ_TAIL {
                         txct as u32
@@ -516,7 +556,7 @@ mod tests {
                 if ird {
                     rxd = rxd.wrapping_add(1);
                 }
-                if wfire && !bad {
+                if wfire && !bad && present {
                     for blk in blocks {
                         if let Some(off) = waddr.checked_sub(blk).filter(|o| writable.contains(o)) {
                             let v = match off {
@@ -541,7 +581,7 @@ mod tests {
                 }
             }
             eprintln!("doorbells taken {taken}, refused {refused}");
-            assert!(taken > 50 && refused > 50, "both kinds of doorbell were tried");
+            assert!(!present || (taken > 50 && refused > 50), "both kinds of doorbell were tried");
         }
     }
 }

@@ -11,7 +11,7 @@
 //! with the bitstream (entry `i` = `i % NUM_QUEUES`) and are not touched by
 //! reset.
 
-use nic_abi::regs::rss;
+use nic_abi::regs::{block as hdr_block, queue_pair, rss, BAR0_SIZE};
 use nic_abi::rss::{reta_default, HASHTYPES_SUPPORTED, KEY_DEFAULT, RETA_SIZE};
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
@@ -52,7 +52,16 @@ pub struct RssRegs {
     k_types: Constant<Bits<AXIL_ADDR>>,
     k_key: Constant<Bits<AXIL_ADDR>>,
     k_reta: Constant<Bits<AXIL_ADDR>>,
+    // The table's 128 bytes: the address bits above its offset inside.
+    k_reta_mask: Constant<Bits<AXIL_ADDR>>,
     v_supported: Constant<Bits<32>>,
+    // The block's header (nic_abi::regs::block): type, version, next block (queue pair 0).
+    k_h_type: Constant<Bits<AXIL_ADDR>>,
+    k_h_ver: Constant<Bits<AXIL_ADDR>>,
+    k_h_next: Constant<Bits<AXIL_ADDR>>,
+    v_type: Constant<Bits<32>>,
+    v_ver: Constant<Bits<32>>,
+    v_next: Constant<Bits<32>>,
 }
 
 impl RssRegs {
@@ -89,7 +98,14 @@ impl RssRegs {
             k_types: k12(rss::HASHTYPES),
             k_key: k12(rss::KEY),
             k_reta: k12(rss::RETA),
+            k_reta_mask: k12((BAR0_SIZE - 1) & !(RETA_SIZE as u32 - 1)),
             v_supported: Constant::new((HASHTYPES_SUPPORTED as u64).to_bits()),
+            k_h_type: k12(rss::BLOCK + hdr_block::TYPE),
+            k_h_ver: k12(rss::BLOCK + hdr_block::VERSION),
+            k_h_next: k12(rss::BLOCK + hdr_block::NEXT),
+            v_type: Constant::new((hdr_block::TYPE_RSS as u64).to_bits()),
+            v_ver: Constant::new((hdr_block::VERSION_1 as u64).to_bits()),
+            v_next: Constant::new((queue_pair(0) as u64).to_bits()),
         }
     }
 }
@@ -140,9 +156,9 @@ impl Logic for RssRegs {
         self.reta_look.write_data.next = self.wdata.val();
         self.reta_read.write_data.next = self.wdata.val();
         self.reta_look.write_enable.next =
-            self.wfire.val() & ((self.waddr.val() & 0xf80_u64) == self.k_reta.val());
+            self.wfire.val() & ((self.waddr.val() & self.k_reta_mask.val()) == self.k_reta.val());
         self.reta_read.write_enable.next =
-            self.wfire.val() & ((self.waddr.val() & 0xf80_u64) == self.k_reta.val());
+            self.wfire.val() & ((self.waddr.val() & self.k_reta_mask.val()) == self.k_reta.val());
         self.reta_look.read_address.next = self.look_hash.val().get_bits::<5>(2);
         self.lsel.d.next = self.look_hash.val().get_bits::<2>(0);
         self.look_q.next = self.reta_look.read_data.val().get_bits::<8>(0);
@@ -227,7 +243,16 @@ impl Logic for RssRegs {
         if self.raddr_q.val() == self.k_key.val() + 36 {
             self.rdata.next = self.kw[9].q.val();
         }
-        if (self.raddr_q.val() & 0xf80_u64) == self.k_reta.val() {
+        if self.raddr_q.val() == self.k_h_type.val() {
+            self.rdata.next = self.v_type.val();
+        }
+        if self.raddr_q.val() == self.k_h_ver.val() {
+            self.rdata.next = self.v_ver.val();
+        }
+        if self.raddr_q.val() == self.k_h_next.val() {
+            self.rdata.next = self.v_next.val();
+        }
+        if (self.raddr_q.val() & self.k_reta_mask.val()) == self.k_reta.val() {
             self.rdata.next = self.reta_read.read_data.val();
         }
 
@@ -287,14 +312,24 @@ mod tests {
         let mut look_prev: Option<(u32, Option<usize>)> = None; // (hash, RETA word written in that cycle, if any)
         let mut read_prev: Option<usize> = None; // a RETA word written in the read's address cycle
         let mut reads = [0usize; 4];
+        // The ABI's layout: the table's 128 bytes, and the block header.
+        let in_reta = |a: u64| (rss::RETA as u64..rss::RETA as u64 + RETA_SIZE as u64).contains(&a);
+        let header = |a: u64| -> Option<u32> {
+            let b = rss::BLOCK as u64;
+            (a == b + hdr_block::TYPE as u64)
+                .then_some(hdr_block::TYPE_RSS)
+                .or((a == b + hdr_block::VERSION as u64).then_some(hdr_block::VERSION_1))
+                .or((a == b + hdr_block::NEXT as u64).then_some(nic_abi::regs::queue_pair(0)))
+        };
         let pick = |rng: &mut rand::rngs::SmallRng| -> u64 {
-            match rng.gen_range(0..4) {
+            match rng.gen_range(0..5) {
+                4 => rss::BLOCK as u64 + [hdr_block::TYPE, hdr_block::VERSION, hdr_block::NEXT][rng.gen_range(0..3)] as u64,
                 0 => rss::HASHTYPES as u64,
                 1 => (rss::KEY + 4 * rng.gen_range(0..10)) as u64,
                 2 => (rss::RETA + 4 * rng.gen_range(0..32)) as u64,
                 _ => loop {
                     let a = 4 * rng.gen_range(0..(1u64 << AXIL_ADDR_BITS) / 4);
-                    if a != rss::HASHTYPES as u64 && !(rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) && a & 0xf80 != rss::RETA as u64 {
+                    if a != rss::HASHTYPES as u64 && !(rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) && !in_reta(a) && !header(a).is_some() {
                         break a;
                     }
                 },
@@ -313,7 +348,7 @@ mod tests {
             b.raddr.next = raddr.to_bits();
             b.raddr_q.next = raddr_q.to_bits();
             b.look_hash.next = (hash as u64).to_bits();
-            let reta_w = (write && waddr & 0xf80 == rss::RETA as u64).then_some(((waddr as usize) & 0x7f) / 4);
+            let reta_w = (write && in_reta(waddr)).then_some(((waddr as usize) & 0x7f) / 4);
             clock_cycle(&mut b, clk, |b| {
                 if cycle == 0 {
                     return;
@@ -330,7 +365,9 @@ mod tests {
                     Some(ty)
                 } else if (rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) {
                     Some(key[(a as usize - rss::KEY as usize) / 4])
-                } else if a & 0xf80 == rss::RETA as u64 {
+                } else if let Some(h) = header(a) {
+                    Some(h)
+                } else if in_reta(a) {
                     let w = ((a as usize) & 0x7f) / 4;
                     (read_prev != Some(w)).then(|| word(&reta, w))
                 } else {
@@ -338,7 +375,7 @@ mod tests {
                 };
                 if let Some(v) = want {
                     assert_eq!(b.rdata.val().index() as u32, v, "cycle {cycle}: read of {a:#x}");
-                    reads[if a == rss::HASHTYPES as u64 { 0 } else if a & 0xf80 == rss::RETA as u64 { 2 } else if v == 0 { 3 } else { 1 }] += 1;
+                    reads[if a == rss::HASHTYPES as u64 { 0 } else if in_reta(a) { 2 } else if v == 0 { 3 } else { 1 }] += 1;
                 }
                 if let Some((h, wr)) = look_prev {
                     let e = (h & 127) as usize;

@@ -2,7 +2,7 @@
 //! Regenerate with `UPDATE_DOCS=1 cargo test -p nic-tests --test abi_doc`.
 
 use nic_abi::desc::{beat, cpl, lsb, rx, tx};
-use nic_abi::regs::{ctrl, id, queue, rss, rxq, stats, txq};
+use nic_abi::regs::{block, ctrl, id, queue, queue_pair, rss, rxq, stats, txq};
 use nic_abi::{csum, ifcap, status};
 use std::fmt::Write;
 
@@ -14,13 +14,23 @@ fn render() -> String {
     let _ = writeln!(w, "BAR0 is {} bytes of 32-bit registers behind AXI4-Lite. ID `{:#010x}` (\"OFLD\"), datapath {} bits, clock {} kHz, largest frame {} bytes, rings 2^{}..2^{} entries, buffers {}-byte aligned.\n",
         nic_abi::regs::BAR0_SIZE, nic_abi::NIC_ID, nic_abi::DATAPATH_BITS, nic_abi::CLOCK_KHZ, nic_abi::MAX_FRAME,
         nic_abi::RING_MIN_LOG2, nic_abi::RING_MAX_LOG2, nic_abi::DMA_ALIGN);
+    let _ = writeln!(w, "## Register blocks\n");
+    let _ = writeln!(w, "Every block starts with a header: TYPE at +{:#x}, VERSION at +{:#x}, NEXT (the next block's offset, 0 after the last) at +{:#x}. The ID block's TYPE is ID and its VERSION is the ABI's. A driver walks the chain from the ID block's NEXT.\n", block::TYPE, block::VERSION, block::NEXT);
+    let _ = writeln!(w, "| offset | block | TYPE | VERSION |\n|---|---|---|---|");
+    let _ = writeln!(w, "| `{:#06x}` | ID | `{:#010x}` | the ABI version |", 0, nic_abi::NIC_ID);
+    for (off, name, ty) in [(ctrl::BLOCK, "CTRL", block::TYPE_CTRL), (stats::BLOCK, "STATS", block::TYPE_STATS), (rss::BLOCK, "RSS", block::TYPE_RSS)] {
+        let _ = writeln!(w, "| `{off:#06x}` | {name} | `{ty:#x}` | {} |", block::VERSION_1);
+    }
+    let _ = writeln!(w, "| `{:#06x}` + {:#x}·q | queue pair q (q < NUM_QUEUES) | `{:#x}` | {} |", queue_pair(0), nic_abi::regs::QUEUE_STRIDE, block::TYPE_QUEUE_PAIR, block::VERSION_1);
+    let _ = writeln!(w, "| `{:#06x}` | FW: the firmware's window (reserved, not in the chain yet) | | |", nic_abi::regs::FW_WINDOW);
+    let _ = writeln!(w, "| `{:#06x}` | TOE: registers and context-RAM debug window (reserved, not in the chain yet) | | |\n", nic_abi::regs::TOE_WINDOW);
     let _ = writeln!(w, "## Registers\n\n| offset | name | access |\n|---|---|---|");
     let regs: &[(u32, &str, &str)] = &[
-        (id::ID, "ID", "RO"), (id::VERSION, "VERSION (major in bits 31:16, minor in 15:0)", "RO"), (id::BUILD_HASH, "BUILD_HASH", "RO"),
+        (id::ID, "ID", "RO"), (id::VERSION, "VERSION (major in bits 31:16, minor in 15:0)", "RO"), (id::NEXT, "NEXT (next block)", "RO"),
         (id::CAPS, "CAPS (IFCAP_*)", "RO"), (id::DATAPATH, "DATAPATH bits", "RO"), (id::CLOCK_KHZ, "CLOCK_KHZ", "RO"),
         (id::RING_LIMITS, "RING_LIMITS (max log2 [7:0], min log2 [15:8])", "RO"), (id::MAX_FRAME, "MAX_FRAME", "RO"),
         (id::TSO_MAX, "TSO_MAX (0: no TSO)", "RO"), (id::TSO_SEGS, "TSO_SEGS", "RO"), (id::TOE_CONTEXTS, "TOE_CONTEXTS (0: no TOE)", "RO"),
-        (id::NUM_QUEUES, "NUM_QUEUES (queue pairs in this build)", "RO"), (id::NEXT, "NEXT (next block)", "RO"),
+        (id::NUM_QUEUES, "NUM_QUEUES (queue pairs in this build)", "RO"), (id::BUILD_HASH, "BUILD_HASH", "RO"),
         (id::RSS_INFO, "RSS_INFO (indirection entries [15:0], key bytes [23:16]; 0: no RSS)", "RO"),
         (id::RSS_HASHTYPES, "RSS_HASHTYPES (RSS_HASHTYPE_* bits computed)", "RO"),
         (ctrl::CTRL, "CTRL (bit 0 ENABLE; bit 1 RESET, reads 1 until the reset has happened)", "RW"), (ctrl::CAPENABLE, "CAPENABLE (IFCAP_*, masked by CAPS)", "RW"),
@@ -29,11 +39,11 @@ fn render() -> String {
         (ctrl::CAPDISABLE, "CAPDISABLE (ABI 1.2; IFCAP bits a board straps off: CAPS reads without them, CAPENABLE cannot set them; kept by soft reset)", "RW"),
     ];
     for (off, name, acc) in regs {
-        let _ = writeln!(w, "| `{off:#05x}` | {name} | {acc} |");
+        let _ = writeln!(w, "| `{off:#06x}` | {name} | {acc} |");
     }
-    let _ = writeln!(w, "| `{:#05x}` | RSS.HASHTYPES (RSS_HASHTYPE_* enabled; reset: all computed) | RW |", rss::HASHTYPES);
-    let _ = writeln!(w, "| `{:#05x}`..`{:#05x}` | RSS.KEY (40 bytes; byte 4i+j in bits 31-8j..24-8j of word i; reset: the default key) | RW |", rss::KEY, rss::KEY + 36);
-    let _ = writeln!(w, "| `{:#05x}`..`{:#05x}` | RSS.RETA (128 entries; entry 4i+j in bits 8j+7..8j of word i; a hash h uses entry h & 127; loaded with the bitstream as i % NUM_QUEUES) | RW |", rss::RETA, rss::RETA + 124);
+    let _ = writeln!(w, "| `{:#06x}` | RSS.HASHTYPES (RSS_HASHTYPE_* enabled; reset: all computed) | RW |", rss::HASHTYPES);
+    let _ = writeln!(w, "| `{:#06x}`..`{:#06x}` | RSS.KEY (40 bytes; byte 4i+j in bits 31-8j..24-8j of word i; reset: the default key) | RW |", rss::KEY, rss::KEY + 36);
+    let _ = writeln!(w, "| `{:#06x}`..`{:#06x}` | RSS.RETA (128 entries; entry 4i+j in bits 8j+7..8j of word i; a hash h uses entry h & 127; loaded with the bitstream as i % NUM_QUEUES) | RW |", rss::RETA, rss::RETA + 124);
     for (base, q) in [(txq(0), "TXQ(q)"), (rxq(0), "RXQ(q)")] {
         for (off, name, acc) in [
             (queue::BASE_LO, "BASE_LO (bits 2:0 read 0)", "RW"), (queue::BASE_HI, "BASE_HI", "RW"), (queue::SIZE_LOG2, "SIZE_LOG2", "RW"),
@@ -45,11 +55,11 @@ fn render() -> String {
             if base == txq(0) && off == queue::DROPS {
                 continue;
             }
-            let _ = writeln!(w, "| `{:#05x}` + {:#x}·q | {q}.{name} | {acc} |", base + off, nic_abi::regs::QUEUE_STRIDE);
+            let _ = writeln!(w, "| `{:#06x}` + {:#x}·q | {q}.{name} | {acc} |", base + off, nic_abi::regs::QUEUE_STRIDE);
         }
     }
     for (off, name) in stats::ALL {
-        let _ = writeln!(w, "| `{off:#05x}` | STATS.{name} | RO |");
+        let _ = writeln!(w, "| `{off:#06x}` | STATS.{name} | RO |");
     }
     let _ = writeln!(w, "\n## Records (little-endian; beat = 64 bits)\n");
     let _ = writeln!(w, "| record | field | byte offset | beat | bit |\n|---|---|---|---|---|");

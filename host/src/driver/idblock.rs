@@ -1,7 +1,9 @@
 //! The self-describing ID block (register block 0x000, `nic_abi::regs::id`):
-//! read, checked against the ABI this driver speaks, and decoded.
+//! read, checked against the ABI this driver speaks, and decoded; then the
+//! chain of register blocks it starts (`nic_abi::regs::block`), walked and
+//! checked against the layout this driver uses.
 
-use nic_abi::regs::{ctrl, id};
+use nic_abi::regs::{block, ctrl, id, queue_pair, rss, stats, BAR0_SIZE};
 use nic_abi::{ABI_MAJOR, ABI_MINOR, MAX_FRAME, MAX_QUEUES, MIN_TX_FRAME, NIC_ID, RING_MAX_LOG2, RING_MIN_LOG2};
 
 use super::error::Error;
@@ -46,6 +48,78 @@ pub struct DeviceInfo {
     pub rss_key_size: u32,
     /// RSS hash types the NIC computes (`RSS_HASHTYPE_*` bits).
     pub rss_hashtypes: u32,
+    /// The register blocks, in chain order, the ID block first.
+    pub blocks: Vec<RegBlock>,
+}
+
+/// A register block found by walking the chain from the ID block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegBlock {
+    /// Its offset in BAR0.
+    pub offset: u32,
+    /// Its type (`nic_abi::regs::block::TYPE_*`; the ID block's is `NIC_ID`).
+    pub kind: u32,
+    /// Its layout version.
+    pub version: u32,
+}
+
+/// Follows `NEXT` from the ID block. Each step must go forward, in whole blocks, inside BAR0, so
+/// a device that answers nonsense ends the walk with an error instead of looping.
+fn walk_blocks(dev: &dyn Device, id_version: u32) -> Result<Vec<RegBlock>, Error> {
+    let mut out = vec![RegBlock { offset: 0, kind: NIC_ID, version: id_version }];
+    let mut at = dev.read32(id::NEXT)?;
+    while at != 0 {
+        let prev = out[out.len() - 1].offset;
+        if at <= prev || !at.is_multiple_of(block::SIZE) || at >= BAR0_SIZE {
+            return Err(Error::Layout(format!(
+                "the register block at 0x{prev:x} says the next is at 0x{at:x}; a chain goes forward through \
+                 BAR0 (0x{BAR0_SIZE:x} bytes) in steps of 0x{:x}: is this bitstream built from this nic-abi?",
+                block::SIZE
+            )));
+        }
+        out.push(RegBlock { offset: at, kind: dev.read32(at + block::TYPE)?, version: dev.read32(at + block::VERSION)? });
+        at = dev.read32(at + block::NEXT)?;
+    }
+    Ok(out)
+}
+
+/// The blocks this driver uses must be in the chain where the ABI puts them, of their type and
+/// version; the chain must hold exactly `num_queues` queue pairs.
+fn check_blocks(blocks: &[RegBlock], num_queues: u32, rss: bool) -> Result<(), Error> {
+    let mut want = vec![(ctrl::BLOCK, block::TYPE_CTRL, "CTRL"), (stats::BLOCK, block::TYPE_STATS, "STATS")];
+    if rss {
+        want.push((rss::BLOCK, block::TYPE_RSS, "RSS"));
+    }
+    want.extend((0..num_queues).map(|q| (queue_pair(q), block::TYPE_QUEUE_PAIR, "queue pair")));
+    let found: Vec<String> = blocks.iter().map(|b| format!("0x{:x}: type 0x{:x} v{}", b.offset, b.kind, b.version)).collect();
+    for (off, kind, name) in want {
+        match blocks.iter().find(|b| b.offset == off) {
+            None => {
+                return Err(Error::Layout(format!(
+                    "no {name} block at 0x{off:x} in the register chain (found {})",
+                    found.join(", ")
+                )))
+            }
+            Some(b) if b.kind != kind || b.version != block::VERSION_1 => {
+                return Err(Error::Layout(format!(
+                    "the block at 0x{off:x} is type 0x{:x} version {}; this driver expects the {name} block, type \
+                     0x{kind:x} version {}",
+                    b.kind,
+                    b.version,
+                    block::VERSION_1
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let pairs = blocks.iter().filter(|b| b.kind == block::TYPE_QUEUE_PAIR).count() as u32;
+    if pairs != num_queues {
+        return Err(Error::Layout(format!(
+            "NUM_QUEUES says {num_queues} queue pairs, the register chain has {pairs} (found {})",
+            found.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Reads and checks the ID block (0x000).
@@ -69,13 +143,6 @@ pub(super) fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
     if found_minor > ABI_MINOR {
         log::info!("{describe}: NIC speaks ABI {found_major}.{found_minor}, newer than this driver's \
                     {ABI_MAJOR}.{ABI_MINOR}: compatible additions, which this driver does not use");
-    }
-    let next = dev.read32(id::NEXT)?;
-    if next != ctrl::CTRL {
-        return Err(Error::Layout(format!(
-            "ID block's NEXT is 0x{next:x}, expected the CTRL block at 0x{:x}",
-            ctrl::CTRL
-        )));
     }
     let limits = dev.read32(id::RING_LIMITS)?;
     let ring_max_log2 = id::RING_MAX_LOG2.get(limits).min(RING_MAX_LOG2);
@@ -101,6 +168,7 @@ pub(super) fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
         rss_reta_size: id::RSS_RETA_SIZE.get(rss_info),
         rss_key_size: id::RSS_KEY_SIZE.get(rss_info),
         rss_hashtypes: dev.read32(id::RSS_HASHTYPES)?,
+        blocks: walk_blocks(dev, ver)?,
     };
     if info.num_queues == 0 || info.num_queues > MAX_QUEUES {
         return Err(Error::Layout(format!(
@@ -124,5 +192,6 @@ pub(super) fn read_id_block(dev: &dyn Device) -> Result<DeviceInfo, Error> {
     if ring_min_log2 > ring_max_log2 {
         return Err(Error::Layout(format!("RING_LIMITS 0x{limits:x}: no ring size is allowed")));
     }
+    check_blocks(&info.blocks, info.num_queues, rss_info != 0)?;
     Ok(info)
 }

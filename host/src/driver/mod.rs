@@ -46,7 +46,7 @@ mod rss;
 mod rss_ctl;
 mod tx_check;
 
-pub use idblock::DeviceInfo;
+pub use idblock::{DeviceInfo, RegBlock};
 pub use if_ofld::{Driver, DriverConfig, ShutdownReport};
 pub use counters::{Counters, PollResult};
 pub use cpl::{validate, CompletionError, Dir, Expect, Valid};

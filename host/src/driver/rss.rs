@@ -192,8 +192,8 @@ mod tests {
     fn entries_naming_queues_not_in_use_mean_queue_0() {
         let info = DeviceInfo {
             describe: String::new(),
-            abi_major: 2,
-            abi_minor: 0,
+            abi_major: nic_abi::ABI_MAJOR,
+            abi_minor: nic_abi::ABI_MINOR,
             build_hash: 0,
             caps: 0,
             datapath_bits: 64,
@@ -209,6 +209,7 @@ mod tests {
             rss_reta_size: 128,
             rss_key_size: 40,
             rss_hashtypes: HASHTYPES_SUPPORTED | (1 << 5),
+            blocks: Vec::new(),
         };
         let mut c = RssConfig::initial(&info, 3);
         assert_eq!(c.supported, HASHTYPES_SUPPORTED, "types this driver does not know stay off");
