@@ -47,7 +47,7 @@ set_property -dict [list \
     CONFIG.pf0_bar0_enabled {true} \
     CONFIG.pf0_bar0_64bit {false} \
     CONFIG.pf0_bar0_scale {Kilobytes} \
-    CONFIG.pf0_bar0_size {4} \
+    CONFIG.pf0_bar0_size {64} \
     CONFIG.axibar_num {1} \
     CONFIG.axibar2pciebar_0 {0x0000000000000000} \
     CONFIG.pf0_msi_enabled {true} \
@@ -161,7 +161,7 @@ connect_bd_net [get_bd_pins nic_0/idle] [get_bd_pins leds/In2]
 connect_bd_net [get_bd_pins nic_0/rx_overflow] [get_bd_pins leds/In3]
 connect_bd_net [get_bd_pins leds/dout] [get_bd_ports led]
 
-# Address map: BAR0's 4 KiB is the NIC's register file; the DMA window is all of host memory.
+# Address map: BAR0's 64 KiB is the NIC's register file; the DMA window is all of host memory.
 assign_bd_address
 validate_bd_design
 save_bd_design

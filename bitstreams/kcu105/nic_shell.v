@@ -12,8 +12,9 @@
 // What the shell adds to the core:
 // - reset: `rst_n` (asynchronous, from the bridge's and MAC's resets) is
 //   synchronised and stretched to 4 cycles of the core's synchronous `reset`;
-// - BAR0: the bridge's 32-bit addresses are cut to the core's 12-bit register
-//   space (BAR0 is 4 KiB); AXI-Lite protection bits are ignored;
+// - BAR0: the bridge's 32-bit addresses are cut to the core's 16-bit register
+//   space (BAR0 is 64 KiB since ABI 3.0: nic_abi::regs::AXIL_ADDR_BITS, which
+//   the core's port width carries); AXI-Lite protection bits are ignored;
 // - DMA: the AXI4 signals the core does not drive (ID, cache, protection, lock,
 //   QoS) are tied to constants: one ID, normal non-cacheable bufferable,
 //   unprivileged data accesses;
@@ -137,7 +138,7 @@ module nic_shell (
     top core (
         .clock(clk),
         .reset(core_reset),
-        .s_axil_awaddr(s_axil_awaddr[11:0]),
+        .s_axil_awaddr(s_axil_awaddr[15:0]),
         .s_axil_awvalid(s_axil_awvalid),
         .s_axil_awready(s_axil_awready),
         .s_axil_wdata(s_axil_wdata),
@@ -147,7 +148,7 @@ module nic_shell (
         .s_axil_bresp(s_axil_bresp),
         .s_axil_bvalid(s_axil_bvalid),
         .s_axil_bready(s_axil_bready),
-        .s_axil_araddr(s_axil_araddr[11:0]),
+        .s_axil_araddr(s_axil_araddr[15:0]),
         .s_axil_arvalid(s_axil_arvalid),
         .s_axil_arready(s_axil_arready),
         .s_axil_rdata(s_axil_rdata),
@@ -235,7 +236,7 @@ module nic_shell (
     end
 
     // Inputs the core has no use for (kept for the bus standard's completeness).
-    wire unused = &{1'b0, s_axil_awaddr[31:12], s_axil_araddr[31:12], s_axil_awprot, s_axil_arprot,
+    wire unused = &{1'b0, s_axil_awaddr[31:16], s_axil_araddr[31:16], s_axil_awprot, s_axil_arprot,
                     m_axi_rid, m_axi_bid};
 endmodule
 

@@ -88,8 +88,12 @@ module tb_nic_shell;
         check(v == `EXPECT_ID, "ID register through the shell");
         bar_read(32'h0000_0004, v);
         check(v == `EXPECT_VERSION, "ABI version through the shell");
-        bar_read(32'h0000_0008, v);
+        bar_read(`HASH_REG, v);
         check(v == `EXPECT_HASH, "build hash through the shell");
+        // The highest byte of BAR0 the core decodes (the shell must pass every address bit):
+        // a block header past the 4 KiB of ABI 2.
+        bar_read(`QP0_TYPE_REG, v);
+        check(v == `EXPECT_QP_TYPE, "a queue pair's block header through the shell");
         check(arid == 0 && awid == 0 && arcache == 4'b0011 && awcache == 4'b0011 && arprot == 0 && awprot == 0,
               "AXI4 tie-offs");
         check(msi_req == 0, "no MSI after reset");

@@ -390,6 +390,8 @@ impl Logic for NicCore {
             self.rd.cmd_beats.next = self.rx1.rd_cmd_beats.val();
         }
         self.rarb.take.next = self.rd.cmd_ready.val() & self.rd.cmd_valid.val();
+        self.tx0.drain.next = self.reset_req.q.val();
+        self.tx1.drain.next = self.reset_req.q.val();
         self.tx0.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 0) & !self.reset_req.q.val();
         self.rx0.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 1) & !self.reset_req.q.val();
         self.tx1.rd_cmd_ready.next = self.rd.cmd_ready.val() & (self.rarb.gnt.val() == 2) & !self.reset_req.q.val();

@@ -209,6 +209,10 @@ pub struct TxEngine {
     pub inc_desc_err: Signal<Out, Bit>,
     /// Not in Idle, or about to leave it (work posted).
     pub busy: Signal<Out, Bit>,
+    /// A soft reset waits for the DMA to go idle: returned beats are taken and dropped (the engine
+    /// is reset next). Without it a read in flight could wait for room in a TX FIFO that no
+    /// longer drains (no new frame starts toward the MAC then), and the reset for that read.
+    pub drain: Signal<In, Bit>,
     state: DFF<TxState>,
     back: DFF<BackState>,
     // Packets between front and back; which part each read in flight belongs to (1: prefetch).
@@ -389,6 +393,7 @@ impl Default for TxEngine {
             retired: Default::default(),
             inc_desc_err: Default::default(),
             busy: Default::default(),
+            drain: Default::default(),
             state: Default::default(),
             back: Default::default(),
             pk: Default::default(),
@@ -1122,6 +1127,9 @@ impl Logic for TxEngine {
         // Returned beats: the prefetcher's or the back's, as the read's owner says.
         self.bd.pop.next = self.b_take.val();
         self.rd_ready.next = (self.pf.rd_ready.val() & self.k_pf.val()) | (self.k_data.val() & !self.bd.full.val());
+        if self.drain.val() {
+            self.rd_ready.next = true;
+        }
         self.bd.push.next = self.rd_valid.val() & self.k_data.val() & !self.bd.full.val();
         self.bd.din.next = bit_cast::<65, 64>(self.rd_data.val()) | (bit_cast::<65, 1>(self.rd_err.val().into()) << 64);
         // Reads in flight and whose they are (the front asks only when the prefetcher does not); a
