@@ -20,7 +20,9 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::mem;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use nic_tcp::time::Instant;
 
 use crate::mbuf::Mbuf;
 
@@ -337,7 +339,7 @@ mod tests {
 
     #[test]
     fn hold_solicit_update_flow() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         assert_eq!(c.lookup(ip(1), t0), None);
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
@@ -366,7 +368,7 @@ mod tests {
 
     #[test]
     fn hold_asks_again_when_the_retransmission_is_due() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(1), frame(2), t0 + SEC / 2), Hold::Held);
@@ -379,7 +381,7 @@ mod tests {
 
     #[test]
     fn hold_limit_drops_the_oldest() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig { max_hold: 2, ..NeighConfig::default() });
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(1), frame(2), t0), Hold::Held);
@@ -395,7 +397,7 @@ mod tests {
 
     #[test]
     fn gives_up_after_max_solicit_and_returns_the_frames() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         assert_eq!(c.hold(ip(7), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(7), frame(2), t0), Hold::Held);
@@ -415,7 +417,7 @@ mod tests {
 
     #[test]
     fn resolved_entries_expire() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let cfg = NeighConfig { reachable: Duration::from_secs(60), ..NeighConfig::default() };
         let mut c = NeighCache::<Ipv6Addr>::new(cfg);
         let a: Ipv6Addr = "fe80::2".parse().unwrap();
@@ -434,7 +436,7 @@ mod tests {
 
     #[test]
     fn purge_and_remove_free_held_frames() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         c.hold(ip(1), frame(1), t0);
         c.hold(ip(1), frame(2), t0);
@@ -450,7 +452,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_refuses_new_addresses_but_reclaims_expired_ones() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let cfg = NeighConfig { max_entries: 2, reachable: Duration::from_secs(10), ..NeighConfig::default() };
         let mut c = NeighCache::new(cfg);
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
@@ -472,7 +474,7 @@ mod tests {
 
     #[test]
     fn odd_configurations_and_frames_do_not_panic() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let cfg = NeighConfig {
             max_entries: 0,
             max_hold: 0,

@@ -5,8 +5,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
-
 use super::iface::Iface;
 use crate::sync::{bump, lock};
 use super::vnet::Stack;
@@ -27,7 +25,7 @@ impl Stack {
         if frames.is_empty() {
             return None;
         }
-        let now = Instant::now();
+        let now = self.now();
         let mac = match nexthop {
             IpAddr::V4(a) => lock(&iface.arp).lookup(a, now),
             IpAddr::V6(a) if a.is_multicast() => Some(icmp6::multicast_mac(a)),

@@ -6,12 +6,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use nic_tcp::tcb::min_mtu;
+use nic_tcp::time::Instant;
+use nic_tcp::TcpError;
+
 
 use super::iface::Iface;
 use crate::sync::{bump, lock};
-use super::tcb::min_mtu;
-use super::tcp_var::TcpError;
 use super::vnet::Stack;
 use crate::driver::Error as DrvError;
 use crate::mbuf::Mbuf;
@@ -33,8 +36,8 @@ const TIMER_TICK: Duration = Duration::from_millis(1);
 /// shares no lock with the other queues' workers.
 pub(super) fn worker(stack: Stack, weak: Weak<Iface>, q: u16) {
     let mut rx = Vec::with_capacity(BUDGET);
-    let mut next_neigh = Instant::now();
-    let mut next_timers = Instant::now();
+    let mut next_neigh = stack.now();
+    let mut next_timers = stack.now();
     loop {
         let Some(iface) = weak.upgrade() else { return };
         if iface.departed.load(Ordering::SeqCst) {
@@ -69,7 +72,7 @@ pub(super) fn worker(stack: Stack, weak: Weak<Iface>, q: u16) {
                 }
             }
         }
-        let now = Instant::now();
+        let now = stack.now();
         for m in rx.drain(..) {
             frame_input(&stack, &iface, m, now);
         }
@@ -277,7 +280,7 @@ impl Stack {
             return;
         }
         // The cache may refuse; the connection is updated regardless.
-        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, Instant::now());
+        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, self.now());
         if t.mtu_changed(mtu) {
             bump(&self.inner.counters.pmtu_applied);
             self.conn_output(&c, t);
