@@ -6,7 +6,6 @@ use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, CSUM_TSO, TCP_CSUM_OFFSET};
 use nic_tcp::{TcpOptions, TcpRepr};
 use smoltcp::wire::{IpProtocol, TcpPacket};
 
-use super::ether::LinkOut;
 use super::error::{DropReason, OutputError, ParseError};
 use super::in_cksum::l4_cksum_ok;
 use super::ipv4::ip_output;
@@ -35,10 +34,10 @@ pub fn tcp_output_segment(
     ifp: &Ifnet,
     seg: &TcpRepr<'_>,
     ip: &IpOut,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
-    tcp_output_common(ifp, seg, ip, 0, link, stats)
+    tcp_output_common(ifp, seg, ip, 0, vlan, stats)
 }
 
 /// Builds one TSO burst of `seg` (its payload cut into `tso_segsz`-byte segments
@@ -50,13 +49,13 @@ pub fn tcp_output_tso(
     seg: &TcpRepr<'_>,
     ip: &IpOut,
     tso_segsz: u16,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     if tso_segsz == 0 {
         return Err(OutputError::BadOptions("TSO segment size 0"));
     }
-    tcp_output_common(ifp, seg, ip, tso_segsz, link, stats)
+    tcp_output_common(ifp, seg, ip, tso_segsz, vlan, stats)
 }
 
 fn tcp_output_common(
@@ -64,7 +63,7 @@ fn tcp_output_common(
     seg: &TcpRepr<'_>,
     ip: &IpOut,
     tso_segsz: u16,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     let mut payload = Mbuf::from_payload(seg.payload);
@@ -89,8 +88,8 @@ fn tcp_output_common(
     }
     stats.tcp.tcps_sndtotal += 1;
     match ip {
-        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
-        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
+        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Tcp, o, vlan, stats),
+        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Tcp, o, vlan, stats),
     }
 }
 

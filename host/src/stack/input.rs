@@ -166,9 +166,7 @@ fn arp_input(stack: &Stack, iface: &Iface, payload: &[u8], now: Instant) {
     }
     // RFC 826: the target learns the sender's binding, then answers a request.
     let released = lock(&iface.arp).update(p.spa, p.sha, now);
-    if !released.is_empty() {
-        stack.enqueue(iface, released);
-    }
+    stack.l2_resolved(iface, p.sha, released);
     if p.op == arp::ARPOP_REQUEST {
         let reply = arp::reply_to(&p, iface.lladdr());
         let mut m = Mbuf::from_payload(&arp::emit(&reply));
@@ -231,9 +229,7 @@ fn icmp6_input(stack: &Stack, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, hlim:
             let unspecified = src == Ipv6Addr::UNSPECIFIED;
             if let (Some(ll), false) = (src_lladdr, unspecified) {
                 let released = lock(&iface.nd).update(src, ll, now);
-                if !released.is_empty() {
-                    stack.enqueue(iface, released);
-                }
+                stack.l2_resolved(iface, ll, released);
             }
             let na = M::NeighborAdvert {
                 router: false,
@@ -247,9 +243,7 @@ fn icmp6_input(stack: &Stack, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, hlim:
         }
         M::NeighborAdvert { target, tgt_lladdr: Some(ll), .. } => {
             let released = lock(&iface.nd).update(target, ll, now);
-            if !released.is_empty() {
-                stack.enqueue(iface, released);
-            }
+            stack.l2_resolved(iface, ll, released);
         }
         M::PacketTooBig { mtu, quoted } => {
             bump(&stack.inner.counters.pmtu_msgs);

@@ -13,8 +13,7 @@ use super::in_pcb::{Conn, TxPlace};
 use super::route::Route;
 use crate::sync::{bump, lock};
 use super::vnet::Stack;
-use crate::net::{tcp_output_segment, tcp_output_tso, LinkOut};
-use crate::offload;
+use crate::net::{tcp_output_segment, tcp_output_tso};
 
 impl Stack {
     /// Lets a connection produce what it has to send, then sends it — the
@@ -47,8 +46,8 @@ impl Stack {
         drop(place);
     }
 
-    /// Builds frames for `segs` from `local` to `remote` and queues them on the route's
-    /// interface, on the TX queue of the flow's RSS queue pair. `place` is the connection's
+    /// Builds IP packets for `segs` from `local` to `remote` and hands them to link output on
+    /// the route's interface, for the TX queue of the flow's RSS queue pair. `place` is the connection's
     /// (see [`TxPlace`]); without one (a RST for no connection) the queue is computed afresh.
     pub(crate) fn send_segments(
         &self,
@@ -63,27 +62,19 @@ impl Stack {
         }
         let Some(iface) = self.iface(route.ifref) else { return };
         let ifnet = iface.ifnet();
-        let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
-        let mut frames = Vec::new();
+        let mut packets = Vec::with_capacity(segs.len());
         for s in segs {
             let Some(ip) = iface.ip_out(local.ip(), remote.ip()) else { continue };
             let seg = s.repr(local.port(), remote.port());
             let mut st = lock(&self.inner.stats);
             let r = if s.tso_segsz > 0 {
-                tcp_output_tso(&ifnet, &seg, &ip, s.tso_segsz, &link, &mut st)
+                tcp_output_tso(&ifnet, &seg, &ip, s.tso_segsz, None, &mut st)
             } else {
-                tcp_output_segment(&ifnet, &seg, &ip, &link, &mut st)
+                tcp_output_segment(&ifnet, &seg, &ip, None, &mut st)
             };
             drop(st);
             match r {
-                Ok(m) if s.tso_segsz > 0 => match offload::tso_or_gso(m, ifnet.if_hwassist, ifnet.if_capenable) {
-                    Ok((ms, _)) => frames.extend(ms),
-                    Err(e) => {
-                        log::warn!("{}: GSO refused a burst: {e}", iface.name);
-                        bump(&self.inner.counters.output_errors);
-                    }
-                },
-                Ok(m) => frames.push(m),
+                Ok(m) => packets.push(m),
                 Err(e) => {
                     log::warn!("{}: output refused a segment: {e}", iface.name);
                     bump(&self.inner.counters.output_errors);
@@ -91,12 +82,13 @@ impl Stack {
             }
         }
         let (q, hash, rsstype) = self.tx_queue_of(&iface, local, remote, place.as_deref_mut());
-        for f in &mut frames {
-            // FreeBSD's inp_flowid on the way out: the driver-independent record of the flow.
-            f.pkthdr.flowid = hash;
-            f.pkthdr.rsstype = rsstype;
+        for m in &mut packets {
+            // FreeBSD's inp_flowid on the way out: the driver-independent record of the flow
+            // (a GSO'd burst's frames inherit it).
+            m.pkthdr.flowid = hash;
+            m.pkthdr.rsstype = rsstype;
         }
-        if let (Some(ticket), Some(p)) = (self.l2_output_on(&iface, route.nexthop, frames, Some(q)), place) {
+        if let (Some(ticket), Some(p)) = (self.l2_output_on(&iface, &ifnet, route.nexthop, packets, Some(q)), place) {
             p.ticket = ticket;
         }
     }
