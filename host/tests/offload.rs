@@ -238,10 +238,11 @@ fn unoffloadable_frames_say_why() {
         &nic_host::net::IpOut::V4(o),
         1,
         2,
-        &link(&case),
+        vlan(&case),
         &mut NetStats::default(),
     )
     .unwrap();
+    let m = framed(m, &case, &mut NetStats::default());
     assert_eq!(prepare_tx(m.data(), assist(), ALL).unwrap_err(), Unoffloadable::SourceRoute);
 }
 

@@ -110,9 +110,8 @@ fn udp_computed_zero_goes_out_as_ffff() {
         let mut p = payload(10, 3);
         p[8] = 0;
         p[9] = 0;
-        let frame = udp_output(&ifp(0), Mbuf::from_payload(&p), &ip_out(&case), 5353, 53, &link(&case), &mut st)
-            .unwrap()
-            .into_vec();
+        let m = udp_output(&ifp(0), Mbuf::from_payload(&p), &ip_out(&case), 5353, 53, vlan(&case), &mut st).unwrap();
+        let frame = framed(m, &case, &mut st).into_vec();
         let (l2, l3, _) = etherparse_offsets(&frame);
         let l4 = &frame[l2 + l3..];
         let len = l4.len() as u32;
@@ -129,8 +128,9 @@ fn udp_computed_zero_goes_out_as_ffff() {
         p[8..10].copy_from_slice(&w.to_be_bytes());
 
         for caps in [0, ALL_CAPS] {
-            let m = udp_output(&ifp(caps), Mbuf::from_payload(&p), &ip_out(&case), 5353, 53, &link(&case), &mut st)
+            let m = udp_output(&ifp(caps), Mbuf::from_payload(&p), &ip_out(&case), 5353, 53, vlan(&case), &mut st)
                 .unwrap();
+            let m = framed(m, &case, &mut st);
             let wire = software_finish(&m).unwrap();
             let c = etherparse_check(&wire);
             assert_eq!(c.l4sum, 0xffff, "v6={v6} caps={caps:x}");
@@ -324,10 +324,10 @@ fn output_refuses_what_it_cannot_send() {
     small.if_mtu = 576;
     let case = Case { v6: false, tcp: false, vlan: false, opts: false, len: 0 };
     let mut st = NetStats::default();
-    let r = udp_output(&small, Mbuf::from_payload(&[0u8; 600]), &ip_out(&case), 1, 2, &link(&case), &mut st);
+    let r = udp_output(&small, Mbuf::from_payload(&[0u8; 600]), &ip_out(&case), 1, 2, vlan(&case), &mut st);
     assert_eq!(r.unwrap_err(), nic_host::net::OutputError::MsgSize { len: 628, mtu: 576 });
     let mut o = Ipv4Out::new([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
     o.options = vec![1, 1, 1];
-    let r = udp_output(&ifp(0), Mbuf::from_payload(b"x"), &IpOut::V4(o), 1, 2, &link(&case), &mut st);
+    let r = udp_output(&ifp(0), Mbuf::from_payload(b"x"), &IpOut::V4(o), 1, 2, vlan(&case), &mut st);
     assert!(matches!(r, Err(nic_host::net::OutputError::BadOptions(_))));
 }

@@ -13,9 +13,7 @@
 //! 1/1024 bytes, so the firmware's FPU-less core runs it as the host does.
 
 use alloc::boxed::Box;
-use core::marker::PhantomData;
-
-use crate::time::Timestamp;
+use crate::time::Instant;
 
 /// Why the window is being cut (FreeBSD's `CC_NDUPACK` / `CC_RTO`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,17 +37,17 @@ pub struct CcVars {
     pub flight: u32,
 }
 
-/// One congestion-control algorithm's response to the connection's events, on the clock `T`.
-pub trait CongestionControl<T: Timestamp>: Send {
+/// One congestion-control algorithm's response to the connection's events.
+pub trait CongestionControl: Send {
     /// The name `by_name` knows it by (shown by netstat-like tools).
     fn name(&self) -> &'static str;
     /// `acked` bytes of new data were acknowledged outside recovery.
-    fn ack_received(&mut self, v: &mut CcVars, acked: u32, now: T);
+    fn ack_received(&mut self, v: &mut CcVars, acked: u32, now: Instant);
     /// A loss was detected: set `ssthresh` and `cwnd` for what follows.
-    fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, now: T);
+    fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, now: Instant);
     /// Recovery ended with a full ACK: settle `cwnd`. RFC 6582 §3.2 (5), option 1, guarded
     /// against a burst, unless an algorithm says otherwise.
-    fn post_recovery(&mut self, v: &mut CcVars, _now: T) {
+    fn post_recovery(&mut self, v: &mut CcVars, _now: Instant) {
         v.cwnd = v.ssthresh.min(v.flight + v.mss).max(v.mss);
     }
 }
@@ -90,12 +88,12 @@ pub struct NewReno {
     bytes_acked: u32,
 }
 
-impl<T: Timestamp> CongestionControl<T> for NewReno {
+impl CongestionControl for NewReno {
     fn name(&self) -> &'static str {
         "newreno"
     }
 
-    fn ack_received(&mut self, v: &mut CcVars, acked: u32, _now: T) {
+    fn ack_received(&mut self, v: &mut CcVars, acked: u32, _now: Instant) {
         if slow_start(v, acked) {
             return;
         }
@@ -107,7 +105,7 @@ impl<T: Timestamp> CongestionControl<T> for NewReno {
         }
     }
 
-    fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, _now: T) {
+    fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, _now: Instant) {
         v.ssthresh = half_flight(v);
         self.bytes_acked = 0;
         v.cwnd = window_after(v, sig);
@@ -127,24 +125,18 @@ const US3_PER_S3: u128 = 1_000_000_000_000_000_000;
 
 /// CUBIC (RFC 9438 §4.1–4.6): window growth as a cubic function of the time
 /// since the last reduction, `beta` 0.7, `C` 0.4.
-#[derive(Clone, Debug)]
-pub struct Cubic<T> {
+#[derive(Clone, Debug, Default)]
+pub struct Cubic {
     /// Window (bytes) before the last reduction.
     w_max: u32,
     /// When the current congestion-avoidance epoch began.
-    epoch: Option<T>,
+    epoch: Option<Instant>,
     /// Time (µs) the cubic function takes to return to `w_max`; 0 until computed.
     k_us: u64,
     /// Growth not yet applied, in 1/`FRAC` bytes (less than a segment's worth).
     carry: u128,
-    _clock: PhantomData<T>,
 }
 
-impl<T> Default for Cubic<T> {
-    fn default() -> Self {
-        Cubic { w_max: 0, epoch: None, k_us: 0, carry: 0, _clock: PhantomData }
-    }
-}
 
 /// The integer cube root, rounded down.
 fn icbrt(x: u128) -> u64 {
@@ -160,12 +152,12 @@ fn icbrt(x: u128) -> u64 {
     lo as u64
 }
 
-impl<T: Timestamp> CongestionControl<T> for Cubic<T> {
+impl CongestionControl for Cubic {
     fn name(&self) -> &'static str {
         "cubic"
     }
 
-    fn ack_received(&mut self, v: &mut CcVars, acked: u32, now: T) {
+    fn ack_received(&mut self, v: &mut CcVars, acked: u32, now: Instant) {
         if slow_start(v, acked) || v.cwnd == 0 || v.mss == 0 {
             return;
         }
@@ -183,7 +175,7 @@ impl<T: Timestamp> CongestionControl<T> for Cubic<T> {
         }
         // W_cubic(t) = C (t - K)^3 + W_max (RFC 9438 eq. 1), in bytes; |t - K| capped at 2^40 µs
         // (12 days), so the cube stays within i128.
-        let t = now.since(epoch).as_micros().min(1 << 40) as i128;
+        let t = now.saturating_duration_since(epoch).as_micros().min(1 << 40) as i128;
         let d = (t - self.k_us as i128).clamp(-(1 << 40), 1 << 40);
         let grow = d * d * d / 1_000_000_000 * mss as i128 * C_NUM as i128 / (C_DEN as i128 * 1_000_000_000);
         let target = self.w_max as i128 + grow;
@@ -199,7 +191,7 @@ impl<T: Timestamp> CongestionControl<T> for Cubic<T> {
         v.cwnd = v.cwnd.saturating_add((segs * mss).min(u32::MAX as u128) as u32);
     }
 
-    fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, _now: T) {
+    fn cong_signal(&mut self, v: &mut CcVars, sig: CongSignal, _now: Instant) {
         self.w_max = v.cwnd;
         self.epoch = None;
         self.k_us = 0;
@@ -213,10 +205,10 @@ impl<T: Timestamp> CongestionControl<T> for Cubic<T> {
 pub const ALGORITHMS: &[&str] = &["newreno", "cubic"];
 
 /// An algorithm by name (`net.inet.tcp.cc.algorithm` / `TCP_CONGESTION`), or `None` for an unknown name.
-pub fn by_name<T: Timestamp>(name: &str) -> Option<Box<dyn CongestionControl<T>>> {
+pub fn by_name(name: &str) -> Option<Box<dyn CongestionControl>> {
     match name {
         "newreno" => Some(Box::new(NewReno::default())),
-        "cubic" => Some(Box::new(Cubic::<T>::default())),
+        "cubic" => Some(Box::new(Cubic::default())),
         _ => None,
     }
 }
@@ -230,7 +222,7 @@ mod tests {
         CcVars { cwnd, ssthresh, mss: 1000, flight }
     }
 
-    const T0: Duration = Duration::from_secs(1);
+    const T0: Instant = Instant::from_nanos(1_000_000_000);
 
     // RFC 5681 §3.1: slow start grows by at most 2 MSS per ACK (RFC 3465 L=2),
     // congestion avoidance by one MSS per cwnd of acknowledged data.
@@ -238,14 +230,14 @@ mod tests {
     fn newreno_growth_follows_rfc5681() {
         let mut cc = NewReno::default();
         let mut v = vars(10_000, 20_000, 0);
-        CongestionControl::<Duration>::ack_received(&mut cc, &mut v, 5000, T0);
+        CongestionControl::ack_received(&mut cc, &mut v, 5000, T0);
         assert_eq!(v.cwnd, 12_000);
         let mut v = vars(20_000, 10_000, 0);
         for _ in 0..19 {
-            CongestionControl::<Duration>::ack_received(&mut cc, &mut v, 1000, T0);
+            CongestionControl::ack_received(&mut cc, &mut v, 1000, T0);
         }
         assert_eq!(v.cwnd, 20_000, "one byte short of a window: no growth yet");
-        CongestionControl::<Duration>::ack_received(&mut cc, &mut v, 1000, T0);
+        CongestionControl::ack_received(&mut cc, &mut v, 1000, T0);
         assert_eq!(v.cwnd, 21_000);
     }
 
@@ -255,19 +247,19 @@ mod tests {
     fn newreno_reductions() {
         let mut cc = NewReno::default();
         let mut v = vars(30_000, 64_000, 30_000);
-        CongestionControl::<Duration>::cong_signal(&mut cc, &mut v, CongSignal::DupAck, T0);
+        CongestionControl::cong_signal(&mut cc, &mut v, CongSignal::DupAck, T0);
         assert_eq!((v.ssthresh, v.cwnd), (15_000, 18_000));
         v.flight = 4000;
-        CongestionControl::<Duration>::post_recovery(&mut cc, &mut v, T0);
+        CongestionControl::post_recovery(&mut cc, &mut v, T0);
         assert_eq!(v.cwnd, 5000, "min(ssthresh, flight + MSS)");
         let mut v = vars(30_000, 64_000, 3000);
-        CongestionControl::<Duration>::cong_signal(&mut cc, &mut v, CongSignal::Rto, T0);
+        CongestionControl::cong_signal(&mut cc, &mut v, CongSignal::Rto, T0);
         assert_eq!((v.ssthresh, v.cwnd), (2000, 1000), "ssthresh never below 2 MSS");
     }
 
     #[test]
     fn cubic_reduces_by_beta_and_regrows_toward_wmax() {
-        let mut cc = Cubic::<Duration>::default();
+        let mut cc = Cubic::default();
         let mut v = vars(100_000, 50_000, 100_000);
         cc.cong_signal(&mut v, CongSignal::DupAck, T0);
         assert_eq!(v.ssthresh, 70_000);
@@ -290,7 +282,7 @@ mod tests {
     // K = cbrt(30 / 0.4) = cbrt(75) = 4.2172 s. At t = K the target is W_max exactly.
     #[test]
     fn cubic_k_is_rfc9438_eq2() {
-        let mut cc = Cubic::<Duration>::default();
+        let mut cc = Cubic::default();
         let mut v = vars(100_000, 50_000, 100_000);
         cc.cong_signal(&mut v, CongSignal::DupAck, T0);
         v.cwnd = 70_000;
@@ -304,8 +296,8 @@ mod tests {
     #[test]
     fn names() {
         for n in ALGORITHMS {
-            assert_eq!(by_name::<Duration>(n).map(|c| c.name()), Some(*n));
+            assert_eq!(by_name(n).map(|c| c.name()), Some(*n));
         }
-        assert!(by_name::<Duration>("vegas").is_none());
+        assert!(by_name("vegas").is_none());
     }
 }

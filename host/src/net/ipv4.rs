@@ -7,7 +7,6 @@ use nic_abi::ifcap::IFCAP_RXCSUM;
 use nic_abi::csum::{CSUM_DELAY_DATA, CSUM_DELAY_DATA_IPV6, CSUM_IP, CSUM_IP_CHECKED, CSUM_IP_VALID, CSUM_TSO};
 use smoltcp::wire::{IpProtocol, Ipv4Packet};
 
-use super::ether::{ether_output, LinkOut};
 use super::error::{need, DropReason, OutputError, ParseError};
 use super::in_cksum::{delayed_l4_cksum, is_udp_request};
 use super::protosw::{fits_mtu, IpIn, L3};
@@ -139,13 +138,15 @@ impl Ipv4Out {
 
 /// `ip_output`: prepends the IPv4 header to a transport segment, settles the
 /// checksums (`CSUM_IP` always requested; what `if_hwassist` will not take is
-/// computed here, the rest left to the NIC), then `ether_output`.
+/// computed here, the rest left to the NIC). `vlan`: the tag the frame will carry, which
+/// changes what the NIC offloads. The result is an IP packet: its link header is prepended
+/// (`ether_output`) once the next hop is resolved, by whoever resolves it.
 pub fn ip_output(
     ifp: &Ifnet,
     mut m: Mbuf,
     proto: IpProtocol,
     ip: &Ipv4Out,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     let optlen = ip.options.len();
@@ -181,12 +182,11 @@ pub fn ip_output(
     m.pkthdr.csum_flags |= CSUM_IP;
     if tso {
         // Every checksum of a burst is per segment: the NIC's, or GSO's (`offload::tso_or_gso`).
-        stats.csum.tx_hw += (m.pkthdr.csum_flags & ifp.hwassist(link.vlan.is_some()) & !CSUM_TSO).count_ones() as u64;
+        stats.csum.tx_hw += (m.pkthdr.csum_flags & ifp.hwassist(vlan.is_some()) & !CSUM_TSO).count_ones() as u64;
         stats.ip.ips_localout += 1;
-        ether_output(&mut m, link, super::ether::ETHERTYPE_IP, stats);
         return Ok(m);
     }
-    let hwassist = ifp.hwassist(link.vlan.is_some());
+    let hwassist = ifp.hwassist(vlan.is_some());
     let sw = m.pkthdr.csum_flags & !hwassist & (CSUM_IP | CSUM_DELAY_DATA);
     let hw = m.pkthdr.csum_flags & hwassist;
     // The offsets were just written by this function and the transport layer:
@@ -202,7 +202,6 @@ pub fn ip_output(
         m.pkthdr.csum_data = 0;
     }
     stats.ip.ips_localout += 1;
-    ether_output(&mut m, link, super::ether::ETHERTYPE_IP, stats);
     Ok(m)
 }
 

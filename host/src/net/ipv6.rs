@@ -12,7 +12,6 @@ use nic_abi::csum::{CSUM_DELAY_DATA_IPV6, CSUM_TSO};
 use nic_abi::ifcap::IFCAP_RXCSUM_IPV6;
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
-use super::ether::{ether_output, LinkOut};
 use super::error::{need, DropReason, OutputError, ParseError};
 use super::ipv4::finish_in_software;
 use super::protosw::{fits_mtu, IpIn, L3};
@@ -250,13 +249,14 @@ impl Ipv6Out {
 /// `ip6_output`: prepends the IPv6 header and extension headers, settles the
 /// L4 checksum against `if_hwassist` (software when the interface will not,
 /// or when the headers are too long for the descriptor's `l3hlen`), then
-/// `ether_output`.
+/// returns the IP packet, its link header left to whoever resolves the next hop, as
+/// [`super::ip_output`] does.
 pub fn ip6_output(
     ifp: &Ifnet,
     mut m: Mbuf,
     upper: IpProtocol,
     ip: &Ipv6Out,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     let hdr = ip.header(upper, m.len())?;
@@ -266,12 +266,11 @@ pub fn ip6_output(
     if tso {
         // Per-segment checksums: the NIC's, or GSO's (`offload::tso_or_gso`).
         m.pkthdr.l3hlen = u8::try_from(hlen).map_err(|_| OutputError::TooLong(hlen))?;
-        stats.csum.tx_hw += (m.pkthdr.csum_flags & ifp.hwassist(link.vlan.is_some()) & !CSUM_TSO).count_ones() as u64;
+        stats.csum.tx_hw += (m.pkthdr.csum_flags & ifp.hwassist(vlan.is_some()) & !CSUM_TSO).count_ones() as u64;
         stats.ip6.ip6s_localout += 1;
-        ether_output(&mut m, link, super::ether::ETHERTYPE_IPV6, stats);
         return Ok(m);
     }
-    let mut hwassist = ifp.hwassist(link.vlan.is_some());
+    let mut hwassist = ifp.hwassist(vlan.is_some());
     match u8::try_from(hlen) {
         Ok(l) => m.pkthdr.l3hlen = l,
         Err(_) => {
@@ -293,7 +292,6 @@ pub fn ip6_output(
         m.pkthdr.csum_data = 0;
     }
     stats.ip6.ip6s_localout += 1;
-    ether_output(&mut m, link, super::ether::ETHERTYPE_IPV6, stats);
     Ok(m)
 }
 

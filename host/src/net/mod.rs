@@ -17,7 +17,10 @@
 //! `ether`, `ipv4`, `ipv6`, `udp`, `tcp`, `gso`, `arp`, `icmp`, `icmp6`,
 //! `neigh`, `rss`, and `input` (the receive dispatch, FreeBSD's `ether_demux`
 //! and `ip_input`'s protocol switch) on top. Output calls only downward
-//! (`tcp` → `ipv4`/`ipv6` → `ether`); input climbs only through `input`.
+//! (`tcp`/`udp` → `ipv4`/`ipv6`) and ends at the IP packet: the link header
+//! (`ether::ether_output`) is prepended by the stack once it has resolved the
+//! next hop, as FreeBSD's `ether_output` does after `arpresolve`, so a frame's
+//! destination is written once. Input climbs only through `input`.
 //!
 //! Header views are `smoltcp::wire` packets (typed accessors over bytes);
 //! every length is checked before a view is made, so no input can panic.

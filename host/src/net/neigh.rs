@@ -1,26 +1,30 @@
 //! The neighbour cache: IPv4 (ARP) and IPv6 (ND) next hops to MAC addresses,
 //! one generic table in the manner of FreeBSD's `llentry` / `lltable`.
 //!
-//! Output that finds no usable entry *holds* the frame (`la_hold`, at most
+//! Output that finds no usable entry *holds* the packet (`la_hold`, at most
 //! [`NeighConfig::max_hold`] per entry, oldest dropped first) and is told
 //! whether to send a request now; a reply or advertisement releases the held
-//! frames with their destination MAC filled in. [`NeighCache::tick`] retries
+//! packets, for the caller to give them the link header now that it knows
+//! the destination. [`NeighCache::tick`] retries
 //! unanswered requests every [`NeighConfig::retrans`] and gives up after
-//! [`NeighConfig::max_solicit`] of them, handing the frames back so the caller
+//! [`NeighConfig::max_solicit`] of them, handing the packets back so the caller
 //! can count them and report the host unreachable. Resolved entries live for
 //! [`NeighConfig::reachable`] (ARP's fixed lifetime; ND's reachability states
 //! are reduced to the same two states).
 //!
 //! The cache sends nothing and reads no clock: the caller passes `now`, sends
 //! the requests it is told to, and owns the protocol policy (which replies to
-//! learn from). Frames are whole Ethernet frames whose first 6 bytes (the
-//! destination) are a placeholder until resolution.
+//! learn from). What it holds are IP packets without a link header: FreeBSD's
+//! `ether_output` prepends the header only after `arpresolve`, and so does the
+//! stack, so nothing is written twice.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::mem;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use nic_tcp::time::Instant;
 
 use crate::mbuf::Mbuf;
 
@@ -51,19 +55,20 @@ impl Default for NeighConfig {
     }
 }
 
-/// What [`NeighCache::hold`] did with a frame.
+/// What [`NeighCache::hold`] did with a packet.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Hold {
     /// Held, and a request is due (new entry or retransmission time reached): send one now.
     Solicit,
     /// Held; a request is already outstanding.
     Held,
-    /// Held, but the hold queue was full: the *oldest* frame is returned for the caller to count and free.
+    /// Held, but the hold queue was full: the *oldest* packet is returned for the caller to count and free.
     Dropped(Mbuf),
-    /// The cache is full and has no entry for the address: the frame itself is returned, not held.
+    /// The cache is full and has no entry for the address: the packet itself is returned, not held.
     Full(Mbuf),
-    /// The address was already resolved: the frame is returned with its destination filled in, to send now.
-    Resolved(Mbuf),
+    /// The address was already resolved (by a reply that came in meanwhile): the packet is
+    /// returned with the destination, to send now.
+    Resolved(Mbuf, [u8; 6]),
 }
 
 /// What [`NeighCache::tick`] asks of the caller.
@@ -130,14 +135,6 @@ fn due(deadline: Option<Instant>, now: Instant) -> bool {
     deadline.is_some_and(|t| now >= t)
 }
 
-/// Fills in the destination MAC of a held frame (a frame shorter than a MAC is left as is).
-fn patch(mut m: Mbuf, mac: [u8; 6]) -> Mbuf {
-    if let Some(dst) = m.data_mut().get_mut(..6) {
-        dst.copy_from_slice(&mac);
-    }
-    m
-}
-
 impl<A: Copy + Eq + Hash + Debug> NeighCache<A> {
     /// An empty cache.
     pub fn new(cfg: NeighConfig) -> Self {
@@ -158,12 +155,12 @@ impl<A: Copy + Eq + Hash + Debug> NeighCache<A> {
         self.map.contains_key(&a)
     }
 
-    /// Holds `frame` until `a` is resolved (FreeBSD `arpresolve` / `nd6_resolve`
+    /// Holds `frame` (an IP packet) until `a` is resolved (FreeBSD `arpresolve` / `nd6_resolve`
     /// on a miss), creating the entry if needed; says whether to send a request.
     pub fn hold(&mut self, a: A, frame: Mbuf, now: Instant) -> Hold {
         let max_hold = self.cfg.max_hold.max(1);
         match self.map.get_mut(&a) {
-            Some(State::Reachable { mac, expire }) if !due(*expire, now) => return Hold::Resolved(patch(frame, *mac)),
+            Some(State::Reachable { mac, expire }) if !due(*expire, now) => return Hold::Resolved(frame, *mac),
             Some(State::Incomplete { asked, next, hold }) => {
                 hold.push_back(frame);
                 if hold.len() > max_hold {
@@ -198,15 +195,15 @@ impl<A: Copy + Eq + Hash + Debug> NeighCache<A> {
     }
 
     /// Records that `a` is at `mac` (a reply or advertisement the caller chose
-    /// to learn from), creating or refreshing the entry, and returns the frames
-    /// held for it, oldest first, with their destination set to `mac`. When the
+    /// to learn from), creating or refreshing the entry, and returns the packets
+    /// held for it, oldest first, as they were held (their destination is `mac`). When the
     /// cache is full and has no entry for `a`, nothing is recorded.
     pub fn update(&mut self, a: A, mac: [u8; 6], now: Instant) -> Vec<Mbuf> {
         self.stats.replies_in += 1;
         let fresh = State::Reachable { mac, expire: now.checked_add(self.cfg.reachable) };
         if let Some(st) = self.map.get_mut(&a) {
             return match mem::replace(st, fresh) {
-                State::Incomplete { hold, .. } => hold.into_iter().map(|m| patch(m, mac)).collect(),
+                State::Incomplete { hold, .. } => hold.into_iter().collect(),
                 State::Reachable { .. } => Vec::new(),
             };
         }
@@ -324,20 +321,19 @@ mod tests {
         Ipv4Addr::new(10, 0, 0, n)
     }
 
-    /// A frame with a zero destination placeholder, our source, and a tag byte to tell frames apart.
+    /// A packet as output holds it (no link header: the start of an IPv4 header), with a tag
+    /// byte to tell packets apart.
     fn frame(tag: u8) -> Mbuf {
-        let mut f = vec![0u8; 6];
-        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 1, 0x08, 0x00, tag]);
-        Mbuf::from_frame(&f)
+        Mbuf::from_frame(&[0x45, 0, 0, 20, tag])
     }
 
     fn tag(m: &Mbuf) -> u8 {
-        m.data()[14]
+        m.data()[4]
     }
 
     #[test]
     fn hold_solicit_update_flow() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         assert_eq!(c.lookup(ip(1), t0), None);
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
@@ -348,14 +344,13 @@ mod tests {
         let out = c.update(ip(1), MAC, t0 + SEC / 2);
         assert_eq!(out.iter().map(tag).collect::<Vec<_>>(), vec![1, 2], "released in order");
         for m in &out {
-            assert_eq!(&m.data()[..6], &MAC);
-            assert_eq!(&m.data()[6..12], &[0x02, 0, 0, 0, 0, 1], "only the destination changes");
+            assert_eq!(m.data(), frame(tag(m)).data(), "as held: the caller writes the link header, once");
         }
         assert_eq!(c.held(), 0);
         assert_eq!(c.lookup(ip(1), t0 + SEC), Some(MAC));
         assert_eq!(c.entries(), vec![(ip(1), Some(MAC))]);
         match c.hold(ip(1), frame(3), t0 + SEC) {
-            Hold::Resolved(m) => assert_eq!((&m.data()[..6], tag(&m)), (&MAC[..], 3)),
+            Hold::Resolved(m, mac) => assert_eq!((mac, tag(&m)), (MAC, 3)),
             other => panic!("expected Resolved, got {other:?}"),
         }
         // A second reply refreshes without frames.
@@ -366,7 +361,7 @@ mod tests {
 
     #[test]
     fn hold_asks_again_when_the_retransmission_is_due() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(1), frame(2), t0 + SEC / 2), Hold::Held);
@@ -379,7 +374,7 @@ mod tests {
 
     #[test]
     fn hold_limit_drops_the_oldest() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig { max_hold: 2, ..NeighConfig::default() });
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(1), frame(2), t0), Hold::Held);
@@ -395,7 +390,7 @@ mod tests {
 
     #[test]
     fn gives_up_after_max_solicit_and_returns_the_frames() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         assert_eq!(c.hold(ip(7), frame(1), t0), Hold::Solicit);
         assert_eq!(c.hold(ip(7), frame(2), t0), Hold::Held);
@@ -415,7 +410,7 @@ mod tests {
 
     #[test]
     fn resolved_entries_expire() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let cfg = NeighConfig { reachable: Duration::from_secs(60), ..NeighConfig::default() };
         let mut c = NeighCache::<Ipv6Addr>::new(cfg);
         let a: Ipv6Addr = "fe80::2".parse().unwrap();
@@ -434,7 +429,7 @@ mod tests {
 
     #[test]
     fn purge_and_remove_free_held_frames() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let mut c = NeighCache::new(NeighConfig::default());
         c.hold(ip(1), frame(1), t0);
         c.hold(ip(1), frame(2), t0);
@@ -450,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_full_cache_refuses_new_addresses_but_reclaims_expired_ones() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let cfg = NeighConfig { max_entries: 2, reachable: Duration::from_secs(10), ..NeighConfig::default() };
         let mut c = NeighCache::new(cfg);
         assert_eq!(c.hold(ip(1), frame(1), t0), Hold::Solicit);
@@ -472,7 +467,7 @@ mod tests {
 
     #[test]
     fn odd_configurations_and_frames_do_not_panic() {
-        let t0 = Instant::now();
+        let t0 = Instant::from_nanos(1_000_000_000);
         let cfg = NeighConfig {
             max_entries: 0,
             max_hold: 0,

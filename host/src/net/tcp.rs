@@ -1,12 +1,11 @@
 //! TCP segments: the header-building tail of `tcp_output` and the checksum
-//! and header checks of `tcp_input`. Connection state (and TSO sizing, which
-//! needs TSO in the ABI first) lives above this file.
+//! and header checks of `tcp_input`. Connection state and TSO sizing are
+//! nic-tcp's.
 
 use nic_abi::csum::{CSUM_IP6_TCP, CSUM_IP_TCP, CSUM_TSO, TCP_CSUM_OFFSET};
 use nic_tcp::{TcpOptions, TcpRepr};
 use smoltcp::wire::{IpProtocol, TcpPacket};
 
-use super::ether::LinkOut;
 use super::error::{DropReason, OutputError, ParseError};
 use super::in_cksum::l4_cksum_ok;
 use super::ipv4::ip_output;
@@ -17,6 +16,7 @@ use super::udp::{request_l4_cksum, IpOut};
 use crate::ifnet::Ifnet;
 use crate::mbuf::Mbuf;
 
+pub use nic_tcp::output::{tso_plan, TsoPlan};
 pub use nic_tcp::repr::{TCP_HDR_LEN, TCP_MAX_HDR_LEN, TH_ACK, TH_CWR, TH_ECE, TH_FIN, TH_PUSH, TH_RST, TH_SYN, TH_URG};
 
 // The NIC's TSO header rules are TCP's own header limits. nic-abi states them for the RTL and
@@ -34,10 +34,10 @@ pub fn tcp_output_segment(
     ifp: &Ifnet,
     seg: &TcpRepr<'_>,
     ip: &IpOut,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
-    tcp_output_common(ifp, seg, ip, 0, link, stats)
+    tcp_output_common(ifp, seg, ip, 0, vlan, stats)
 }
 
 /// Builds one TSO burst of `seg` (its payload cut into `tso_segsz`-byte segments
@@ -49,13 +49,13 @@ pub fn tcp_output_tso(
     seg: &TcpRepr<'_>,
     ip: &IpOut,
     tso_segsz: u16,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     if tso_segsz == 0 {
         return Err(OutputError::BadOptions("TSO segment size 0"));
     }
-    tcp_output_common(ifp, seg, ip, tso_segsz, link, stats)
+    tcp_output_common(ifp, seg, ip, tso_segsz, vlan, stats)
 }
 
 fn tcp_output_common(
@@ -63,7 +63,7 @@ fn tcp_output_common(
     seg: &TcpRepr<'_>,
     ip: &IpOut,
     tso_segsz: u16,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     let mut payload = Mbuf::from_payload(seg.payload);
@@ -88,8 +88,8 @@ fn tcp_output_common(
     }
     stats.tcp.tcps_sndtotal += 1;
     match ip {
-        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
-        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Tcp, o, link, stats),
+        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Tcp, o, vlan, stats),
+        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Tcp, o, vlan, stats),
     }
 }
 
@@ -129,28 +129,8 @@ pub fn tcp_parse_input(_ifp: &Ifnet, mut m: Mbuf, l3: &L3, stats: &mut NetStats)
     Input::Tcp(TcpSegment { src, dst, seq, ack, flags, win, options, m })
 }
 
-/// What `tcp_output` sends next from `avail` bytes of send buffer: FreeBSD's
-/// TSO decision (`tcp_output.c`), as a pure function the connection code and
-/// the tools share.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TsoPlan {
-    /// Payload bytes of this send.
-    pub len: usize,
-    /// Sent as one TSO burst (else one segment of at most `tso_segsz`).
-    pub tso: bool,
-    /// Payload bytes per segment: `t_maxseg - optlen`.
-    pub tso_segsz: u16,
-    /// More remains to send after this one (`sendalot`).
-    pub sendalot: bool,
-}
-
-/// Sizes the next send, FreeBSD's way: `tso_segsz = t_maxseg - optlen`; a
-/// burst is capped so headers and payload fit `if_hw_tsomax` (which counts the
-/// whole frame here, link header `linkhdr` included); a capped burst is trimmed
-/// to a multiple of the segment size unless it empties the send buffer; and a
-/// burst of one segment or less is not sent as TSO. `tso_ok` says whether the
-/// interface and connection may use TSO at all (capability on for the family,
-/// no SYN, no IP options).
+/// Sizes the next send for interface `ifp`: nic-tcp's [`tso_plan`] (FreeBSD's TSO decision,
+/// which the connection makes with its copy of `if_hw_tsomax`) read from the interface itself.
 pub fn tcp_tso_plan(
     ifp: &Ifnet,
     avail: usize,
@@ -161,46 +141,6 @@ pub fn tcp_tso_plan(
     tso_ok: bool,
 ) -> TsoPlan {
     tso_plan(ifp.if_hw_tsomax, avail, t_maxseg, optlen, linkhdr, iphdr, tso_ok)
-}
-
-/// [`tcp_tso_plan`] with `if_hw_tsomax` given as a number (connections keep a copy of it, not the interface).
-pub fn tso_plan(
-    if_hw_tsomax: u32,
-    avail: usize,
-    t_maxseg: usize,
-    optlen: usize,
-    linkhdr: usize,
-    iphdr: usize,
-    tso_ok: bool,
-) -> TsoPlan {
-    let max_len = t_maxseg.saturating_sub(optlen).max(1);
-    let hdrlen = iphdr + TCP_HDR_LEN + optlen;
-    let mut len = avail;
-    let mut sendalot = false;
-    let tso = tso_ok && len > max_len;
-    if tso {
-        let cap = (if_hw_tsomax as usize).saturating_sub(hdrlen + linkhdr);
-        if len > cap {
-            len = cap;
-            sendalot = true;
-        }
-        // Keep the last segment full unless this burst empties the buffer.
-        if sendalot && len < avail {
-            let moff = len % max_len;
-            if moff != 0 {
-                len -= moff;
-            }
-        }
-        if len <= max_len {
-            return TsoPlan { len: max_len.min(avail), tso: false, tso_segsz: max_len as u16, sendalot: avail > max_len };
-        }
-        return TsoPlan { len, tso: true, tso_segsz: max_len as u16, sendalot };
-    }
-    if len > max_len {
-        len = max_len;
-        sendalot = true;
-    }
-    TsoPlan { len, tso: false, tso_segsz: max_len as u16, sendalot }
 }
 
 #[cfg(test)]

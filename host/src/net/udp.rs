@@ -4,7 +4,6 @@
 use nic_abi::csum::{CSUM_IP6_UDP, CSUM_IP_UDP, UDP_CSUM_OFFSET};
 use smoltcp::wire::{IpProtocol, UdpPacket};
 
-use super::ether::LinkOut;
 use super::error::{DropReason, OutputError, ParseError};
 use super::in_cksum::l4_cksum_ok;
 use super::ipv4::{ip_output, Ipv4Out};
@@ -53,7 +52,7 @@ pub fn udp_output(
     ip: &IpOut,
     sport: u16,
     dport: u16,
-    link: &LinkOut,
+    vlan: Option<u16>,
     stats: &mut NetStats,
 ) -> Result<Mbuf, OutputError> {
     let ulen = UDP_HDR_LEN + payload.len();
@@ -75,8 +74,8 @@ pub fn udp_output(
     request_l4_cksum(m, UDP_CSUM_OFFSET as usize, seed, flag, UDP_CSUM_OFFSET);
     stats.udp.udps_opackets += 1;
     match ip {
-        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Udp, o, link, stats),
-        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Udp, o, link, stats),
+        IpOut::V4(o) => ip_output(ifp, payload, IpProtocol::Udp, o, vlan, stats),
+        IpOut::V6(o) => ip6_output(ifp, payload, IpProtocol::Udp, o, vlan, stats),
     }
 }
 

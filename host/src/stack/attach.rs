@@ -11,11 +11,11 @@ use super::iface::{link_local, IfAddrs, Iface, SndQueue};
 use super::in_pcb::{Conn, ConnKey};
 use super::input;
 use crate::sync::{lock, lock_read, lock_write};
-use super::tcb::TcpError;
 use super::vnet::{DetachReport, Stack, StackError};
 use crate::driver::Driver;
 use crate::mbuf::IfRef;
 use crate::net::neigh::NeighCache;
+use nic_tcp::TcpError;
 
 impl Stack {
     /// Attaches a driver as the next interface (`nic0`, `nic1`, …) with

@@ -11,11 +11,11 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use nic_tcp::time::Instant;
+use nic_tcp::{Tcb, TcbConfig, TcpInfo, TcpState};
 
 use super::route::Route;
 use crate::sync::lock;
-use super::tcb::{Tcb, TcbConfig, TcpInfo};
 use crate::mbuf::IfRef;
 
 /// Where a connection's frames go out: the TX queue chosen under an RSS generation, kept so
@@ -162,7 +162,6 @@ pub(crate) struct PcbInfo {
     pub(crate) udp: Mutex<HashMap<u16, Arc<UdpShared>>>,
     next_port: Mutex<u16>,
     iss_key: RandomState,
-    epoch: Instant,
 }
 
 impl PcbInfo {
@@ -175,7 +174,6 @@ impl PcbInfo {
             udp: Mutex::new(HashMap::new()),
             next_port: Mutex::new(49152 + (std::process::id() % 10000) as u16),
             iss_key: RandomState::new(),
-            epoch: Instant::now(),
         }
     }
 
@@ -220,7 +218,7 @@ impl PcbInfo {
             v.extend(lock(shard).values().filter(|c| c.route.ifref == ifref && c.route.nexthop == nexthop).cloned());
         }
         // The connection locks are taken after the shard's is let go (tcb before shard elsewhere).
-        v.retain(|c| lock(&c.tcb).state() == super::tcb::TcpState::SynSent);
+        v.retain(|c| lock(&c.tcb).state() == TcpState::SynSent);
         v
     }
 
@@ -239,11 +237,12 @@ impl PcbInfo {
         v
     }
 
-    /// RFC 6528 initial sequence number: a 4 µs clock plus a keyed hash of the tuple.
-    pub(crate) fn iss(&self, local: SocketAddr, remote: SocketAddr) -> u32 {
+    /// RFC 6528 initial sequence number: a 4 µs clock (the stack's, `now`) plus a keyed hash
+    /// of the tuple.
+    pub(crate) fn iss(&self, local: SocketAddr, remote: SocketAddr, now: Instant) -> u32 {
         let mut h = self.iss_key.build_hasher();
         h.write(format!("{local}{remote}").as_bytes());
-        let m = (self.epoch.elapsed().as_micros() / 4) as u32;
+        let m = (now.as_nanos() / 4000) as u32;
         m.wrapping_add(h.finish() as u32)
     }
 

@@ -6,12 +6,15 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Weak;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use nic_tcp::tcb::min_mtu;
+use nic_tcp::time::Instant;
+use nic_tcp::TcpError;
+
 
 use super::iface::Iface;
 use crate::sync::{bump, lock};
-use super::tcb::min_mtu;
-use super::tcp_var::TcpError;
 use super::vnet::Stack;
 use crate::driver::Error as DrvError;
 use crate::mbuf::Mbuf;
@@ -33,8 +36,8 @@ const TIMER_TICK: Duration = Duration::from_millis(1);
 /// shares no lock with the other queues' workers.
 pub(super) fn worker(stack: Stack, weak: Weak<Iface>, q: u16) {
     let mut rx = Vec::with_capacity(BUDGET);
-    let mut next_neigh = Instant::now();
-    let mut next_timers = Instant::now();
+    let mut next_neigh = stack.now();
+    let mut next_timers = stack.now();
     loop {
         let Some(iface) = weak.upgrade() else { return };
         if iface.departed.load(Ordering::SeqCst) {
@@ -69,7 +72,7 @@ pub(super) fn worker(stack: Stack, weak: Weak<Iface>, q: u16) {
                 }
             }
         }
-        let now = Instant::now();
+        let now = stack.now();
         for m in rx.drain(..) {
             frame_input(&stack, &iface, m, now);
         }
@@ -163,9 +166,7 @@ fn arp_input(stack: &Stack, iface: &Iface, payload: &[u8], now: Instant) {
     }
     // RFC 826: the target learns the sender's binding, then answers a request.
     let released = lock(&iface.arp).update(p.spa, p.sha, now);
-    if !released.is_empty() {
-        stack.enqueue(iface, released);
-    }
+    stack.l2_resolved(iface, p.sha, released);
     if p.op == arp::ARPOP_REQUEST {
         let reply = arp::reply_to(&p, iface.lladdr());
         let mut m = Mbuf::from_payload(&arp::emit(&reply));
@@ -228,9 +229,7 @@ fn icmp6_input(stack: &Stack, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, hlim:
             let unspecified = src == Ipv6Addr::UNSPECIFIED;
             if let (Some(ll), false) = (src_lladdr, unspecified) {
                 let released = lock(&iface.nd).update(src, ll, now);
-                if !released.is_empty() {
-                    stack.enqueue(iface, released);
-                }
+                stack.l2_resolved(iface, ll, released);
             }
             let na = M::NeighborAdvert {
                 router: false,
@@ -244,9 +243,7 @@ fn icmp6_input(stack: &Stack, iface: &Iface, src: Ipv6Addr, dst: Ipv6Addr, hlim:
         }
         M::NeighborAdvert { target, tgt_lladdr: Some(ll), .. } => {
             let released = lock(&iface.nd).update(target, ll, now);
-            if !released.is_empty() {
-                stack.enqueue(iface, released);
-            }
+            stack.l2_resolved(iface, ll, released);
         }
         M::PacketTooBig { mtu, quoted } => {
             bump(&stack.inner.counters.pmtu_msgs);
@@ -277,7 +274,7 @@ impl Stack {
             return;
         }
         // The cache may refuse; the connection is updated regardless.
-        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, Instant::now());
+        lock(&self.inner.hostcache).update_mtu(remote.ip(), mtu, self.now());
         if t.mtu_changed(mtu) {
             bump(&self.inner.counters.pmtu_applied);
             self.conn_output(&c, t);

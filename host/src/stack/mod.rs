@@ -57,11 +57,8 @@
 //! Files, by the data they own (FreeBSD's split; nothing below imports from above):
 //!
 //! ```text
-//! cc, hostcache  congestion control on the host clock, path MTUs per host
-//! tcp_var     the connection's types (states, errors, tunables, segments, counters)
-//! tcb         the connection's state and user requests (tcp_usrreq); its
-//!             tcp_input / tcp_output / tcp_timer / tcp_reass halves sit beside it,
-//!             and tcp_tests runs two of them against each other
+//! clock       where protocol timers read "now" (the seam a co-simulation points at its clock)
+//! hostcache   path MTUs per host
 //! iface       interfaces (if.c): addresses, neighbour caches, transmit queues
 //! route       routes and what a path allows (route.c)
 //! in_pcb      control blocks and their lookup (in_pcb.c, inpcbinfo), netstat rows
@@ -77,14 +74,22 @@
 //! tcp_offload the toedev seam (empty until the NIC has a TCP engine)
 //! ```
 //!
-//! Time is wall-clock time ([`Instant`](std::time::Instant)): the peer across a TAP is a real
-//! kernel whose timers run on the same clock, so RTTs and RTOs are measured
-//! as it sees them (the simulated NIC's slowness is part of the path).
+//! The connection itself — `Tcb`, FreeBSD's `tcpcb`, with its `tcp_input`,
+//! `tcp_output`, `tcp_timer` and `tcp_reass` halves and congestion control —
+//! is `nic-tcp`'s, shared with the firmware: pure state, no I/O, no clock.
+//! The `tcp_*` files here are the halves FreeBSD keeps beside it that need
+//! the stack (lookup, frames, queues, the timer scan).
+//!
+//! Time comes from one place, the stack's [`Clock`] (`clock.rs`): by default
+//! the wall clock, since the peer across a TAP is a real kernel whose timers
+//! run on the same clock, so RTTs and RTOs are measured as it sees them (the
+//! simulated NIC's slowness is part of the path).
+//!
 //! Fragments are dropped with a counter (no reassembly): the stack never
 //! sends any, and path-MTU discovery keeps peers from needing to.
 
 mod attach;
-pub mod cc;
+pub mod clock;
 pub mod hostcache;
 mod if_output;
 mod iface;
@@ -95,21 +100,17 @@ mod input;
 mod mq_tests;
 mod route;
 pub mod socket;
-pub mod tcb;
 mod tcp_input;
 mod tcp_offload;
 mod tcp_output;
-mod tcp_reass;
-#[cfg(test)]
-mod tcp_tests;
 mod tcp_timer;
-mod tcp_var;
 pub mod udp;
 mod vnet;
 
+pub use clock::{Clock, WallClock};
 pub use iface::{link_local, IfAddrs};
 pub use in_pcb::ConnRow;
 pub use socket::{TcpListener, TcpStream};
-pub use tcb::{TcbConfig, TcpError, TcpInfo, TcpState};
+pub use nic_tcp::{TcbConfig, TcpError, TcpInfo, TcpState};
 pub use udp::UdpSocket;
 pub use vnet::{DetachReport, Stack, StackConfig, StackCounters, StackError};

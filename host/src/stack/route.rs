@@ -6,14 +6,15 @@
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use nic_abi::csum::{CSUM_IP6_TSO, CSUM_IP_TSO};
+use nic_tcp::tcb::min_mtu;
+use nic_tcp::time::Instant;
+use nic_tcp::PathInfo;
 
 use super::hostcache::HostCache;
 use super::iface::{prefix_match, Iface};
 use crate::sync::lock;
-use super::tcb::{min_mtu, PathInfo};
 use crate::mbuf::IfRef;
 use crate::net::ether;
 
@@ -68,12 +69,12 @@ pub(crate) fn route_lookup<'a>(ifaces: impl Iterator<Item = &'a Arc<Iface>>, dst
     fallback
 }
 
-/// What the path to `remote` over `iface` allows now, the host cache's path MTU included.
-pub(crate) fn path_info(iface: &Iface, hostcache: &Mutex<HostCache>, remote: IpAddr) -> PathInfo {
+/// What the path to `remote` over `iface` allows at `now`, the host cache's path MTU included.
+pub(crate) fn path_info(iface: &Iface, hostcache: &Mutex<HostCache>, remote: IpAddr, now: Instant) -> PathInfo {
     let ifnet = iface.ifnet();
     let v6 = remote.is_ipv6();
     let mut mtu = ifnet.if_mtu;
-    if let Some(m) = lock(hostcache).mtu(remote, Instant::now()) {
+    if let Some(m) = lock(hostcache).mtu(remote, now) {
         mtu = mtu.min(m.max(min_mtu(v6)));
     }
     PathInfo {

@@ -15,11 +15,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::cc;
+use nic_tcp::cc;
+use nic_tcp::{Tcb, TcbConfig, TcpError, TcpInfo, TcpState};
+
 use super::in_pcb::{Conn, ListenShared, TxPlace};
 use super::route::Route;
 use crate::sync::lock;
-use super::tcb::{Tcb, TcbConfig, TcpError, TcpInfo, TcpState};
 use super::vnet::{Stack, StackError};
 
 /// How often a blocked call re-checks for a departed interface.
@@ -87,7 +88,7 @@ impl TcpStream {
 impl Stack {
     /// The congestion control a socket asked for (the stack's default when `None`), by name and
     /// as a fresh instance; InvalidInput naming the known ones otherwise.
-    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl<std::time::Instant>>)> {
+    fn cc_for(&self, name: Option<String>) -> io::Result<(String, Box<dyn cc::CongestionControl>)> {
         let name = name.unwrap_or_else(|| self.inner.cfg.cc_default.clone());
         match cc::by_name(&name) {
             Some(c) => Ok((name, c)),
@@ -157,7 +158,7 @@ impl Stack {
             .ok_or_else(|| io::Error::new(io::ErrorKind::AddrInUse, "no free ephemeral port"))?;
         let local = SocketAddr::new(route.src, port);
         let cfg = opts.tcb.unwrap_or_else(|| self.inner.cfg.tcb.clone());
-        let tcb = Tcb::connect(cfg, local, remote, self.inner.pcb.iss(local, remote), &path, cc);
+        let tcb = Tcb::connect(cfg, local, remote, self.inner.pcb.iss(local, remote, self.now()), &path, cc);
         let conn = Arc::new(Conn {
             local,
             remote,
@@ -376,7 +377,7 @@ impl Write for TcpStream {
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         let mut t = lock(&self.conn.tcb);
-        let rst = t.close(Instant::now());
+        let rst = t.close(self.stack.now());
         let closed = t.is_closed();
         if rst {
             let r = t.rst_for_abort();

@@ -15,7 +15,7 @@ use super::in_pcb::UdpShared;
 use crate::sync::lock;
 use super::vnet::Stack;
 use crate::mbuf::Mbuf;
-use crate::net::{udp_output, LinkOut, OutputError};
+use crate::net::{udp_output, OutputError};
 
 /// A bound UDP socket. Dropping it unbinds it.
 pub struct UdpSocket {
@@ -77,19 +77,18 @@ impl UdpSocket {
         let ip = iface.ip_out(src, dst.ip()).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")
         })?;
-        let link = LinkOut { dst: [0; 6], src: ifnet.if_lladdr, vlan: None };
         let r = udp_output(
             &ifnet,
             Mbuf::from_payload(buf),
             &ip,
             self.shared.addr.port(),
             dst.port(),
-            &link,
+            None,
             &mut lock(&st.inner.stats),
         );
         match r {
             Ok(m) => {
-                st.l2_output(&iface, route.nexthop, vec![m]);
+                st.l2_output(&iface, &ifnet, route.nexthop, vec![m]);
                 Ok(buf.len())
             }
             Err(e @ (OutputError::MsgSize { .. } | OutputError::TooLong(_))) => {

@@ -9,13 +9,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
-use super::cc;
+use nic_tcp::cc::NewReno;
+use nic_tcp::time::Instant;
+use nic_tcp::{PathInfo, Tcb, TcbConfig};
+
+use super::clock::{Clock, WallClock};
 use super::hostcache::HostCache;
 use super::iface::{IfAddrs, Iface};
 use super::in_pcb::{Conn, ConnRow, PcbInfo, TxPlace};
 use super::route::{path_info, route_lookup, Route};
 use crate::sync::{lock, lock_read};
-use super::tcb::{self, PathInfo, TcbConfig};
 use crate::driver::Driver;
 use crate::ifnet::Ifnet;
 use crate::mbuf::IfRef;
@@ -143,6 +146,8 @@ pub struct StackCounters {
 
 pub(crate) struct Inner {
     pub(crate) cfg: StackConfig,
+    /// Where every protocol timer reads "now" ([`Stack::now`]).
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ifaces: RwLock<Vec<Option<Arc<Iface>>>>,
     pub(crate) generations: Mutex<Vec<u32>>,
     pub(crate) pcb: PcbInfo,
@@ -176,13 +181,21 @@ impl Default for Stack {
 }
 
 impl Stack {
-    /// A stack with no interfaces yet.
+    /// A stack with no interfaces yet, its timers on the wall clock ([`WallClock`]).
     pub fn new(cfg: StackConfig) -> Stack {
+        Stack::with_clock(cfg, Arc::new(WallClock::new()))
+    }
+
+    /// A stack whose protocol timers (TCP's, the neighbour caches', the host cache's) run on
+    /// `clock` rather than the wall clock: the seam a deterministic co-simulation uses to put
+    /// them on simulated time.
+    pub fn with_clock(cfg: StackConfig, clock: Arc<dyn Clock>) -> Stack {
         let hc = HostCache::new(cfg.hostcache_max, Duration::from_secs(3600));
         Stack {
             inner: Arc::new(Inner {
                 pcb: PcbInfo::new(cfg.shards),
                 cfg,
+                clock,
                 ifaces: RwLock::new(Vec::new()),
                 generations: Mutex::new(Vec::new()),
                 hostcache: Mutex::new(hc),
@@ -190,6 +203,12 @@ impl Stack {
                 counters: StackCounters::default(),
             }),
         }
+    }
+
+    /// Now, on the stack's clock: the one place protocol code reads the time.
+    #[inline]
+    pub(crate) fn now(&self) -> Instant {
+        self.inner.clock.now()
     }
 
     /// The interfaces attached now: index and name.
@@ -278,7 +297,7 @@ impl Stack {
 
     /// What the path to `remote` over `route` allows now (`None`: the interface departed).
     pub(crate) fn path(&self, route: &Route, remote: IpAddr) -> Option<PathInfo> {
-        Some(path_info(&*self.iface(route.ifref)?, &self.inner.hostcache, remote))
+        Some(path_info(&*self.iface(route.ifref)?, &self.inner.hostcache, remote, self.now()))
     }
 
     /// Benchmark hook (docs/PERFORMANCE.md, `bench lookup`): fills the connection table with `n`
@@ -295,7 +314,7 @@ impl Stack {
                     IpAddr::V4(Ipv4Addr::from(0x0a80_0000 + (i as u32 >> 14))),
                     1024 + (i as u16 & 0x3fff),
                 );
-                let tcb = tcb::Tcb::connect(self.inner.cfg.tcb.clone(), local, remote, 1, &path, Box::new(cc::NewReno::default()));
+                let tcb = Tcb::connect(self.inner.cfg.tcb.clone(), local, remote, 1, &path, Box::new(NewReno::default()));
                 let c = Arc::new(Conn {
                     local,
                     remote,

@@ -10,8 +10,9 @@ use nic_host::ifnet::Ifnet;
 use nic_host::mbuf::Mbuf;
 use nic_host::net::tcp::{TH_ACK, TH_PUSH};
 use nic_tcp::{TcpOptions, TcpRepr};
+use nic_host::net::ether::{ETHERTYPE_IP, ETHERTYPE_IPV6};
 use nic_host::net::{
-    tcp_output_segment, udp_output, IpOut, IpProtocol, Ipv4Out, Ipv6Ext, Ipv6Out, LinkOut, NetStats,
+    ether_output, tcp_output_segment, udp_output, IpOut, IpProtocol, Ipv4Out, Ipv6Ext, Ipv6Out, LinkOut, NetStats,
 };
 
 pub const SRC_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
@@ -92,7 +93,20 @@ pub fn link(case: &Case) -> LinkOut {
     LinkOut { dst: DST_MAC, src: SRC_MAC, vlan: case.vlan.then_some(0x6064) }
 }
 
-/// Builds the frame `case` describes through `udp_output` / `tcp_output_segment`.
+/// The tag `case`'s frame carries, as output is told it.
+pub fn vlan(case: &Case) -> Option<u16> {
+    link(case).vlan
+}
+
+/// The frame of an IP packet output built for `case`: its link header prepended, as the stack
+/// does once the next hop is resolved.
+pub fn framed(mut m: Mbuf, case: &Case, st: &mut NetStats) -> Mbuf {
+    let ethertype = if case.v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IP };
+    ether_output(&mut m, &link(case), ethertype, st);
+    m
+}
+
+/// Builds the frame `case` describes through `udp_output` / `tcp_output_segment`, then `ether_output`.
 pub fn build(ifp: &Ifnet, case: &Case, st: &mut NetStats) -> Mbuf {
     let data = payload(case.len, case.len as u8);
     let m = Mbuf::from_payload(&data);
@@ -109,9 +123,11 @@ pub fn build(ifp: &Ifnet, case: &Case, st: &mut NetStats) -> Mbuf {
             options: TcpOptions { timestamp: Some((1, 2)), ..Default::default() },
             payload: &data,
         };
-        tcp_output_segment(ifp, &seg, &ip, &link(case), st).expect("tcp_output_segment")
+        let m = tcp_output_segment(ifp, &seg, &ip, vlan(case), st).expect("tcp_output_segment");
+        framed(m, case, st)
     } else {
-        udp_output(ifp, m, &ip, 5353, 53, &link(case), st).expect("udp_output")
+        let m = udp_output(ifp, m, &ip, 5353, 53, vlan(case), st).expect("udp_output");
+        framed(m, case, st)
     }
 }
 

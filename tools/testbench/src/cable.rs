@@ -1,6 +1,7 @@
 //! Two stacks on two co-simulated NICs joined by a cable: TCP between two
 //! instances of this stack, every byte through the RTL both ways. What the
-//! demo runs; no root, TAP or Linux needed.
+//! demo, the benchmarks and nic-host's `stack_queues` tests run; no root, TAP
+//! or Linux needed.
 
 use std::path::PathBuf;
 

@@ -2,12 +2,15 @@
 //! wait, bounded, until the hole before them fills; then they join the
 //! receive buffer in order.
 
-use std::time::Instant;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use super::tcb::*;
+use crate::seq::{seq_ge, seq_gt, seq_le, seq_lt};
+use crate::tcb::{Tcb, REASS_MAX_SEGS};
+use crate::time::Instant;
 
 impl Tcb {
-    pub(super) fn queue_data(&mut self, seq: u32, payload: &[u8], now: Instant) {
+    pub(crate) fn queue_data(&mut self, seq: u32, payload: &[u8], now: Instant) {
         // Trim what we already have.
         let (mut seq, mut data) = (seq, payload);
         if seq_lt(seq, self.rcv_nxt) {
@@ -61,7 +64,7 @@ impl Tcb {
         }
     }
 
-    pub(super) fn insert_reass(&mut self, seq: u32, data: &[u8]) {
+    pub(crate) fn insert_reass(&mut self, seq: u32, data: &[u8]) {
         // Keep the queue sorted and non-overlapping: cut the new piece around existing ones.
         let mut pieces = vec![(seq, data.to_vec())];
         for &(s, ref d) in &self.reass {
@@ -92,7 +95,7 @@ impl Tcb {
         }
     }
 
-    pub(super) fn pull_reass(&mut self) {
+    pub(crate) fn pull_reass(&mut self) {
         while let Some((s, _)) = self.reass.first() {
             let s = *s;
             if seq_gt(s, self.rcv_nxt) {

@@ -1,16 +1,45 @@
 //! The connection's state machine tested as a whole: two `Tcb`s against each
-//! other through a lossy pipe, and single segments checked against the RFCs.
-//! Beside the files it tests, since it drives input, output and timers together.
+//! other through a lossy pipe on a virtual clock, and single segments checked
+//! against the RFCs. Beside the files it tests, since it drives input, output
+//! and timers together; host-run (`cargo test -p nic-tcp`), with `std` for
+//! parsing addresses and a seeded generator of its own for the losses, so the
+//! crate keeps no dependencies, not even for tests.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::vec;
+use std::vec::Vec;
 
-use super::cc;
-use nic_tcp::TcpOptions;
+use core::net::SocketAddr;
+use core::time::Duration;
 
-use super::tcb::*;
-use crate::net::tcp::{TH_ACK, TH_FIN, TH_RST, TH_SYN};
-use rand::{Rng, SeedableRng};
+use crate::cc;
+use crate::options::TcpOptions;
+use crate::repr::{TH_ACK, TH_FIN, TH_RST, TH_SYN};
+use crate::tcb::Tcb;
+use crate::time::Instant;
+use crate::var::*;
+
+/// The virtual clock's start: any point will do, since only differences are taken.
+const T0: Instant = Instant::from_nanos(1_000_000_000);
+
+/// A seeded pseudo-random sequence (SplitMix64): which segments the pipe loses, the same
+/// every run.
+struct Loss(u64);
+
+impl Loss {
+    fn seed(seed: u64) -> Loss {
+        Loss(seed)
+    }
+
+    /// `true` with probability `p` (never for 0).
+    fn gen_bool(&mut self, p: f64) -> bool {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        ((z >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
 
 fn path(mtu: u32, tso: bool) -> PathInfo {
     PathInfo { mtu, ip_hlen: 20, link_hlen: 14, tso, tso_max: 65535 }
@@ -33,7 +62,7 @@ fn pair(cfg: TcbConfig, now: Instant) -> (Tcb, Tcb) {
 /// Carries segments between two connections with a seeded loss rate and a
 /// fixed one-way delay, on a virtual clock, until both are quiet.
 fn run(ta: &mut Tcb, tb: &mut Tcb, loss: f64, data: &[u8], t0: Instant) -> (Vec<u8>, Instant) {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut rng = Loss::seed(7);
     let p = path(1500, false);
     let mut now = t0;
     let mut fly: Vec<(Instant, bool, SegOut)> = Vec::new();
@@ -105,7 +134,7 @@ fn run(ta: &mut Tcb, tb: &mut Tcb, loss: f64, data: &[u8], t0: Instant) -> (Vec<
 
 #[test]
 fn transfer_and_close_without_loss() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     let (got, _) = run(&mut a, &mut b, 0.0, &data, t0);
@@ -121,7 +150,7 @@ fn transfer_and_close_without_loss() {
 
 #[test]
 fn transfer_survives_five_percent_loss() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     let data: Vec<u8> = (0..400_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
     let (got, _) = run(&mut a, &mut b, 0.05, &data, t0);
@@ -134,7 +163,7 @@ fn transfer_survives_five_percent_loss() {
 // the first unacknowledged segment at once and sets cwnd = ssthresh + 3 MSS.
 #[test]
 fn third_duplicate_ack_fast_retransmits() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     let p = path(1500, false);
     let deliver = |from: &mut Tcb, to: &mut Tcb, now| {
@@ -175,7 +204,7 @@ fn third_duplicate_ack_fast_retransmits() {
 // RFC 6298 (2.2)/(2.3): SRTT = R, RTTVAR = R/2 first; then the smoothed updates; RTO = SRTT + 4 RTTVAR.
 #[test]
 fn rto_follows_rfc6298() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let (mut a, _) = pair(TcbConfig { rto_min: Duration::from_millis(1), ..Default::default() }, t0);
     a.rtt_sample(Duration::from_millis(100));
     assert_eq!((a.rtt.srtt(), a.rtt.rttvar(), a.rtt.rto()), (Some(Duration::from_millis(100)), Duration::from_millis(50), Duration::from_millis(300)));
@@ -188,7 +217,7 @@ fn rto_follows_rfc6298() {
 
 #[test]
 fn smaller_mtu_shrinks_segments_and_resends() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     let p = path(1500, false);
     for s in b.output(t0, &p) {
@@ -230,7 +259,7 @@ fn deliver_all(from: &mut Tcb, to: &mut Tcb, now: Instant, p: &PathInfo) -> usiz
 // (here one in the upper half of sequence space, where a zero right edge would look "ahead").
 #[test]
 fn the_window_closes_when_nobody_reads_and_probes_reopen_it() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let a: SocketAddr = "10.0.0.2:40000".parse().unwrap();
     let b: SocketAddr = "10.0.0.1:5001".parse().unwrap();
     let p = path(1500, false);
@@ -274,7 +303,7 @@ fn the_window_closes_when_nobody_reads_and_probes_reopen_it() {
 // RFC 1337: TIME_WAIT is not cut short by a RST (a stray one answering a late duplicate).
 #[test]
 fn time_wait_ignores_a_reset() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     let (got, now) = run(&mut a, &mut b, 0.0, b"bye", t0);
     assert_eq!((got.as_slice(), a.state()), (&b"bye"[..], TcpState::TimeWait));
@@ -296,7 +325,7 @@ fn time_wait_ignores_a_reset() {
 // taken with its data, so the check is not simply "drop everything".
 #[test]
 fn data_under_an_unacceptable_ack_is_dropped_and_answered() {
-    let t0 = Instant::now();
+    let t0 = T0;
     let p = path(1500, false);
     let (mut a, mut b) = pair(TcbConfig::default(), t0);
     deliver_all(&mut b, &mut a, t0, &p);

@@ -2,10 +2,12 @@
 //! states with netstat's names, errors, tunables, what a path allows, the
 //! segments going in and out, counters and the `TCP_INFO`-like snapshot.
 
-use std::fmt;
-use std::time::Duration;
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
 
-use nic_tcp::{TcpOptions, TcpRepr};
+use crate::options::TcpOptions;
+use crate::repr::TcpRepr;
 
 /// Connection states, with netstat's names ([`fmt::Display`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -49,7 +51,7 @@ impl fmt::Display for TcpState {
     }
 }
 
-/// How a connection ended abnormally; sockets turn it into an `io::Error`.
+/// How a connection ended abnormally; the host's sockets turn it into an `io::Error`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcpError {
     /// ECONNREFUSED: the peer answered our SYN with a reset.
@@ -141,7 +143,7 @@ pub struct PathInfo {
     pub tso_max: u32,
 }
 
-/// A received segment, headers parsed and options decoded: `nic-tcp`'s one segment
+/// A received segment, headers parsed and options decoded: the crate's one segment
 /// representation, the same one output builds ([`SegOut::repr`]).
 pub type SegIn<'a> = TcpRepr<'a>;
 
@@ -165,7 +167,7 @@ pub struct SegOut {
 }
 
 impl SegOut {
-    /// The segment as `nic-tcp`'s representation between ports `src_port` and `dst_port`:
+    /// The segment as the crate's one representation between ports `src_port` and `dst_port`:
     /// what the wire layer emits, and what a test's pipe hands the other connection.
     pub fn repr(&self, src_port: u16, dst_port: u16) -> TcpRepr<'_> {
         TcpRepr {

@@ -1,140 +1,140 @@
 //! One TCP connection's state machine (FreeBSD's `tcpcb`), with no I/O and
 //! no clock of its own: segments go in through [`Tcb::input`], timers fire
 //! through [`Tcb::on_timer`], and [`Tcb::output`] returns the segments to send
-//! now. The stack around it owns sockets, lookup, routing and the wire; this
-//! file owns RFC 9293's rules, which is what lets unit tests run two of them
-//! against each other through a lossy pipe.
+//! now, each call given "now" as a [`crate::time::Instant`]. Whoever holds the
+//! connection owns sockets, lookup, routing and the wire (the host stack
+//! today, the NIC's firmware later); this crate owns RFC 9293's rules, which
+//! is what lets unit tests run two of them against each other through a lossy
+//! pipe on a virtual clock.
 //!
 //! What it implements: the three-way handshake (and simultaneous open) with
 //! the MSS and window-scale options (RFC 7323 §2), sliding windows in both
 //! directions with out-of-order reassembly, Nagle's rule, zero-window probes,
 //! the retransmission timer of RFC 6298 (Karn's rule, exponential backoff),
 //! fast retransmit and NewReno recovery (RFC 5681, RFC 6582) with the window
-//! arithmetic behind [`super::cc::CongestionControl`], delayed ACKs (every
+//! arithmetic behind [`crate::cc::CongestionControl`], delayed ACKs (every
 //! second full segment or after `delack`), FIN handling in every state,
 //! TIME_WAIT for 2·MSL, RFC 5961's challenge ACKs for in-window RST and SYN,
 //! path-MTU changes ([`Tcb::mtu_changed`]), and TSO bursts sized like
-//! FreeBSD's `tcp_output` ([`crate::net::tcp::tcp_tso_plan`]).
+//! FreeBSD's `tcp_output` ([`crate::output::tso_plan`]).
 //!
 //! Not implemented (and never sent in our SYNs, so peers do not use them):
 //! SACK, timestamps, ECN, urgent data.
 //!
 //! The connection is split by job as FreeBSD splits `tcpcb`'s code: this file
 //! holds the state and the user requests (`tcp_usrreq.c`); segment arrival is
-//! `tcp_input.rs`, out-of-order data `tcp_reass.rs`, what to send
-//! `tcp_output.rs`, and the timers `tcp_timer.rs`. Sequence arithmetic, the
-//! option codec, the RTO estimator and congestion control are `nic-tcp`'s.
+//! `input.rs`, out-of-order data `reass.rs`, what to send `output.rs`, and the
+//! timers `timer.rs`; their types are `var.rs` (`tcp_var.h`).
 
-use std::collections::VecDeque;
-use std::fmt;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+use core::net::SocketAddr;
+use core::time::Duration;
 
-use nic_tcp::options::{TcpOptions, TCP_MAX_WINSHIFT};
-use nic_tcp::repr::TCP_HDR_LEN;
-use nic_tcp::RttEstimator;
-
-use super::cc::{self, CcVars, CongestionControl};
-use crate::net::tcp::{TH_ACK, TH_RST, TH_SYN};
-
-pub use nic_tcp::seq::{seq_ge, seq_gt, seq_le, seq_lt};
-
-pub use super::tcp_var::*;
+use crate::cc::{self, CcVars, CongestionControl};
+use crate::options::{TcpOptions, TCP_MAX_WINSHIFT};
+use crate::repr::{TCP_HDR_LEN, TH_ACK, TH_RST, TH_SYN};
+use crate::rto::RttEstimator;
+use crate::seq::{seq_gt, seq_le, seq_lt};
+use crate::time::Instant;
+use crate::var::*;
 
 /// RFC 9293 §3.7.1: the MSS assumed without the option.
-pub(super) const DEFAULT_MSS_V4: u32 = 536;
+pub(crate) const DEFAULT_MSS_V4: u32 = 536;
 /// RFC 8200 §5: 1280 - 40 - 20.
-pub(super) const DEFAULT_MSS_V6: u32 = 1220;
+pub(crate) const DEFAULT_MSS_V6: u32 = 1220;
 /// Out-of-order segments queued at most (FreeBSD `net.inet.tcp.reass.maxqueuelen` is per connection too).
-pub(super) const REASS_MAX_SEGS: usize = 256;
+pub(crate) const REASS_MAX_SEGS: usize = 256;
 
 /// One connection.
 pub struct Tcb {
     /// Tunables.
     pub cfg: TcbConfig,
-    pub(super) state: TcpState,
+    pub(crate) state: TcpState,
     /// Our address.
     pub local: SocketAddr,
     /// The peer's address.
     pub remote: SocketAddr,
-    pub(super) passive: bool,
+    pub(crate) passive: bool,
 
-    pub(super) iss: u32,
-    pub(super) snd_una: u32,
-    pub(super) snd_nxt: u32,
-    pub(super) snd_max: u32,
-    pub(super) snd_wnd: u32,
-    pub(super) snd_wl1: u32,
-    pub(super) snd_wl2: u32,
+    pub(crate) iss: u32,
+    pub(crate) snd_una: u32,
+    pub(crate) snd_nxt: u32,
+    pub(crate) snd_max: u32,
+    pub(crate) snd_wnd: u32,
+    pub(crate) snd_wl1: u32,
+    pub(crate) snd_wl2: u32,
     /// Shift applied to the peer's window field.
-    pub(super) snd_scale: u8,
+    pub(crate) snd_scale: u8,
     /// Shift we apply to our window field.
-    pub(super) rcv_scale: u8,
+    pub(crate) rcv_scale: u8,
     /// Whether window scaling was agreed (both SYNs carried the option).
-    pub(super) ws_ok: bool,
+    pub(crate) ws_ok: bool,
     /// The shift we offer in our SYN.
-    pub(super) rcv_scale_offer: u8,
+    pub(crate) rcv_scale_offer: u8,
 
-    pub(super) irs: u32,
-    pub(super) rcv_nxt: u32,
-    pub(super) rcv_adv: u32,
+    pub(crate) irs: u32,
+    pub(crate) rcv_nxt: u32,
+    pub(crate) rcv_adv: u32,
 
-    pub(super) peer_mss: u32,
-    pub(super) pmtu: u32,
-    pub(super) ip_hlen: u32,
-    pub(super) t_maxseg: u32,
+    pub(crate) peer_mss: u32,
+    pub(crate) pmtu: u32,
+    pub(crate) ip_hlen: u32,
+    pub(crate) t_maxseg: u32,
 
     /// Data from `snd_buf_seq` on: unacknowledged, then unsent.
-    pub(super) sndbuf: VecDeque<u8>,
-    pub(super) snd_buf_seq: u32,
+    pub(crate) sndbuf: VecDeque<u8>,
+    pub(crate) snd_buf_seq: u32,
     /// The application shut down writing: FIN follows the data.
-    pub(super) snd_fin: bool,
+    pub(crate) snd_fin: bool,
 
-    pub(super) rcvbuf: VecDeque<u8>,
+    pub(crate) rcvbuf: VecDeque<u8>,
     /// Out-of-order segments (sequence, bytes), sorted, non-overlapping.
-    pub(super) reass: Vec<(u32, Vec<u8>)>,
-    pub(super) reass_bytes: usize,
+    pub(crate) reass: Vec<(u32, Vec<u8>)>,
+    pub(crate) reass_bytes: usize,
     /// The peer's FIN arrived out of order at this sequence number.
-    pub(super) rcv_fin_seq: Option<u32>,
+    pub(crate) rcv_fin_seq: Option<u32>,
     /// The peer's FIN was received in order (reads return EOF after the data).
-    pub(super) rcv_fin: bool,
+    pub(crate) rcv_fin: bool,
     /// The application closed the socket: no one reads any more.
-    pub(super) app_closed: bool,
+    pub(crate) app_closed: bool,
 
     /// RFC 6298's estimator (SRTT, RTTVAR, RTO).
-    pub(super) rtt: RttEstimator,
-    pub(super) rtt_timed: Option<(u32, Instant)>,
-    pub(super) rxtshift: u32,
+    pub(crate) rtt: RttEstimator,
+    pub(crate) rtt_timed: Option<(u32, Instant)>,
+    pub(crate) rxtshift: u32,
 
-    pub(super) t_rexmt: Option<Instant>,
-    pub(super) t_persist: Option<Instant>,
-    pub(super) t_delack: Option<Instant>,
-    pub(super) t_2msl: Option<Instant>,
+    pub(crate) t_rexmt: Option<Instant>,
+    pub(crate) t_persist: Option<Instant>,
+    pub(crate) t_delack: Option<Instant>,
+    pub(crate) t_2msl: Option<Instant>,
 
-    pub(super) dupacks: u32,
-    pub(super) in_recovery: bool,
-    pub(super) recover: u32,
-    pub(super) rexmit_one: bool,
-    pub(super) force_one: bool,
+    pub(crate) dupacks: u32,
+    pub(crate) in_recovery: bool,
+    pub(crate) recover: u32,
+    pub(crate) rexmit_one: bool,
+    pub(crate) force_one: bool,
     /// The largest window the peer ever offered (RFC 9293 §3.8.6.2.1's sender SWS rule).
-    pub(super) max_sndwnd: u32,
+    pub(crate) max_sndwnd: u32,
     /// The peer answered since the last retransmission timeout (a zero window is an answer).
-    pub(super) peer_answered: bool,
+    pub(crate) peer_answered: bool,
     /// A RST the next output sends first (data after close, an unacceptable ACK during the handshake).
-    pub(super) pending_rst: Option<SegOut>,
+    pub(crate) pending_rst: Option<SegOut>,
     /// The handshake completed at some point (connect/accept succeeded).
-    pub(super) established: bool,
+    pub(crate) established: bool,
 
-    pub(super) cc: Box<dyn CongestionControl<Instant>>,
-    pub(super) ccv: CcVars,
+    pub(crate) cc: Box<dyn CongestionControl>,
+    pub(crate) ccv: CcVars,
 
-    pub(super) ack_now: bool,
-    pub(super) delack_segs: u32,
+    pub(crate) ack_now: bool,
+    pub(crate) delack_segs: u32,
     /// The window we last advertised, right edge minus `rcv_nxt` (for window updates after reads).
-    pub(super) last_wnd: u32,
+    pub(crate) last_wnd: u32,
 
-    pub(super) error: Option<TcpError>,
-    pub(super) stats: TcbStats,
+    pub(crate) error: Option<TcpError>,
+    pub(crate) stats: TcbStats,
 }
 
 impl fmt::Debug for Tcb {
@@ -151,8 +151,9 @@ impl fmt::Debug for Tcb {
 }
 
 /// The smallest path MTU accepted from "too big" messages: RFC 1191's 576-byte
-/// datagram every IPv4 host takes (FreeBSD's `tcp_minmss` floor), IPv6's 1280.
-pub(crate) fn min_mtu(v6: bool) -> u32 {
+/// datagram every IPv4 host takes (FreeBSD's `tcp_minmss` floor), IPv6's 1280. Public because
+/// the stack clamps an ICMP message's MTU by it before it looks for the connection.
+pub fn min_mtu(v6: bool) -> u32 {
     if v6 {
         1280
     } else {
@@ -160,7 +161,7 @@ pub(crate) fn min_mtu(v6: bool) -> u32 {
     }
 }
 
-pub(super) fn mss_floor(v6: bool) -> u32 {
+pub(crate) fn mss_floor(v6: bool) -> u32 {
     if v6 {
         DEFAULT_MSS_V6
     } else {
@@ -169,13 +170,13 @@ pub(super) fn mss_floor(v6: bool) -> u32 {
 }
 
 impl Tcb {
-    pub(super) fn new(
+    pub(crate) fn new(
         cfg: TcbConfig,
         local: SocketAddr,
         remote: SocketAddr,
         iss: u32,
         path: &PathInfo,
-        cc_algo: Box<dyn CongestionControl<Instant>>,
+        cc_algo: Box<dyn CongestionControl>,
         passive: bool,
     ) -> Tcb {
         let mut rcv_scale_offer = 0u8;
@@ -252,7 +253,7 @@ impl Tcb {
         remote: SocketAddr,
         iss: u32,
         path: &PathInfo,
-        cc_algo: Box<dyn CongestionControl<Instant>>,
+        cc_algo: Box<dyn CongestionControl>,
     ) -> Tcb {
         let mut t = Tcb::new(cfg, local, remote, iss, path, cc_algo, false);
         t.state = TcpState::SynSent;
@@ -267,7 +268,7 @@ impl Tcb {
         remote: SocketAddr,
         iss: u32,
         path: &PathInfo,
-        cc_algo: Box<dyn CongestionControl<Instant>>,
+        cc_algo: Box<dyn CongestionControl>,
         syn: &SegIn<'_>,
     ) -> Tcb {
         let mut t = Tcb::new(cfg, local, remote, iss, path, cc_algo, true);
@@ -282,7 +283,7 @@ impl Tcb {
         t
     }
 
-    pub(super) fn take_syn_options(&mut self, syn: &SegIn<'_>) {
+    pub(crate) fn take_syn_options(&mut self, syn: &SegIn<'_>) {
         let o = syn.options;
         if let Some(ws) = o.window_scale {
             self.ws_ok = true;
@@ -294,7 +295,7 @@ impl Tcb {
         self.ccv.cwnd = cc::initial_window(self.t_maxseg);
     }
 
-    pub(super) fn update_maxseg(&mut self) {
+    pub(crate) fn update_maxseg(&mut self) {
         let by_path = self.pmtu.saturating_sub(self.ip_hlen + TCP_HDR_LEN as u32).max(64);
         self.t_maxseg = self.peer_mss.min(by_path);
         self.ccv.mss = self.t_maxseg;
@@ -461,12 +462,12 @@ impl Tcb {
         self.app_closed
     }
 
-    pub(super) fn rcv_space(&self) -> usize {
+    pub(crate) fn rcv_space(&self) -> usize {
         self.cfg.rcvbuf.saturating_sub(self.rcvbuf.len() + self.reass_bytes)
     }
 
     /// The window field for the next segment (RFC 7323: scaled; never shrinking the right edge).
-    pub(super) fn window_field(&mut self) -> u16 {
+    pub(crate) fn window_field(&mut self) -> u16 {
         let space = self.rcv_space() as u32;
         let mut wnd = space.min(65535 << self.rcv_scale);
         // Never move the right edge left (RFC 9293 §3.8.6.2.2).
