@@ -16,6 +16,7 @@
 //! ```
 
 use nic_abi::regs::{block as hdr_block, ctrl, id, rss, stats};
+use crate::reg_header::RegHeader;
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
@@ -55,6 +56,9 @@ macro_rules! csr_block {
             tso_max_k: Constant<Bits<32>>,
             tso_segs_k: Constant<Bits<32>>,
             nq_k: Constant<Bits<32>>,
+            // The CTRL and STATS blocks' headers (the ID block's are its ID, VERSION and NEXT).
+            hdr_ctrl: RegHeader,
+            hdr_stats: RegHeader,
         }
 
         impl Csr {
@@ -89,6 +93,8 @@ macro_rules! csr_block {
                             .to_bits(),
                     ),
                     nq_k: Constant::new((num_queues as u64).to_bits()),
+                    hdr_ctrl: RegHeader::new(ctrl::BLOCK, hdr_block::TYPE_CTRL, hdr_block::VERSION_1, stats::BLOCK),
+                    hdr_stats: RegHeader::new(stats::BLOCK, hdr_block::TYPE_STATS, hdr_block::VERSION_1, rss::BLOCK),
                 }
             }
         }
@@ -211,17 +217,12 @@ csr_block! {
         a_s_rx_l3_bad = stats::RX_L3_BAD, a_s_rx_l4_bad = stats::RX_L4_BAD,
         a_s_rx_l4_calc = stats::RX_L4_CALC, a_s_dma_err = stats::DMA_ERR, a_s_tx_tso = stats::TX_TSO_SEGS,
         a_s_db_err = stats::DOORBELL_ERR,
-        a_ctrl_type = ctrl::BLOCK + hdr_block::TYPE, a_ctrl_ver = ctrl::BLOCK + hdr_block::VERSION,
-        a_ctrl_next = ctrl::BLOCK + hdr_block::NEXT, a_stats_type = stats::BLOCK + hdr_block::TYPE,
-        a_stats_ver = stats::BLOCK + hdr_block::VERSION, a_stats_next = stats::BLOCK + hdr_block::NEXT,
     }
     values {
         v_id = nic_abi::NIC_ID, v_version = nic_abi::ABI_VERSION, v_datapath = nic_abi::DATAPATH_BITS,
         v_clock = nic_abi::CLOCK_KHZ,
         v_ring_limits = id::RING_MAX_LOG2.put(nic_abi::RING_MAX_LOG2) | id::RING_MIN_LOG2.put(nic_abi::RING_MIN_LOG2),
         v_max_frame = nic_abi::MAX_FRAME, v_next = ctrl::BLOCK,
-        v_t_ctrl = hdr_block::TYPE_CTRL, v_t_stats = hdr_block::TYPE_STATS, v_ver1 = hdr_block::VERSION_1,
-        v_next_ctrl = stats::BLOCK, v_next_stats = rss::BLOCK,
         v_rss_info = id::RSS_RETA_SIZE.put(nic_abi::rss::RETA_SIZE as u32)
             | id::RSS_KEY_SIZE.put(nic_abi::rss::KEY_SIZE as u32),
         v_rss_types = nic_abi::rss::HASHTYPES_SUPPORTED,
@@ -338,6 +339,8 @@ impl Logic for Csr {
         self.bresp.next = self.bresp_q.q.val();
 
         // Read channel.
+        self.hdr_ctrl.raddr.next = self.ra_q.q.val();
+        self.hdr_stats.raddr.next = self.ra_q.q.val();
         self.rd.next = self.q_rdata.val() | self.rss_rdata.val();
         if self.ra_q.q.val() == self.a_id.val() {
             self.rd.next = self.v_id.val();
@@ -359,16 +362,10 @@ impl Logic for Csr {
             self.rd.next = self.nq_k.val();
         } else if self.ra_q.q.val() == self.a_next.val() {
             self.rd.next = self.v_next.val();
-        } else if self.ra_q.q.val() == self.a_ctrl_type.val() {
-            self.rd.next = self.v_t_ctrl.val();
-        } else if (self.ra_q.q.val() == self.a_ctrl_ver.val()) | (self.ra_q.q.val() == self.a_stats_ver.val()) {
-            self.rd.next = self.v_ver1.val();
-        } else if self.ra_q.q.val() == self.a_ctrl_next.val() {
-            self.rd.next = self.v_next_ctrl.val();
-        } else if self.ra_q.q.val() == self.a_stats_type.val() {
-            self.rd.next = self.v_t_stats.val();
-        } else if self.ra_q.q.val() == self.a_stats_next.val() {
-            self.rd.next = self.v_next_stats.val();
+        } else if self.hdr_ctrl.hit.val() {
+            self.rd.next = self.hdr_ctrl.rdata.val();
+        } else if self.hdr_stats.hit.val() {
+            self.rd.next = self.hdr_stats.rdata.val();
         } else if self.ra_q.q.val() == self.a_ctrl.val() {
             self.rd.next = bit_cast::<32, 1>(self.en_q.q.val().into())
                 | (bit_cast::<32, 1>((self.reset_pending.val() | self.soft_q.q.val()).into()) << 1);

@@ -28,6 +28,7 @@ pub mod fifo;
 pub mod nic;
 pub mod queue_regs;
 pub mod records;
+pub mod reg_header;
 pub mod rx_csum;
 pub mod rx_dispatch;
 pub mod rx_engine;

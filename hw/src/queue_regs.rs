@@ -9,6 +9,7 @@
 //! power-on reset clears everything.
 
 use nic_abi::regs::{block as hdr_block, queue, queue_pair, rxq, txq};
+use crate::reg_header::RegHeader;
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
@@ -114,13 +115,8 @@ pub struct QueueRegs {
     o_drops: Constant<Bits<AXIL_ADDR>>,
     v_min_log2: Constant<Bits<32>>,
     v_max_log2: Constant<Bits<32>>,
-    // The pair's block header (nic_abi::regs::block): type, version, the next pair or 0.
-    k_h_type: Constant<Bits<AXIL_ADDR>>,
-    k_h_ver: Constant<Bits<AXIL_ADDR>>,
-    k_h_next: Constant<Bits<AXIL_ADDR>>,
-    v_type: Constant<Bits<32>>,
-    v_ver: Constant<Bits<32>>,
-    v_next: Constant<Bits<32>>,
+    // The pair's block header: type, version, the next pair or 0.
+    hdr: RegHeader,
     // The build has this pair (a block past NUM_QUEUES reads as zero and ignores writes).
     on: Constant<Bit>,
 }
@@ -199,12 +195,12 @@ impl QueueRegs {
             o_drops: k12(queue::DROPS),
             v_min_log2: k32(nic_abi::RING_MIN_LOG2),
             v_max_log2: k32(nic_abi::RING_MAX_LOG2),
-            k_h_type: k12(queue_pair(q) + hdr_block::TYPE),
-            k_h_ver: k12(queue_pair(q) + hdr_block::VERSION),
-            k_h_next: k12(queue_pair(q) + hdr_block::NEXT),
-            v_type: k32(hdr_block::TYPE_QUEUE_PAIR),
-            v_ver: k32(hdr_block::VERSION_1),
-            v_next: k32(if q + 1 < num_queues { queue_pair(q + 1) } else { 0 }),
+            hdr: RegHeader::new(
+                queue_pair(q),
+                hdr_block::TYPE_QUEUE_PAIR,
+                hdr_block::VERSION_1,
+                if q + 1 < num_queues { queue_pair(q + 1) } else { 0 },
+            ),
             on: Constant::new(q < num_queues),
         }
     }
@@ -305,13 +301,10 @@ impl Logic for QueueRegs {
             }
         }
 
+        self.hdr.raddr.next = self.raddr.val();
         self.rdata.next = 0.into();
-        if self.raddr.val() == self.k_h_type.val() {
-            self.rdata.next = self.v_type.val();
-        } else if self.raddr.val() == self.k_h_ver.val() {
-            self.rdata.next = self.v_ver.val();
-        } else if self.raddr.val() == self.k_h_next.val() {
-            self.rdata.next = self.v_next.val();
+        if self.hdr.hit.val() {
+            self.rdata.next = self.hdr.rdata.val();
         } else if self.raddr.val() == self.k_tx.val() + self.o_base_lo.val() {
             self.rdata.next = self.txb_lo.q.val();
         } else if self.raddr.val() == self.k_tx.val() + self.o_base_hi.val() {

@@ -13,6 +13,7 @@
 
 use nic_abi::regs::{block as hdr_block, queue_pair, rss, BAR0_SIZE};
 use nic_abi::rss::{reta_default, HASHTYPES_SUPPORTED, KEY_DEFAULT, RETA_SIZE};
+use crate::reg_header::RegHeader;
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
@@ -55,13 +56,8 @@ pub struct RssRegs {
     // The table's 128 bytes: the address bits above its offset inside.
     k_reta_mask: Constant<Bits<AXIL_ADDR>>,
     v_supported: Constant<Bits<32>>,
-    // The block's header (nic_abi::regs::block): type, version, next block (queue pair 0).
-    k_h_type: Constant<Bits<AXIL_ADDR>>,
-    k_h_ver: Constant<Bits<AXIL_ADDR>>,
-    k_h_next: Constant<Bits<AXIL_ADDR>>,
-    v_type: Constant<Bits<32>>,
-    v_ver: Constant<Bits<32>>,
-    v_next: Constant<Bits<32>>,
+    // The block's header: type, version, next block (queue pair 0).
+    hdr: RegHeader,
 }
 
 impl RssRegs {
@@ -100,12 +96,7 @@ impl RssRegs {
             k_reta: k12(rss::RETA),
             k_reta_mask: k12((BAR0_SIZE - 1) & !(RETA_SIZE as u32 - 1)),
             v_supported: Constant::new((HASHTYPES_SUPPORTED as u64).to_bits()),
-            k_h_type: k12(rss::BLOCK + hdr_block::TYPE),
-            k_h_ver: k12(rss::BLOCK + hdr_block::VERSION),
-            k_h_next: k12(rss::BLOCK + hdr_block::NEXT),
-            v_type: Constant::new((hdr_block::TYPE_RSS as u64).to_bits()),
-            v_ver: Constant::new((hdr_block::VERSION_1 as u64).to_bits()),
-            v_next: Constant::new((queue_pair(0) as u64).to_bits()),
+            hdr: RegHeader::new(rss::BLOCK, hdr_block::TYPE_RSS, hdr_block::VERSION_1, queue_pair(0)),
         }
     }
 }
@@ -243,14 +234,9 @@ impl Logic for RssRegs {
         if self.raddr_q.val() == self.k_key.val() + 36 {
             self.rdata.next = self.kw[9].q.val();
         }
-        if self.raddr_q.val() == self.k_h_type.val() {
-            self.rdata.next = self.v_type.val();
-        }
-        if self.raddr_q.val() == self.k_h_ver.val() {
-            self.rdata.next = self.v_ver.val();
-        }
-        if self.raddr_q.val() == self.k_h_next.val() {
-            self.rdata.next = self.v_next.val();
+        self.hdr.raddr.next = self.raddr_q.val();
+        if self.hdr.hit.val() {
+            self.rdata.next = self.hdr.rdata.val();
         }
         if (self.raddr_q.val() & self.k_reta_mask.val()) == self.k_reta.val() {
             self.rdata.next = self.reta_read.read_data.val();
@@ -329,7 +315,7 @@ mod tests {
                 2 => (rss::RETA + 4 * rng.gen_range(0..32)) as u64,
                 _ => loop {
                     let a = 4 * rng.gen_range(0..(1u64 << AXIL_ADDR_BITS) / 4);
-                    if a != rss::HASHTYPES as u64 && !(rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) && !in_reta(a) && !header(a).is_some() {
+                    if a != rss::HASHTYPES as u64 && !(rss::KEY as u64..rss::KEY as u64 + 40).contains(&a) && !in_reta(a) && header(a).is_none() {
                         break a;
                     }
                 },

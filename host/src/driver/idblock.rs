@@ -70,7 +70,7 @@ fn walk_blocks(dev: &dyn Device, id_version: u32) -> Result<Vec<RegBlock>, Error
     let mut at = dev.read32(id::NEXT)?;
     while at != 0 {
         let prev = out[out.len() - 1].offset;
-        if at <= prev || !at.is_multiple_of(block::SIZE) || at >= BAR0_SIZE {
+        if at <= prev || at % block::SIZE != 0 || at >= BAR0_SIZE {
             return Err(Error::Layout(format!(
                 "the register block at 0x{prev:x} says the next is at 0x{at:x}; a chain goes forward through \
                  BAR0 (0x{BAR0_SIZE:x} bytes) in steps of 0x{:x}: is this bitstream built from this nic-abi?",
