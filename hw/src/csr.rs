@@ -231,7 +231,7 @@ csr_block! {
 
 impl Default for Csr {
     fn default() -> Self {
-        Csr::new(crate::nic::CAPS, 0, nic_abi::NUM_QUEUES)
+        Csr::new(crate::CAPS, 0, nic_abi::NUM_QUEUES)
     }
 }
 
@@ -521,7 +521,7 @@ mod tests {
         for seed in [1u64, 2] {
             eprintln!("csr: seed {seed}");
             let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
-            let caps = crate::nic::CAPS;
+            let caps = crate::CAPS;
             let hash: u32 = rng.gen();
             let mut b = Csr::new(caps, hash, 2);
             b.connect_all();

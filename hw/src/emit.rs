@@ -20,10 +20,7 @@ pub const LINT_WAIVERS: &[(&str, &str)] = &[
     ("CASEINCOMPLETE", "rust-hdl emits matches over enums without a default arm"),
 ];
 
-/// Hash of the RTL and ABI sources this crate was built from (the ID block's BUILD_HASH).
-pub fn build_hash() -> u32 {
-    env!("NIC_BUILD_HASH").parse().unwrap_or(0)
-}
+pub use crate::build_hash;
 
 /// Verilog of the whole NIC core (`top`) with the given capabilities and the default number of
 /// queue pairs, as the simulator and synthesis consume it.
@@ -41,7 +38,7 @@ pub fn nic_verilog_build(caps: u32, num_queues: u32) -> String {
 
 /// Verilog of the whole NIC core with every capability this build has.
 pub fn nic_verilog() -> String {
-    nic_verilog_with_caps(crate::nic::CAPS)
+    nic_verilog_with_caps(crate::CAPS)
 }
 
 /// Every model the simulator builds: the NIC core, plus block-level models tested on their own.

@@ -19,6 +19,29 @@ pub mod emit;
 
 /// Width of the register bus address (`nic_abi::regs::AXIL_ADDR_BITS`) as a type parameter.
 pub const AXIL_ADDR: usize = nic_abi::regs::AXIL_ADDR_BITS as usize;
+
+/// What this build of the NIC can do, in `IFCAP_*` layout (the ID block's CAPS register). Here,
+/// not in `nic`, because the register file reports it and the emitter builds with it: both sit
+/// below the core that instantiates them.
+pub const CAPS: u32 = {
+    use nic_abi::ifcap::*;
+    IFCAP_RXCSUM
+        | IFCAP_TXCSUM
+        | IFCAP_RXCSUM_IPV6
+        | IFCAP_TXCSUM_IPV6
+        | IFCAP_VLAN_MTU
+        | IFCAP_JUMBO_MTU
+        | IFCAP_VLAN_HWCSUM
+        | IFCAP_TSO4
+        | IFCAP_TSO6
+        | IFCAP_VLAN_HWTSO
+        | IFCAP_HWSTATS
+};
+
+/// Hash of the RTL and ABI sources this crate was built from (the ID block's BUILD_HASH).
+pub fn build_hash() -> u32 {
+    env!("NIC_BUILD_HASH").parse().unwrap_or(0)
+}
 pub mod arb;
 pub mod csr;
 pub mod desc_fetch;

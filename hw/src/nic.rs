@@ -24,25 +24,13 @@ use crate::rx_dispatch::RxDispatch;
 use crate::rx_engine::RxEngine;
 use crate::tx_engine::TxEngine;
 use crate::tx_out::{TxMeta, TxOut};
-use nic_abi::ifcap::*;
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
 /// Most queue pairs this core instantiates (`NicCore::with_caps` may use fewer).
 pub const MAX_BUILD_QUEUES: u32 = 2;
 
-/// What this build of the NIC can do, in `IFCAP_*` layout (the ID block's CAPS register).
-pub const CAPS: u32 = IFCAP_RXCSUM
-    | IFCAP_TXCSUM
-    | IFCAP_RXCSUM_IPV6
-    | IFCAP_TXCSUM_IPV6
-    | IFCAP_VLAN_MTU
-    | IFCAP_JUMBO_MTU
-    | IFCAP_VLAN_HWCSUM
-    | IFCAP_TSO4
-    | IFCAP_TSO6
-    | IFCAP_VLAN_HWTSO
-    | IFCAP_HWSTATS;
+pub use crate::CAPS;
 
 /// The NIC core with the interfaces a board shell wraps (see the crate docs).
 #[derive(LogicBlock)]
@@ -728,6 +716,6 @@ impl NicCore {
 
 impl Default for NicCore {
     fn default() -> Self {
-        Self::with_caps(CAPS, crate::emit::build_hash(), nic_abi::NUM_QUEUES)
+        Self::with_caps(CAPS, crate::build_hash(), nic_abi::NUM_QUEUES)
     }
 }
