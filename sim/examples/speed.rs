@@ -5,7 +5,9 @@
 //!
 //! `--anchor IDLE READS`: the workloads `scripts/bench-cocotb` runs under cocotb on the same
 //! Verilog (an idle core clocked IDLE cycles; READS AXI4-Lite reads of the ID register, back to
-//! back, through the world's bus model), printed as `ours idle: …` / `ours regs: …`.
+//! back, through the world's bus model), printed as `ours idle: …` / `ours regs: …`; and the
+//! reads again in lockstep, where the reading thread clocks the world itself (`ours
+//! regs-lockstep: …`).
 
 use std::time::Instant;
 
@@ -52,21 +54,23 @@ fn anchor(idle: u64, reads: u64) {
     let s = clock_idle(&mut NicModel::new(), idle);
     println!("ours idle: {idle} cycles in {s:.3} s = {:.1} kcycles/s", idle as f64 / s / 1e3);
 
-    let sim = Sim::start(SimConfig::loopback()).expect("start");
-    let nic = sim.nic(0);
-    nic.read32(nic_abi::regs::id::ID).expect("first read");
-    let c0 = sim.cycles();
-    let t = Instant::now();
-    for _ in 0..reads {
-        let id = nic.read32(nic_abi::regs::id::ID).expect("read");
-        assert_eq!(id, nic_abi::NIC_ID);
+    for (what, cfg) in [("regs", SimConfig::loopback()), ("regs-lockstep", SimConfig::loopback().with_lockstep())] {
+        let sim = Sim::start(cfg).expect("start");
+        let nic = sim.nic(0);
+        nic.read32(nic_abi::regs::id::ID).expect("first read");
+        let c0 = sim.cycles();
+        let t = Instant::now();
+        for _ in 0..reads {
+            let id = nic.read32(nic_abi::regs::id::ID).expect("read");
+            assert_eq!(id, nic_abi::NIC_ID);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!(
+            "ours {what}: {reads} reads ({} cycles) in {s:.3} s = {:.1} reads/s",
+            sim.cycles() - c0,
+            reads as f64 / s
+        );
     }
-    let s = t.elapsed().as_secs_f64();
-    println!(
-        "ours regs: {reads} reads ({} cycles) in {s:.3} s = {:.1} reads/s",
-        sim.cycles() - c0,
-        reads as f64 / s
-    );
 }
 
 /// Clocks `m` for `n` cycles from reset with nothing to do; returns the seconds it took.

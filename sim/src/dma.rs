@@ -37,9 +37,9 @@ use rand::{Rng, SeedableRng};
 /// address range is not (entirely) mapped: the DMA model then answers SLVERR
 /// and counts a fault, as an IOMMU would block the access.
 ///
-/// Called from the clock thread in the middle of a cycle: an implementation
-/// must not call back into the `Sim` (a register access from here would wait
-/// for the very thread it runs on).
+/// Called from the thread clocking the world, in the middle of a cycle: an
+/// implementation must not call back into the `Sim` (a register access from
+/// here would wait for the very thread it runs on).
 pub trait DmaMemory: Send + Sync {
     /// Reads `buf.len()` bytes at `iova` into `buf`.
     fn read(&self, iova: u64, buf: &mut [u8]) -> bool;

@@ -2,9 +2,12 @@
 //!
 //! Contract:
 //! - [`Sim::start`] builds one Verilated model per NIC (as many as the
-//!   [`Wire`] connects) inside one clock thread and holds `reset` high for
-//!   the first cycles. Everything cycle-accurate happens in that thread;
-//!   callers hold [`SimNic`] handles (`Clone + Send + Sync`).
+//!   [`Wire`] connects) and holds `reset` high for the first cycles.
+//!   Free-running, everything cycle-accurate happens in one clock thread
+//!   that follows the host's requests as they come; in lockstep
+//!   ([`SimConfig::lockstep`]), the host thread that waits clocks the world
+//!   itself, time stands still while the host computes, and a run repeats
+//!   to the cycle. Callers hold [`SimNic`] handles (`Clone + Send + Sync`).
 //! - Register access is a real AXI4-Lite transaction ([`axil`]) that takes
 //!   simulated cycles; an access the RTL does not answer fails with
 //!   [`SimError::RegTimeout`] instead of hanging.
@@ -16,7 +19,8 @@
 //!   [`Faults`]. Simulated time is cycles of the 156.25 MHz core clock
 //!   ([`time`]).
 //! - When every NIC's `idle` output is high and nothing is queued, the clock
-//!   thread sleeps (time stands still) until the next request.
+//!   thread sleeps (time stands still) until the next request; in lockstep,
+//!   time jumps to the host's next deadline instead.
 //! - On Linux, a TAP device can be the far end of an [`External`] wire
 //!   ([`tap`]): Linux's own stack becomes the NIC's peer.
 //! - VCD waveforms are written for a window of cycles only ([`VcdWindow`]).
@@ -51,5 +55,5 @@ pub use model::{NicIn, NicModel, NicOut, LINT_WAIVER_FLAGS, NIC_VERILOG};
 pub use pcap::PcapTap;
 #[cfg(target_os = "linux")]
 pub use tap::{open_in_netns, TapBridge, TapCounters, TapDevice, TapError};
-pub use wire::{Cable, Endpoint, External, Loopback, Wire, WireCounters};
+pub use wire::{frame_digest, Cable, Endpoint, External, Loopback, Wire, WireCounters, WireLog};
 pub use world::{NicStats, Sim, SimConfig, SimNic, SimStats, VcdWindow};

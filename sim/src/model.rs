@@ -7,8 +7,9 @@
 //! moved with one FFI call each, and `cycle()`. Block-level models added to
 //! `models()` appear here as `<name>::<Name>Model` without code changes.
 //!
-//! Every model is created, clocked and dropped on one thread (they are not
-//! `Send`); the co-simulation world does that in its clock thread.
+//! A model is not `Send`: it is created, clocked and dropped by one thread
+//! at a time. The co-simulation world does that in its clock thread, or, in
+//! lockstep, in whichever host thread holds the world's lock.
 
 use std::fmt;
 

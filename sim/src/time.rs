@@ -9,6 +9,12 @@ pub fn cycles_to_duration(cycles: u64) -> std::time::Duration {
     std::time::Duration::from_nanos(cycles_to_ns(cycles))
 }
 
+/// Cycles that cover `d` (rounded up, so a wait of `d` is never shorter), saturating.
+pub fn duration_to_cycles(d: std::time::Duration) -> u64 {
+    let ps = d.as_nanos().saturating_mul(1000);
+    u64::try_from(ps.div_ceil(u128::from(CYCLE_PS))).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -18,5 +24,8 @@ mod tests {
         assert_eq!(CYCLE_PS, 6400);
         assert_eq!(cycles_to_duration(5), std::time::Duration::from_nanos(32));
         assert_eq!(cycles_to_duration(156_250_000), std::time::Duration::from_secs(1));
+        assert_eq!(duration_to_cycles(std::time::Duration::from_secs(1)), 156_250_000);
+        assert_eq!(duration_to_cycles(std::time::Duration::from_nanos(7)), 2);
+        assert_eq!(duration_to_cycles(std::time::Duration::MAX), u64::MAX);
     }
 }

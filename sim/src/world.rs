@@ -1,6 +1,7 @@
-//! The co-simulation world: one clock thread owns every NIC model and every
-//! bus, DMA, MAC and wire model; callers talk to it through [`SimNic`]
-//! handles.
+//! The co-simulation world: every NIC model and every bus, DMA, MAC and wire
+//! model, clocked together; callers talk to it through [`SimNic`] handles.
+//! Free-running, a clock thread owns it; in lockstep, the host thread that
+//! waits clocks it.
 //!
 //! Per cycle, for each NIC: the models drive its inputs, the model is
 //! evaluated with the clock low, its outputs are sampled (these are what the
@@ -13,6 +14,25 @@
 //! for `idle_grace_cycles` in a row, the clock thread sleeps on a condvar
 //! instead of spinning; any request wakes it. Simulated time does not pass
 //! while it sleeps.
+//!
+//! Two ways to clock ([`SimConfig::lockstep`]):
+//!
+//! - **Free-running**: the clock thread steps whenever it has work, while the
+//!   host computes too; a request takes effect at whatever cycle the clock
+//!   reached when it noticed it. Needed where a real-time peer is attached
+//!   (a Linux TAP): the world must keep up with wall time.
+//! - **Lockstep** (deterministic): the host lives in simulated time. There is
+//!   no clock thread: the host thread that waits on the simulation (a register
+//!   access, "an interrupt or cycle T", "run N cycles") clocks the world
+//!   itself until its answer is there, so the clock stands still while the
+//!   host computes and every request takes effect at the cycle the host's
+//!   previous wait ended, with no thread hand-off per access. When the world
+//!   is quiet, the clock jumps to the earliest deadline instead of stepping
+//!   idle cycles. The same inputs and seed then give the same cycles, wire
+//!   bytes, timestamps and counters on every run, however fast the machine
+//!   is. One host thread drives a lockstep simulation: a second one would
+//!   wait for the first one's whole wait, and the order of their requests
+//!   would depend on the scheduler.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -59,6 +79,10 @@ pub struct SimConfig {
     pub idle_grace_cycles: u32,
     /// Sleep when quiet (turn off only to measure raw speed).
     pub sleep_when_idle: bool,
+    /// Deterministic: the clock advances only while the host waits on the simulation, and
+    /// jumps over quiet time to the host's next deadline (see the module's doc). Off where
+    /// the world must follow wall time (a Linux peer on a TAP).
+    pub lockstep: bool,
     /// Optional waveform window.
     pub vcd: Option<VcdWindow>,
 }
@@ -74,6 +98,7 @@ impl SimConfig {
             reg_timeout_cycles: 10_000,
             idle_grace_cycles: 16,
             sleep_when_idle: true,
+            lockstep: false,
             vcd: None,
         }
     }
@@ -88,6 +113,11 @@ impl SimConfig {
     /// `nics` NICs whose wires end at the caller.
     pub fn external(nics: usize) -> Self {
         Self::new(External::new(nics))
+    }
+    /// Deterministic clocking ([`SimConfig::lockstep`]).
+    pub fn with_lockstep(mut self) -> Self {
+        self.lockstep = true;
+        self
     }
     /// With a VCD window.
     pub fn with_vcd(mut self, w: VcdWindow) -> Self {
@@ -114,15 +144,17 @@ pub struct NicStats {
 /// Where the simulation stands.
 #[derive(Clone, Debug, Default)]
 pub struct SimStats {
-    /// Cycles simulated.
+    /// Cycles simulated (simulated time, including cycles jumped over).
     pub cycles: u64,
+    /// Of those, cycles jumped over while the world was quiet (lockstep only): not evaluated.
+    pub skipped: u64,
     /// Simulated nanoseconds (cycles × 6.4).
     pub sim_ns: u64,
     /// Wall time since start.
     pub wall: Duration,
     /// Wall time the clock thread was running (not asleep).
     pub awake: Duration,
-    /// Cycles per second of awake wall time.
+    /// Cycles evaluated per second of awake wall time (skipped cycles not counted).
     pub cycles_per_sec: f64,
     /// Times the clock thread went to sleep.
     pub sleeps: u64,
@@ -136,9 +168,10 @@ impl std::fmt::Display for SimStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} cycles ({:.3} ms simulated) in {:.3} s wall ({:.3} s awake, {} sleeps): {:.2} Mcycles/s",
+            "{} cycles ({:.3} ms simulated, {} jumped over) in {:.3} s wall ({:.3} s awake, {} sleeps): {:.2} Mcycles/s",
             self.cycles,
             self.sim_ns as f64 / 1e6,
+            self.skipped,
             self.wall.as_secs_f64(),
             self.awake.as_secs_f64(),
             self.sleeps,
@@ -190,13 +223,39 @@ enum Request {
         nic: usize,
         frame: Frame,
     },
-    Run {
+    /// Blocks the caller until `cond` holds or `cycles` more cycles passed.
+    Wait {
+        cond: WaitCond,
         cycles: u64,
-        reply: mpsc::Sender<u64>,
+        reply: mpsc::Sender<WaitEnd>,
     },
     Stats {
         reply: mpsc::Sender<SimStats>,
     },
+}
+
+/// What a host waits for in simulated time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WaitCond {
+    /// Only the cycles to pass.
+    Cycles,
+    /// One of NIC `nic`'s interrupt lines in `mask` high.
+    Irq { nic: usize, mask: u8 },
+    /// A frame NIC `nic` sent waiting for the caller (External wire).
+    Tx { nic: usize },
+}
+
+/// How a wait ended: whether its condition held, and the cycle.
+#[derive(Clone, Copy, Debug)]
+struct WaitEnd {
+    met: bool,
+    cycle: u64,
+}
+
+struct Waiter {
+    until: u64,
+    cond: WaitCond,
+    reply: mpsc::Sender<WaitEnd>,
 }
 
 struct Inbox {
@@ -222,6 +281,10 @@ struct Shared {
     event_cv: Condvar,
     nics: Vec<NicShared>,
     external: bool,
+    lockstep: bool,
+    /// Lockstep: the world itself, clocked by whichever host thread waits on it (there is no
+    /// clock thread). Taken out when the [`Sim`] is dropped.
+    world: Mutex<Option<Lockstep>>,
     stopped: AtomicBool,
     stop_reason: Mutex<String>,
 }
@@ -251,6 +314,35 @@ impl Shared {
         } else {
             why
         })
+    }
+
+    /// Blocks until `cond` holds or `cycles` cycles passed (simulated time).
+    fn wait_sim(&self, cond: WaitCond, cycles: u64) -> Result<WaitEnd, SimError> {
+        let (tx, rx) = mpsc::channel();
+        self.request(Request::Wait { cond, cycles, reply: tx }, rx)
+    }
+
+    /// A request whose answer comes on `rx`: handed to the clock thread (free-running), or
+    /// served by this thread, which clocks the world until the answer is there (lockstep).
+    fn request<T>(&self, req: Request, rx: mpsc::Receiver<T>) -> Result<T, SimError> {
+        if self.lockstep {
+            let mut w = lock(&self.world);
+            let w = w.as_mut().ok_or_else(|| self.stopped_error())?;
+            return w.0.serve(req, &rx);
+        }
+        self.submit(req)?;
+        rx.recv().map_err(|_| self.stopped_error())
+    }
+
+    /// A request nobody waits for (attach memory, inject a frame): applied at the current
+    /// cycle in lockstep, queued for the clock thread otherwise.
+    fn post(&self, req: Request) -> Result<(), SimError> {
+        if self.lockstep {
+            let mut w = lock(&self.world);
+            w.as_mut().ok_or_else(|| self.stopped_error())?.0.apply(req);
+            return Ok(());
+        }
+        self.submit(req)
     }
 
     fn notify_events(&self) {
@@ -336,9 +428,16 @@ impl Sim {
                 })
                 .collect(),
             external: cfg.wire.is_external(),
+            lockstep: cfg.lockstep,
+            world: Mutex::new(None),
             stopped: AtomicBool::new(false),
             stop_reason: Mutex::new(String::new()),
         });
+        if cfg.lockstep {
+            let world = World::new(cfg, shared.clone());
+            *lock(&shared.world) = Some(Lockstep(world));
+            return Ok(Sim { shared, thread: None });
+        }
         let (ready_tx, ready_rx) = mpsc::channel();
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
@@ -386,7 +485,13 @@ impl Sim {
         self.shared.cycles.load(Ordering::Relaxed)
     }
 
-    /// Lets at least `n` more cycles pass even if everything is idle; returns the cycle count then.
+    /// Whether the host lives in simulated time ([`SimConfig::lockstep`]).
+    pub fn is_lockstep(&self) -> bool {
+        self.shared.lockstep
+    }
+
+    /// Lets at least `n` more cycles pass even if everything is idle (in lockstep, quiet
+    /// cycles are jumped over); returns the cycle count then.
     pub fn run_cycles(&self, n: u64) -> Result<u64, SimError> {
         run_cycles(&self.shared, n)
     }
@@ -394,22 +499,22 @@ impl Sim {
     /// Counters and speed.
     pub fn stats(&self) -> Result<SimStats, SimError> {
         let (tx, rx) = mpsc::channel();
-        self.shared.submit(Request::Stats { reply: tx })?;
-        rx.recv().map_err(|_| self.shared.stopped_error())
+        self.shared.request(Request::Stats { reply: tx }, rx)
     }
 }
 
 fn run_cycles(shared: &Shared, n: u64) -> Result<u64, SimError> {
-    let (tx, rx) = mpsc::channel();
-    shared.submit(Request::Run {
-        cycles: n,
-        reply: tx,
-    })?;
-    rx.recv().map_err(|_| shared.stopped_error())
+    shared.wait_sim(WaitCond::Cycles, n).map(|e| e.cycle)
 }
 
 impl Drop for Sim {
     fn drop(&mut self) {
+        if let Some(Lockstep(mut world)) = lock(&self.shared.world).take() {
+            // Lockstep: no thread to stop; write out the capture and the waveform.
+            self.shared.stopped.store(true, Ordering::Release);
+            world.finish();
+            return;
+        }
         {
             let mut ib = lock(&self.shared.inbox);
             ib.shutdown = true;
@@ -433,12 +538,12 @@ impl SimNic {
             return Err(SimError::BadOffset(off));
         }
         let (tx, rx) = mpsc::channel();
-        self.shared.submit(Request::Reg {
+        let req = Request::Reg {
             nic: self.index,
             op,
             reply: tx,
-        })?;
-        rx.recv().map_err(|_| self.shared.stopped_error())?
+        };
+        self.shared.request(req, rx)?
     }
 
     /// Reads the 32-bit register at byte offset `off` (an AXI4-Lite read on the model).
@@ -454,7 +559,7 @@ impl SimNic {
     /// Serves this NIC's DMA from `mem` (ordered with register accesses
     /// submitted after it).
     pub fn attach_memory(&self, mem: Arc<dyn DmaMemory>) -> Result<(), SimError> {
-        self.shared.submit(Request::Attach {
+        self.shared.post(Request::Attach {
             nic: self.index,
             mem,
         })
@@ -470,15 +575,21 @@ impl SimNic {
         self.shared.nics[self.index].irq.load(Ordering::Acquire)
     }
 
-    /// Waits (wall time) until any interrupt line is high: `Ok(true)`, or `Ok(false)` on timeout.
+    /// Waits until any interrupt line is high: `Ok(true)`, or `Ok(false)` on timeout (wall
+    /// time, or simulated time in lockstep).
     pub fn wait_irq(&self, timeout: Duration) -> Result<bool, SimError> {
         self.wait_irq_lines(u8::MAX, timeout)
     }
 
-    /// Waits (wall time) until one of the interrupt lines in `mask` is high: `Ok(true)`, or
-    /// `Ok(false)` on timeout. One waiter per queue pair, each on its own line, as a driver's
-    /// per-queue interrupt handlers wait on their own MSI-X vectors.
+    /// Waits until one of the interrupt lines in `mask` is high: `Ok(true)`, or `Ok(false)`
+    /// on timeout (wall time, or simulated time in lockstep). One waiter per queue pair, each
+    /// on its own line, as a driver's per-queue interrupt handlers wait on their own MSI-X
+    /// vectors.
     pub fn wait_irq_lines(&self, mask: u8, timeout: Duration) -> Result<bool, SimError> {
+        if self.shared.lockstep {
+            let cond = WaitCond::Irq { nic: self.index, mask };
+            return self.shared.wait_sim(cond, time::duration_to_cycles(timeout)).map(|e| e.met);
+        }
         let irq = &self.shared.nics[self.index].irq;
         self.shared.wait_event(timeout, || irq.load(Ordering::Acquire) & mask != 0)
     }
@@ -500,7 +611,7 @@ impl SimNic {
             errored,
             cycle: 0,
         };
-        self.shared.submit(Request::Inject {
+        self.shared.post(Request::Inject {
             nic: self.index,
             frame,
         })
@@ -511,17 +622,43 @@ impl SimNic {
         std::mem::take(&mut *lock(&self.shared.nics[self.index].tx))
     }
 
-    /// Waits (wall time) until this NIC transmitted a frame, then takes them all
-    /// (empty on timeout).
+    /// Waits until this NIC transmitted a frame, then takes them all (empty on timeout; wall
+    /// time, or simulated time in lockstep).
     pub fn wait_tx(&self, timeout: Duration) -> Result<Vec<Frame>, SimError> {
-        let q = &self.shared.nics[self.index].tx;
-        self.shared.wait_event(timeout, || !lock(q).is_empty())?;
+        if self.shared.lockstep {
+            let cond = WaitCond::Tx { nic: self.index };
+            self.shared.wait_sim(cond, time::duration_to_cycles(timeout))?;
+        } else {
+            let q = &self.shared.nics[self.index].tx;
+            self.shared.wait_event(timeout, || !lock(q).is_empty())?;
+        }
         Ok(self.take_tx())
     }
 
     /// Cycles simulated so far.
     pub fn cycles(&self) -> u64 {
         self.shared.cycles.load(Ordering::Relaxed)
+    }
+
+    /// Whether the host lives in simulated time ([`SimConfig::lockstep`]): its waits and
+    /// pauses are measured in cycles, so it should read "now" from [`SimNic::sim_time`].
+    pub fn is_lockstep(&self) -> bool {
+        self.shared.lockstep
+    }
+
+    /// Simulated time now, in lockstep (`None` when free-running: the host's time is wall time).
+    pub fn sim_time(&self) -> Option<Duration> {
+        self.shared.lockstep.then(|| time::cycles_to_duration(self.cycles()))
+    }
+
+    /// Lets `d` pass in the host's time: simulated cycles in lockstep, a sleep otherwise.
+    pub fn pause(&self, d: Duration) -> Result<(), SimError> {
+        if self.shared.lockstep {
+            self.run_cycles(time::duration_to_cycles(d)).map(|_| ())
+        } else {
+            std::thread::sleep(d);
+            Ok(())
+        }
     }
 
     /// Lets at least `n` more cycles pass; returns the cycle count then.
@@ -562,13 +699,23 @@ struct NicSlot {
     idle: bool,
 }
 
-/// Everything the clock thread owns.
+/// A lockstep world, behind [`Shared::world`]'s mutex: host threads clock it in turns.
+struct Lockstep(World);
+
+// SAFETY: the Verilated models inside (raw pointers, hence not `Send`) are single-threaded
+// builds, each with its own `VerilatedContext` and no thread-local state of ours; behind the
+// mutex only one thread at a time creates, clocks or drops them, which is all they require.
+unsafe impl Send for Lockstep {}
+
+/// Everything the clock thread owns (free-running), or the host threads in turns (lockstep).
 struct World {
     shared: Arc<Shared>,
     nics: Vec<NicSlot>,
     wire: Box<dyn Wire>,
     pool: FramePool,
     tx_done: Vec<(usize, Frame)>,
+    /// Register accesses finished this cycle, answered at its end.
+    replies: Vec<(Reply<u32>, Result<u32, SimError>)>,
     local: Vec<Request>,
     cycle: u64,
     reset_cycles: u64,
@@ -576,8 +723,15 @@ struct World {
     sleep_when_idle: bool,
     quiet_streak: u32,
     run_until: u64,
-    waiters: Vec<(u64, mpsc::Sender<u64>)>,
+    waiters: Vec<Waiter>,
+    /// The earliest deadline among `waiters` (`u64::MAX`: none).
     next_waiter: u64,
+    /// An interrupt line or a frame for the caller changed this cycle: waiters look again.
+    event: bool,
+    /// Lockstep: no clock thread; host threads clock the world while they wait ([`World::serve`]).
+    lockstep: bool,
+    /// Cycles jumped over in lockstep.
+    skipped: u64,
     vcd: Option<VcdWindow>,
     vcd_open: bool,
     started: Instant,
@@ -611,6 +765,7 @@ impl World {
             wire: cfg.wire,
             pool: FramePool::default(),
             tx_done: Vec::with_capacity(n),
+            replies: Vec::with_capacity(n),
             local: Vec::with_capacity(64),
             cycle: 0,
             reset_cycles: cfg.reset_cycles as u64,
@@ -620,6 +775,9 @@ impl World {
             run_until: 0,
             waiters: Vec::new(),
             next_waiter: u64::MAX,
+            event: false,
+            lockstep: cfg.lockstep,
+            skipped: 0,
             vcd: cfg.vcd,
             vcd_open: false,
             started: now,
@@ -629,24 +787,14 @@ impl World {
         }
     }
 
+    /// The clock thread's loop (free-running).
     fn run(&mut self) {
         loop {
             if self.shared.pending.load(Ordering::Acquire) && self.drain() {
                 break;
             }
-            if self.sleep_when_idle
-                && self.quiet_streak >= self.grace
-                && self.cycle >= self.run_until
-            {
-                // Frames a wrapper held back go first; if there were any, the world has work.
-                let mut released = false;
-                let (nics, pool, shared) = (&mut self.nics, &mut self.pool, &self.shared);
-                self.wire.release(&mut |to, f| {
-                    released = true;
-                    deliver(to, f, nics, pool, shared)
-                });
-                if released {
-                    self.quiet_streak = 0;
+            if self.sleep_when_idle && self.quiet_streak >= self.grace && self.cycle >= self.run_until {
+                if self.release_held() {
                     continue;
                 }
                 self.sleep();
@@ -654,8 +802,56 @@ impl World {
             }
             self.step();
         }
+        self.finish();
+    }
+
+    /// Writes out what is buffered (pcap, VCD): when the simulation ends.
+    fn finish(&mut self) {
         self.wire.flush();
         self.close_vcd();
+    }
+
+    /// Frames a wrapper held back (a reordering fault) go on when the world is quiet; `true`
+    /// if there were any (the world has work again).
+    fn release_held(&mut self) -> bool {
+        let mut released = false;
+        let (nics, pool, shared) = (&mut self.nics, &mut self.pool, &self.shared);
+        self.wire.release(&mut |to, f| {
+            released = true;
+            deliver(to, f, nics, pool, shared)
+        });
+        if released {
+            self.quiet_streak = 0;
+        }
+        released
+    }
+
+    /// Lockstep: the calling host thread applies `req` and clocks the world itself until
+    /// `done` has its answer. Simulated time passes only here, while the host waits; when the
+    /// world is quiet it jumps to the earliest deadline instead of stepping idle cycles.
+    fn serve<T>(&mut self, req: Request, done: &mpsc::Receiver<T>) -> Result<T, SimError> {
+        let t0 = Instant::now();
+        self.apply(req);
+        let r = loop {
+            if let Ok(v) = done.try_recv() {
+                break Ok(v);
+            }
+            if self.quiet_streak >= self.grace {
+                if self.release_held() {
+                    continue;
+                }
+                if self.next_waiter == u64::MAX {
+                    break Err(SimError::Stopped(
+                        "the host waits on a quiet simulation with no deadline: nothing can ever answer it".into(),
+                    ));
+                }
+                self.jump_to(self.next_waiter);
+                continue;
+            }
+            self.step();
+        };
+        self.awake += t0.elapsed();
+        r
     }
 
     /// Handles queued requests; `true` on shutdown.
@@ -668,6 +864,15 @@ impl World {
         };
         let mut local = std::mem::take(&mut self.local);
         for r in local.drain(..) {
+            self.apply(r);
+        }
+        self.local = local;
+        shutdown
+    }
+
+    /// Carries out one request at the current cycle.
+    fn apply(&mut self, r: Request) {
+        {
             match r {
                 Request::Reg { nic, op, reply } => {
                     self.nics[nic].axil.submit(op, reply);
@@ -686,25 +891,28 @@ impl World {
                     );
                     self.quiet_streak = 0;
                 }
-                Request::Run { cycles, reply } => {
-                    let target = self.cycle + cycles;
-                    if cycles == 0 {
-                        let _ = reply.send(self.cycle);
-                    } else {
-                        self.run_until = self.run_until.max(target);
-                        self.next_waiter = self.next_waiter.min(target);
-                        self.waiters.push((target, reply));
+                Request::Wait { cond, cycles, reply } => {
+                    if cycles == 0 || self.cond_met(cond) {
+                        let _ = reply.send(WaitEnd { met: self.cond_met(cond), cycle: self.cycle });
+                        return;
                     }
+                    let until = self.cycle.saturating_add(cycles);
+                    if cond == WaitCond::Cycles {
+                        // Free-running, the clock keeps going for these even when idle.
+                        self.run_until = self.run_until.max(until);
+                    }
+                    self.next_waiter = self.next_waiter.min(until);
+                    self.waiters.push(Waiter { until, cond, reply });
                 }
                 Request::Stats { reply } => {
                     let _ = reply.send(self.stats());
                 }
             }
         }
-        self.local = local;
-        shutdown
     }
 
+    /// Free-running, quiet world: waits for a request without stepping (simulated time
+    /// stands still), after writing out the pcap and VCD buffers.
     fn sleep(&mut self) {
         self.wire.flush();
         if self.vcd_open {
@@ -712,14 +920,34 @@ impl World {
                 self.nics[w.nic].model.trace_flush();
             }
         }
-        self.awake += self.awake_since.elapsed();
         self.sleeps += 1;
+        self.awake += self.awake_since.elapsed();
         let mut ib = lock(&self.shared.inbox);
         while !self.shared.pending.load(Ordering::Acquire) && !ib.shutdown {
             ib = self.shared.wake.wait(ib).unwrap_or_else(|e| e.into_inner());
         }
         drop(ib);
         self.awake_since = Instant::now();
+    }
+
+    /// Lockstep, quiet world: moves simulated time to `cycle` without evaluating the models
+    /// (nothing in them changes while they are idle) and wakes whoever waited for it.
+    fn jump_to(&mut self, cycle: u64) {
+        if cycle > self.cycle {
+            self.skipped += cycle - self.cycle;
+            self.cycle = cycle;
+            self.shared.cycles.store(cycle, Ordering::Relaxed);
+        }
+        self.wake_waiters();
+    }
+
+    /// Whether a wait's condition holds now.
+    fn cond_met(&self, cond: WaitCond) -> bool {
+        match cond {
+            WaitCond::Cycles => false,
+            WaitCond::Irq { nic, mask } => self.nics.get(nic).is_some_and(|n| n.irq & mask != 0),
+            WaitCond::Tx { nic } => self.shared.nics.get(nic).is_some_and(|n| !lock(&n.tx).is_empty()),
+        }
     }
 
     fn open_vcd(&mut self) {
@@ -746,7 +974,8 @@ impl World {
     fn step(&mut self) {
         let now = self.cycle;
         if let Some(w) = &self.vcd {
-            if now == w.start_cycle && !self.vcd_open {
+            // `>=`: a lockstep jump may land inside the window.
+            if now >= w.start_cycle && now < w.end_cycle && !self.vcd_open {
                 self.open_vcd();
             }
         }
@@ -764,8 +993,8 @@ impl World {
             bind::inputs(&mut n.inp, &drive);
             n.model.cycle(&n.inp, &mut n.out, t_low, t_high);
             let o = &n.out;
-            if let Some((reply, result)) = n.axil.update(now, &bind::axil(o)) {
-                let _ = reply.send(result);
+            if let Some(done) = n.axil.update(now, &bind::axil(o)) {
+                self.replies.push(done);
             }
             n.dma.update(now, &bind::dma(o));
             if let Some(f) = n.tx.update(now, &bind::tx(o), &mut self.pool) {
@@ -778,6 +1007,7 @@ impl World {
                 n.irq = irq;
                 self.shared.nics[i].irq.store(irq, Ordering::Release);
                 if rising {
+                    self.event = true;
                     self.shared.notify_events();
                 }
             }
@@ -788,6 +1018,8 @@ impl World {
                 && !n.tx.mid_frame()
                 && n.rx.pending() == 0;
         }
+        // Frames for the caller (External wire) may end a lockstep host's wait.
+        self.event |= self.shared.external && !self.tx_done.is_empty();
         for (i, f) in self.tx_done.drain(..) {
             route(
                 &mut *self.wire,
@@ -809,39 +1041,51 @@ impl World {
         };
         self.cycle += 1;
         self.shared.cycles.store(self.cycle, Ordering::Relaxed);
+        // Answered once the cycle is over: a host that reads the cycle count then sees where
+        // it resumes (in lockstep the clock stops right here).
+        for (reply, result) in self.replies.drain(..) {
+            let _ = reply.send(result);
+        }
         if self.vcd_open && self.vcd.as_ref().is_some_and(|w| self.cycle >= w.end_cycle) {
             self.close_vcd();
         }
-        if self.cycle >= self.next_waiter {
+        if self.cycle >= self.next_waiter || std::mem::take(&mut self.event) {
             self.wake_waiters();
         }
     }
 
+    /// Answers every waiter whose condition holds or whose deadline came.
     fn wake_waiters(&mut self) {
         let now = self.cycle;
-        self.waiters.retain(|(t, reply)| {
-            if *t <= now {
-                let _ = reply.send(now);
-                false
+        let mut i = 0;
+        while i < self.waiters.len() {
+            let w = &self.waiters[i];
+            let met = self.cond_met(w.cond);
+            if met || w.until <= now {
+                let w = self.waiters.swap_remove(i);
+                let _ = w.reply.send(WaitEnd { met, cycle: now });
             } else {
-                true
+                i += 1;
             }
-        });
-        self.next_waiter = self.waiters.iter().map(|w| w.0).min().unwrap_or(u64::MAX);
+        }
+        self.next_waiter = self.waiters.iter().map(|w| w.until).min().unwrap_or(u64::MAX);
     }
 
     fn stats(&self) -> SimStats {
         let wall = self.started.elapsed();
-        let awake = self.awake + self.awake_since.elapsed();
+        // Free-running, the clock thread is awake now (it is answering); in lockstep, `serve`
+        // counts the time spent clocking.
+        let awake = if self.lockstep { self.awake } else { self.awake + self.awake_since.elapsed() };
         let mut wire = WireCounters::default();
         self.wire.counters(&mut wire);
         SimStats {
             cycles: self.cycle,
+            skipped: self.skipped,
             sim_ns: time::cycles_to_ns(self.cycle),
             wall,
             awake,
             cycles_per_sec: if awake.as_secs_f64() > 0.0 {
-                self.cycle as f64 / awake.as_secs_f64()
+                (self.cycle - self.skipped) as f64 / awake.as_secs_f64()
             } else {
                 0.0
             },

@@ -107,6 +107,44 @@ fn requests_wake_a_sleeping_clock_and_none_is_lost() {
     }
 }
 
+/// Lockstep: the host's accesses take effect at cycles fixed by what it did before, never by how
+/// long it computed in between; a wait in a quiet world jumps to its deadline.
+#[test]
+fn lockstep_time_moves_only_while_the_host_waits() {
+    let script = |compute: Duration| {
+        let sim = Sim::start(SimConfig::external(1).with_lockstep()).unwrap();
+        let nic = sim.nic(0);
+        assert!(nic.is_lockstep() && sim.is_lockstep());
+        let mut at = vec![];
+        for k in 0..5u32 {
+            nic.read32(nic_abi::regs::id::ID + 4 * k).unwrap();
+            at.push(sim.cycles());
+            std::thread::sleep(compute); // the host computes
+            assert_eq!(sim.cycles(), at[at.len() - 1], "time moved while the host computed");
+        }
+        nic.inject(&[0xff; 60], false).unwrap(); // no buffer posted: the NIC counts a drop
+        at.push(nic.run_cycles(500).unwrap());
+        let drops = nic.read32(nic_abi::regs::stats::RX_DROP_NOBUF).unwrap();
+        at.push(sim.cycles());
+        // Interrupts are masked: this wait ends at its deadline, jumped to, not stepped through.
+        let t = Instant::now();
+        assert!(!nic.wait_irq(Duration::from_secs(2)).unwrap());
+        let waited = t.elapsed();
+        at.push(sim.cycles());
+        assert_eq!(nic.sim_time(), Some(nic_sim::time::cycles_to_duration(sim.cycles())));
+        let s = sim.stats().unwrap();
+        (at, drops, s.skipped, s.nics[0].regs, waited)
+    };
+    let (a, drops, skipped, regs, waited) = script(Duration::ZERO);
+    let (b, ..) = script(Duration::from_millis(20));
+    assert_eq!(a, b, "cycle of every step, with and without host compute time");
+    assert_eq!(drops, 1, "the injected frame reached the NIC: {a:?}");
+    let two_s = nic_sim::time::duration_to_cycles(Duration::from_secs(2));
+    assert!(a[7] - a[6] >= two_s && skipped > two_s - 1000, "jumped {skipped} of {two_s} cycles");
+    assert!(waited < Duration::from_secs(1), "2 s of quiet simulated time took {waited:?}");
+    assert_eq!((regs.reads, regs.writes), (6, 0));
+}
+
 #[test]
 fn bad_offsets_and_wrong_wire_are_errors() {
     let sim = Sim::start(SimConfig::loopback()).unwrap();

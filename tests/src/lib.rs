@@ -63,7 +63,7 @@ impl Rings {
 
 /// The NIC core in Verilator with rings the test manages.
 pub struct RawNic {
-    /// Keeps the clock thread alive.
+    /// The simulation (clocked by the test's thread while it waits: lockstep).
     pub sim: Sim,
     /// The NIC.
     pub nic: SimNic,
@@ -79,9 +79,10 @@ impl RawNic {
         Self::with_config(SimConfig::external(1))
     }
 
-    /// A NIC with the given simulator configuration (one NIC, external wire).
+    /// A NIC with the given simulator configuration (one NIC, external wire), in lockstep: one
+    /// thread drives it, so a test's seed repeats its run to the cycle.
     pub fn with_config(cfg: SimConfig) -> Self {
-        let sim = Sim::start(cfg).expect("simulator starts");
+        let sim = Sim::start(cfg.with_lockstep()).expect("simulator starts");
         let nic = sim.nic(0);
         let mem = Arc::new(VecMemory::new(BASE, MEM));
         nic.attach_memory(mem.clone()).unwrap();

@@ -28,7 +28,8 @@ fn frame(i: u32) -> Vec<u8> {
 
 fn back_to_back_minimum_frames_are_all_delivered(read_latency: u32) {
     const N: u32 = 1200;
-    let mut cfg = SimConfig::external(1);
+    // Lockstep: the driver reacts in no simulated time, and the run is the same every time.
+    let mut cfg = SimConfig::external(1).with_lockstep();
     cfg.dma.read_latency = read_latency;
     let sim = Sim::start(cfg).expect("simulator starts");
     let nic = sim.nic(0);

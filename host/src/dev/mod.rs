@@ -65,6 +65,19 @@ pub trait Device: Send + Sync {
         }
         self.wait_irq(timeout)
     }
+
+    /// The device's own time, when it runs in simulated time (a deterministic co-simulation):
+    /// the driver then measures every timeout in it, so a run does not depend on how fast the
+    /// host is. `None` (the default): the device runs in wall time.
+    fn sim_time(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Lets `d` pass in the device's time before polling again: a sleep in wall time, or
+    /// simulated cycles for a device in simulated time (sleeping would stop its clock).
+    fn pause(&self, d: Duration) {
+        std::thread::sleep(d)
+    }
 }
 
 /// The ixy register vocabulary, for every [`Device`] (including `dyn Device`).
@@ -82,6 +95,15 @@ pub trait DeviceExt: Device {
     fn clear_bits(&self, off: u32, mask: u32) -> Result<(), DevError> {
         let v = self.read32(off)?;
         self.write32(off, v & !mask)
+    }
+
+    /// The device's time now ([`Device::sim_time`], or wall time since this process first
+    /// asked): what every driver deadline is measured in.
+    fn now(&self) -> Duration {
+        self.sim_time().unwrap_or_else(|| {
+            static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+            EPOCH.get_or_init(Instant::now).elapsed()
+        })
     }
 
     /// Waits until all bits of `mask` are set at `off`; returns the register value.
@@ -104,8 +126,8 @@ fn wait_bits<D: Device + ?Sized>(
     set: bool,
     timeout: Duration,
 ) -> Result<u32, DevError> {
-    let start = Instant::now();
-    // Short sleeps first (a model answers within microseconds), then back off so
+    let start = dev.now();
+    // Short pauses first (a model answers within microseconds), then back off so
     // a long wait does not spin a core the other tests need.
     let mut pause = Duration::from_micros(10);
     loop {
@@ -114,13 +136,13 @@ fn wait_bits<D: Device + ?Sized>(
         if done {
             return Ok(v);
         }
-        let waited = start.elapsed();
+        let waited = dev.now().saturating_sub(start);
         if waited >= timeout {
             let e = DevError::Timeout { off, mask, set, last: v, waited };
             log::warn!("{}: {e}", dev.describe());
             return Err(e);
         }
-        std::thread::sleep(pause.min(timeout - waited));
+        dev.pause(pause.min(timeout - waited));
         pause = (pause * 2).min(Duration::from_millis(5));
     }
 }

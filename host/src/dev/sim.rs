@@ -97,6 +97,14 @@ impl Device for SimDevice {
         let lines = (0..SIM_IRQ_LINES).filter(|q| q % self.vectors == vector).fold(0u8, |m, q| m | (1 << q));
         self.nic.wait_irq_lines(lines, timeout).map_err(|e| DevError::Gone(e.to_string()))
     }
+    /// Simulated time when the simulation runs in lockstep ([`nic_sim::SimConfig::lockstep`]).
+    fn sim_time(&self) -> Option<Duration> {
+        self.nic.sim_time()
+    }
+    fn pause(&self, d: Duration) {
+        // A stopped simulation fails the next register access with the reason.
+        let _ = self.nic.pause(d);
+    }
 }
 
 /// Interrupt lines the model has: one per queue pair of the widest build (`u8` of line bits).

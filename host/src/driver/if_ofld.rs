@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nic_abi::ifcap::{IFCAP_TSO, IFCAP_TXCSUM, IFCAP_TXCSUM_IPV6, IFCAP_VLAN_HWCSUM, IFCAP_VLAN_HWTSO};
 use nic_abi::regs::{self, ctrl, queue as qreg, rxq, txq};
@@ -269,13 +269,13 @@ impl Driver {
         let mut rings: Vec<_> = self.queues.iter().map(|p| lock(&p.tx)).collect();
         let tx_caps = IFCAP_TXCSUM | IFCAP_TXCSUM_IPV6 | IFCAP_TSO | IFCAP_VLAN_HWCSUM | IFCAP_VLAN_HWTSO;
         if change.old & !change.new & tx_caps != 0 {
-            let until = Instant::now() + self.reg_timeout;
+            let until = self.dev.now() + self.reg_timeout;
             for t in rings.iter_mut().filter_map(|g| g.as_mut()) {
-                while t.outstanding() > 0 && Instant::now() < until {
+                while t.outstanding() > 0 && self.dev.now() < until {
                     if t.reclaim(self).is_err() {
                         break;
                     }
-                    std::thread::sleep(Duration::from_micros(50));
+                    self.dev.pause(Duration::from_micros(50));
                 }
             }
         }
@@ -403,7 +403,7 @@ impl Driver {
         if self.work_pending()? {
             return Ok(true);
         }
-        let start = Instant::now();
+        let start = self.dev.now();
         let r = match self.uses_interrupts() {
             false => Err(DevError::NoInterrupts),
             true => self.dev.wait_irq(timeout).and_then(|fired| {
@@ -435,10 +435,10 @@ impl Driver {
         if pending()? {
             return Ok(true);
         }
-        let start = Instant::now();
+        let start = self.dev.now();
         let r = match self.uses_interrupts() {
             false => Err(DevError::NoInterrupts),
-            true => vector.wait_since(|t| self.dev.wait_irq_vector(v, t), since, timeout, || {
+            true => vector.wait_since(|t| self.dev.wait_irq_vector(v, t), || self.dev.now(), since, timeout, || {
                 if let Err(e) = self.ack_vector(v) {
                     log::warn!("{}: acknowledging interrupt vector {v}: {e}", self.ifname());
                 }
@@ -450,12 +450,12 @@ impl Driver {
     /// How every wait ends, once the interrupt wait returned `irq` (`NoInterrupts`: no
     /// interrupts in use): woken (counted), timed out (counted unless work showed up anyway),
     /// or, without interrupts, polling `pending` with a pause growing to 1 ms until `timeout`
-    /// from `start`.
+    /// from `start` (the device's time, [`DeviceExt::now`]).
     pub(super) fn end_wait(
         &self,
         irq: Result<bool, DevError>,
         pair: &QueuePair,
-        start: Instant,
+        start: Duration,
         timeout: Duration,
         pending: impl Fn() -> Result<bool, Error>,
     ) -> Result<bool, Error> {
@@ -483,12 +483,12 @@ impl Driver {
             if pending()? {
                 return Ok(true);
             }
-            let waited = start.elapsed();
+            let waited = self.dev.now().saturating_sub(start);
             if waited >= timeout {
                 pair.wait_timeouts.fetch_add(1, Ordering::Relaxed);
                 return Ok(false);
             }
-            std::thread::sleep(pause.min(timeout - waited));
+            self.dev.pause(pause.min(timeout - waited));
             pause = (pause * 2).min(Duration::from_millis(1));
         }
     }

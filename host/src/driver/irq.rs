@@ -21,7 +21,7 @@
 //! ```
 
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::dev::DevError;
 
@@ -51,34 +51,39 @@ impl Vector {
     }
 
     /// Waits until an interrupt on this vector was taken after generation `since` (`Ok(true)`)
-    /// or `timeout` passes (`Ok(false)`). At most one thread at a time calls `device_wait`
-    /// (the device's wait on this vector, e.g. `dev.wait_irq_vector(v, t)`); the one whose
-    /// wait returns an interrupt runs `ack` (clearing the vector's causes) before anyone is
-    /// woken. Taking the device wait as a function keeps this logic testable without a device.
+    /// or `timeout` passes (`Ok(false)`) on the device's clock `now` (wall time, or simulated
+    /// time for a model in lockstep: [`crate::dev::DeviceExt::now`]). At most one thread at a
+    /// time calls `device_wait` (the device's wait on this vector, e.g.
+    /// `dev.wait_irq_vector(v, t)`); the one whose wait returns an interrupt runs `ack`
+    /// (clearing the vector's causes) before anyone is woken. Taking the device wait and clock
+    /// as functions keeps this logic testable without a device.
     pub fn wait_since(
         &self,
         device_wait: impl Fn(Duration) -> Result<bool, DevError>,
+        now: impl Fn() -> Duration,
         since: u64,
         timeout: Duration,
         ack: impl Fn(),
     ) -> Result<bool, DevError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = now() + timeout;
         let mut st = self.lock();
         loop {
             if st.generation != since {
                 return Ok(true);
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let t = now();
+            if t >= deadline {
                 return Ok(false);
             }
             if st.waiting {
-                st = self.cv.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                // Another sharer holds the device wait and wakes us; bounded in wall time too,
+                // in case the device's clock is simulated.
+                st = self.cv.wait_timeout(st, deadline - t).unwrap_or_else(|e| e.into_inner()).0;
                 continue;
             }
             st.waiting = true;
             drop(st);
-            let r = device_wait(deadline - now);
+            let r = device_wait(deadline - t);
             if matches!(r, Ok(true)) {
                 ack();
             }
@@ -99,6 +104,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
+    use std::time::Instant;
+
+    /// Wall time since the first call: the clock a board's driver waits on.
+    fn wall() -> Duration {
+        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        EPOCH.get_or_init(Instant::now).elapsed()
+    }
 
     /// An eventfd's semantics (VFIO's MSI): each `fire` is counted, one wait consumes them all.
     /// The simulator's lines are level, so this edge behaviour is pinned here, on the logic alone.
@@ -139,7 +151,7 @@ mod tests {
                         device_waits.fetch_add(1, Ordering::SeqCst);
                         ev.wait(t)
                     };
-                    vec.wait_since(wait, since, Duration::from_secs(20), || {
+                    vec.wait_since(wait, wall, since, Duration::from_secs(20), || {
                         acks.fetch_add(1, Ordering::SeqCst);
                     })
                 })
@@ -155,13 +167,13 @@ mod tests {
         // An interrupt that fired before the wait started is still pending in the device: not lost.
         let since = vec.generation();
         ev.fire();
-        assert_eq!(vec.wait_since(|t| ev.wait(t), since, Duration::from_secs(5), || {}), Ok(true));
+        assert_eq!(vec.wait_since(|t| ev.wait(t), wall, since, Duration::from_secs(5), || {}), Ok(true));
         let since = vec.generation();
-        assert_eq!(vec.wait_since(|t| ev.wait(t), since, Duration::from_millis(10), || {}), Ok(false));
+        assert_eq!(vec.wait_since(|t| ev.wait(t), wall, since, Duration::from_millis(10), || {}), Ok(false));
         // A device error reaches the caller, and the next waiter takes over the device wait.
         let gone = |_: Duration| Err(DevError::Gone("test".into()));
-        assert_eq!(vec.wait_since(gone, since, Duration::from_secs(1), || {}), Err(DevError::Gone("test".into())));
+        assert_eq!(vec.wait_since(gone, wall, since, Duration::from_secs(1), || {}), Err(DevError::Gone("test".into())));
         ev.fire();
-        assert_eq!(vec.wait_since(|t| ev.wait(t), since, Duration::from_secs(5), || {}), Ok(true));
+        assert_eq!(vec.wait_since(|t| ev.wait(t), wall, since, Duration::from_secs(5), || {}), Ok(true));
     }
 }

@@ -76,8 +76,9 @@ enum Cmd {
         /// Capture of what appeared on the wire.
         #[arg(long = "out")]
         output: PathBuf,
-        /// One JSON object per received frame: checksum verdicts, RSS hash (`flowid`), its
-        /// `rsstype` (M_HASHTYPE name) and the RX `queue` it arrived on.
+        /// One JSON object per received frame, in wire order: its `frame` number in the `--out`
+        /// capture, checksum verdicts, RSS hash (`flowid`), its `rsstype` (M_HASHTYPE name) and
+        /// the RX `queue` it arrived on.
         #[arg(long)]
         rx_report: PathBuf,
         /// Comma-separated ifconfig words to enable (default: every offload the NIC has).
@@ -234,8 +235,10 @@ fn cmd_replay(
         text.push('\n');
     }
     std::fs::write(&rx_report, text).map_err(|e| format!("cannot write {}: {e}", rx_report.display()))?;
+    // Standard output is what simulated time decides, the same on every run; the wall clock's
+    // share goes to standard error.
     println!(
-        "replayed {} frames: {} on the wire ({}), {} received ({}); {} cycles ({:.1} us simulated) in {:.2} s",
+        "replayed {} frames: {} on the wire ({}), {} received ({}); {} cycles ({:.1} us simulated)",
         frames.len(),
         rep.sim.wire.frames,
         output.display(),
@@ -243,7 +246,12 @@ fn cmd_replay(
         rx_report.display(),
         rep.sim.cycles,
         rep.sim.sim_ns as f64 / 1000.0,
-        rep.wall.as_secs_f64()
+    );
+    eprintln!(
+        "simulator: {:.2} s wall, {:.2} M cycles/s evaluated, {} quiet cycles jumped over",
+        rep.wall.as_secs_f64(),
+        rep.sim.cycles_per_sec / 1e6,
+        rep.sim.skipped
     );
     println!("  {}", rx_queues_line(&rep));
     if tso_mss.is_some() {
@@ -313,7 +321,7 @@ fn demo(
 fn check_accounting(rep: &ReplayReport) -> Res {
     let lost = rep.unaccounted();
     if rep.timed_out {
-        return Err(format!("no progress for 60 s with {lost} frames unaccounted for: the simulated NIC stalled (run with a VCD window to see where)").into());
+        return Err(format!("no progress for 60 s of simulated time with {lost} frames unaccounted for: the simulated NIC stalled (run with a VCD window to see where)").into());
     }
     if lost != 0 {
         return Err(format!("{lost} frames neither received nor counted as dropped: a bug, please report it").into());

@@ -17,6 +17,11 @@
 //!   MSS-sized frames; under callgrind (`scripts/bench`) it counts the
 //!   instructions of `send_batch` alone.
 //!
+//! - `bench determinism`: the demo's replay (the traffic mix and TSO bursts over a
+//!   cable) in lockstep and free-running, alternately, three rounds each: wall
+//!   time and cycles of both, so what determinism costs is measured beside the
+//!   mode it replaced, in the same run.
+//!
 //! `cargo run --release -p nic-testbench --example bench -- throughput`
 
 use nic_abi::regs::stats;
@@ -51,9 +56,11 @@ fn wire_limit(size: usize) -> f64 {
     size as f64 / (size.div_ceil(8) + 3) as f64
 }
 
-/// One NIC on an external wire whose DMA answers reads `read_latency` cycles after the request.
+/// One NIC on an external wire whose DMA answers reads `read_latency` cycles after the request,
+/// in lockstep: the host reacts in no simulated time, so the figures are the RTL's and the same
+/// on every run.
 fn bench_sim(read_latency: u32) -> Sim {
-    let mut cfg = SimConfig::external(1);
+    let mut cfg = SimConfig::external(1).with_lockstep();
     cfg.dma.read_latency = read_latency;
     Sim::start(cfg).expect("sim")
 }
@@ -173,8 +180,9 @@ fn throughput() {
     }
     let whole = sim_cycles as f64 / t.elapsed().as_secs_f64();
     let bare = bare_model_speed(2_000_000);
-    println!("simulator: whole NIC with driver and models {:.2} M cycles/s (TX runs only, wall time incl. host);", whole / 1e6);
-    println!("           bare Verilated model, same run     {:.2} M cycles/s", bare / 1e6);
+    // Wall-clock speed on stderr: standard output is the same on every run.
+    eprintln!("simulator: whole NIC with driver and models {:.2} M cycles/s (TX runs only, wall time incl. host);", whole / 1e6);
+    eprintln!("           bare Verilated model, same run     {:.2} M cycles/s", bare / 1e6);
 }
 
 /// The measured region for callgrind: the stack's output (checksums seeded for the NIC, or
@@ -292,7 +300,7 @@ fn tso() {
     println!("|---|---|---|---|---|---|");
     for mss in [536u16, 1448, 8948] {
         let bursts: Vec<Vec<u8>> = (0..6).map(burst).collect();
-        let sim = Sim::start(SimConfig::external(1)).expect("sim");
+        let sim = Sim::start(SimConfig::external(1).with_lockstep()).expect("sim");
         let d = attach(&sim, 0);
         let nic = sim.nic(0);
         let tso: Vec<Mbuf> = bursts.iter().map(|b| offload::prepare_tso(b, mss).unwrap()).collect();
@@ -494,6 +502,35 @@ fn flows(args: &[String]) {
     );
 }
 
+/// The demo's first part (`nicctl demo`'s mix: 3000 frames and 12 TCP bursts over a cable,
+/// every offload on, TSO at MSS 1448) in lockstep and free-running, alternately.
+fn determinism() {
+    let mut frames = traffic::mix(3000, 1);
+    for i in 0..12usize {
+        let k = Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
+        let payload: Vec<u8> = (0..16_000 + 6_000 * (i % 8)).map(|j| (j * 13 + i) as u8).collect();
+        frames.push(traffic::frame(k, &payload, 7 * i as u32));
+    }
+    println!("| round | mode | cycles | wall s | cycles evaluated per wall s (M) | quiet cycles jumped |");
+    println!("|---|---|---|---|---|---|");
+    let (mut wall_lock, mut wall_free) = (0.0, 0.0);
+    for round in 1..=3 {
+        for free_running in [false, true] {
+            let cfg = nic_testbench::replay::ReplayConfig { cable: true, tso_mss: Some(1448), free_running, ..Default::default() };
+            let t = Instant::now();
+            let rep = nic_testbench::replay::replay(&frames, &cfg).expect("replay");
+            let wall = t.elapsed().as_secs_f64();
+            assert_eq!(rep.unaccounted(), 0);
+            *(if free_running { &mut wall_free } else { &mut wall_lock }) += wall;
+            let mode = if free_running { "free-running" } else { "lockstep" };
+            let evaluated = (rep.sim.cycles - rep.sim.skipped) as f64 / wall / 1e6;
+            println!("| {round} | {mode} | {} | {wall:.2} | {evaluated:.2} | {} |", rep.sim.cycles, rep.sim.skipped);
+        }
+    }
+    println!();
+    println!("lockstep wall time / free-running wall time, 3 rounds each: {:.3}", wall_lock / wall_free);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(|s| s.as_str()) {
@@ -503,8 +540,9 @@ fn main() {
         Some("send") => send(&args[2..]),
         Some("lookup") => lookup(&args[2..]),
         Some("flows") => flows(&args[2..]),
+        Some("determinism") => determinism(),
         Some(x) => {
-            eprintln!("bench: unknown mode `{x}`; use `throughput`, `tso`, `send [--mode tso|gso|plain] [--mb N]` `driver [--frames N] [--size S] [--offload on|off]` `lookup [--n N]` or `flows [--queues Q] [--flows F] [--mb M]`");
+            eprintln!("bench: unknown mode `{x}`; use `throughput`, `tso`, `determinism`, `send [--mode tso|gso|plain] [--mb N]` `driver [--frames N] [--size S] [--offload on|off]` `lookup [--n N]` or `flows [--queues Q] [--flows F] [--mb M]`");
             std::process::exit(2);
         }
     }

@@ -6,15 +6,20 @@
 //! path, a wire (loopback, or a cable to a second NIC), the receive path and
 //! back up through the driver. What crossed the wire is in the wire pcap;
 //! what came back up, with the NIC's checksum verdicts and RSS hash, and the
-//! RX queue RSS chose, is in [`RxRecord`]s. The sender transmits on queue 0;
-//! the receiver polls every queue pair it has.
+//! RX queue RSS chose, is in [`RxRecord`]s, in wire order with each frame's
+//! number in the capture. The sender transmits on queue 0; the receiver polls
+//! every queue pair it has.
+//!
+//! The simulation runs in lockstep (the host in simulated time): the same
+//! frames give the same cycles, capture (timestamps included), report and
+//! counters on every run.
 
 use nic_host::dev::sim::SimDevice;
 use nic_host::driver::{Driver, DriverConfig, TxReject};
 use nic_host::mbuf::Mbuf;
 use nic_host::offload;
 use nic_abi::regs::stats;
-use nic_sim::{Cable, FaultConfig, Faults, Loopback, PcapTap, Sim, SimConfig, SimStats, VcdWindow, Wire};
+use nic_sim::{frame_digest, Cable, FaultConfig, Faults, Loopback, PcapTap, Sim, SimConfig, SimStats, VcdWindow, Wire, WireLog};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,10 +38,14 @@ pub struct ReplayConfig {
     pub vcd: Option<VcdWindow>,
     /// Two NICs on a cable (nic0 sends, nic1 receives) instead of one in loopback.
     pub cable: bool,
-    /// Give up waiting for frames after this much wall time without progress.
+    /// Give up waiting for frames after this much simulated time without progress (the replay
+    /// runs in lockstep, so quiet time costs little wall time).
     pub timeout: Option<Duration>,
     /// Damage frames on the wire (after the pcap tap records them as sent).
     pub faults: Option<FaultConfig>,
+    /// Clock the simulation free-running (wall time) instead of in lockstep: results then vary
+    /// from run to run; only for measuring what determinism costs.
+    pub free_running: bool,
     /// TCP frames longer than the MTU go as TSO bursts of this segment size (cut
     /// by the NIC with tso4/tso6 on, by the stack's GSO otherwise).
     pub tso_mss: Option<u16>,
@@ -45,10 +54,10 @@ pub struct ReplayConfig {
 /// One frame received back from the NIC.
 #[derive(Clone, Debug)]
 pub struct RxRecord {
-    /// 1-based number in the order the driver took frames up. With one RX queue that is the
-    /// frame number of the wire pcap; with several, frames of different queues may be taken
-    /// up in another order than they crossed the wire (each queue keeps its own in order), so
-    /// match by content, or by `queue` and order within it.
+    /// The frame's number on the wire (1-based: the wire pcap's frame number), whatever RX
+    /// queue took it up; matched by content. A duplicate a faulty wire delivered twice has its
+    /// original's number; 0 when the wire changed the frame (a corrupting or truncating fault),
+    /// so it matches nothing that was sent.
     pub frame: usize,
     /// Received length.
     pub len: usize,
@@ -85,8 +94,8 @@ pub struct ReplayReport {
     /// NIC sums a checksum to the frame's end, so what the capture held past the IP total length
     /// (link padding, junk) cannot ride along with an offload request.
     pub trimmed: Vec<(usize, usize)>,
-    /// Frames that came back up: in wire order within each RX queue (a flow's frames stay on
-    /// one queue), queues taken in turn.
+    /// Frames that came back up, in wire order ([`RxRecord::frame`]; frames the wire changed
+    /// last, in the order the driver took them up).
     pub rx: Vec<RxRecord>,
     /// The receiving interface as it was at the end (for feeding received frames to the stack).
     pub rx_ifnet: nic_host::ifnet::Ifnet,
@@ -217,11 +226,16 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     if let Some(f) = &cfg.faults {
         inner = Box::new(Faults::new(*f, inner));
     }
+    // Logged where the pcap records (before any faults): a received frame's number is its
+    // frame number in the capture.
+    let (logged, wire_log) = WireLog::new(inner);
     let mut sc = match &cfg.wire_pcap {
-        Some(p) => SimConfig::new(PcapTap::create(p, inner)?),
-        None => SimConfig::new(inner),
+        Some(p) => SimConfig::new(PcapTap::create(p, logged)?),
+        None => SimConfig::new(logged),
     };
     sc.vcd = cfg.vcd.clone();
+    // Nothing here follows wall time: the same frames give the same cycles, captures and report.
+    sc.lockstep = !cfg.free_running;
     let sim = Sim::start(sc)?;
     let mk = |i: usize| -> Result<Driver, ReplayError> {
         // Room for every queue pair of the widest build (8 × 64-slot rings of jumbo buffers each
@@ -278,7 +292,13 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let timeout = cfg.timeout.unwrap_or(Duration::from_secs(60));
     let mut out = Vec::new();
     let mut index = 0usize;
-    let mut last_progress = Instant::now();
+    // The simulation's own time in lockstep: a hang ends after the same cycles on every run.
+    // (Free-running, the clock stops when the world idles: wall time then.)
+    let now = || match cfg.free_running {
+        false => nic_sim::time::cycles_to_duration(sim.cycles()),
+        true => t0.elapsed(),
+    };
+    let mut last_progress = now();
     let rx_nic = if cfg.cable { sim.nic(1) } else { sim.nic(0) };
     let tx_nic = sim.nic(0);
     loop {
@@ -346,9 +366,9 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
             }
         }
         if progressed {
-            last_progress = Instant::now();
+            last_progress = now();
         } else {
-            if last_progress.elapsed() > timeout {
+            if now() - last_progress > timeout {
                 report.timed_out = true;
                 break;
             }
@@ -362,8 +382,41 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         report.rx_ifnet = d.ifnet().clone();
     }
     report.sim = sim.stats()?;
+    in_wire_order(&mut report.rx, &lock_log(&wire_log));
     report.wall = t0.elapsed();
     Ok(report)
+}
+
+fn lock_log(log: &std::sync::Mutex<Vec<u64>>) -> std::sync::MutexGuard<'_, Vec<u64>> {
+    log.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Numbers each received frame with its place on the wire (`wire`: the digests of the frames
+/// sent, in order) and sorts the records by it: RSS spreads frames over queues, each queue in
+/// wire order, and the driver takes the queues in turns. Identical frames are matched in order;
+/// a copy beyond the sent ones (a duplicating fault) takes the last one's number; a frame the
+/// wire changed matches nothing (0) and goes last.
+fn in_wire_order(rx: &mut [RxRecord], wire: &[u64]) {
+    use std::collections::HashMap;
+    let mut sent: HashMap<u64, (VecDeque<usize>, usize)> = HashMap::new();
+    for (i, d) in wire.iter().enumerate() {
+        sent.entry(*d).or_default().0.push_back(i + 1);
+    }
+    // Per queue, frames come up in wire order: match each queue's in its own order.
+    let mut order: Vec<usize> = (0..rx.len()).collect();
+    order.sort_by_key(|&i| (rx[i].queue, i));
+    for i in order {
+        rx[i].frame = match sent.get_mut(&frame_digest(&rx[i].data)) {
+            Some((left, last)) => {
+                if let Some(n) = left.pop_front() {
+                    *last = n;
+                }
+                *last
+            }
+            None => 0,
+        };
+    }
+    rx.sort_by_key(|r| if r.frame == 0 { usize::MAX } else { r.frame });
 }
 
 impl ReplayReport {
