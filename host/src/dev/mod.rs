@@ -100,10 +100,7 @@ pub trait DeviceExt: Device {
     /// The device's time now ([`Device::sim_time`], or wall time since this process first
     /// asked): what every driver deadline is measured in.
     fn now(&self) -> Duration {
-        self.sim_time().unwrap_or_else(|| {
-            static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-            EPOCH.get_or_init(Instant::now).elapsed()
-        })
+        self.sim_time().unwrap_or_else(wall_time)
     }
 
     /// Waits until all bits of `mask` are set at `off`; returns the register value.
@@ -118,6 +115,12 @@ pub trait DeviceExt: Device {
 }
 
 impl<T: Device + ?Sized> DeviceExt for T {}
+
+/// Wall time since this process first asked: the clock of a device that runs in wall time.
+pub fn wall_time() -> Duration {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed()
+}
 
 fn wait_bits<D: Device + ?Sized>(
     dev: &D,

@@ -103,14 +103,8 @@ impl Vector {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+    use crate::dev::wall_time as wall;
     use std::sync::Arc;
-    use std::time::Instant;
-
-    /// Wall time since the first call: the clock a board's driver waits on.
-    fn wall() -> Duration {
-        static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        EPOCH.get_or_init(Instant::now).elapsed()
-    }
 
     /// An eventfd's semantics (VFIO's MSI): each `fire` is counted, one wait consumes them all.
     /// The simulator's lines are level, so this edge behaviour is pinned here, on the logic alone.

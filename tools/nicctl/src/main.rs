@@ -287,14 +287,7 @@ fn demo(
             std::fs::create_dir_all(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
     }
-    let mut mix = nic_testbench::traffic::mix(frames, seed);
-    // Application writes larger than the MTU: TCP bursts the NIC cuts (TSO), one per 250 frames.
-    let bursts = (frames / 250).max(1);
-    for i in 0..bursts {
-        let k = nic_testbench::traffic::Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
-        let payload: Vec<u8> = (0..16_000 + 6_000 * (i % 8)).map(|j| (j * 13 + i) as u8).collect();
-        mix.push(nic_testbench::traffic::frame(k, &payload, 7 * i as u32));
-    }
+    let (mix, bursts) = nic_testbench::traffic::demo_mix(frames, seed);
     println!(
         "nicctl demo: {} frames (UDP/TCP over IPv4/IPv6, VLAN, IPv4 options, IPv6 extension headers, 60..9018 bytes) and {bursts} TCP bursts of 16..58 KB",
         frames

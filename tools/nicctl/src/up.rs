@@ -151,6 +151,8 @@ pub fn run_stack(a: StackArgs) -> Res {
     let ifp = nic.stack.ifnet(nic.ifindex).ok_or("the interface vanished at start")?;
     let mac: Vec<String> = ifp.if_lladdr.iter().map(|b| format!("{b:02x}")).collect();
     println!("{}: up on TAP {tap} (Verilator model), mtu {}", ifp.if_xname, ifp.if_mtu);
+    // Linux on the TAP lives in wall time, so the model must follow it: no lockstep here.
+    println!("\tclock: free-running, following wall time for the Linux peer (cycle counts differ between runs)");
     println!("\t{}", ifp.options_line());
     println!("\tether {}", mac.join(":"));
     if let Some((v4, n)) = addrs.v4 {

@@ -502,15 +502,10 @@ fn flows(args: &[String]) {
     );
 }
 
-/// The demo's first part (`nicctl demo`'s mix: 3000 frames and 12 TCP bursts over a cable,
+/// The demo's first part (`nicctl demo --frames 3000`: 3000 frames and 12 TCP bursts over a cable,
 /// every offload on, TSO at MSS 1448) in lockstep and free-running, alternately.
 fn determinism() {
-    let mut frames = traffic::mix(3000, 1);
-    for i in 0..12usize {
-        let k = Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
-        let payload: Vec<u8> = (0..16_000 + 6_000 * (i % 8)).map(|j| (j * 13 + i) as u8).collect();
-        frames.push(traffic::frame(k, &payload, 7 * i as u32));
-    }
+    let (frames, _) = traffic::demo_mix(3000, 1);
     println!("| round | mode | cycles | wall s | cycles evaluated per wall s (M) | quiet cycles jumped |");
     println!("|---|---|---|---|---|---|");
     let (mut wall_lock, mut wall_free) = (0.0, 0.0);

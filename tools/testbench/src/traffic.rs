@@ -129,6 +129,20 @@ pub fn kinds() -> Vec<Kind> {
     v
 }
 
+/// The demo's traffic: [`mix`] of `frames` frames, then application writes larger than the
+/// MTU (TCP bursts of 16 to 58 KB the NIC cuts with TSO), one per 250 frames; returns the
+/// frames and how many bursts they end with. `nicctl demo` and `bench determinism` send it.
+pub fn demo_mix(frames: usize, seed: u64) -> (Vec<Vec<u8>>, usize) {
+    let mut v = mix(frames, seed);
+    let bursts = (frames / 250).max(1);
+    for i in 0..bursts {
+        let k = Kind { v6: i % 2 == 1, tcp: true, vlan: i % 4 >= 2, ext: false, frag: false };
+        let payload: Vec<u8> = (0..16_000 + 6_000 * (i % 8)).map(|j| (j * 13 + i) as u8).collect();
+        v.push(frame(k, &payload, 7 * i as u32));
+    }
+    (v, bursts)
+}
+
 /// `n` frames cycling through [`kinds`], sizes random between the minimum and 9018 bytes,
 /// weighted toward the sizes real traffic has (small, MTU-sized, jumbo).
 pub fn mix(n: usize, seed: u64) -> Vec<Vec<u8>> {
