@@ -767,7 +767,7 @@ fn gen_rust(name: &str, ports: &[Port], reexport: bool) -> String {
     let _ = writeln!(
         r,
         "    /// An instance of `V{name}` in its own `VerilatedContext`. Not `Send`: create,\n    \
-         /// clock and drop it on one thread.\n    pub struct {model} {{\n        raw: NonNull<c_void>,\n        \
+         /// clock and drop it from one thread at a time.\n    pub struct {model} {{\n        raw: NonNull<c_void>,\n        \
          finalized: bool,\n    }}\n"
     );
     let _ = writeln!(r, "    impl {model} {{");

@@ -173,9 +173,12 @@ pub mod queue {
     /// log2 of the ring size (also the completion queue's), within `RING_LIMITS`.
     pub const SIZE_LOG2: u32 = 0x08;
     /// Producer index, written by the driver (doorbell). Free-running, 16 bits. A value more
-    /// than the ring's size ahead of `HEAD` is refused (the register keeps its value) and
-    /// counted in `stats::DOORBELL_ERR` (ABI 2.1): a wild doorbell must not make the NIC walk
-    /// up to 65 535 slots of whatever memory follows.
+    /// than the ring's size ahead of the completions the device has issued (not `HEAD`: the
+    /// device fetches ahead of its completions), or behind the current `TAIL`, is refused (the
+    /// register keeps its value) and counted in `stats::DOORBELL_ERR`: a wild or stale doorbell
+    /// must not make the NIC walk up to 65 535 slots of whatever memory follows, nor hand it
+    /// back buffers the driver already took. The write itself is answered OKAY (a posted
+    /// write on PCIe has no answer either); the counter is how a driver finds out.
     pub const TAIL: u32 = 0x0c;
     /// Consumer index, written by the device (read-only).
     pub const HEAD: u32 = 0x10;
@@ -184,8 +187,9 @@ pub mod queue {
     /// Completion queue base IOVA, high 32 bits.
     pub const CQ_BASE_HI: u32 = 0x18;
     /// Completion consumer index, written by the driver when it has read completions. A value
-    /// past `CQ_TAIL`, or more than the ring's size behind it, is refused and counted in
-    /// `stats::DOORBELL_ERR` (ABI 2.1): it would let the NIC overwrite unread completions.
+    /// past the completions the device has issued, or more than the ring's size behind them,
+    /// is refused and counted in `stats::DOORBELL_ERR`: it would let the NIC overwrite unread
+    /// completions.
     pub const CQ_HEAD: u32 = 0x1c;
     /// Completion producer index, written by the device (read-only).
     pub const CQ_TAIL: u32 = 0x20;

@@ -14,6 +14,9 @@ use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
 /// The registers of one TX/RX queue pair.
+// Ring sizes are `1 << log2` in 16-bit signals (`n_tx`, `n_rx`), doorbell distances too.
+const _: () = assert!(nic_abi::RING_MAX_LOG2 < 16, "ring sizes must fit the 16-bit doorbell arithmetic");
+
 #[derive(LogicBlock)]
 pub struct QueueRegs {
     /// Clock.
@@ -71,7 +74,8 @@ pub struct QueueRegs {
     pub tx_cq_issued: Signal<In, Bits<16>>,
     /// RX completions the engine has started writing (one per buffer used).
     pub rx_cq_issued: Signal<In, Bits<16>>,
-    /// Pulses when a `TAIL` or `CQ_HEAD` write is refused as outside its ring.
+    /// Pulses when a `TAIL` or `CQ_HEAD` write is refused (outside its ring, or a `TAIL` going
+    /// backwards).
     pub bad_db: Signal<Out, Bit>,
     txb_lo: DFF<Bits<32>>,
     txb_hi: DFF<Bits<32>>,
@@ -96,6 +100,12 @@ pub struct QueueRegs {
     w16: Signal<Local, Bits<16>>,
     d_txt: Signal<Local, Bits<16>>,
     d_rxt: Signal<Local, Bits<16>>,
+    /// The current TAILs' distance ahead of the completions issued.
+    o_txt: Signal<Local, Bits<16>>,
+    o_rxt: Signal<Local, Bits<16>>,
+    /// A TAIL write is refused: beyond the ring, or behind the current TAIL.
+    bad_txt: Signal<Local, Bit>,
+    bad_rxt: Signal<Local, Bit>,
     d_txch: Signal<Local, Bits<16>>,
     d_rxch: Signal<Local, Bits<16>>,
     n_tx: Signal<Local, Bits<16>>,
@@ -176,6 +186,10 @@ impl QueueRegs {
             w16: Default::default(),
             d_txt: Default::default(),
             d_rxt: Default::default(),
+            o_txt: Default::default(),
+            o_rxt: Default::default(),
+            bad_txt: Default::default(),
+            bad_rxt: Default::default(),
             d_txch: Default::default(),
             d_rxch: Default::default(),
             n_tx: Default::default(),
@@ -243,13 +257,23 @@ impl Logic for QueueRegs {
             self.log2.next = bit_cast::<4, 32>(self.v_max_log2.val());
         }
         // Doorbells within the ring, measured from the completions the engine has issued (each
-        // frees a slot; the driver cannot have seen more): TAIL at most a ring ahead, CQ_HEAD not
+        // frees a slot; the driver cannot have seen more): TAIL at most a ring ahead and never
+        // behind the current TAIL (the prefetcher has fetched up to it: a TAIL between the
+        // completions and what was fetched would read as 65 000 new descriptors), CQ_HEAD not
         // past them nor more than a ring behind. Anything else is refused and counted.
         self.w16.next = bit_cast::<16, 32>(self.wdata.val());
         self.n_tx.next = bits::<16>(1) << self.tx_log2.q.val();
         self.n_rx.next = bits::<16>(1) << self.rx_log2.q.val();
         self.d_txt.next = self.w16.val() - self.tx_cq_issued.val();
         self.d_rxt.next = self.w16.val() - self.rx_cq_issued.val();
+        self.o_txt.next = self.txt.q.val() - self.tx_cq_issued.val();
+        self.o_rxt.next = self.rxt.q.val() - self.rx_cq_issued.val();
+        // Backwards only counts from a current TAIL inside the ring (after a ring-size change it
+        // may not be).
+        self.bad_txt.next = (self.d_txt.val() > self.n_tx.val())
+            | ((self.o_txt.val() <= self.n_tx.val()) & (self.d_txt.val() < self.o_txt.val()));
+        self.bad_rxt.next = (self.d_rxt.val() > self.n_rx.val())
+            | ((self.o_rxt.val() <= self.n_rx.val()) & (self.d_rxt.val() < self.o_rxt.val()));
         self.d_txch.next = self.tx_cq_issued.val() - self.w16.val();
         self.d_rxch.next = self.rx_cq_issued.val() - self.w16.val();
         self.bad_db.next = false;
@@ -261,7 +285,7 @@ impl Logic for QueueRegs {
             } else if self.waddr.val() == self.k_tx.val() + self.o_size_log2.val() {
                 self.tx_log2.d.next = self.log2.val();
             } else if self.waddr.val() == self.k_tx.val() + self.o_tail.val() {
-                if self.d_txt.val() > self.n_tx.val() {
+                if self.bad_txt.val() {
                     self.bad_db.next = true;
                 } else {
                     self.txt.d.next = self.w16.val();
@@ -283,7 +307,7 @@ impl Logic for QueueRegs {
             } else if self.waddr.val() == self.k_rx.val() + self.o_size_log2.val() {
                 self.rx_log2.d.next = self.log2.val();
             } else if self.waddr.val() == self.k_rx.val() + self.o_tail.val() {
-                if self.d_rxt.val() > self.n_rx.val() {
+                if self.bad_rxt.val() {
                     self.bad_db.next = true;
                 } else {
                     self.rxt.d.next = self.w16.val();
@@ -396,7 +420,7 @@ mod tests {
     /// which bits a write keeps (bases 8-byte aligned, indices 16 bits, sizes clamped into
     /// `RING_LIMITS`), which are the device's (HEAD, CQ_TAIL from the engines; PACKETS, DROPS
     /// counted), which doorbells are refused (`TAIL` more than a ring ahead of the completions
-    /// issued, `CQ_HEAD` past them or more than a ring behind: `bad_db` pulses and the register
+    /// issued or behind the current `TAIL`, `CQ_HEAD` past them or more than a ring behind: `bad_db` pulses and the register
     /// keeps its value), what soft reset forgets (the doorbells) and what power-on reset clears.
     /// Random writes and reads over this pair's blocks, a neighbour pair's and the rest of
     /// BAR0, with engine indices that jump at random, doorbells near them or anywhere, counter
@@ -463,7 +487,9 @@ mod tests {
                     && blocks.iter().any(|&blk| {
                         let iss = if blk == blocks[0] { txi } else { rxi };
                         let w = wdata as u16;
-                        (waddr == blk + queue::TAIL && w.wrapping_sub(iss) as u32 > size(blk))
+                        let d_old = (regs.get(&(blk + queue::TAIL)).copied().unwrap_or(0) as u16).wrapping_sub(iss) as u32;
+                        let d_new = w.wrapping_sub(iss) as u32;
+                        (waddr == blk + queue::TAIL && (d_new > size(blk) || (d_old <= size(blk) && d_new < d_old)))
                             || (waddr == blk + queue::CQ_HEAD && iss.wrapping_sub(w) as u32 > size(blk))
                     });
                 let doorbell = wfire && present && blocks.iter().any(|&blk| waddr == blk + queue::TAIL || waddr == blk + queue::CQ_HEAD);

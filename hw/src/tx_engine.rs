@@ -127,6 +127,9 @@ pub enum RetState {
 }
 
 /// The transmit engine.
+// `rkind` (32 entries) is pushed without a full check: one entry per read in flight.
+const _: () = assert!(crate::dma_rd::READS_IN_FLIGHT <= 32, "rkind is Fifo<Bit, 5, 6>: one entry per read in flight");
+
 #[derive(LogicBlock)]
 pub struct TxEngine {
     /// Clock.
@@ -271,6 +274,8 @@ pub struct TxEngine {
     cl: Fifo<Bits<16>, 5, 6>,
     cq: Fifo<TxCpl, 3, 4>,
     pushed: DFF<Bits<16>>,
+    /// `retired` − the head record's `seq`, modulo 2^16.
+    ret_d: Signal<Local, Bits<16>>,
     retired_ok: Signal<Local, Bit>,
     cst: DFF<CplState>,
     ccnt: DFF<Bits<2>>,
@@ -446,6 +451,7 @@ impl Default for TxEngine {
             cl: Default::default(),
             cq: Default::default(),
             pushed: Default::default(),
+            ret_d: Default::default(),
             retired_ok: Default::default(),
             cst: Default::default(),
             ccnt: Default::default(),
@@ -802,8 +808,10 @@ impl Logic for TxEngine {
         self.ev_cpl.next = false;
         self.inc_desc_err.next = false;
         // Frames pushed by the time the record was queued, all retired (modular: at most a FIFO's
-        // worth apart).
-        self.retired_ok.next = (self.retired.val() - self.cq.dout.val().seq) < 0x8000_u64;
+        // worth apart). The difference goes through a 16-bit signal: compared with a literal in
+        // one expression, the Verilog subtracts at 64 bits and does not wrap.
+        self.ret_d.next = self.retired.val() - self.cq.dout.val().seq;
+        self.retired_ok.next = !self.ret_d.val().get_bit(15);
         if self.meta_push.val() {
             self.pushed.d.next = self.pushed.q.val() + 1;
         }

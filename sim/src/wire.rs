@@ -67,10 +67,12 @@ pub trait Wire: Send {
     );
     /// Adds this wire's counters (and its inner wire's) into `c`.
     fn counters(&self, c: &mut WireCounters);
-    /// Writes buffered output (pcap) to disk. Called when the simulation sleeps and stops.
+    /// Writes buffered output (pcap) to disk. Called when the world goes quiet (a free-running
+    /// clock sleeps, a lockstep clock jumps) and when it stops.
     fn flush(&mut self) {}
-    /// Hands on frames a wrapper holds back (a reordering fault) via `deliver`. Called before
-    /// the simulation sleeps, so no frame waits for a next one that never comes.
+    /// Hands on frames a wrapper holds back (a reordering fault) via `deliver`. Called when the
+    /// world goes quiet, before it sleeps or jumps, so no frame waits for a next one that never
+    /// comes.
     fn release(&mut self, _deliver: &mut dyn FnMut(Endpoint, crate::Frame)) {}
 }
 

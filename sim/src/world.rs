@@ -11,9 +11,10 @@
 //!
 //! When every NIC reports `idle`, no register access is queued or running,
 //! DMA is quiet, no frame is on a wire and nobody asked for cycles to pass,
-//! for `idle_grace_cycles` in a row, the clock thread sleeps on a condvar
-//! instead of spinning; any request wakes it. Simulated time does not pass
-//! while it sleeps.
+//! for `idle_grace_cycles` in a row, the world is quiet: a free-running
+//! clock thread sleeps on a condvar instead of spinning (any request wakes
+//! it; simulated time does not pass while it sleeps), and a lockstep world
+//! jumps to the next deadline.
 //!
 //! Two ways to clock ([`SimConfig::lockstep`]):
 //!
@@ -74,10 +75,11 @@ pub struct SimConfig {
     pub reset_cycles: u32,
     /// A register access not answered in this many cycles fails with [`SimError::RegTimeout`].
     pub reg_timeout_cycles: u64,
-    /// Quiet cycles in a row before the clock thread sleeps (lets the RTL's
-    /// `idle` settle after the last handshake).
+    /// Quiet cycles in a row before the world counts as quiet: the clock thread sleeps, or in
+    /// lockstep time jumps (lets the RTL's `idle` settle after the last handshake).
     pub idle_grace_cycles: u32,
-    /// Sleep when quiet (turn off only to measure raw speed).
+    /// Sleep when quiet (turn off only to measure raw speed). Free-running only: in lockstep
+    /// the host's waits decide how far the clock goes.
     pub sleep_when_idle: bool,
     /// Deterministic: the clock advances only while the host waits on the simulation, and
     /// jumps over quiet time to the host's next deadline (see the module's doc). Off where
@@ -152,11 +154,12 @@ pub struct SimStats {
     pub sim_ns: u64,
     /// Wall time since start.
     pub wall: Duration,
-    /// Wall time the clock thread was running (not asleep).
+    /// Wall time spent clocking: the clock thread awake (free-running), or host threads inside
+    /// their waits (lockstep).
     pub awake: Duration,
     /// Cycles evaluated per second of awake wall time (skipped cycles not counted).
     pub cycles_per_sec: f64,
-    /// Times the clock thread went to sleep.
+    /// Times the clock thread went to sleep (free-running; 0 in lockstep).
     pub sleeps: u64,
     /// Per NIC.
     pub nics: Vec<NicStats>,
@@ -268,7 +271,7 @@ struct NicShared {
     tx: Mutex<Vec<Frame>>,
 }
 
-/// What callers and the clock thread share.
+/// What callers and the clock thread (or, in lockstep, the world's lock) share.
 struct Shared {
     inbox: Mutex<Inbox>,
     wake: Condvar,
@@ -284,7 +287,7 @@ struct Shared {
     lockstep: bool,
     /// Lockstep: the world itself, clocked by whichever host thread waits on it (there is no
     /// clock thread). Taken out when the [`Sim`] is dropped.
-    world: Mutex<Option<Lockstep>>,
+    world: Mutex<Option<World>>,
     stopped: AtomicBool,
     stop_reason: Mutex<String>,
 }
@@ -326,20 +329,31 @@ impl Shared {
     /// served by this thread, which clocks the world until the answer is there (lockstep).
     fn request<T>(&self, req: Request, rx: mpsc::Receiver<T>) -> Result<T, SimError> {
         if self.lockstep {
-            let mut w = lock(&self.world);
+            let mut w = self.lockstep_world()?;
             let w = w.as_mut().ok_or_else(|| self.stopped_error())?;
-            return w.0.serve(req, &rx);
+            return w.serve(req, &rx);
         }
         self.submit(req)?;
         rx.recv().map_err(|_| self.stopped_error())
+    }
+
+    /// The lockstep world, unless a thread panicked while clocking it: it may be half a cycle
+    /// on, so the simulation stops (every later request says why) rather than go on from there.
+    fn lockstep_world(&self) -> Result<MutexGuard<'_, Option<World>>, SimError> {
+        self.world.lock().map_err(|_| {
+            *lock(&self.stop_reason) =
+                "a thread panicked while clocking the simulation (lockstep); its message is on stderr".into();
+            self.stopped.store(true, Ordering::Release);
+            self.stopped_error()
+        })
     }
 
     /// A request nobody waits for (attach memory, inject a frame): applied at the current
     /// cycle in lockstep, queued for the clock thread otherwise.
     fn post(&self, req: Request) -> Result<(), SimError> {
         if self.lockstep {
-            let mut w = lock(&self.world);
-            w.as_mut().ok_or_else(|| self.stopped_error())?.0.apply(req);
+            let mut w = self.lockstep_world()?;
+            w.as_mut().ok_or_else(|| self.stopped_error())?.apply(req);
             return Ok(());
         }
         self.submit(req)
@@ -374,7 +388,9 @@ impl Shared {
     }
 }
 
-/// A running co-simulation. Dropping it stops the clock thread.
+/// A running co-simulation. Dropping it stops the clock thread (free-running), or takes the
+/// world away (lockstep); either way the capture and the waveform are written out, and the
+/// handles still around answer [`SimError::Stopped`].
 pub struct Sim {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -389,7 +405,8 @@ pub struct SimNic {
 }
 
 impl Sim {
-    /// Builds the models in a new clock thread and starts clocking them.
+    /// Builds the models and starts clocking them: in a new clock thread (free-running), or
+    /// whenever a host thread waits (lockstep).
     pub fn start(cfg: SimConfig) -> Result<Sim, SimError> {
         let n = cfg.wire.nics();
         if n == 0 {
@@ -435,7 +452,7 @@ impl Sim {
         });
         if cfg.lockstep {
             let world = World::new(cfg, shared.clone());
-            *lock(&shared.world) = Some(Lockstep(world));
+            *lock(&shared.world) = Some(world);
             return Ok(Sim { shared, thread: None });
         }
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -509,7 +526,7 @@ fn run_cycles(shared: &Shared, n: u64) -> Result<u64, SimError> {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        if let Some(Lockstep(mut world)) = lock(&self.shared.world).take() {
+        if let Some(mut world) = lock(&self.shared.world).take() {
             // Lockstep: no thread to stop; write out the capture and the waveform.
             self.shared.stopped.store(true, Ordering::Release);
             world.finish();
@@ -688,7 +705,7 @@ impl Drop for StopGuard {
 }
 
 struct NicSlot {
-    model: NicModel,
+    model: Model,
     inp: NicIn,
     out: NicOut,
     axil: AxilMaster<Reply<u32>>,
@@ -699,13 +716,31 @@ struct NicSlot {
     idle: bool,
 }
 
-/// A lockstep world, behind [`Shared::world`]'s mutex: host threads clock it in turns.
-struct Lockstep(World);
+/// A Verilated model that may move between threads: the world's clock thread, or in lockstep
+/// whichever host thread holds the world's lock.
+struct Model(NicModel);
 
-// SAFETY: the Verilated models inside (raw pointers, hence not `Send`) are single-threaded
-// builds, each with its own `VerilatedContext` and no thread-local state of ours; behind the
-// mutex only one thread at a time creates, clocks or drops them, which is all they require.
-unsafe impl Send for Lockstep {}
+// SAFETY: `NicModel` is not `Send` because it holds a raw pointer to a C++ model. The models are
+// single-threaded Verilator builds (no `--threads`), each with a `VerilatedContext` of its own;
+// Verilator keeps per-thread state only for what runs inside an `eval()` (its thread-local
+// context pointer, set on entry, used by `$display`/`$finish`, neither of which our RTL has), so
+// a model may be clocked by one thread and then another as long as no two use it at once. The
+// world guarantees that: one clock thread owns it, or the `Shared::world` mutex serialises the
+// host threads.
+unsafe impl Send for Model {}
+
+impl std::ops::Deref for Model {
+    type Target = NicModel;
+    fn deref(&self) -> &NicModel {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Model {
+    fn deref_mut(&mut self) -> &mut NicModel {
+        &mut self.0
+    }
+}
 
 /// Everything the clock thread owns (free-running), or the host threads in turns (lockstep).
 struct World {
@@ -747,7 +782,7 @@ impl World {
         let traced = cfg.vcd.as_ref().map(|w| w.nic);
         let nics = (0..n)
             .map(|i| NicSlot {
-                model: if traced == Some(i) { NicModel::new_traced() } else { NicModel::new() },
+                model: Model(if traced == Some(i) { NicModel::new_traced() } else { NicModel::new() }),
                 inp: NicIn::default(),
                 out: NicOut::default(),
                 axil: AxilMaster::new(cfg.reg_timeout_cycles),
@@ -822,6 +857,8 @@ impl World {
         });
         if released {
             self.quiet_streak = 0;
+            // A frame released to the caller may end a wait (checked after the next step).
+            self.event = true;
         }
         released
     }
@@ -836,16 +873,25 @@ impl World {
             if let Ok(v) = done.try_recv() {
                 break Ok(v);
             }
-            if self.quiet_streak >= self.grace {
+            // A VCD window is stepped through, never jumped over: its waveform is the point.
+            let in_window = self.vcd.as_ref().is_some_and(|w| (w.start_cycle..w.end_cycle).contains(&self.cycle));
+            if self.quiet_streak >= self.grace.max(1) && !in_window {
                 if self.release_held() {
                     continue;
                 }
                 if self.next_waiter == u64::MAX {
+                    // Every wait has a finite deadline (see `apply`): only a request nobody can
+                    // answer gets here.
                     break Err(SimError::Stopped(
                         "the host waits on a quiet simulation with no deadline: nothing can ever answer it".into(),
                     ));
                 }
-                self.jump_to(self.next_waiter);
+                // Up to the next deadline, or to where a VCD window opens.
+                let to = match &self.vcd {
+                    Some(w) if self.cycle < w.start_cycle => self.next_waiter.min(w.start_cycle),
+                    _ => self.next_waiter,
+                };
+                self.jump_to(to);
                 continue;
             }
             self.step();
@@ -896,7 +942,8 @@ impl World {
                         let _ = reply.send(WaitEnd { met: self.cond_met(cond), cycle: self.cycle });
                         return;
                     }
-                    let until = self.cycle.saturating_add(cycles);
+                    // Below u64::MAX, which means "no deadline" in `next_waiter`.
+                    let until = self.cycle.saturating_add(cycles).min(u64::MAX - 1);
                     if cond == WaitCond::Cycles {
                         // Free-running, the clock keeps going for these even when idle.
                         self.run_until = self.run_until.max(until);
@@ -937,6 +984,8 @@ impl World {
             self.skipped += cycle - self.cycle;
             self.cycle = cycle;
             self.shared.cycles.store(cycle, Ordering::Relaxed);
+            // The world is quiet: a good moment to put what the capture holds on disk.
+            self.wire.flush();
         }
         self.wake_waiters();
     }

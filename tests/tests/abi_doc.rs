@@ -47,8 +47,8 @@ fn render() -> String {
     for (base, q) in [(txq(0), "TXQ(q)"), (rxq(0), "RXQ(q)")] {
         for (off, name, acc) in [
             (queue::BASE_LO, "BASE_LO (bits 2:0 read 0)", "RW"), (queue::BASE_HI, "BASE_HI", "RW"), (queue::SIZE_LOG2, "SIZE_LOG2", "RW"),
-            (queue::TAIL, "TAIL (doorbell; ABI 2.1: a value more than a ring ahead of the completions issued is refused and counted in DOORBELL_ERR)", "RW"), (queue::HEAD, "HEAD", "RO"), (queue::CQ_BASE_LO, "CQ_BASE_LO (bits 2:0 read 0)", "RW"),
-            (queue::CQ_BASE_HI, "CQ_BASE_HI", "RW"), (queue::CQ_HEAD, "CQ_HEAD (ABI 2.1: past the completions issued, or more than a ring behind, is refused and counted in DOORBELL_ERR)", "RW"), (queue::CQ_TAIL, "CQ_TAIL", "RO"),
+            (queue::TAIL, "TAIL (doorbell; a value more than a ring ahead of the completions issued, or behind the current TAIL, is refused and counted in DOORBELL_ERR)", "RW"), (queue::HEAD, "HEAD", "RO"), (queue::CQ_BASE_LO, "CQ_BASE_LO (bits 2:0 read 0)", "RW"),
+            (queue::CQ_BASE_HI, "CQ_BASE_HI", "RW"), (queue::CQ_HEAD, "CQ_HEAD (past the completions issued, or more than a ring behind them, is refused and counted in DOORBELL_ERR)", "RW"), (queue::CQ_TAIL, "CQ_TAIL", "RO"),
             (queue::PACKETS, "PACKETS (TX: frames sent from it; RX: frames delivered to it)", "RO"),
             (queue::DROPS, "DROPS (RX: frames for it that found no buffer)", "RO"),
         ] {

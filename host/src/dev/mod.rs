@@ -74,9 +74,12 @@ pub trait Device: Send + Sync {
     }
 
     /// Lets `d` pass in the device's time before polling again: a sleep in wall time, or
-    /// simulated cycles for a device in simulated time (sleeping would stop its clock).
-    fn pause(&self, d: Duration) {
-        std::thread::sleep(d)
+    /// simulated cycles for a device in simulated time (sleeping would stop its clock). An
+    /// error means the device's time can no longer pass (the simulation stopped): a poll
+    /// loop must end rather than spin on a clock that stands still.
+    fn pause(&self, d: Duration) -> Result<(), DevError> {
+        std::thread::sleep(d);
+        Ok(())
     }
 }
 
@@ -145,7 +148,7 @@ fn wait_bits<D: Device + ?Sized>(
             log::warn!("{}: {e}", dev.describe());
             return Err(e);
         }
-        dev.pause(pause.min(timeout - waited));
+        dev.pause(pause.min(timeout - waited))?;
         pause = (pause * 2).min(Duration::from_millis(5));
     }
 }

@@ -1,5 +1,7 @@
 //! The Verilator backend: the same driver, talking to the RTL running in
-//! `nic-sim`'s clock thread instead of a board behind VFIO.
+//! `nic-sim`'s world instead of a board behind VFIO (clocked by its own thread, or
+//! in lockstep by the driver's thread while it waits: then the device's time is
+//! simulated time, [`Device::sim_time`]).
 //!
 //! Register reads and writes become AXI4-Lite transactions that take
 //! simulated cycles; the model's DMA reaches this process's [`DmaRegion`] by
@@ -101,9 +103,8 @@ impl Device for SimDevice {
     fn sim_time(&self) -> Option<Duration> {
         self.nic.sim_time()
     }
-    fn pause(&self, d: Duration) {
-        // A stopped simulation fails the next register access with the reason.
-        let _ = self.nic.pause(d);
+    fn pause(&self, d: Duration) -> Result<(), DevError> {
+        self.nic.pause(d).map_err(|e| DevError::Gone(e.to_string()))
     }
 }
 

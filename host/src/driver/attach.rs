@@ -59,8 +59,8 @@ impl Driver {
             }
         }
 
-        // Rings, completion queues and buffers in the device's DMA memory; queue blocks at
-        // 0x800 + 0x100*q (TXQ) and +0x80 (RXQ): bases, sizes, indices.
+        // Rings, completion queues and buffers in the device's DMA memory; each queue pair's
+        // registers at `regs::txq(q)` and `regs::rxq(q)`: bases, sizes, indices.
         let dma = Arc::clone(dev.dma());
         let mut queues = Vec::with_capacity(nq as usize);
         for q in 0..nq {

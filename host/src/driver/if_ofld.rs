@@ -272,10 +272,9 @@ impl Driver {
             let until = self.dev.now() + self.reg_timeout;
             for t in rings.iter_mut().filter_map(|g| g.as_mut()) {
                 while t.outstanding() > 0 && self.dev.now() < until {
-                    if t.reclaim(self).is_err() {
+                    if t.reclaim(self).is_err() || self.dev.pause(Duration::from_micros(50)).is_err() {
                         break;
                     }
-                    self.dev.pause(Duration::from_micros(50));
                 }
             }
         }
@@ -488,7 +487,7 @@ impl Driver {
                 pair.wait_timeouts.fetch_add(1, Ordering::Relaxed);
                 return Ok(false);
             }
-            self.dev.pause(pause.min(timeout - waited));
+            self.dev.pause(pause.min(timeout - waited))?;
             pause = (pause * 2).min(Duration::from_millis(1));
         }
     }

@@ -55,9 +55,11 @@ pub struct ReplayConfig {
 #[derive(Clone, Debug)]
 pub struct RxRecord {
     /// The frame's number on the wire (1-based: the wire pcap's frame number), whatever RX
-    /// queue took it up; matched by content. A duplicate a faulty wire delivered twice has its
-    /// original's number; 0 when the wire changed the frame (a corrupting or truncating fault),
-    /// so it matches nothing that was sent.
+    /// queue took it up; matched by content. 0 when the wire changed the frame (a corrupting or
+    /// truncating fault), so it matches nothing that was sent. Frames with the same bytes are
+    /// matched in order, so a copy a faulty wire duplicated takes the last one's number, and
+    /// when the wire dropped one of several identical frames the numbers within that group
+    /// can shift: the bytes are right, the number may name an identical twin.
     pub frame: usize,
     /// Received length.
     pub len: usize,
