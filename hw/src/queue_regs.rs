@@ -13,10 +13,10 @@ use crate::reg_header::RegHeader;
 use crate::AXIL_ADDR;
 use rust_hdl::prelude::*;
 
-/// The registers of one TX/RX queue pair.
 // Ring sizes are `1 << log2` in 16-bit signals (`n_tx`, `n_rx`), doorbell distances too.
 const _: () = assert!(nic_abi::RING_MAX_LOG2 < 16, "ring sizes must fit the 16-bit doorbell arithmetic");
 
+/// The registers of one TX/RX queue pair.
 #[derive(LogicBlock)]
 pub struct QueueRegs {
     /// Clock.

@@ -126,10 +126,10 @@ pub enum RetState {
     RCpl,
 }
 
-/// The transmit engine.
 // `rkind` (32 entries) is pushed without a full check: one entry per read in flight.
 const _: () = assert!(crate::dma_rd::READS_IN_FLIGHT <= 32, "rkind is Fifo<Bit, 5, 6>: one entry per read in flight");
 
+/// The transmit engine.
 #[derive(LogicBlock)]
 pub struct TxEngine {
     /// Clock.

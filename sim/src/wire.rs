@@ -41,6 +41,21 @@ pub struct WireCounters {
 }
 
 impl WireCounters {
+    /// Every counter with its name, for reports that are not Rust (JSON).
+    pub fn named(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("frames", self.frames),
+            ("bytes", self.bytes),
+            ("dropped", self.dropped),
+            ("duplicated", self.duplicated),
+            ("reordered", self.reordered),
+            ("corrupted", self.corrupted),
+            ("truncated", self.truncated),
+            ("pcap_frames", self.pcap_frames),
+            ("pcap_errors", self.pcap_errors),
+        ]
+    }
+
     /// What the fault injector did, in one line for a person: "3 dropped, 1 duplicated, ...".
     pub fn faults_summary(&self) -> String {
         format!(

@@ -515,8 +515,7 @@ impl Sim {
 
     /// Counters and speed.
     pub fn stats(&self) -> Result<SimStats, SimError> {
-        let (tx, rx) = mpsc::channel();
-        self.shared.request(Request::Stats { reply: tx }, rx)
+        self.nic(0).sim_stats()
     }
 }
 
@@ -655,6 +654,13 @@ impl SimNic {
     /// Cycles simulated so far.
     pub fn cycles(&self) -> u64 {
         self.shared.cycles.load(Ordering::Relaxed)
+    }
+
+    /// The simulation's counters and speed (as [`Sim::stats`]), from any handle: for a control
+    /// socket that reports what the wire did.
+    pub fn sim_stats(&self) -> Result<SimStats, SimError> {
+        let (tx, rx) = mpsc::channel();
+        self.shared.request(Request::Stats { reply: tx }, rx)
     }
 
     /// Whether the host lives in simulated time ([`SimConfig::lockstep`]): its waits and
@@ -918,42 +924,40 @@ impl World {
 
     /// Carries out one request at the current cycle.
     fn apply(&mut self, r: Request) {
-        {
-            match r {
-                Request::Reg { nic, op, reply } => {
-                    self.nics[nic].axil.submit(op, reply);
-                    self.quiet_streak = 0;
+        match r {
+            Request::Reg { nic, op, reply } => {
+                self.nics[nic].axil.submit(op, reply);
+                self.quiet_streak = 0;
+            }
+            Request::Attach { nic, mem } => self.nics[nic].dma.attach(mem),
+            Request::Inject { nic, mut frame } => {
+                frame.cycle = self.cycle;
+                route(
+                    &mut *self.wire,
+                    Endpoint::Host(nic),
+                    frame,
+                    &mut self.nics,
+                    &mut self.pool,
+                    &self.shared,
+                );
+                self.quiet_streak = 0;
+            }
+            Request::Wait { cond, cycles, reply } => {
+                if cycles == 0 || self.cond_met(cond) {
+                    let _ = reply.send(WaitEnd { met: self.cond_met(cond), cycle: self.cycle });
+                    return;
                 }
-                Request::Attach { nic, mem } => self.nics[nic].dma.attach(mem),
-                Request::Inject { nic, mut frame } => {
-                    frame.cycle = self.cycle;
-                    route(
-                        &mut *self.wire,
-                        Endpoint::Host(nic),
-                        frame,
-                        &mut self.nics,
-                        &mut self.pool,
-                        &self.shared,
-                    );
-                    self.quiet_streak = 0;
+                // Below u64::MAX, which means "no deadline" in `next_waiter`.
+                let until = self.cycle.saturating_add(cycles).min(u64::MAX - 1);
+                if cond == WaitCond::Cycles {
+                    // Free-running, the clock keeps going for these even when idle.
+                    self.run_until = self.run_until.max(until);
                 }
-                Request::Wait { cond, cycles, reply } => {
-                    if cycles == 0 || self.cond_met(cond) {
-                        let _ = reply.send(WaitEnd { met: self.cond_met(cond), cycle: self.cycle });
-                        return;
-                    }
-                    // Below u64::MAX, which means "no deadline" in `next_waiter`.
-                    let until = self.cycle.saturating_add(cycles).min(u64::MAX - 1);
-                    if cond == WaitCond::Cycles {
-                        // Free-running, the clock keeps going for these even when idle.
-                        self.run_until = self.run_until.max(until);
-                    }
-                    self.next_waiter = self.next_waiter.min(until);
-                    self.waiters.push(Waiter { until, cond, reply });
-                }
-                Request::Stats { reply } => {
-                    let _ = reply.send(self.stats());
-                }
+                self.next_waiter = self.next_waiter.min(until);
+                self.waiters.push(Waiter { until, cond, reply });
+            }
+            Request::Stats { reply } => {
+                let _ = reply.send(self.stats());
             }
         }
     }

@@ -93,7 +93,7 @@ pub(super) fn ifinfo_json(stack: &Stack, name: &str) -> Option<serde_json::Value
 }
 
 /// `cycles`: the simulated core clock's count, 0 without a simulator.
-pub(super) fn status_json(stack: &Stack, cycles: u64) -> serde_json::Value {
+pub(super) fn status_json(stack: &Stack, cycles: u64, ctl: &super::server::CtlCounters) -> serde_json::Value {
     let c = stack.counters();
     let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let conns: Vec<serde_json::Value> = stack
@@ -118,6 +118,7 @@ pub(super) fn status_json(stack: &Stack, cycles: u64) -> serde_json::Value {
     serde_json::json!({
         "nic": hw,
         "cycles": cycles,
+        "ctl": ctl.to_json(),
         "interfaces": stack.interfaces().iter().map(|(i, n)| serde_json::json!({"index": i, "name": n})).collect::<Vec<_>>(),
         "connections": conns,
         "tcp": {"rcvtotal": st.tcp.tcps_rcvtotal, "sndtotal": st.tcp.tcps_sndtotal, "rcvbadsum": st.tcp.tcps_rcvbadsum},

@@ -30,15 +30,17 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, Shutdown, SocketAddr};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod json;
+mod server;
 
 pub use json::rss_json;
 use json::{ifinfo_json, rss_request, status_json};
+pub use server::{CtlConfig, CtlCounters, CtlServer, CycleClock, WireStats};
+use server::Ctx;
 
 use crate::stack::socket::SockOpts;
 use crate::stack::{Stack, TcpStream};
@@ -91,8 +93,21 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
     Ok(Some((h[0], data)))
 }
 
-/// Simulated cycles so far (the Verilator model's clock), when the device is simulated.
-pub type CycleClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+impl CtlServer {
+    /// Listens at `path` (replacing a stale socket no one answers on) with the default limits.
+    pub fn start(stack: Stack, path: &Path, clock: Option<CycleClock>) -> io::Result<CtlServer> {
+        Self::start_with(stack, path, CtlConfig { clock, ..Default::default() })
+    }
+
+    /// Listens at `path` with `cfg`'s limits and serves `stack`'s requests.
+    pub fn start_with(stack: Stack, path: &Path, cfg: CtlConfig) -> io::Result<CtlServer> {
+        Self::listen(path, cfg, move |c, ctx| {
+            if let Err(e) = serve(&stack, c, ctx) {
+                log::info!("control connection: {e}");
+            }
+        })
+    }
+}
 
 /// The result of an `iperf-*` request.
 #[derive(Clone, Debug, PartialEq)]
@@ -123,55 +138,6 @@ impl IperfReport {
     }
 }
 
-/// The running control server.
-pub struct CtlServer {
-    path: PathBuf,
-    shutdown: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Drop for CtlServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-impl CtlServer {
-    /// Listens at `path` (replacing a stale socket no one answers on) and
-    /// serves requests on their own threads.
-    pub fn start(stack: Stack, path: &Path, clock: Option<CycleClock>) -> io::Result<CtlServer> {
-        if path.exists() {
-            if UnixStream::connect(path).is_ok() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("a stack already answers at {}; stop it or use --ctl", path.display()),
-                ));
-            }
-            std::fs::remove_file(path)?;
-        }
-        let l = UnixListener::bind(path).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display()))
-        })?;
-        let shutdown = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = shutdown.clone();
-        std::thread::Builder::new().name("ctl".into()).spawn(move || {
-            for c in l.incoming().flatten() {
-                let (stack, clock, flag) = (stack.clone(), clock.clone(), flag.clone());
-                let _ = std::thread::Builder::new().name("ctl-conn".into()).spawn(move || {
-                    if let Err(e) = serve(&stack, c, clock, &flag) {
-                        log::info!("control connection: {e}");
-                    }
-                });
-            }
-        })?;
-        Ok(CtlServer { path: path.to_path_buf(), shutdown })
-    }
-
-    /// Whether a client asked the stack to stop (`shutdown`).
-    pub fn shutdown_requested(&self) -> bool {
-        self.shutdown.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 fn parse_addr(host: &str, port: &str) -> Result<SocketAddr, String> {
     let ip: IpAddr = host
         .trim_start_matches('[')
@@ -187,26 +153,43 @@ fn opts_from(words: &[&str]) -> SockOpts {
     SockOpts { cc, tcb: None }
 }
 
-fn serve(stack: &Stack, c: UnixStream, clock: Option<CycleClock>, shutdown: &std::sync::atomic::AtomicBool) -> io::Result<()> {
+fn serve(stack: &Stack, c: UnixStream, ctx: &Ctx) -> io::Result<()> {
     let mut rd = BufReader::new(c.try_clone()?);
     let mut w = c;
     let mut line = String::new();
+    let bump = |a: &std::sync::atomic::AtomicU64| a.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // A silent client gives its place back (the timeout covers every request line).
+    w.set_read_timeout(Some(ctx.request_timeout))?;
     let words: Vec<String> = loop {
         line.clear();
         // One request line, bounded: a client that never sends a newline cannot grow it.
-        if (&mut rd).take(4096).read_line(&mut line)? == 0 {
-            return Ok(());
+        match (&mut rd).take(4096).read_line(&mut line) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                bump(&ctx.counters.timeouts);
+                return writeln!(w, "err no request line within {:?}; closing", ctx.request_timeout);
+            }
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                bump(&ctx.counters.bad_requests);
+                return writeln!(w, "err a request is a line of UTF-8 text");
+            }
+            Err(e) => return Err(e),
         }
         if !line.ends_with('\n') {
+            bump(&ctx.counters.bad_requests);
             return writeln!(w, "err a request is one line of at most 4096 bytes");
         }
         let words: Vec<&str> = line.split_whitespace().collect();
         // Queries and settings answer one line each; a client may send several.
-        match simple(stack, &words, clock.as_ref(), shutdown) {
+        match simple(stack, &words, ctx) {
             Some(r) => writeln!(w, "{r}")?,
             None => break words.iter().map(|w| w.to_string()).collect(),
         }
     };
+    // Sessions (a TCP connection's data, a transfer) take as long as they take.
+    w.set_read_timeout(None)?;
+    let clock = &ctx.clock;
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let reply = |w: &mut UnixStream, s: String| writeln!(w, "{s}");
     match words.as_slice() {
@@ -306,14 +289,17 @@ fn accept_one(stack: &Stack, port: &str, opts: SockOpts, w: &mut UnixStream) -> 
 }
 
 /// The requests that answer with one line and leave the connection open for more.
-fn simple(
-    stack: &Stack,
-    words: &[&str],
-    clock: Option<&CycleClock>,
-    shutdown: &std::sync::atomic::AtomicBool,
-) -> Option<String> {
+fn simple(stack: &Stack, words: &[&str], ctx: &Ctx) -> Option<String> {
     let r = match words {
-        ["status"] => format!("ok {}", status_json(stack, cycles(clock))),
+        ["status"] => {
+            let mut st = status_json(stack, cycles(ctx.clock.as_ref()), &ctx.counters);
+            if let Some(w) = &ctx.wire {
+                let wire: serde_json::Map<String, serde_json::Value> =
+                    w().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+                st["wire"] = wire.into();
+            }
+            format!("ok {st}")
+        }
         ["ifinfo", rest @ ..] => {
             let names: Vec<String> = match rest {
                 [] => stack.interfaces().into_iter().map(|(_, n)| n).collect(),
@@ -365,7 +351,7 @@ fn simple(
             format!("ok {}", serde_json::Value::Array(rows))
         }
         ["shutdown"] => {
-            shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
+            ctx.shutdown.store(true, std::sync::atomic::Ordering::SeqCst);
             "ok stopping".into()
         }
         ["detach", idx] => match idx.parse::<u16>().map_err(|e| e.to_string()).and_then(|i| {
@@ -547,6 +533,7 @@ mod tests {
     use crate::dev::sim::{test_serial, SimDevice};
     use crate::driver::{Driver, DriverConfig};
     use crate::stack::{IfAddrs, StackConfig};
+    use std::sync::Arc;
 
     /// `rss` through a real control socket, on the Verilator model's RSS block (2 queue pairs):
     /// show, change each setting (read back from the NIC), refusals with errno.
@@ -600,5 +587,60 @@ mod tests {
         drop(c);
         let _ = std::fs::remove_file(&path);
         stack.detach(1).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod flood_tests {
+    use super::*;
+    use crate::stack::StackConfig;
+    use std::sync::atomic::Ordering;
+
+    /// 10 000 clients that connect and say nothing: the server serves at most `max_conns` of
+    /// them (threads stay bounded), turns the rest away at once with the reason, drops the
+    /// silent ones after the request timeout, and a tool that comes then is served, with the
+    /// refusals counted in `status`. A request that is not UTF-8 gets an `err` line, not a
+    /// silent close.
+    #[test]
+    fn ten_thousand_silent_clients_neither_exhaust_the_server_nor_keep_tools_out() {
+        let stack = Stack::new(StackConfig::default());
+        let path = std::env::temp_dir().join(format!("nicctl-flood-test-{}.sock", std::process::id()));
+        let cfg = CtlConfig { max_conns: 64, request_timeout: Duration::from_millis(400), ..Default::default() };
+        let srv = CtlServer::start_with(stack, &path, cfg).unwrap();
+        let n = srv.counters();
+        let mut silent = Vec::with_capacity(10_000);
+        for i in 0..10_000 {
+            silent.push(UnixStream::connect(&path).unwrap_or_else(|e| panic!("client {i}: {e}")));
+            assert!(n.open.load(Ordering::SeqCst) <= 64, "at most max_conns served at once");
+        }
+        let t0 = Instant::now();
+        while n.busy.load(Ordering::SeqCst) + n.served.load(Ordering::SeqCst) < 10_000 {
+            assert!(t0.elapsed() < Duration::from_secs(30), "every client was taken or turned away: {n:?}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(n.busy.load(Ordering::SeqCst) > 9_000, "most were turned away at once: {n:?}");
+        // The last one was turned away, and told why.
+        let mut why = String::new();
+        BufReader::new(silent.last().unwrap()).read_line(&mut why).unwrap();
+        assert!(why.starts_with("err busy"), "{why}");
+        // The silent ones that were taken give their places back after the timeout.
+        while n.open.load(Ordering::SeqCst) > 0 {
+            assert!(t0.elapsed() < Duration::from_secs(60), "silent clients were dropped: {n:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(n.timeouts.load(Ordering::SeqCst) >= 64, "{n:?}");
+        drop(silent);
+        // A tool now: served, and `status` says what was refused.
+        let mut c = CtlClient::connect(&path).unwrap();
+        let st: serde_json::Value = serde_json::from_str(&c.request("status").unwrap()).unwrap();
+        assert!(st["ctl"]["busy"].as_u64().unwrap() > 9_000, "{}", st["ctl"]);
+        assert!(st["ctl"]["timeouts"].as_u64().unwrap() >= 64, "{}", st["ctl"]);
+        // Not UTF-8: an answer that says so, counted.
+        let mut u = UnixStream::connect(&path).unwrap();
+        u.write_all(b"stat\xff\xfeus\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(&u).read_line(&mut line).unwrap();
+        assert!(line.starts_with("err") && line.contains("UTF-8"), "{line}");
+        assert!(n.bad_requests.load(Ordering::SeqCst) >= 1);
     }
 }

@@ -345,7 +345,8 @@ pub fn demo_tcp(
     let ctl = ctl.unwrap_or_else(nic_host::ctl::default_path);
     println!("nicctl demo, part 2: TCP between two stacks (nic0 10.1.0.1 / fd01::1 <-cable-> 10.1.0.2 / fd01::2), every offload on");
     // A demo does not fail because another stack already serves the default socket.
-    let server = match nic_host::ctl::CtlServer::start(pair.a.clone(), &ctl, Some(pair.clock())) {
+    let ctl_cfg = nic_host::ctl::CtlConfig { clock: Some(pair.clock()), wire: Some(pair.wire_stats()), ..Default::default() };
+    let server = match nic_host::ctl::CtlServer::start_with(pair.a.clone(), &ctl, ctl_cfg) {
         Ok(s) => {
             println!("  control socket {} (try: nicctl ifconfig -m nic0; nicctl netstat -a; with --hold N)", ctl.display());
             Some(s)

@@ -147,7 +147,8 @@ pub fn run_stack(a: StackArgs) -> Res {
     cfg.queues = a.queues;
     let nic = TapNic::start(cfg).map_err(|e| format!("cannot bring up the stack on TAP {tap}: {e}"))?;
     let ctl = a.ctl.clone().unwrap_or_else(nic_host::ctl::default_path);
-    let server = nic_host::ctl::CtlServer::start(nic.stack.clone(), &ctl, Some(nic.clock()))?;
+    let ctl_cfg = nic_host::ctl::CtlConfig { clock: Some(nic.clock()), wire: Some(nic.wire_stats()), ..Default::default() };
+    let server = nic_host::ctl::CtlServer::start_with(nic.stack.clone(), &ctl, ctl_cfg)?;
     let ifp = nic.stack.ifnet(nic.ifindex).ok_or("the interface vanished at start")?;
     let mac: Vec<String> = ifp.if_lladdr.iter().map(|b| format!("{b:02x}")).collect();
     println!("{}: up on TAP {tap} (Verilator model), mtu {}", ifp.if_xname, ifp.if_mtu);

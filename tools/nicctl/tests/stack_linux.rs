@@ -429,6 +429,11 @@ fn sixteen_mib_each_way_v4_v6_through_drop_1_dup_05_reorder_1_corrupt_02_percent
         faults.split(", ").find(|p| p.contains(what)).and_then(|p| p.split_whitespace().find_map(|w| w.parse().ok())).unwrap()
     };
     assert!(n("dropped") > 0 && n("duplicated") > 0 && n("reordered") > 0, "{faults}");
+    // The same counters through the control socket, at least as high as the log's (later).
+    let w = &up.status()["wire"];
+    for k in ["dropped", "duplicated", "reordered"] {
+        assert!(w[k].as_u64().is_some_and(|v| v >= n(k)), "status's wire.{k} against the log's {}: {w}", n(k));
+    }
 }
 
 /// A stream cut short is an error: the stack killed mid-transfer (`kill -9`), `nicctl nc -l`

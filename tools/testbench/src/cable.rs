@@ -86,6 +86,11 @@ impl CablePair {
     pub fn clock(&self) -> CycleClock {
         crate::sim::sim_clock(&self.nic)
     }
+
+    /// The cable's counters (faults included) for the control socket's `status`.
+    pub fn wire_stats(&self) -> nic_host::ctl::WireStats {
+        crate::sim::sim_wire_stats(&self.nic)
+    }
 }
 
 impl Drop for CablePair {

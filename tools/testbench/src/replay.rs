@@ -39,7 +39,8 @@ pub struct ReplayConfig {
     /// Two NICs on a cable (nic0 sends, nic1 receives) instead of one in loopback.
     pub cable: bool,
     /// Give up waiting for frames after this much simulated time without progress (the replay
-    /// runs in lockstep, so quiet time costs little wall time).
+    /// runs in lockstep, so quiet time costs little wall time), or as much wall time (at least
+    /// a minute) if the NIC hangs busy.
     pub timeout: Option<Duration>,
     /// Damage frames on the wire (after the pcap tap records them as sent).
     pub faults: Option<FaultConfig>,
@@ -301,6 +302,9 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         true => t0.elapsed(),
     };
     let mut last_progress = now();
+    // And a wall-clock net: a NIC that hangs busy (never quiet, so never jumped over) would take
+    // hours of simulated time to reach the timeout.
+    let mut last_progress_wall = Instant::now();
     let rx_nic = if cfg.cable { sim.nic(1) } else { sim.nic(0) };
     let tx_nic = sim.nic(0);
     loop {
@@ -369,8 +373,9 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
         }
         if progressed {
             last_progress = now();
+            last_progress_wall = Instant::now();
         } else {
-            if now() - last_progress > timeout {
+            if now() - last_progress > timeout || last_progress_wall.elapsed() > timeout.max(Duration::from_secs(60)) {
                 report.timed_out = true;
                 break;
             }

@@ -44,6 +44,12 @@ pub fn start_sim(
     }
 }
 
+/// The simulated wire's counters (faults included) for the control socket's `status`.
+pub fn sim_wire_stats(nic: &nic_sim::SimNic) -> nic_host::ctl::WireStats {
+    let nic = nic.clone();
+    Arc::new(move || nic.sim_stats().map(|s| s.wire.named()).unwrap_or_default())
+}
+
 /// The simulated NIC's cycle count as the control socket's clock (simulated-time reports).
 pub fn sim_clock(nic: &nic_sim::SimNic) -> CycleClock {
     let nic = nic.clone();

@@ -115,6 +115,11 @@ impl TapNic {
         crate::sim::sim_clock(&self.nic)
     }
 
+    /// The wire's counters for the control socket's `status` (faults included).
+    pub fn wire_stats(&self) -> nic_host::ctl::WireStats {
+        crate::sim::sim_wire_stats(&self.nic)
+    }
+
     /// Frames moved between the TAP and the NIC.
     pub fn bridge_counters(&self) -> TapCounters {
         self.bridge.counters()
