@@ -332,6 +332,8 @@ pub struct TxEngine {
     k_min: Constant<Bits<32>>,
     k_max: Constant<Bits<32>>,
     k_tso_max: Constant<Bits<32>>,
+    /// Largest buffer (`TX_MAX_SEGSIZE`): a buffer's beats are counted in 16 bits.
+    k_max_seg: Constant<Bits<32>>,
     k_max16: Constant<Bits<16>>,
     k_max_hdr: Constant<Bits<16>>,
     k_l4_min: Constant<Bits<8>>,
@@ -503,6 +505,7 @@ impl Default for TxEngine {
             k_min: k(nic_abi::MIN_TX_FRAME as u64),
             k_max: k(nic_abi::MAX_FRAME as u64),
             k_tso_max: k(abi_desc::TSO_MAX_BYTES as u64),
+            k_max_seg: k(abi_desc::TX_MAX_SEGSIZE as u64),
             k_max16: k(nic_abi::MAX_FRAME as u64),
             k_max_hdr: k(abi_desc::TSO_MAX_HDR as u64),
             k_l4_min: k(abi_desc::TSO_L4HLEN_MIN as u64),
@@ -606,10 +609,12 @@ impl Logic for TxEngine {
                 | (self.dq.dout.val().tso != 0)
                 | (self.dq.dout.val().plen != 0);
         }
-        // Lengths: the packet within the frame (or TSO burst) limits, a TSO segment within a frame.
-        self.g_len.next = self.dq.dout.val().len == 0;
+        // Lengths: every buffer within TX_MAX_SEGSIZE (its beats, (len + 7) / 8, are counted in 16
+        // bits), the packet within the frame (or TSO burst) limits, a TSO segment within a frame.
+        self.g_len.next = (self.dq.dout.val().len == 0) | (self.dq.dout.val().len > self.k_max_seg.val());
         if self.g_first.val() {
             self.g_len.next = (self.dq.dout.val().len == 0)
+                | (self.dq.dout.val().len > self.k_max_seg.val())
                 | (self.g_plen.val() < self.k_min.val())
                 | (!self.g_tso.val() & (self.g_plen.val() > self.k_max.val()))
                 | (self.g_tso.val()

@@ -281,6 +281,12 @@ fn refused_descriptors_complete_with_their_error_send_nothing_and_leave_the_nic_
         ("reserved word set", |d| d.rsvd1 = 1.into(), status::BAD_RSVD),
         ("TSO segment size set", |d| d.tso_segsz = 1448.into(), status::BAD_RSVD),
         ("checksum offset that wraps 16 bits", |d| d.csum_data = 0xfffe.into(), status::BAD_OFFSETS),
+        ("a TSO buffer past TX_MAX_SEGSIZE", |d| {
+            d.csum_flags = (d.csum_flags.get() | csum::CSUM_TSO).into();
+            d.tso_segsz = 1448.into();
+            d.len = (nic_abi::desc::TX_MAX_SEGSIZE + 4).into();
+            d.pkt_len = d.len;
+        }, status::BAD_LEN),
     ];
     for (name, mutate, want) in cases {
         let mut d = base;
@@ -297,7 +303,7 @@ fn refused_descriptors_complete_with_their_error_send_nothing_and_leave_the_nic_
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].data, good, "after {name}");
     }
-    assert_eq!(nic.stat(stats::TX_DESC_ERR), 17);
+    assert_eq!(nic.stat(stats::TX_DESC_ERR), 18);
 }
 
 fn d_ok(nic: &RawNic, base: &TxDesc) -> TxDesc {

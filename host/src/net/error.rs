@@ -88,8 +88,10 @@ pub enum DropReason {
     StackedVlan,
     /// IPv4 header checksum wrong.
     IpBadSum,
-    /// A fragment: this stack does not reassemble.
+    /// A fragment, and no reassembly on this path (`ether_input` alone: the stack reassembles).
     Fragment,
+    /// A fragment held for reassembly (or refused by it: see its counters); not a datagram yet.
+    Reassembling,
     /// IPv6 extension headers out of order, or a routing header that asks us to forward.
     Ip6BadOptions(&'static str),
     /// UDP checksum wrong.
@@ -108,7 +110,8 @@ impl fmt::Display for DropReason {
             DropReason::UnknownEthertype(t) => write!(f, "unknown ethertype 0x{t:04x}"),
             DropReason::StackedVlan => write!(f, "stacked VLAN tags are not supported"),
             DropReason::IpBadSum => write!(f, "bad IPv4 header checksum"),
-            DropReason::Fragment => write!(f, "fragment (no reassembly)"),
+            DropReason::Fragment => write!(f, "fragment (no reassembly on this path)"),
+            DropReason::Reassembling => write!(f, "fragment held for reassembly"),
             DropReason::Ip6BadOptions(w) => write!(f, "IPv6 extension headers: {w}"),
             DropReason::UdpBadSum => write!(f, "bad UDP checksum"),
             DropReason::Udp6NoSum => write!(f, "UDP over IPv6 with zero checksum"),

@@ -7,6 +7,8 @@ use smoltcp::wire::IpProtocol;
 
 use super::error::{DropReason, ParseError};
 use super::ether::{self, L2};
+use super::ip_reass::IpReass;
+use std::sync::Mutex;
 use super::protosw::{IpDatagram, IpIn};
 use super::stats::NetStats;
 use super::{ipv4, ipv6, tcp, udp};
@@ -33,7 +35,7 @@ pub fn ether_input(ifp: &Ifnet, m: Mbuf, stats: &mut NetStats) -> Input {
             });
         }
     };
-    ether_demux(ifp, &l2, m, stats)
+    ether_demux(ifp, &l2, m, stats, None)
 }
 
 /// Whether `m` was received on an interface that is no longer `ifp` (departed, or reused).
@@ -42,9 +44,9 @@ fn stale(ifp: &Ifnet, m: &Mbuf) -> bool {
 }
 
 /// `ether_demux`: checks the packet belongs to `ifp` as it is now, strips the link header
-/// `l2` (parsed once, by the caller) and hands the packet to IPv4 or IPv6 input, then to UDP,
-/// TCP or a raw consumer.
-pub fn ether_demux(ifp: &Ifnet, l2: &L2, mut m: Mbuf, stats: &mut NetStats) -> Input {
+/// `l2` (parsed once, by the caller) and hands the packet to IPv4 or IPv6 input (fragments to
+/// `reass`, when given), then to UDP, TCP or a raw consumer.
+pub fn ether_demux(ifp: &Ifnet, l2: &L2, mut m: Mbuf, stats: &mut NetStats, reass: Option<&Mutex<IpReass>>) -> Input {
     stats.ether.ipackets += 1;
     if stale(ifp, &m) {
         stats.ether.ierrors += 1;
@@ -52,8 +54,8 @@ pub fn ether_demux(ifp: &Ifnet, l2: &L2, mut m: Mbuf, stats: &mut NetStats) -> I
     }
     m.adj_front(l2.hlen);
     let (ip, v4) = match l2.ethertype {
-        ether::ETHERTYPE_IP => (ipv4::ip_input(ifp, m, stats), true),
-        ether::ETHERTYPE_IPV6 => (ipv6::ip6_input(ifp, m, stats), false),
+        ether::ETHERTYPE_IP => (ipv4::ip_input(ifp, m, stats, reass), true),
+        ether::ETHERTYPE_IPV6 => (ipv6::ip6_input(ifp, m, stats, reass), false),
         _ => {
             stats.ether.noproto += 1;
             return Input::Dropped(DropReason::UnknownEthertype(l2.ethertype));

@@ -9,6 +9,9 @@ use smoltcp::wire::{IpProtocol, Ipv4Packet};
 
 use super::error::{need, DropReason, OutputError, ParseError};
 use super::in_cksum::{delayed_l4_cksum, is_udp_request};
+use super::ip_reass::IpReass;
+use crate::sync::lock;
+use std::sync::Mutex;
 use super::protosw::{fits_mtu, IpIn, L3};
 use super::stats::NetStats;
 use crate::ifnet::Ifnet;
@@ -206,9 +209,11 @@ pub fn ip_output(
 }
 
 /// `ip_input`: validates the header in FreeBSD's order (length, version,
-/// header length, checksum, total length), trims link padding, drops
-/// fragments, and returns the payload for `input` to hand to UDP, TCP or a raw consumer.
-pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
+/// header length, checksum, total length), trims link padding, hands fragments
+/// to reassembly (`reass`; without it they are dropped) and takes up the
+/// datagram once whole, and returns the payload for `input` to hand to UDP,
+/// TCP or a raw consumer.
+pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats, reass: Option<&Mutex<IpReass>>) -> Result<IpIn, DropReason> {
     const L: &str = "ipv4";
     if ifp.if_capenable & IFCAP_RXCSUM == 0 {
         // `-rxcsum` holds for every IPv4 packet taken up from now on, also one the NIC checked
@@ -265,7 +270,13 @@ pub fn ip_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, 
     let l3 = L3::V4 { src: p.src_addr().octets(), dst: p.dst_addr().octets() };
     if fragment {
         st.ips_fragments += 1;
-        return Err(DropReason::Fragment);
+        let Some(r) = reass else { return Err(DropReason::Fragment) };
+        let whole = lock(r).input_v4(&m.data()[..total]).ok_or(DropReason::Reassembling)?;
+        st.ips_reassembled += 1;
+        // The NIC's verdicts were for one fragment: the whole is checked in software.
+        let mut w = Mbuf::from_vec(whole);
+        w.pkthdr.rcvif = m.pkthdr.rcvif;
+        return ip_input(ifp, w, stats, None);
     }
     m.trim(total);
     m.adj_front(hlen);

@@ -12,6 +12,9 @@ use nic_abi::csum::{CSUM_DELAY_DATA_IPV6, CSUM_TSO};
 use nic_abi::ifcap::IFCAP_RXCSUM_IPV6;
 use smoltcp::wire::{IpProtocol, Ipv6Packet};
 
+use super::ip_reass::IpReass;
+use crate::sync::lock;
+use std::sync::Mutex;
 use super::error::{need, DropReason, OutputError, ParseError};
 use super::ipv4::finish_in_software;
 use super::protosw::{fits_mtu, IpIn, L3};
@@ -28,13 +31,17 @@ pub const IPV6_RTHDR_TYPE_2: u8 = 2;
 /// Routing type 4 (Segment Routing Header): Segment List\[0\] is the final destination.
 pub const IPV6_RTHDR_TYPE_SRH: u8 = 4;
 
-/// A fragment header's position in the original datagram.
+/// A fragment header's position in the original datagram, and in the packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ipv6Frag {
     /// Fragment offset in bytes.
     pub offset: u16,
     /// More fragments follow.
     pub more: bool,
+    /// Where the fragment header starts in the packet.
+    pub at: usize,
+    /// Where the next-header field that names the fragment header is (6: the fixed header's).
+    pub prev_nh: usize,
 }
 
 impl Ipv6Frag {
@@ -105,6 +112,7 @@ pub fn parse(pkt: &[u8]) -> Result<Ipv6Info, ParseError> {
         hop_limit: p.hop_limit(),
     };
     let mut off = IP6_HDR_LEN;
+    let mut prev_nh = 6;
     loop {
         let kind = IpProtocol::from(info.upper);
         let len = match kind {
@@ -130,7 +138,7 @@ pub fn parse(pkt: &[u8]) -> Result<Ipv6Info, ParseError> {
             }
             IpProtocol::Ipv6Frag => {
                 let fo = u16::from_be_bytes([h[2], h[3]]);
-                let frag = Ipv6Frag { offset: fo & !7, more: fo & 1 != 0 };
+                let frag = Ipv6Frag { offset: fo & !7, more: fo & 1 != 0, at: off, prev_nh };
                 info.fragment = Some(frag);
                 if frag.offset != 0 {
                     // What follows is the middle of a datagram, not a header.
@@ -142,6 +150,7 @@ pub fn parse(pkt: &[u8]) -> Result<Ipv6Info, ParseError> {
             _ => {}
         }
         info.upper = h[0];
+        prev_nh = off;
         off += len;
         info.hlen = off;
     }
@@ -296,9 +305,11 @@ pub fn ip6_output(
 }
 
 /// `ip6_input`: validates the header and the extension-header chain, trims
-/// link padding, drops fragments (no reassembly) and packets that ask to be
-/// forwarded, and returns the upper layer for `input` to hand to UDP, TCP or a raw consumer.
-pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn, DropReason> {
+/// link padding, hands fragments to reassembly (`reass`; without it they are
+/// dropped) and takes up the datagram once whole, drops packets that ask to be
+/// forwarded, and returns the upper layer for `input` to hand to UDP, TCP or a
+/// raw consumer.
+pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats, reass: Option<&Mutex<IpReass>>) -> Result<IpIn, DropReason> {
     if ifp.if_capenable & IFCAP_RXCSUM_IPV6 == 0 {
         // `-rxcsum6` holds for every IPv6 packet taken up from now on (see `ip_input`).
         m.pkthdr.csum_flags = 0;
@@ -316,9 +327,16 @@ pub fn ip6_input(ifp: &Ifnet, mut m: Mbuf, stats: &mut NetStats) -> Result<IpIn,
             return Err(DropReason::Parse(e));
         }
     };
-    if info.fragment.is_some_and(|f| !f.is_atomic()) {
+    if let Some(f) = info.fragment.filter(|f| !f.is_atomic()) {
         st.ip6s_fragments += 1;
-        return Err(DropReason::Fragment);
+        let Some(r) = reass else { return Err(DropReason::Fragment) };
+        let whole = lock(r).input_v6(&m.data()[..IP6_HDR_LEN + info.payload_len], f.at, f.prev_nh);
+        let whole = whole.ok_or(DropReason::Reassembling)?;
+        st.ip6s_reassembled += 1;
+        // The NIC's verdicts were for one fragment: the whole is checked in software.
+        let mut w = Mbuf::from_vec(whole);
+        w.pkthdr.rcvif = m.pkthdr.rcvif;
+        return ip6_input(ifp, w, stats, None);
     }
     if info.routing.is_some_and(|(_, left)| left > 0) {
         st.ip6s_badoptions += 1;
@@ -360,7 +378,7 @@ mod tests {
         assert_eq!(i.hlen, 40 + ext.len());
         assert_eq!(i.upper, 17);
         assert_eq!(i.upper_len(), 8);
-        assert_eq!(i.fragment, Some(Ipv6Frag { offset: 0, more: false }));
+        assert_eq!(i.fragment.map(|f| (f.offset, f.more)), Some((0, false)));
         assert_eq!(i.final_dst, Some([0x30; 16]), "segments left 0: the header's destination");
     }
 
@@ -386,6 +404,6 @@ mod tests {
         // non-first fragment: walk stops there
         let ext = [17, 0, 0, 8, 0, 0, 0, 1];
         let i = parse(&hdr_with(&ext, 44)).unwrap();
-        assert_eq!(i.fragment, Some(Ipv6Frag { offset: 8, more: false }));
+        assert_eq!(i.fragment.map(|f| (f.offset, f.more)), Some((8, false)));
     }
 }

@@ -35,6 +35,7 @@ pub mod icmp;
 pub mod icmp6;
 mod in_cksum;
 pub mod input;
+pub mod ip_reass;
 pub mod ipv4;
 pub mod ipv6;
 pub mod neigh;

@@ -28,8 +28,10 @@ pub struct IpStats {
     pub ips_badlen: u64,
     /// Version not 4.
     pub ips_badvers: u64,
-    /// Fragments received (dropped: no reassembly).
+    /// Fragments received (held for reassembly, or dropped where there is none).
     pub ips_fragments: u64,
+    /// Datagrams reassembled from fragments.
+    pub ips_reassembled: u64,
     /// Protocols without a handler here (delivered as [`Input::Ip`](crate::net::Input::Ip)).
     pub ips_noproto: u64,
     /// Packets passed up.
@@ -47,8 +49,10 @@ pub struct Ip6Stats {
     pub ip6s_tooshort: u64,
     /// Version not 6.
     pub ip6s_badvers: u64,
-    /// Fragments received (dropped: no reassembly).
+    /// Fragments received (held for reassembly, or dropped where there is none).
     pub ip6s_fragments: u64,
+    /// Datagrams reassembled from fragments.
+    pub ip6s_reassembled: u64,
     /// Extension header problems.
     pub ip6s_badoptions: u64,
     /// Packets passed up.

@@ -83,6 +83,9 @@ pub(super) fn worker(stack: Stack, weak: Weak<Iface>, q: u16) {
         if q == 0 && now >= next_neigh {
             next_neigh = now + NEIGH_TICK;
             neigh_tick(&stack, &iface, now);
+            // Datagrams whose fragments stopped coming give their memory back (and reassembly
+            // learns the time its deadlines are measured from).
+            lock(&stack.inner.reass).tick(now.as_nanos());
         }
         stack.flush_q(&iface, q);
     }
@@ -126,8 +129,10 @@ fn frame_input(stack: &Stack, iface: &Iface, m: Mbuf, now: Instant) {
         arp_input(stack, iface, &m.data()[l2.hlen..], now);
         return;
     }
-    // The header parsed above is the one input uses: the frame is parsed once.
-    let r = ether_demux(&iface.ifnet(), &l2, m, &mut lock(&stack.inner.stats));
+    // The header parsed above is the one input uses: the frame is parsed once. Fragments go to
+    // the stack's reassembly (locked only for them); a datagram they complete comes out here as
+    // if it came whole.
+    let r = ether_demux(&iface.ifnet(), &l2, m, &mut lock(&stack.inner.stats), Some(&stack.inner.reass));
     match r {
         Input::Tcp(seg) => stack.tcp_input(iface, seg, now),
         Input::Ip(d) if d.proto == 1 => {

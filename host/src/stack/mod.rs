@@ -85,8 +85,9 @@
 //! run on the same clock, so RTTs and RTOs are measured as it sees them (the
 //! simulated NIC's slowness is part of the path).
 //!
-//! Fragments are dropped with a counter (no reassembly): the stack never
-//! sends any, and path-MTU discovery keeps peers from needing to.
+//! Received IPv4 and IPv6 fragments are reassembled (`net::ip_reass`, bounded
+//! in datagrams, bytes, fragments and time); the stack never sends any, and
+//! path-MTU discovery keeps peers from needing to.
 
 mod attach;
 pub mod clock;

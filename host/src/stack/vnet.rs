@@ -3,6 +3,7 @@
 //! table, control blocks and host cache, and the queries tools make of them.
 //! The files beside it act on a `Stack`; this one only holds it together.
 
+use crate::net::ip_reass::{IpReass, ReassLimits, ReassStats};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -153,6 +154,8 @@ pub(crate) struct Inner {
     pub(crate) pcb: PcbInfo,
     pub(crate) hostcache: Mutex<HostCache>,
     pub(crate) stats: Mutex<NetStats>,
+    /// IP fragments held for reassembly (both families).
+    pub(crate) reass: Mutex<IpReass>,
     pub(crate) counters: StackCounters,
 }
 
@@ -200,6 +203,7 @@ impl Stack {
                 generations: Mutex::new(Vec::new()),
                 hostcache: Mutex::new(hc),
                 stats: Mutex::new(NetStats::default()),
+                reass: Mutex::new(IpReass::new(ReassLimits::default())),
                 counters: StackCounters::default(),
             }),
         }
@@ -256,6 +260,11 @@ impl Stack {
     /// Protocol counters (`netstat -s`).
     pub fn net_stats(&self) -> NetStats {
         *lock(&self.inner.stats)
+    }
+
+    /// What IP reassembly did (fragments, datagrams completed, refusals by cause).
+    pub fn reass_stats(&self) -> ReassStats {
+        lock(&self.inner.reass).stats
     }
 
     /// Stack counters.
