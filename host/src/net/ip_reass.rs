@@ -156,6 +156,11 @@ impl IpReass {
         let piece = Piece { key, offset, more: fo & 0x2000 != 0, payload: &pkt[hlen..], header, timeout_ns: self.limits.timeout_ns };
         let (mut h, payload) = self.input(piece)?;
         let total = h.len() + payload.len();
+        if total > usize::from(u16::MAX) {
+            // The pieces fit 65 535 bytes of payload; with the header they do not.
+            self.stats.bad += 1;
+            return None;
+        }
         h[2..4].copy_from_slice(&(total as u16).to_be_bytes());
         h[6] &= 0x40; // keep DF; clear MF and the offset
         h[7] = 0;
@@ -422,5 +427,19 @@ mod tests {
         f.truncate(f.len() - 3);
         assert!(r.input_v4(&f).is_none());
         assert_eq!(r.stats.bad, 1);
+        // Pieces that fit 65 535 bytes, but not with the 20-byte header: refused, not wrapped.
+        let mut r = IpReass::default();
+        let mut last = v4_cut(&v4_whole(100, 8), 1480).remove(0);
+        last[6..8].copy_from_slice(&((65_528 / 8) as u16).to_be_bytes()); // offset 65 528, last
+        last.truncate(20 + 7);
+        assert!(r.input_v4(&last).is_none());
+        for off in (0..65_528).step_by(1480) {
+            let mut f = v4_cut(&v4_whole(3000, 8), 1480).remove(0);
+            let len = 1480.min(65_528 - off);
+            f.truncate(20 + len);
+            f[6..8].copy_from_slice(&(0x2000 | (off / 8) as u16).to_be_bytes());
+            assert!(r.input_v4(&f).is_none(), "nothing whole at {off}");
+        }
+        assert_eq!((r.stats.bad, r.held()), (1, 0), "{:?}", r.stats);
     }
 }
