@@ -56,4 +56,4 @@ pub use pcap::PcapTap;
 #[cfg(target_os = "linux")]
 pub use tap::{open_in_netns, TapBridge, TapCounters, TapDevice, TapError};
 pub use wire::{frame_digest, Cable, Endpoint, External, Loopback, Wire, WireCounters, WireLog};
-pub use world::{NicStats, Sim, SimConfig, SimNic, SimStats, VcdWindow};
+pub use world::{Deadline, NicStats, Sim, SimConfig, SimNic, SimStats, VcdWindow};

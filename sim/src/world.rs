@@ -674,6 +674,12 @@ impl SimNic {
         self.shared.lockstep.then(|| time::cycles_to_duration(self.cycles()))
     }
 
+    /// A timeout of `timeout` in the host's time from now, for a host's own give-up rules: see
+    /// [`Deadline`].
+    pub fn deadline(&self, timeout: Duration) -> Deadline<'_> {
+        Deadline { nic: self, cycle0: self.cycles(), wall0: Instant::now(), timeout }
+    }
+
     /// Lets `d` pass in the host's time: simulated cycles in lockstep, a sleep otherwise.
     pub fn pause(&self, d: Duration) -> Result<(), SimError> {
         if self.shared.lockstep {
@@ -687,6 +693,28 @@ impl SimNic {
     /// Lets at least `n` more cycles pass; returns the cycle count then.
     pub fn run_cycles(&self, n: u64) -> Result<u64, SimError> {
         run_cycles(&self.shared, n)
+    }
+}
+
+/// A host's timeout ([`SimNic::deadline`]). In lockstep it is measured in simulated time, so a
+/// wait that gives up does so at the same cycle on every run; with a wall-clock net of a minute
+/// (or the timeout, if longer), since a NIC that hangs busy is never quiet, never jumped over,
+/// and would take hours of stepping to reach it. Free-running, it is wall time.
+pub struct Deadline<'a> {
+    nic: &'a SimNic,
+    cycle0: u64,
+    wall0: Instant,
+    timeout: Duration,
+}
+
+impl Deadline<'_> {
+    /// Whether the timeout has passed.
+    pub fn expired(&self) -> bool {
+        if !self.nic.is_lockstep() {
+            return self.wall0.elapsed() >= self.timeout;
+        }
+        time::cycles_to_duration(self.nic.cycles() - self.cycle0) >= self.timeout
+            || self.wall0.elapsed() >= self.timeout.max(Duration::from_secs(60))
     }
 }
 

@@ -202,7 +202,7 @@ impl RawNic {
     /// The completion at `head` of the queue at `cq`, once the NIC has written it (the phase of
     /// this lap), or `None` after `timeout`.
     fn poll_cpl(&self, cq: u64, head: u16, timeout: Duration) -> Option<Completion> {
-        let expired = self.deadline(timeout);
+        let deadline = self.nic.deadline(timeout);
         loop {
             let slot = head as u64 % RING;
             let raw = self.mem.get(cq + slot * 16, 16).unwrap();
@@ -210,7 +210,7 @@ impl RawNic {
             if (c.status & 0x80 != 0) == phase_for(head, RING_LOG2) {
                 return Some(c);
             }
-            if expired() {
+            if deadline.expired() {
                 return None;
             }
             let _ = self.nic.wait_irq(Duration::from_millis(2));
@@ -335,18 +335,6 @@ impl RawNic {
         }
     }
 
-    /// Whether `timeout` of simulated time has passed since now (the run is in lockstep, so an
-    /// "expect nothing" wait ends at the same cycle every run); a wall-clock net of a minute (or
-    /// `timeout`, if longer) ends a wait on a NIC that hangs busy, which simulated time would
-    /// take hours to.
-    fn deadline(&self, timeout: Duration) -> impl Fn() -> bool + '_ {
-        let (c0, w0) = (self.nic.cycles(), Instant::now());
-        move || {
-            nic_sim::time::cycles_to_duration(self.nic.cycles() - c0) >= timeout
-                || w0.elapsed() >= timeout.max(Duration::from_secs(60))
-        }
-    }
-
     /// Spreads received frames over RX queues 0 and 1 (entry `i` = `i % 2`).
     pub fn spread_rx(&self) {
         self.set_reta(|i| (i % 2) as u8);
@@ -355,8 +343,8 @@ impl RawNic {
     /// Frames the NIC put on the wire, waiting up to `timeout` for at least `n`.
     pub fn wire(&self, n: usize, timeout: Duration) -> Vec<Frame> {
         let mut v = self.nic.take_tx();
-        let expired = self.deadline(timeout);
-        while v.len() < n && !expired() {
+        let deadline = self.nic.deadline(timeout);
+        while v.len() < n && !deadline.expired() {
             v.extend(self.nic.wait_tx(Duration::from_millis(20)).unwrap());
         }
         v

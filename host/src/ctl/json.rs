@@ -92,8 +92,9 @@ pub(super) fn ifinfo_json(stack: &Stack, name: &str) -> Option<serde_json::Value
     }))
 }
 
-/// `cycles`: the simulated core clock's count, 0 without a simulator.
-pub(super) fn status_json(stack: &Stack, cycles: u64, ctl: &super::server::CtlCounters) -> serde_json::Value {
+/// The stack's, the NIC's and the control socket's counters; on a simulated NIC also the core
+/// clock's cycle count (0 otherwise) and the wire's counters.
+pub(super) fn status_json(stack: &Stack, ctx: &super::server::Ctx) -> serde_json::Value {
     let c = stack.counters();
     let ld = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let conns: Vec<serde_json::Value> = stack
@@ -115,10 +116,13 @@ pub(super) fn status_json(stack: &Stack, cycles: u64, ctl: &super::server::CtlCo
         .into_iter()
         .map(|(n, v)| (n.to_string(), v.into()))
         .collect();
+    let wire: Option<serde_json::Map<String, serde_json::Value>> =
+        ctx.wire.as_ref().map(|w| w().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect());
     serde_json::json!({
         "nic": hw,
-        "cycles": cycles,
-        "ctl": ctl.to_json(),
+        "cycles": super::cycles(ctx.clock.as_ref()),
+        "ctl": ctx.counters.to_json(),
+        "wire": wire,
         "interfaces": stack.interfaces().iter().map(|(i, n)| serde_json::json!({"index": i, "name": n})).collect::<Vec<_>>(),
         "connections": conns,
         "tcp": {"rcvtotal": st.tcp.tcps_rcvtotal, "sndtotal": st.tcp.tcps_sndtotal, "rcvbadsum": st.tcp.tcps_rcvbadsum},

@@ -291,15 +291,7 @@ fn accept_one(stack: &Stack, port: &str, opts: SockOpts, w: &mut UnixStream) -> 
 /// The requests that answer with one line and leave the connection open for more.
 fn simple(stack: &Stack, words: &[&str], ctx: &Ctx) -> Option<String> {
     let r = match words {
-        ["status"] => {
-            let mut st = status_json(stack, cycles(ctx.clock.as_ref()), &ctx.counters);
-            if let Some(w) = &ctx.wire {
-                let wire: serde_json::Map<String, serde_json::Value> =
-                    w().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
-                st["wire"] = wire.into();
-            }
-            format!("ok {st}")
-        }
+        ["status"] => format!("ok {}", status_json(stack, ctx)),
         ["ifinfo", rest @ ..] => {
             let names: Vec<String> = match rest {
                 [] => stack.interfaces().into_iter().map(|(_, n)| n).collect(),

@@ -295,18 +295,10 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
     let timeout = cfg.timeout.unwrap_or(Duration::from_secs(60));
     let mut out = Vec::new();
     let mut index = 0usize;
-    // The simulation's own time in lockstep: a hang ends after the same cycles on every run.
-    // (Free-running, the clock stops when the world idles: wall time then.)
-    let now = || match cfg.free_running {
-        false => nic_sim::time::cycles_to_duration(sim.cycles()),
-        true => t0.elapsed(),
-    };
-    let mut last_progress = now();
-    // And a wall-clock net: a NIC that hangs busy (never quiet, so never jumped over) would take
-    // hours of simulated time to reach the timeout.
-    let mut last_progress_wall = Instant::now();
     let rx_nic = if cfg.cable { sim.nic(1) } else { sim.nic(0) };
     let tx_nic = sim.nic(0);
+    // In simulated time (lockstep): a hang ends after the same cycles on every run.
+    let mut no_progress = tx_nic.deadline(timeout);
     loop {
         // Transmit as much as the ring takes.
         while let Some((m, frames)) = q.pop_front() {
@@ -372,10 +364,9 @@ pub fn replay(frames: &[Vec<u8>], cfg: &ReplayConfig) -> Result<ReplayReport, Re
             }
         }
         if progressed {
-            last_progress = now();
-            last_progress_wall = Instant::now();
+            no_progress = tx_nic.deadline(timeout);
         } else {
-            if now() - last_progress > timeout || last_progress_wall.elapsed() > timeout.max(Duration::from_secs(60)) {
+            if no_progress.expired() {
                 report.timed_out = true;
                 break;
             }
